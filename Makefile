@@ -1,0 +1,138 @@
+# gitnet — one Makefile, no other build system.
+#
+#   make           build gitnet-router (and the libraries) into build/
+#   make test      unit tests under ASan+UBSan, a short fuzz run, then the
+#                  netns integration tests (root)
+#   make bench     benchmarks: BENCH <name> <value> <unit> and RATIO lines
+#   make demo      the main job: a router between two namespaces, traffic
+#   make fuzz      fuzz the pipeline for FUZZ_SECONDS (default 300)
+#   make deps      install the Debian packages everything above needs
+#
+# Sources are found by wildcard: netfn/*.c, store/*.c, src/*.c (main.c is the
+# router's entry point), tests/<module>/*_test.c (one cmocka binary each).
+
+CC	?= cc
+CLANG	?= clang
+OPT	?= -O2 -g
+WARN	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wno-missing-field-initializers
+CPPFLAGS += -I. -D_GNU_SOURCE
+CFLAGS	+= -std=c11 $(OPT) $(WARN) -fno-strict-aliasing
+SAN	= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+B	= build
+
+PKGS_GIT	= libgit2
+GIT_CFLAGS	= $(shell pkg-config --cflags $(PKGS_GIT) 2>/dev/null)
+GIT_LIBS	= $(shell pkg-config --libs $(PKGS_GIT) 2>/dev/null)
+CMOCKA_CFLAGS	= $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS	= $(shell pkg-config --libs cmocka 2>/dev/null)
+
+NETFN_SRC	= $(wildcard netfn/*.c)
+STORE_SRC	= $(wildcard store/*.c)
+ROUTER_SRC	= $(filter-out src/main.c,$(wildcard src/*.c))
+NETFN_TESTS	= $(wildcard tests/netfn/*_test.c)
+SRC_TESTS	= $(wildcard tests/src/*_test.c)
+STORE_TESTS	= $(wildcard tests/store/*_test.c)
+BENCH_SRC	= $(wildcard tests/bench/*.c)
+FUZZ_SRC	= $(wildcard tests/fuzz/*.c)
+
+obj	= $(patsubst %.c,$(B)/obj/%.o,$(1))
+asan	= $(patsubst %.c,$(B)/asan/%.o,$(1))
+
+ROUTER_BIN	= $(B)/gitnet-router
+UNIT_BINS	= $(patsubst %.c,$(B)/%,$(NETFN_TESTS) $(SRC_TESTS) $(STORE_TESTS))
+BENCH_BINS	= $(patsubst %.c,$(B)/%,$(BENCH_SRC))
+FUZZ_BINS	= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+
+# Debian bookworm packages for building, testing, benchmarks and the demo.
+DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
+	   libclang-rt-14-dev iproute2 iputils-ping iputils-arping curl iperf3 \
+	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
+	   tcpdump jq nftables procps
+
+.PHONY: all test unit fuzz-smoke netns bench demo fuzz deps need-deps clean
+.DEFAULT_GOAL := all
+
+all: $(ROUTER_BIN) $(BENCH_BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(GIT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(GIT_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libnetfn.a: $(call obj,$(NETFN_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/libnetfn.a: $(call asan,$(NETFN_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libstore.a: $(call obj,$(STORE_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/libstore.a: $(call asan,$(STORE_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/librouter.a: $(call obj,$(ROUTER_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/librouter.a: $(call asan,$(ROUTER_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
+	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS)
+
+# Unit tests: ASan+UBSan, linked against the sanitized libraries.
+$(B)/tests/netfn/%: $(call asan,tests/netfn/%.c) $(B)/asan/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
+$(B)/tests/src/%: $(call asan,tests/src/%.c) $(B)/asan/librouter.a $(B)/asan/libstore.a $(B)/asan/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
+$(B)/tests/store/%: $(call asan,tests/store/%.c) $(B)/asan/libstore.a $(B)/asan/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
+
+# Benchmarks: optimised, no sanitizers.
+$(B)/tests/bench/%: $(call obj,tests/bench/%.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lm
+
+# Fuzz targets: libFuzzer with ASan+UBSan, built by clang from the sources.
+$(B)/fuzz/%: tests/fuzz/%.c $(NETFN_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ $< $(NETFN_SRC)
+
+FUZZ_SECONDS ?= 300
+
+need-deps:
+	@missing=; for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "deps: missing:$$missing"; $(MAKE) --no-print-directory deps; fi
+
+deps:
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PKGS)
+
+test: need-deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS)
+	@tests/run-tests $(UNIT_BINS) -- $(FUZZ_BINS) -- $(sort $(wildcard tests/netns/test_*.sh))
+
+unit: $(UNIT_BINS)
+	@tests/run-tests $(UNIT_BINS) -- --
+
+netns: all
+	@tests/run-tests -- -- $(sort $(wildcard tests/netns/test_*.sh))
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do mkdir -p $(B)/corpus/$${f##*/}; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$${f##*/} tests/fuzz/seeds/$${f##*/} || exit 1; done
+
+bench: need-deps all
+	@tests/bench/run
+
+demo: need-deps all
+	@examples/demo.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

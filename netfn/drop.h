@@ -1,0 +1,52 @@
+/*
+ * Drop reasons of the packet path: one X-macro list, from which the enum and
+ * the name table are generated, so a counter, its name in `--stats` and its
+ * line in the control socket's dump can never disagree.
+ *
+ * A parser or pipeline step returns DROP_NONE to let a frame go on, or the
+ * reason it stopped; the pipeline adds one to nf_stats.drop[reason].
+ */
+#ifndef NETFN_DROP_H
+#define NETFN_DROP_H
+
+#define NF_DROP_REASONS(X)						\
+	X(NONE,		"none",		"not dropped")				\
+	X(SHORT,	"short",	"frame shorter than its headers")	\
+	X(OVERSIZE,	"oversize",	"frame larger than the router handles")	\
+	X(NOT_FOR_US,	"not_for_us",	"destination MAC is not the router's")	\
+	X(VLAN,		"vlan",		"802.1Q/802.1ad tagged frame (not VLAN-aware)") \
+	X(ETHERTYPE,	"ethertype",	"ethertype is neither IPv4 nor ARP")	\
+	X(ARP_BAD,	"arp_bad",	"malformed or unsupported ARP")		\
+	X(ARP_NOT_OURS,	"arp_not_ours",	"ARP request for an address that is not ours") \
+	X(ARP_OFFNET,	"arp_offnet",	"ARP sender outside the interface's subnet") \
+	X(ARP_UNSOLICITED, "arp_unsolicited", "ARP reply we did not ask for (ignored)") \
+	X(ARP_QUEUE_FULL, "arp_queue_full", "too many packets waiting for ARP resolution") \
+	X(ARP_FAILED,	"arp_failed",	"next hop did not answer ARP")		\
+	X(BAD_VERSION,	"bad_version",	"IP version is not 4")			\
+	X(BAD_HLEN,	"bad_hlen",	"IPv4 header length below 20 or past the frame") \
+	X(BAD_LEN,	"bad_len",	"IPv4 total length inconsistent with the frame") \
+	X(BAD_CSUM,	"bad_csum",	"IPv4 header checksum is wrong")		\
+	X(MARTIAN_SRC,	"martian_src",	"source address may not appear on the wire") \
+	X(MARTIAN_DST,	"martian_dst",	"destination is broadcast, multicast or reserved") \
+	X(TTL_EXCEEDED,	"ttl_exceeded",	"TTL expired in transit")		\
+	X(NO_ROUTE,	"no_route",	"no route to the destination")		\
+	X(TOO_BIG,	"too_big",	"larger than the egress MTU")		\
+	X(L4_SHORT,	"l4_short",	"transport header truncated")		\
+	X(L4_BAD_CSUM,	"l4_bad_csum",	"transport checksum is wrong")		\
+	X(TCP_BAD_OPT,	"tcp_bad_opt",	"malformed TCP option")			\
+	X(LOCAL,	"local",	"addressed to the router, no service for it") \
+	X(OUT_FULL,	"out_full",	"output batch full")
+
+enum drop {
+#define NF_DROP_ENUM(sym, name, text) DROP_##sym,
+	NF_DROP_REASONS(NF_DROP_ENUM)
+#undef NF_DROP_ENUM
+	DROP_MAX
+};
+
+/* Short snake_case name of a reason, for counters ("bad_csum"). */
+const char *drop_name(enum drop why);
+/* One-line human description of a reason. */
+const char *drop_text(enum drop why);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * Table change events: what netfn tells the outside world about its tables.
+ *
+ * Every change to an ARP entry (and, later, a NAT mapping) is returned as an
+ * event in the pipeline's output, for the store to record as a commit. An
+ * event is a value: it holds everything needed to write the entry's new state
+ * and the commit's cause line, and points into nothing.
+ */
+#ifndef NETFN_EVENT_H
+#define NETFN_EVENT_H
+
+#include <stdint.h>
+
+#include "wire.h"
+
+enum ev_table {
+	EV_TABLE_ARP = 1,
+	EV_TABLE_NAT = 2,
+};
+
+#define EV_OPS(X)				\
+	X(ADD,		"add")			\
+	X(UPDATE,	"update")		\
+	X(REMOVE,	"remove")		\
+	X(LLADDR,	"lladdr-change")
+
+enum ev_op {
+#define EV_OP_ENUM(sym, name) EV_##sym,
+	EV_OPS(EV_OP_ENUM)
+#undef EV_OP_ENUM
+	EV_OP_MAX
+};
+
+/* Why an entry changed; the name is what a commit's Cause: trailer says. */
+#define EV_CAUSES(X)						\
+	X(NONE,		"unknown")					\
+	X(ARP_REPLY,	"arp reply")					\
+	X(ARP_REQUEST,	"arp request")					\
+	X(STATIC,	"configured")					\
+	X(REACHABLE_TIMEOUT, "reachable time elapsed")			\
+	X(TRAFFIC,	"traffic to a stale neighbour")			\
+	X(DELAY_TIMEOUT, "delay elapsed, probing")			\
+	X(PROBE_FAILED,	"no reply to probes")				\
+	X(GC,		"unused, garbage collected")			\
+	X(TABLE_FULL,	"table full, oldest evicted")			\
+	X(RESTORE,	"restart")
+
+enum ev_cause {
+#define EV_CAUSE_ENUM(sym, name) EV_CAUSE_##sym,
+	EV_CAUSES(EV_CAUSE_ENUM)
+#undef EV_CAUSE_ENUM
+	EV_CAUSE_MAX
+};
+
+struct ev_arp {
+	uint32_t	ip;
+	uint8_t		mac[ETH_ALEN];
+	uint8_t		old_mac[ETH_ALEN];	/* EV_LLADDR: the MAC it replaced */
+	uint8_t		state;			/* enum arp_state */
+	uint8_t		ifidx;			/* interface it was learned on */
+	uint64_t	updated_us;		/* last confirmation */
+	uint64_t	expires_us;		/* removed then unless refreshed; 0 never */
+};
+
+struct nf_event {
+	uint8_t		table;		/* enum ev_table */
+	uint8_t		op;		/* enum ev_op */
+	uint8_t		cause;		/* enum ev_cause */
+	uint64_t	now_us;		/* when it happened */
+	union {
+		struct ev_arp	arp;
+	};
+};
+
+const char *ev_op_name(enum ev_op op);
+const char *ev_cause_name(enum ev_cause cause);
+
+#endif

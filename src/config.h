@@ -1,0 +1,104 @@
+/*
+ * gitnet-router configuration: a file of `key value` lines, then command-line
+ * flags over it.
+ *
+ * File format (examples/router.conf is the documented example):
+ *
+ *	# comment; blank lines ignored; one setting per line
+ *	inside   DEV=ADDR/PLEN		e.g. inside veth-in=192.168.1.1/24
+ *	outside  DEV=ADDR/PLEN
+ *	gateway  IP			default route via IP (optional)
+ *	route    PREFIX/PLEN=IP		static route, repeatable
+ *	arp      IP=MAC			permanent ARP entry, repeatable
+ *	state    DIR			state repository (default /var/lib/gitnet/state.git)
+ *	control  PATH			control socket (default /run/gitnet-router.sock)
+ *	arp.base_reachable_ms N		and the other arp.* timers below
+ *	arp.delay_first_probe_ms N
+ *	arp.retrans_ms N
+ *	arp.ucast_probes N
+ *	arp.mcast_probes N
+ *	arp.gc_stale_ms N
+ *	arp.max_entries N
+ *	arp.unres_qlen N		packets queued per unresolved neighbour
+ *	arp.unres_total N		packets queued for all neighbours
+ *	icmp.rate N			ICMP errors per second (token bucket)
+ *	icmp.burst N
+ *
+ * Flags (gitnet-router --help prints the authoritative list) override the
+ * file: a scalar flag replaces the file's value; any --route or --arp flag
+ * replaces the file's whole list of that kind. Errors name the file, line
+ * and reason ("router.conf:7: route: gateway '10.0.0.300' is not an IPv4
+ * address"), or the flag.
+ */
+#ifndef SRC_CONFIG_H
+#define SRC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netfn/arp.h"
+#include "netfn/wire.h"
+
+#define CONFIG_MAX_ROUTES	64
+#define CONFIG_MAX_STATIC_ARP	64
+#define CONFIG_PATH_MAX		256
+
+struct config_iface {
+	char		dev[16];	/* IFNAMSIZ */
+	uint32_t	addr;
+	uint8_t		plen;
+	bool		set;
+};
+
+struct config_route {
+	uint32_t	prefix;
+	uint8_t		plen;
+	uint32_t	gw;
+};
+
+struct config_arp {
+	uint32_t	ip;
+	uint8_t		mac[ETH_ALEN];
+};
+
+struct router_config {
+	struct config_iface	inside, outside;
+	uint32_t		gateway;	/* 0: none */
+	struct config_route	routes[CONFIG_MAX_ROUTES];
+	unsigned		nroutes;
+	struct config_arp	static_arp[CONFIG_MAX_STATIC_ARP];
+	unsigned		nstatic_arp;
+	char			state_dir[CONFIG_PATH_MAX];
+	char			control[CONFIG_PATH_MAX];
+	char			config_file[CONFIG_PATH_MAX];	/* "" : none */
+	struct arp_params	arp;
+	uint32_t		icmp_rate, icmp_burst;
+	bool			stats_on_exit;	/* --stats */
+	int			verbose;	/* -v, repeatable */
+};
+
+/* Defaults: no interfaces, arp_params_default(), state and control paths. */
+void config_defaults(struct router_config *c);
+
+/*
+ * Parse a config file into c (on top of what c holds). Returns 0, or -1 with
+ * "FILE:LINE: reason" (or "FILE: reason" when it cannot be read) in err.
+ */
+int config_load_file(struct router_config *c, const char *path,
+    char *err, size_t errlen);
+
+/*
+ * Parse argv: first finds --config FILE and loads it, then applies every
+ * other flag over it. Returns 0 to run, 1 when --help or --version printed
+ * their text to stdout (exit 0), or -1 with the reason in err (exit 2).
+ * Checks the result too: inside and outside are required and must not
+ * overlap, every route's gateway must lie on a connected subnet.
+ */
+int config_parse_args(struct router_config *c, int argc, char **argv,
+    char *err, size_t errlen);
+
+/* The --help text. */
+extern const char config_usage[];
+
+#endif
