@@ -406,6 +406,8 @@ queue_release(struct arp_cache *c, struct arp_node *nd, struct nf_out *out)
 		memcpy(buf, nd->mac, ETH_ALEN);
 		if (nf_out_tx(out, nd->ifidx, buf, len) != 0)
 			c->st.queue_drops++;
+		else
+			c->st.released++;
 	}
 	queue_flush(c, nd);
 }
@@ -600,6 +602,33 @@ arp_resolve(struct arp_cache *c, uint8_t ifidx, uint32_t ip, uint8_t mac[ETH_ALE
 	return DROP_NONE;
 }
 
+/*
+ * Hand each frame queued on a node that failed to the fail callback. The
+ * queue is detached first and its slots freed only afterwards: the callback
+ * routes an ICMP error, which may resolve another address, create a node,
+ * and evict this one (it is FAILED) to make room.
+ */
+static void
+fail_queue(struct arp_cache *c, struct arp_node *nd, uint64_t now,
+    struct nf_out *out, arp_fail_fn fail, void *ctx)
+{
+	uint32_t head = nd->qhead, ifidx = nd->ifidx;
+
+	nd->qhead = nd->qtail = NIL;
+	nd->qcount = 0;
+	for (uint32_t q = head; q != NIL; q = c->qnext[q])
+		if (fail != NULL)
+			fail(ctx, (uint8_t)ifidx, c->qbuf + (size_t)q * c->p.frame_max,
+			    c->qlen[q], now, out);
+	while (head != NIL) {
+		uint32_t q = head;
+
+		head = c->qnext[q];
+		c->qnext[q] = c->qfree;
+		c->qfree = q;
+	}
+}
+
 /* Advance one node whose timer is due. */
 static void
 node_timer(struct arp_cache *c, struct arp_node *nd, uint64_t now,
@@ -646,13 +675,10 @@ node_timer(struct arp_cache *c, struct arp_node *nd, uint64_t now,
 		}
 		set_state(nd, ARP_FAILED, now);
 		c->st.failed++;
-		for (uint32_t q = nd->qhead; q != NIL; q = c->qnext[q])
-			if (fail != NULL)
-				fail(ctx, nd->ifidx, c->qbuf + (size_t)q * c->p.frame_max,
-				    c->qlen[q], now, out);
-		queue_flush(c, nd);
 		/* Linger a little so `arp` shows FAILED, then vanish. */
 		timer_set(c, nd, now + retrans);
+		fail_queue(c, nd, now, out, fail, ctx);
+		/* nd may be reused by now: the callback can resolve and evict. */
 		break;
 	case ARP_FAILED:
 		node_delete(c, nd);
@@ -722,15 +748,21 @@ arp_add_static(struct arp_cache *c, uint8_t ifidx, uint32_t ip,
 	if (ifidx >= c->nif || !on_subnet(&c->ifs[ifidx], ip) ||
 	    eth_is_multicast(mac))
 		return -EINVAL;
+	enum ev_op op = EV_ADD;
+	uint8_t old[ETH_ALEN];
+
 	if ((nd = node_find(c, ifidx, ip)) == NULL &&
 	    (nd = node_create(c, ifidx, ip, now, out)) == NULL)
 		return -ENOSPC;
-	queue_flush(c, nd);
+	if (state_valid(nd->state))
+		op = memcmp(nd->mac, mac, ETH_ALEN) == 0 ? EV_UPDATE : EV_LLADDR;
+	memcpy(old, nd->mac, ETH_ALEN);
 	memcpy(nd->mac, mac, ETH_ALEN);
 	set_state(nd, ARP_PERMANENT, now);
 	nd->updated_us = now;
 	nd->timer_us = NEVER;
-	emit(c, nd, EV_ADD, EV_CAUSE_STATIC, NULL, now, out);
+	emit(c, nd, op, EV_CAUSE_STATIC, op == EV_LLADDR ? old : NULL, now, out);
+	queue_release(c, nd, out);	/* frames that waited on an INCOMPLETE entry */
 	return 0;
 }
 
@@ -748,6 +780,7 @@ arp_restore(struct arp_cache *c, const struct arp_entry *e)
 			return -ENOSPC;
 		nd = node_create(c, e->ifidx, e->ip, e->updated_us, NULL);
 	}
+	queue_flush(c, nd);
 	memcpy(nd->mac, e->mac, ETH_ALEN);
 	nd->updated_us = e->updated_us;
 	nd->used_us = e->used_us;

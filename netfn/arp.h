@@ -16,10 +16,13 @@
  *	          STALE unused for gc_stale -> removed; FAILED -> removed
  *
  * Security rules: a reply for an address we did not ask about never creates
- * or overwrites an entry (ARP_UNSOLICITED); a reply or request carrying a MAC
- * that differs from a valid entry's is only taken while we are asking (in
- * INCOMPLETE or PROBE), and then as an EV_LLADDR event of its own naming the
- * old and new MAC. Senders outside the interface's subnet are ignored.
+ * or overwrites an entry (ARP_UNSOLICITED). A MAC that differs from a valid
+ * entry's is only taken from a reply while we are probing that entry (PROBE,
+ * after our unicast request went unanswered by the old MAC), and then as an
+ * EV_LLADDR event of its own naming the old and new MAC; a request carrying
+ * a new MAC is refused (lladdr_refused), since anyone may send one. In
+ * INCOMPLETE nothing is known yet, and a reply or request from the address
+ * resolves it. Senders outside the interface's subnet are ignored.
  *
  * Events: the cache reports entries that have a link-layer address. An entry
  * appears (EV_ADD) when it first gets a MAC, changes state or MAC (EV_UPDATE,
@@ -28,8 +31,10 @@
  * internal: an address scan must not write history.
  *
  * Packets waiting for resolution are copied into a pool sized at creation:
- * at most unres_qlen per entry (the oldest is dropped, as Linux does) and
- * unres_total in all. When the entry resolves they are sent in order; when it
+ * at most unres_qlen per entry and unres_total in all; beyond that the new
+ * packet is refused (Linux drops the oldest instead; under a flood the two
+ * differ only in which packets of the burst survive, and refusing the new
+ * one needs no copy). When the entry resolves they are sent in order; when it
  * fails they are handed to the fail callback (ICMP host unreachable).
  *
  * No clock, no globals, no allocation after arp_new: `now` is passed in.
@@ -102,6 +107,7 @@ struct arp_stats {
 	uint64_t	resolved, failed, evicted;
 	uint64_t	lladdr_changes, lladdr_refused;
 	uint64_t	queue_drops;
+	uint64_t	released;	/* queued frames sent once resolved */
 };
 
 struct arp_cache;
@@ -143,13 +149,21 @@ enum drop arp_resolve(struct arp_cache *c, uint8_t ifidx, uint32_t ip,
 void arp_tick(struct arp_cache *c, uint64_t now_us, struct nf_out *out,
     arp_fail_fn fail, void *ctx);
 
-/* Earliest time arp_tick has work to do (UINT64_MAX: none). */
+/*
+ * When to call arp_tick next (UINT64_MAX: nothing pending). Never later than
+ * the earliest due timer; it may be earlier (a confirmation pushes a timer
+ * back without a table walk), and a tick then finds nothing due.
+ */
 uint64_t arp_next_deadline(const struct arp_cache *c);
 
 /* Send a gratuitous ARP request for our address on ifidx (on start). */
 void arp_announce(struct arp_cache *c, uint8_t ifidx, struct nf_out *out);
 
-/* Add a PERMANENT entry (configured): 0, -EINVAL (ifidx), -ENOSPC (full). */
+/*
+ * Add a PERMANENT entry (configured): EV_ADD, or EV_UPDATE / EV_LLADDR over a
+ * learned one; frames waiting on an INCOMPLETE entry are sent. 0, -EINVAL
+ * (ifidx, off-subnet or multicast MAC), -ENOSPC (full).
+ */
 int arp_add_static(struct arp_cache *c, uint8_t ifidx, uint32_t ip,
     const uint8_t mac[ETH_ALEN], uint64_t now_us, struct nf_out *out);
 

@@ -115,21 +115,6 @@ nf_free(struct nf *nf)
 	free(nf);
 }
 
-int
-nf_route_add(struct nf *nf, uint32_t prefix, uint8_t plen, uint32_t gw)
-{
-	struct route via;
-	struct route r = { .prefix = prefix, .plen = plen, .gw = gw };
-
-	if (plen > 32 || (prefix & ~plen_mask(plen)) != 0)
-		return -EINVAL;
-	/* The gateway must sit on a connected subnet: no recursive routes. */
-	if (route_lookup(nf->rt, gw, &via) != 0 || via.gw != 0)
-		return -ENETUNREACH;
-	r.ifidx = via.ifidx;
-	return route_add(nf->rt, &r);
-}
-
 void
 nf_start(struct nf *nf, uint64_t now, struct nf_out *out)
 {
@@ -163,6 +148,23 @@ subnet_broadcast(const struct nf *nf, uint32_t addr)
 	return false;
 }
 
+int
+nf_route_add(struct nf *nf, uint32_t prefix, uint8_t plen, uint32_t gw)
+{
+	struct route via;
+	struct route r = { .prefix = prefix, .plen = plen, .gw = gw };
+
+	if (plen > 32 || (prefix & ~plen_mask(plen)) != 0)
+		return -EINVAL;
+	/* The gateway must sit on a connected subnet: no recursive routes. */
+	if (route_lookup(nf->rt, gw, &via) != 0 || via.gw != 0)
+		return -ENETUNREACH;
+	if (local_iface(nf, gw) >= 0 || subnet_broadcast(nf, gw))
+		return -EINVAL;
+	r.ifidx = via.ifidx;
+	return route_add(nf->rt, &r);
+}
+
 /* Addresses that are never a valid unicast source or destination. */
 static bool
 martian(uint32_t a)
@@ -179,8 +181,12 @@ icmp_allowed(struct nf *nf, uint64_t now)
 
 	if (nf->icmp_rate == 0)
 		return true;
+	if (nf->tokens_at == 0)
+		nf->tokens_at = now;		/* the bucket starts full */
 	if (now > nf->tokens_at) {
-		uint64_t add = (now - nf->tokens_at) * nf->icmp_rate;
+		/* 10 s refills any bucket and keeps the product in 64 bits. */
+		uint64_t dt = now - nf->tokens_at < 10000000 ? now - nf->tokens_at : 10000000;
+		uint64_t add = dt * nf->icmp_rate;
 
 		nf->tokens = nf->tokens + add > cap ? cap : nf->tokens + add;
 	}
@@ -318,10 +324,12 @@ nf_local(struct nf *nf, const uint8_t *ip, const struct ipv4 *h, uint64_t now,
 
 	/* Echo reply: same id, sequence and data, from the address pinged. */
 	size_t total = ETH_HLEN + IPV4_MIN_HLEN + l4len;
-	uint8_t *f = nf_out_alloc(out, total);
+	size_t flen = total < ETH_ZLEN ? ETH_ZLEN : total;
+	uint8_t *f = nf_out_alloc(out, flen);
 
 	if (f == NULL)
 		return DROP_OUT_FULL;
+	memset(f + total, 0, flen - total);	/* pad to the minimum frame */
 	uint8_t *rep = f + ETH_HLEN + IPV4_MIN_HLEN;
 
 	pkt_build_ipv4(f + ETH_HLEN, IPV4_MIN_HLEN, IPPROTO_ICMP_, h->dst, h->src,
@@ -330,7 +338,7 @@ nf_local(struct nf *nf, const uint8_t *ip, const struct ipv4 *h, uint64_t now,
 	rep[0] = ICMP_ECHOREPLY;
 	store_be16(rep + 2, csum_update16(load_be16(rep + 2),
 	    (uint16_t)(ICMP_ECHO << 8 | rep[1]), (uint16_t)(ICMP_ECHOREPLY << 8 | rep[1])));
-	send_local(nf, f, total, h->src, now, out);
+	send_local(nf, f, flen, h->src, now, out);
 	return DROP_NONE;
 }
 
