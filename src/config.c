@@ -1,0 +1,798 @@
+/*
+ * gitnet-router configuration: the config file, the command-line flags over
+ * it, and the checks on the result.
+ *
+ * One table (config_keys) names every setting, its kind and its range; the
+ * file parser and the flag parser both go through config_apply, so a value
+ * means the same and fails with the same reason wherever it is written. File
+ * errors read "FILE:LINE: key: reason", flag errors "--flag: reason", and the
+ * reason always quotes the offending value.
+ *
+ * Invariants of a struct router_config that config_parse_args returned 0 for:
+ * inside and outside are set, on distinct devices with valid names, on
+ * subnets that do not overlap, at addresses that are neither the network nor
+ * the broadcast address of their subnet (plen <= 30); every route prefix has
+ * no host bits and is unique; the gateway and every route's gateway lie on a
+ * connected subnet and are not the router's own addresses; every static ARP
+ * entry is a unicast MAC for a unique neighbour address on a connected
+ * subnet; every number is inside the range its table row gives.
+ *
+ * Choices made here (a demanding user would ask): a scalar key set twice in
+ * one file is an error (a silent "last one wins" hides typos), whereas a
+ * flag given twice follows the Unix habit and the last one wins; a route with
+ * exactly a connected subnet's prefix is refused (it would replace the
+ * connected route); 0.0.0.0/0 as a static route together with `gateway` is
+ * refused (two default routes); timers are capped at one day and the ARP
+ * table at 2^24 entries, so that a typo gives a message here rather than an
+ * overflow or a failed allocation later.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "src/config.h"
+
+#define CONFIG_VERSION		"gitnet-router 0.1"
+#define CONFIG_LINE_MAX		1023	/* bytes, newline excluded */
+#define CONFIG_WHY_MAX		1280	/* a quoted 1023-byte value fits */
+#define CONFIG_DAY_MS		86400000u
+#define CONFIG_ARP_MAX		(1u << 24)
+
+/* sun_path includes its terminating NUL: 107 usable bytes on Linux. */
+#define CONFIG_SOCK_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+enum config_kind {
+	KEY_IFACE,		/* DEV=ADDR/PLEN */
+	KEY_GATEWAY,		/* IP */
+	KEY_ROUTE,		/* PREFIX/PLEN=IP, appends */
+	KEY_ARP,		/* IP=MAC, appends */
+	KEY_PATH,		/* string of at most max bytes */
+	KEY_U32,		/* decimal in min..max */
+	KEY_U16,
+};
+
+struct config_key {
+	const char		*name;
+	enum config_kind	 kind;
+	size_t			 off;		/* field in struct router_config */
+	uint32_t		 min, max;	/* KEY_U*: range; KEY_PATH: length */
+};
+
+#define CFG_OFF(f)	offsetof(struct router_config, f)
+
+static const struct config_key config_keys[] = {
+	{ "inside",		KEY_IFACE,	CFG_OFF(inside), 0, 0 },
+	{ "outside",		KEY_IFACE,	CFG_OFF(outside), 0, 0 },
+	{ "gateway",		KEY_GATEWAY,	CFG_OFF(gateway), 0, 0 },
+	{ "route",		KEY_ROUTE,	0, 0, 0 },
+	{ "arp",		KEY_ARP,	0, 0, 0 },
+	{ "state",		KEY_PATH,	CFG_OFF(state_dir), 0, CONFIG_PATH_MAX - 1 },
+	{ "control",		KEY_PATH,	CFG_OFF(control), 0, CONFIG_SOCK_PATH_MAX },
+	{ "arp.base_reachable_ms", KEY_U32,	CFG_OFF(arp.base_reachable_ms), 1, CONFIG_DAY_MS },
+	/* 0 is meaningful: probe at once, as Linux allows. */
+	{ "arp.delay_first_probe_ms", KEY_U32,	CFG_OFF(arp.delay_first_probe_ms), 0, CONFIG_DAY_MS },
+	{ "arp.retrans_ms",	KEY_U32,	CFG_OFF(arp.retrans_ms), 1, CONFIG_DAY_MS },
+	{ "arp.ucast_probes",	KEY_U16,	CFG_OFF(arp.ucast_probes), 1, UINT16_MAX },
+	/* 0 broadcast probes would leave every new neighbour unresolvable. */
+	{ "arp.mcast_probes",	KEY_U16,	CFG_OFF(arp.mcast_probes), 1, UINT16_MAX },
+	{ "arp.gc_stale_ms",	KEY_U32,	CFG_OFF(arp.gc_stale_ms), 1, CONFIG_DAY_MS },
+	{ "arp.max_entries",	KEY_U32,	CFG_OFF(arp.max_entries), 1, CONFIG_ARP_MAX },
+	/* arp_new refuses zero-sized queues. */
+	{ "arp.unres_qlen",	KEY_U16,	CFG_OFF(arp.unres_qlen), 1, UINT16_MAX },
+	{ "arp.unres_total",	KEY_U16,	CFG_OFF(arp.unres_total), 1, UINT16_MAX },
+	{ "icmp.rate",		KEY_U32,	CFG_OFF(icmp_rate), 1, UINT32_MAX },
+	{ "icmp.burst",		KEY_U32,	CFG_OFF(icmp_burst), 1, UINT32_MAX },
+};
+
+#define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+enum {
+	OPT_INSIDE = 256,
+	OPT_OUTSIDE,
+	OPT_GATEWAY,
+	OPT_ROUTE,
+	OPT_ARP,
+	OPT_CONFIG,
+	OPT_STATE,
+	OPT_CONTROL,
+	OPT_STATS,
+	OPT_VERSION,
+};
+
+/* Long option names that take a value equal the file's key names. */
+static const struct option config_options[] = {
+	{ "inside",	required_argument,	NULL, OPT_INSIDE },
+	{ "outside",	required_argument,	NULL, OPT_OUTSIDE },
+	{ "gateway",	required_argument,	NULL, OPT_GATEWAY },
+	{ "route",	required_argument,	NULL, OPT_ROUTE },
+	{ "arp",	required_argument,	NULL, OPT_ARP },
+	{ "config",	required_argument,	NULL, OPT_CONFIG },
+	{ "state",	required_argument,	NULL, OPT_STATE },
+	{ "control",	required_argument,	NULL, OPT_CONTROL },
+	{ "stats",	no_argument,		NULL, OPT_STATS },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, OPT_VERSION },
+	{ NULL,		0,			NULL, 0 },
+};
+
+/* '+': stop at the first non-option (no argv permutation); ':': report a
+ * missing argument as ':' rather than '?'. */
+static const char config_optstring[] = "+:hv";
+
+const char config_usage[] =
+"Usage: gitnet-router --inside DEV=ADDR/PLEN --outside DEV=ADDR/PLEN [options]\n"
+"\n"
+"IPv4 router between an inside and an outside interface, in userspace on\n"
+"AF_PACKET rings: the interfaces need no kernel address, the router owns\n"
+"ADDR. (NAT and the git-versioned state arrive in later releases.)\n"
+"\n"
+"  --inside DEV=ADDR/PLEN   inside interface and its address (e.g. veth-in=192.168.1.1/24)\n"
+"  --outside DEV=ADDR/PLEN  outside interface and its address (e.g. veth-out=203.0.113.1/24)\n"
+"  --gateway IP             default route via IP, on the inside or outside subnet\n"
+"  --route PREFIX/PLEN=IP   static route via IP; repeatable; replaces the file's routes\n"
+"  --arp IP=MAC             permanent ARP entry; repeatable; replaces the file's entries\n"
+"  --config FILE            read settings from FILE first; the other flags override it\n"
+"  --state DIR              state repository (default /var/lib/gitnet/state.git;\n"
+"                           accepted, not used yet)\n"
+"  --control PATH           control socket (default /run/gitnet-router.sock)\n"
+"  --stats                  print the counters on exit\n"
+"  -v, --verbose            log more; repeat for more detail\n"
+"  -h, --help               print this help and exit\n"
+"      --version            print the version and exit\n"
+"\n"
+"The config file holds `key value` lines: the keys above without the dashes\n"
+"(inside, outside, gateway, route, arp, state, control) and the tunables\n"
+"arp.base_reachable_ms, arp.delay_first_probe_ms, arp.retrans_ms,\n"
+"arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
+"arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst. The format is\n"
+"described in README and examples/router.conf.\n"
+"\n"
+"Exit status: 0 after running or printing help, 2 on a bad flag or config.\n";
+
+/* Format into buf (which may be NULL or empty) and return -1, for `return
+ * config_fail(...)` at the point a failure is found. */
+static int config_fail(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+config_fail(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static uint32_t
+config_mask(uint8_t plen)
+{
+	return plen == 0 ? 0 : UINT32_MAX << (32 - plen);
+}
+
+/* Not 0/8 ("this network"), 127/8 (loopback), 224/4 (multicast) or 240/4
+ * (reserved, broadcast included): none can be an interface or a neighbour. */
+static bool
+config_is_unicast(uint32_t a)
+{
+	uint8_t top = (uint8_t)(a >> 24);
+
+	return top != 0 && top != 127 && top < 224;
+}
+
+static bool
+config_on_subnet(const struct config_iface *ifc, uint32_t a)
+{
+	return ifc->set && ((a ^ ifc->addr) & config_mask(ifc->plen)) == 0;
+}
+
+/* Strict unsigned decimal: digits only, no sign, no blanks, min..max. */
+static int
+config_parse_num(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Linux dev_valid_name: 1..15 bytes, not "." or "..", no '/', ':' or blank. */
+static int
+config_parse_dev(char dev[16], const char *s, size_t n, char *why, size_t wl)
+{
+	size_t i;
+
+	if (n == 0)
+		return config_fail(why, wl, "'%s' has no device name before '='", s);
+	if (n > 15)
+		return config_fail(why, wl, "device name '%.*s' is longer than 15 characters",
+		    (int)n, s);
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return config_fail(why, wl, "device name '%.*s' is not valid", (int)n, s);
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]) ||
+		    !isprint((unsigned char)s[i]))
+			return config_fail(why, wl, "device name '%.*s' is not valid",
+			    (int)n, s);
+	memcpy(dev, s, n);
+	dev[n] = '\0';
+	return 0;
+}
+
+/* "A.B.C.D/PLEN" with plen in minplen..32. what names the address. */
+static int
+config_parse_cidr(const char *s, uint8_t minplen, const char *what,
+    uint32_t *addr, uint8_t *plen, char *why, size_t wl)
+{
+	char buf[CONFIG_LINE_MAX + 1];
+	const char *slash;
+	uint32_t v;
+
+	if ((slash = strchr(s, '/')) == NULL)
+		return config_fail(why, wl, "'%s' lacks /PLEN", s);
+	if ((size_t)(slash - s) >= sizeof(buf))
+		return config_fail(why, wl, "%s '%s' is not an IPv4 address", what, s);
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	if (ipv4_pton(buf, addr) < 0)
+		return config_fail(why, wl, "%s '%s' is not an IPv4 address", what, buf);
+	if (slash[1] == '\0' || strspn(slash + 1, "0123456789") != strlen(slash + 1))
+		return config_fail(why, wl, "prefix length '%s' is not a number",
+		    slash + 1);
+	if (config_parse_num(slash + 1, minplen, 32, &v) < 0)
+		return config_fail(why, wl, "prefix length '%s' is out of range %u..32",
+		    slash + 1, minplen);
+	*plen = (uint8_t)v;
+	return 0;
+}
+
+/* Neither 0/8, loopback, multicast, nor the network or broadcast address of a
+ * subnet with room for hosts (/31 and /32 have no such addresses, RFC 3021). */
+static int
+config_check_host(uint32_t a, uint32_t net_of, uint8_t plen, const char *what,
+    char *why, size_t wl)
+{
+	char sa[16], sn[16];
+	uint32_t m = config_mask(plen);
+
+	if (!config_is_unicast(a))
+		return config_fail(why, wl, "%s %s is not a unicast address", what,
+		    ipv4_ntop(a, sa));
+	if (plen <= 30 && a == (net_of & m))
+		return config_fail(why, wl, "%s %s is the network address of %s/%u",
+		    what, ipv4_ntop(a, sa), ipv4_ntop(net_of & m, sn), plen);
+	if (plen <= 30 && a == ((net_of & m) | ~m))
+		return config_fail(why, wl, "%s %s is the broadcast address of %s/%u",
+		    what, ipv4_ntop(a, sa), ipv4_ntop(net_of & m, sn), plen);
+	return 0;
+}
+
+static int
+config_parse_iface(struct config_iface *ifc, const char *s, char *why, size_t wl)
+{
+	struct config_iface n = { .set = true };
+	const char *eq;
+
+	if ((eq = strchr(s, '=')) == NULL)
+		return config_fail(why, wl, "'%s' lacks =ADDR/PLEN", s);
+	if (config_parse_dev(n.dev, s, (size_t)(eq - s), why, wl) < 0 ||
+	    config_parse_cidr(eq + 1, 1, "address", &n.addr, &n.plen, why, wl) < 0 ||
+	    config_check_host(n.addr, n.addr, n.plen, "address", why, wl) < 0)
+		return -1;
+	*ifc = n;
+	return 0;
+}
+
+static int
+config_parse_gateway(uint32_t *gw, const char *s, char *why, size_t wl)
+{
+	char sa[16];
+	uint32_t a;
+
+	if (ipv4_pton(s, &a) < 0)
+		return config_fail(why, wl, "'%s' is not an IPv4 address", s);
+	if (!config_is_unicast(a))
+		return config_fail(why, wl, "%s is not a unicast address", ipv4_ntop(a, sa));
+	*gw = a;
+	return 0;
+}
+
+static int
+config_add_route(struct router_config *c, const char *s, char *why, size_t wl)
+{
+	struct config_route r;
+	char sp[16], sn[16], sg[16];
+	const char *eq;
+	char buf[CONFIG_LINE_MAX + 1];
+	unsigned i;
+
+	if ((eq = strchr(s, '=')) == NULL)
+		return config_fail(why, wl, "'%s' lacks =GATEWAY", s);
+	if ((size_t)(eq - s) >= sizeof(buf))
+		return config_fail(why, wl, "prefix '%s' is not valid", s);
+	memcpy(buf, s, (size_t)(eq - s));
+	buf[eq - s] = '\0';
+	if (config_parse_cidr(buf, 0, "prefix", &r.prefix, &r.plen, why, wl) < 0)
+		return -1;
+	if ((r.prefix & ~config_mask(r.plen)) != 0)
+		return config_fail(why, wl, "prefix %s/%u has host bits set (did you mean %s/%u?)",
+		    ipv4_ntop(r.prefix, sp), r.plen,
+		    ipv4_ntop(r.prefix & config_mask(r.plen), sn), r.plen);
+	if (ipv4_pton(eq + 1, &r.gw) < 0)
+		return config_fail(why, wl, "gateway '%s' is not an IPv4 address", eq + 1);
+	if (!config_is_unicast(r.gw))
+		return config_fail(why, wl, "gateway %s is not a unicast address",
+		    ipv4_ntop(r.gw, sg));
+	for (i = 0; i < c->nroutes; i++)
+		if (c->routes[i].prefix == r.prefix && c->routes[i].plen == r.plen)
+			return config_fail(why, wl, "%s/%u is already routed via %s",
+			    ipv4_ntop(r.prefix, sp), r.plen,
+			    ipv4_ntop(c->routes[i].gw, sg));
+	if (c->nroutes >= CONFIG_MAX_ROUTES)
+		return config_fail(why, wl, "more than %d routes", CONFIG_MAX_ROUTES);
+	c->routes[c->nroutes++] = r;
+	return 0;
+}
+
+static int
+config_add_arp(struct router_config *c, const char *s, char *why, size_t wl)
+{
+	struct config_arp a;
+	char buf[CONFIG_LINE_MAX + 1], sa[16];
+	const char *eq;
+	unsigned i;
+
+	if ((eq = strchr(s, '=')) == NULL)
+		return config_fail(why, wl, "'%s' lacks =MAC", s);
+	if ((size_t)(eq - s) >= sizeof(buf))
+		return config_fail(why, wl, "address '%s' is not valid", s);
+	memcpy(buf, s, (size_t)(eq - s));
+	buf[eq - s] = '\0';
+	if (ipv4_pton(buf, &a.ip) < 0)
+		return config_fail(why, wl, "address '%s' is not an IPv4 address", buf);
+	if (!config_is_unicast(a.ip))
+		return config_fail(why, wl, "address %s is not a unicast address",
+		    ipv4_ntop(a.ip, sa));
+	if (mac_pton(eq + 1, a.mac) < 0)
+		return config_fail(why, wl,
+		    "MAC '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", eq + 1);
+	/* A group address would be answered by many hosts; zero by none. */
+	if (eth_is_multicast(a.mac) || memcmp(a.mac, "\0\0\0\0\0\0", ETH_ALEN) == 0)
+		return config_fail(why, wl, "MAC %s is not a unicast MAC", eq + 1);
+	for (i = 0; i < c->nstatic_arp; i++)
+		if (c->static_arp[i].ip == a.ip)
+			return config_fail(why, wl, "%s already has a static entry", buf);
+	if (c->nstatic_arp >= CONFIG_MAX_STATIC_ARP)
+		return config_fail(why, wl, "more than %d static entries",
+		    CONFIG_MAX_STATIC_ARP);
+	c->static_arp[c->nstatic_arp++] = a;
+	return 0;
+}
+
+static const struct config_key *
+config_key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/*
+ * Apply value s of key k to c. Returns 0, or -1 with the reason (without the
+ * key or the place, which the caller knows) in why. c is unchanged on error.
+ */
+static int
+config_apply(struct router_config *c, const struct config_key *k, const char *s,
+    char *why, size_t wl)
+{
+	char *base = (char *)c + k->off;
+	uint32_t v;
+	size_t n;
+
+	switch (k->kind) {
+	case KEY_IFACE:
+		return config_parse_iface((struct config_iface *)(void *)base, s, why, wl);
+	case KEY_GATEWAY:
+		return config_parse_gateway(&c->gateway, s, why, wl);
+	case KEY_ROUTE:
+		return config_add_route(c, s, why, wl);
+	case KEY_ARP:
+		return config_add_arp(c, s, why, wl);
+	case KEY_PATH:
+		if ((n = strlen(s)) == 0)
+			return config_fail(why, wl, "path is empty");
+		if (n > k->max)
+			return config_fail(why, wl, "path '%s' is longer than %u bytes",
+			    s, k->max);
+		memcpy(base, s, n + 1);
+		return 0;
+	case KEY_U32:
+	case KEY_U16:
+		if (strspn(s, "0123456789") != strlen(s))
+			return config_fail(why, wl, "'%s' is not a decimal number", s);
+		if (config_parse_num(s, k->min, k->max, &v) < 0)
+			return config_fail(why, wl, "'%s' is out of range %u..%u", s,
+			    k->min, k->max);
+		if (k->kind == KEY_U16)
+			*(uint16_t *)(void *)base = (uint16_t)v;
+		else
+			*(uint32_t *)(void *)base = v;
+		return 0;
+	}
+	return config_fail(why, wl, "internal error: unknown kind");
+}
+
+/* Split off the next blank-separated token; NULL at the end or a comment. */
+static char *
+config_token(char **p)
+{
+	char *s = *p, *t;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || *s == '#') {
+		*p = s;
+		return NULL;
+	}
+	t = s;
+	while (*s != '\0' && !isspace((unsigned char)*s))
+		s++;
+	if (*s != '\0')
+		*s++ = '\0';
+	*p = s;
+	return t;
+}
+
+/*
+ * One line of a config file (modified in place). seen[] holds, per key, the
+ * line that set it in this file. Returns 0 or -1 with "key: reason" in why.
+ */
+static int
+config_line(struct router_config *c, char *line, unsigned lineno,
+    unsigned seen[CONFIG_NKEYS], char *why, size_t wl)
+{
+	const struct config_key *k;
+	char *p = line, *key, *val, *extra;
+	size_t idx;
+	int n;
+
+	if ((key = config_token(&p)) == NULL)
+		return 0;			/* blank or comment */
+	if ((k = config_key_find(key)) == NULL)
+		return config_fail(why, wl, "unknown key '%s'", key);
+	if ((val = config_token(&p)) == NULL)
+		return config_fail(why, wl, "%s: missing value", key);
+	if ((extra = config_token(&p)) != NULL)
+		return config_fail(why, wl, "%s: unexpected '%s' after the value '%s'",
+		    key, extra, val);
+	idx = (size_t)(k - config_keys);
+	if (k->kind != KEY_ROUTE && k->kind != KEY_ARP) {
+		if (seen[idx] != 0)
+			return config_fail(why, wl, "%s: already set on line %u",
+			    key, seen[idx]);
+		seen[idx] = lineno;
+	}
+	n = snprintf(why, wl, "%s: ", key);
+	if (n < 0 || (size_t)n >= wl)
+		return config_apply(c, k, val, why, wl);
+	return config_apply(c, k, val, why + n, wl - (size_t)n);
+}
+
+int
+config_load_file(struct router_config *c, const char *path, char *err, size_t errlen)
+{
+	unsigned seen[CONFIG_NKEYS] = { 0 };
+	char why[CONFIG_WHY_MAX];
+	char *line = NULL;
+	size_t cap = 0, plen = strlen(path);
+	unsigned lineno = 0;
+	ssize_t n;
+	FILE *f;
+	int rc = 0;
+
+	if (plen == 0)
+		return config_fail(err, errlen, "config file name is empty");
+	if (plen >= sizeof(c->config_file))
+		return config_fail(err, errlen, "%s: path is longer than %zu bytes",
+		    path, sizeof(c->config_file) - 1);
+	if ((f = fopen(path, "r")) == NULL)
+		return config_fail(err, errlen, "%s: %s", path, strerror(errno));
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		/* Refuse rather than split: a tail read as a line of its own
+		 * would be a setting nobody wrote. */
+		if (n > CONFIG_LINE_MAX) {
+			rc = config_fail(err, errlen, "%s:%u: line is longer than %d bytes",
+			    path, lineno, CONFIG_LINE_MAX);
+			goto done;
+		}
+		if (strlen(line) != (size_t)n) {
+			rc = config_fail(err, errlen, "%s:%u: line contains a NUL byte",
+			    path, lineno);
+			goto done;
+		}
+		if (config_line(c, line, lineno, seen, why, sizeof(why)) < 0) {
+			rc = config_fail(err, errlen, "%s:%u: %s", path, lineno, why);
+			goto done;
+		}
+	}
+	if (ferror(f)) {		/* a directory, an I/O error */
+		rc = config_fail(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	memcpy(c->config_file, path, plen + 1);
+done:
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* The name of the long option whose val is val, for messages. */
+static const char *
+config_opt_name(int val)
+{
+	const struct option *o;
+
+	for (o = config_options; o->name != NULL; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+/*
+ * The message for getopt's '?': an unknown short option (optopt is the
+ * character), an unknown or ambiguous long option (optopt 0), or a long
+ * option given a value it does not take (optopt its val). Only for long
+ * options has getopt moved optind past the offending word.
+ */
+static int
+config_bad_option(int argc, char **argv, char *err, size_t errlen)
+{
+	const struct option *o;
+	const char *arg;
+	size_t n;
+	int matches = 0;
+
+	if (optopt != 0 && strcmp(config_opt_name(optopt), "?") == 0)
+		return config_fail(err, errlen, "unknown option '-%c' (see --help)",
+		    isprint(optopt) ? optopt : '?');
+	arg = optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "";
+	if (optopt != 0)		/* "--stats=1" */
+		return config_fail(err, errlen, "--%s: takes no value (got '%s')",
+		    config_opt_name(optopt), arg);
+	if (strncmp(arg, "--", 2) != 0)		/* not expected from glibc */
+		return config_fail(err, errlen, "bad option '%s' (see --help)", arg);
+	n = strcspn(arg + 2, "=");
+	for (o = config_options; o->name != NULL; o++)
+		if (strncmp(o->name, arg + 2, n) == 0)
+			matches++;
+	if (matches > 1)
+		return config_fail(err, errlen, "ambiguous option '%.*s' (see --help)",
+		    (int)n + 2, arg);
+	return config_fail(err, errlen, "unknown option '%.*s' (see --help)",
+	    (int)n + 2, arg);
+}
+
+static const char *
+config_metavar(int val)
+{
+	switch (val) {
+	case OPT_INSIDE:
+	case OPT_OUTSIDE:	return "DEV=ADDR/PLEN";
+	case OPT_GATEWAY:	return "IP";
+	case OPT_ROUTE:		return "PREFIX/PLEN=IP";
+	case OPT_ARP:		return "IP=MAC";
+	case OPT_CONFIG:	return "FILE";
+	case OPT_STATE:		return "DIR";
+	case OPT_CONTROL:	return "PATH";
+	}
+	return "a value";
+}
+
+/*
+ * A next hop (what: "gateway", "route 10.0.0.0/8: gateway") must be a host on
+ * a connected subnet, and not one of ours.
+ */
+static int
+config_check_nexthop(const struct router_config *c, uint32_t gw, const char *what,
+    char *why, size_t wl)
+{
+	const struct config_iface *ifc;
+	char sg[16], si[16], so[16];
+
+	if (config_on_subnet(&c->inside, gw))
+		ifc = &c->inside;
+	else if (config_on_subnet(&c->outside, gw))
+		ifc = &c->outside;
+	else
+		return config_fail(why, wl,
+		    "%s %s is not on the inside (%s/%u) or outside (%s/%u) subnet",
+		    what, ipv4_ntop(gw, sg),
+		    ipv4_ntop(c->inside.addr & config_mask(c->inside.plen), si),
+		    c->inside.plen,
+		    ipv4_ntop(c->outside.addr & config_mask(c->outside.plen), so),
+		    c->outside.plen);
+	if (gw == ifc->addr)
+		return config_fail(why, wl, "%s %s is this router's own %s address",
+		    what, ipv4_ntop(gw, sg), ifc == &c->inside ? "inside" : "outside");
+	return config_check_host(gw, ifc->addr, ifc->plen, what, why, wl);
+}
+
+/* The checks that need the whole configuration; see the file comment. */
+static int
+config_check(const struct router_config *c, char *err, size_t errlen)
+{
+	const struct config_iface *in = &c->inside, *out = &c->outside;
+	char what[64], sa[16], sb[16];
+	uint8_t p;
+	unsigned i;
+
+	if (!in->set)
+		return config_fail(err, errlen,
+		    "--inside is required (or 'inside' in the config file)");
+	if (!out->set)
+		return config_fail(err, errlen,
+		    "--outside is required (or 'outside' in the config file)");
+	if (strcmp(in->dev, out->dev) == 0)
+		return config_fail(err, errlen, "inside and outside are both device '%s'",
+		    in->dev);
+	p = in->plen < out->plen ? in->plen : out->plen;
+	if (((in->addr ^ out->addr) & config_mask(p)) == 0)
+		return config_fail(err, errlen,
+		    "inside %s/%u and outside %s/%u are overlapping subnets",
+		    ipv4_ntop(in->addr, sa), in->plen, ipv4_ntop(out->addr, sb),
+		    out->plen);
+	if (c->gateway != 0 &&
+	    config_check_nexthop(c, c->gateway, "gateway", err, errlen) < 0)
+		return -1;
+	for (i = 0; i < c->nroutes; i++) {
+		const struct config_route *r = &c->routes[i];
+
+		snprintf(what, sizeof(what), "route %s/%u: gateway",
+		    ipv4_ntop(r->prefix, sa), r->plen);
+		if (config_check_nexthop(c, r->gw, what, err, errlen) < 0)
+			return -1;
+		/* route_add would replace the connected route with this one. */
+		if ((r->plen == in->plen && r->prefix == (in->addr & config_mask(in->plen))) ||
+		    (r->plen == out->plen && r->prefix == (out->addr & config_mask(out->plen))))
+			return config_fail(err, errlen,
+			    "route %s/%u: is a connected subnet already",
+			    ipv4_ntop(r->prefix, sa), r->plen);
+		if (r->plen == 0 && c->gateway != 0)
+			return config_fail(err, errlen,
+			    "route 0.0.0.0/0 and gateway %s are both default routes",
+			    ipv4_ntop(c->gateway, sb));
+	}
+	for (i = 0; i < c->nstatic_arp; i++) {
+		const struct config_arp *a = &c->static_arp[i];
+
+		snprintf(what, sizeof(what), "arp %s: address",
+		    ipv4_ntop(a->ip, sa));
+		if (config_check_nexthop(c, a->ip, what, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+config_defaults(struct router_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", "/var/lib/gitnet/state.git");
+	snprintf(c->control, sizeof(c->control), "%s", "/run/gitnet-router.sock");
+	arp_params_default(&c->arp);
+	c->icmp_rate = 1000;
+	c->icmp_burst = 50;
+}
+
+/*
+ * Two passes over argv. The first validates the syntax of every flag, acts
+ * on --help and --version at once and notes --config; the file is then
+ * loaded; the second pass applies the flags over it. Works on top of what c
+ * holds (call config_defaults first). getopt's state is reset (optind = 0,
+ * the glibc full reset) before each pass so that the function may be called
+ * again in the same process, and its own messages are silenced in favour of
+ * ours in err.
+ */
+int
+config_parse_args(struct router_config *c, int argc, char **argv,
+    char *err, size_t errlen)
+{
+	const struct config_key *k;
+	const char *cfg = NULL;
+	char why[CONFIG_WHY_MAX];
+	bool routes = false, arps = false;
+	int ch, li;
+
+	opterr = 0;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, config_optstring, config_options,
+	    &li)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(config_usage, stdout);
+			return 1;
+		case OPT_VERSION:
+			puts(CONFIG_VERSION);
+			return 1;
+		case OPT_CONFIG:
+			if (cfg != NULL)
+				return config_fail(err, errlen,
+				    "--config: given twice ('%s' and '%s')", cfg, optarg);
+			if (*optarg == '\0')
+				return config_fail(err, errlen, "--config: path is empty");
+			cfg = optarg;
+			break;
+		case ':':
+			return config_fail(err, errlen, "--%s: missing value %s",
+			    config_opt_name(optopt), config_metavar(optopt));
+		case '?':
+			return config_bad_option(argc, argv, err, errlen);
+		default:
+			break;
+		}
+	}
+	if (optind < argc)
+		return config_fail(err, errlen, "unexpected argument '%s' (see --help)",
+		    argv[optind]);
+
+	if (cfg != NULL && config_load_file(c, cfg, err, errlen) < 0)
+		return -1;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, config_optstring, config_options,
+	    &li)) != -1) {
+		switch (ch) {
+		case 'v':
+			c->verbose++;
+			break;
+		case OPT_STATS:
+			c->stats_on_exit = true;
+			break;
+		case OPT_CONFIG:
+			break;
+		case OPT_ROUTE:
+		case OPT_ARP:
+			/* The first of a kind replaces the file's whole list. */
+			if (ch == OPT_ROUTE && !routes) {
+				c->nroutes = 0;
+				routes = true;
+			}
+			if (ch == OPT_ARP && !arps) {
+				c->nstatic_arp = 0;
+				arps = true;
+			}
+			/* FALLTHROUGH */
+		default:
+			if ((k = config_key_find(config_opt_name(ch))) == NULL)
+				return config_fail(err, errlen,
+				    "internal error: option %d has no key", ch);
+			if (config_apply(c, k, optarg, why, sizeof(why)) < 0)
+				return config_fail(err, errlen, "--%s: %s", k->name, why);
+			break;
+		}
+	}
+	return config_check(c, err, errlen);
+}
