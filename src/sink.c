@@ -1,0 +1,39 @@
+/*
+ * Event formatting shared by the log sink and, later, the store sink.
+ */
+#include <stdio.h>
+
+#include "netfn/arp.h"
+#include "sink.h"
+
+char *
+sink_format(char *buf, size_t len, const struct nf_event *ev,
+    const char *const *ifnames)
+{
+	char ip[16], mac[18], old[18];
+	const char *dev = ifnames != NULL ? ifnames[ev->arp.ifidx] : "?";
+
+	if (ev->table != EV_TABLE_ARP) {
+		snprintf(buf, len, "table %u: %s", ev->table, ev_op_name(ev->op));
+		return buf;
+	}
+	ipv4_ntop(ev->arp.ip, ip);
+	mac_ntop(ev->arp.mac, mac);
+	switch (ev->op) {
+	case EV_LLADDR:
+		snprintf(buf, len, "arp: change %s %s -> %s on %s (%s)", ip,
+		    mac_ntop(ev->arp.old_mac, old), mac, dev,
+		    ev_cause_name(ev->cause));
+		break;
+	case EV_REMOVE:
+		snprintf(buf, len, "arp: remove %s on %s (%s)", ip, dev,
+		    ev_cause_name(ev->cause));
+		break;
+	default:
+		snprintf(buf, len, "arp: %s %s -> %s %s on %s (%s)", ev_op_name(ev->op),
+		    ip, mac, arp_state_name(ev->arp.state), dev,
+		    ev_cause_name(ev->cause));
+		break;
+	}
+	return buf;
+}
