@@ -50,7 +50,7 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
 	   tcpdump jq nftables procps
 
-.PHONY: all test unit fuzz-smoke netns bench demo fuzz deps need-deps clean
+.PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean
 .DEFAULT_GOAL := all
 
 all: $(ROUTER_BIN) $(BENCH_BINS)
@@ -76,30 +76,34 @@ $(B)/librouter.a: $(call obj,$(ROUTER_SRC))
 $(B)/asan/librouter.a: $(call asan,$(ROUTER_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
-	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS)
+$(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libnetfn.a
+	$(CC) $(CFLAGS) -o $@ $^
 
 # Unit tests: ASan+UBSan, linked against the sanitized libraries.
 $(B)/tests/netfn/%: $(call asan,tests/netfn/%.c) $(B)/asan/libnetfn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
-$(B)/tests/src/%: $(call asan,tests/src/%.c) $(B)/asan/librouter.a $(B)/asan/libstore.a $(B)/asan/libnetfn.a
+$(B)/tests/src/%: $(call asan,tests/src/%.c) $(B)/asan/librouter.a $(B)/asan/libnetfn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
 $(B)/tests/store/%: $(call asan,tests/store/%.c) $(B)/asan/libstore.a $(B)/asan/libnetfn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
 
-# Benchmarks: optimised, no sanitizers.
-$(B)/tests/bench/%: $(call obj,tests/bench/%.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
+# Benchmarks: optimised, no sanitizers. store_* benchmarks get the store.
+$(B)/tests/bench/store_%: $(call obj,tests/bench/store_%.c) $(B)/libstore.a $(B)/libnetfn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lm
+$(B)/tests/bench/%: $(call obj,tests/bench/%.c) $(B)/librouter.a $(B)/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lm
 
 # Fuzz targets: libFuzzer with ASan+UBSan, built by clang from the sources.
 $(B)/fuzz/%: tests/fuzz/%.c $(NETFN_SRC)
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -o $@ $< $(NETFN_SRC)
+		-fno-sanitize-recover=undefined \
+		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $< $(NETFN_SRC)
 
 FUZZ_SECONDS ?= 300
 
@@ -113,7 +117,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PKGS)
 
 test: need-deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) fuzz-seeds
 	@tests/run-tests $(UNIT_BINS) -- $(FUZZ_BINS) -- $(sort $(wildcard tests/netns/test_*.sh))
 
 unit: $(UNIT_BINS)
@@ -122,9 +126,13 @@ unit: $(UNIT_BINS)
 netns: all
 	@tests/run-tests -- -- $(sort $(wildcard tests/netns/test_*.sh))
 
-fuzz: $(FUZZ_BINS)
+# Seeds are written by tests/fuzz/seeds.py, not kept as binary files.
+fuzz-seeds:
+	@python3 tests/fuzz/seeds.py $(B)/fuzz/seeds/pipeline_fuzz
+
+fuzz: $(FUZZ_BINS) fuzz-seeds
 	@for f in $(FUZZ_BINS); do mkdir -p $(B)/corpus/$${f##*/}; \
-		$$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$${f##*/} tests/fuzz/seeds/$${f##*/} || exit 1; done
+		$$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$${f##*/} $(B)/fuzz/seeds/$${f##*/} || exit 1; done
 
 bench: need-deps all
 	@tests/bench/run
