@@ -120,6 +120,17 @@ hash_slot(const struct arp_cache *c, uint8_t ifidx, uint32_t ip)
 }
 
 static bool
+ours(const struct arp_iface *ifc, uint32_t ip)
+{
+	if (ip == ifc->addr)
+		return true;
+	for (unsigned i = 0; i < ifc->n_alias && i < 16; i++)
+		if (ifc->alias[i] == ip)
+			return true;
+	return false;
+}
+
+static bool
 on_subnet(const struct arp_iface *ifc, uint32_t ip)
 {
 	uint32_t m = ifc->plen == 0 ? 0 : ~0u << (32 - ifc->plen);
@@ -375,7 +386,8 @@ send_reply(struct arp_cache *c, uint8_t ifidx, const struct arp *req,
     struct nf_out *out)
 {
 	const struct arp_iface *ifc = &c->ifs[ifidx];
-	struct arp a = { .op = ARP_OP_REPLY, .spa = ifc->addr, .tpa = req->spa };
+	/* From the address asked for: ours, or one of our aliases. */
+	struct arp a = { .op = ARP_OP_REPLY, .spa = req->tpa, .tpa = req->spa };
 	uint8_t *buf;
 
 	memcpy(a.sha, ifc->mac, ETH_ALEN);
@@ -441,14 +453,14 @@ arp_input(struct arp_cache *c, uint8_t ifidx, const uint8_t eth_src[ETH_ALEN],
 		c->st.requests_in++;
 	if (eth_is_multicast(a->sha) || memcmp(a->sha, eth_zero, ETH_ALEN) == 0)
 		return DROP_ARP_BAD;
-	for_us = !reply && a->tpa == ifc->addr;
+	for_us = !reply && ours(ifc, a->tpa);
 	if (a->spa == 0) {
 		/* RFC 5227 probe: defend our address, learn nothing. */
 		if (for_us)
 			send_reply(c, ifidx, a, out);
 		return for_us ? DROP_NONE : DROP_ARP_NOT_OURS;
 	}
-	if (a->spa == ifc->addr)
+	if (ours(ifc, a->spa))
 		return DROP_ARP_BAD;		/* someone claims our address */
 	if (!on_subnet(ifc, a->spa))
 		return DROP_ARP_OFFNET;

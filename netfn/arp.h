@@ -86,6 +86,8 @@ struct arp_iface {
 	uint8_t		mac[ETH_ALEN];
 	uint32_t	addr;
 	uint8_t		plen;
+	uint8_t		n_alias;
+	uint32_t	alias[16];	/* more addresses we answer for (NAT pool) */
 };
 
 /* A copy of one entry, for dumps. */

@@ -35,7 +35,16 @@
 	X(L4_BAD_CSUM,	"l4_bad_csum",	"transport checksum is wrong")		\
 	X(TCP_BAD_OPT,	"tcp_bad_opt",	"malformed TCP option")			\
 	X(LOCAL,	"local",	"addressed to the router, no service for it") \
-	X(OUT_FULL,	"out_full",	"output batch full")
+	X(OUT_FULL,	"out_full",	"output batch full")			\
+	X(NAT_NO_MAPPING, "nat_no_mapping", "inbound packet matches no NAT mapping") \
+	X(NAT_FILTERED,	"nat_filtered",	"inbound packet refused by NAT filtering") \
+	X(NAT_UNSOLICITED, "nat_unsolicited", "inbound packet for an inside address, not through NAT") \
+	X(NAT_TABLE_FULL, "nat_table_full", "NAT session table full")		\
+	X(NAT_HOST_LIMIT, "nat_host_limit", "inside host at its NAT session limit") \
+	X(NAT_PORTS,	"nat_ports",	"no free external port")		\
+	X(NAT_PROTO,	"nat_proto",	"protocol NAT cannot translate")	\
+	X(NAT_FRAG,	"nat_frag",	"later fragment of a datagram NAT has not seen") \
+	X(NAT_ICMP_NO_SESSION, "nat_icmp_no_session", "ICMP error about no NAT session")
 
 enum drop {
 #define NF_DROP_ENUM(sym, name, text) DROP_##sym,

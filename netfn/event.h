@@ -43,7 +43,13 @@ enum ev_op {
 	X(PROBE_FAILED,	"no reply to probes")				\
 	X(GC,		"unused, garbage collected")			\
 	X(TABLE_FULL,	"table full, oldest evicted")			\
-	X(RESTORE,	"restart")
+	X(RESTORE,	"restart")					\
+	X(NAT_OUTBOUND,	"new flow from inside")				\
+	X(NAT_INBOUND,	"new flow from outside")			\
+	X(NAT_FORWARD,	"port forward configured")			\
+	X(NAT_TCP,	"tcp state change")				\
+	X(NAT_REFRESH,	"activity")					\
+	X(NAT_TIMEOUT,	"idle timeout")
 
 enum ev_cause {
 #define EV_CAUSE_ENUM(sym, name) EV_CAUSE_##sym,
@@ -62,6 +68,24 @@ struct ev_arp {
 	uint64_t	expires_us;		/* removed then unless refreshed; 0 never */
 };
 
+/*
+ * A NAT session: its mapping (inside endpoint -> external endpoint) and
+ * remote. EV_ADD when the session is created (mapping_new says whether its
+ * mapping was too), EV_UPDATE for a TCP state change or, lazily, activity that
+ * pushed the expiry past half its lifetime since the last event; EV_REMOVE
+ * when it expires (mapping_gone: it was the mapping's last session).
+ */
+struct ev_nat {
+	uint8_t		proto;
+	uint8_t		state;		/* enum nat_tcp_state */
+	uint8_t		flags;		/* NAT_SF_* */
+	uint8_t		mapping_new, mapping_gone;
+	uint32_t	int_ip, ext_ip, rem_ip;
+	uint16_t	int_port, ext_port, rem_port;
+	uint64_t	created_us;
+	uint64_t	expires_us;	/* 0: never */
+};
+
 struct nf_event {
 	uint8_t		table;		/* enum ev_table */
 	uint8_t		op;		/* enum ev_op */
@@ -69,6 +93,7 @@ struct nf_event {
 	uint64_t	now_us;		/* when it happened */
 	union {
 		struct ev_arp	arp;
+		struct ev_nat	nat;
 	};
 };
 

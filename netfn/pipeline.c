@@ -37,8 +37,17 @@ struct nf {
 	uint64_t	tokens;		/* in millionths of an ICMP error */
 	uint64_t	tokens_at;
 	uint16_t	ip_id;
+	struct nat	*nat;		/* NULL: plain router */
+	uint8_t		outside;
+	uint32_t	pool[NAT_MAX_EXT - 1];
+	unsigned	n_pool;
+	uint32_t	pool_lo, pool_hi;	/* range of pool[]: a cheap miss */
+	uint32_t	bcast[NF_MAX_IFACES];	/* subnet broadcasts; 0 for /31, /32 */
+	uint64_t	nat_sweep_at;	/* next NAT expiry sweep */
 	struct nf_stats	st;
 };
+
+#define NAT_SWEEP_US	100000	/* ten sweeps a second */
 
 void
 nf_config_default(struct nf_config *cfg)
@@ -61,7 +70,8 @@ nf_new(const struct nf_config *cfg)
 	struct arp_iface aifs[NF_MAX_IFACES];
 	struct nf *nf;
 
-	if (cfg->n_iface == 0 || cfg->n_iface > NF_MAX_IFACES)
+	if (cfg->n_iface == 0 || cfg->n_iface > NF_MAX_IFACES ||
+	    (cfg->nat && (cfg->outside >= cfg->n_iface || cfg->n_pool > NAT_MAX_EXT - 1)))
 		return NULL;
 	for (unsigned i = 0; i < cfg->n_iface; i++)
 		if (cfg->iface[i].plen > 32)
@@ -79,11 +89,34 @@ nf_new(const struct nf_config *cfg)
 
 		if (ifc->mtu == 0)
 			ifc->mtu = 1500;
+		nf->bcast[i] = ifc->plen <= 30 ? (ifc->addr | ~plen_mask(ifc->plen)) : 0;
+		memset(&aifs[i], 0, sizeof(aifs[i]));
 		memcpy(aifs[i].mac, ifc->mac, ETH_ALEN);
 		aifs[i].addr = ifc->addr;
 		aifs[i].plen = ifc->plen;
 	}
 	nf->rt = route_new();
+	if (cfg->nat) {
+		uint32_t ext[NAT_MAX_EXT];
+
+		nf->outside = cfg->outside;
+		nf->n_pool = cfg->n_pool;
+		memcpy(nf->pool, cfg->pool, cfg->n_pool * sizeof(uint32_t));
+		nf->pool_lo = UINT32_MAX;
+		for (unsigned i = 0; i < cfg->n_pool; i++) {
+			nf->pool_lo = cfg->pool[i] < nf->pool_lo ? cfg->pool[i] : nf->pool_lo;
+			nf->pool_hi = cfg->pool[i] > nf->pool_hi ? cfg->pool[i] : nf->pool_hi;
+		}
+		ext[0] = cfg->iface[cfg->outside].addr;
+		for (unsigned i = 0; i < cfg->n_pool; i++) {
+			ext[i + 1] = cfg->pool[i];
+			/* ARP answers for the pool on the outside link */
+			aifs[cfg->outside].alias[aifs[cfg->outside].n_alias++] = cfg->pool[i];
+		}
+		if ((nf->nat = nat_new(&cfg->nat_params, ext, cfg->n_pool + 1,
+		    cfg->seed ^ 0x6e6174)) == NULL)
+			goto fail;
+	}
 	nf->arp = arp_new(&cfg->arp, aifs, cfg->n_iface, cfg->seed);
 	if (nf->rt == NULL || nf->arp == NULL)
 		goto fail;
@@ -112,6 +145,7 @@ nf_free(struct nf *nf)
 		return;
 	route_free(nf->rt);
 	arp_free(nf->arp);
+	nat_free(nf->nat);
 	free(nf);
 }
 
@@ -123,13 +157,17 @@ nf_start(struct nf *nf, uint64_t now, struct nf_out *out)
 		arp_announce(nf->arp, (uint8_t)i, out);
 }
 
-/* One of the router's own addresses? */
+/* One of the router's own addresses (NAT pool included)? Its interface. */
 static int
 local_iface(const struct nf *nf, uint32_t addr)
 {
 	for (unsigned i = 0; i < nf->n_iface; i++)
 		if (nf->iface[i].addr == addr)
 			return (int)i;
+	if (addr >= nf->pool_lo && addr <= nf->pool_hi)
+		for (unsigned i = 0; i < nf->n_pool; i++)
+			if (nf->pool[i] == addr)
+				return nf->outside;
 	return -1;
 }
 
@@ -137,14 +175,9 @@ local_iface(const struct nf *nf, uint32_t addr)
 static bool
 subnet_broadcast(const struct nf *nf, uint32_t addr)
 {
-	for (unsigned i = 0; i < nf->n_iface; i++) {
-		const struct nf_iface *ifc = &nf->iface[i];
-		uint32_t m = plen_mask(ifc->plen);
-
-		if (ifc->plen <= 30 && (addr & m) == (ifc->addr & m) &&
-		    (addr & ~m) == ~m)
+	for (unsigned i = 0; i < nf->n_iface; i++)
+		if (addr == nf->bcast[i])
 			return true;
-	}
 	return false;
 }
 
@@ -211,7 +244,8 @@ send_local(struct nf *nf, uint8_t *frame, size_t len, uint32_t dst, uint64_t now
 	uint8_t mac[ETH_ALEN];
 	enum drop why;
 
-	if (route_lookup(nf->rt, dst, &r) != 0)
+	/* Never ARP for ourselves: a frame for our own address has nowhere to go. */
+	if (route_lookup(nf->rt, dst, &r) != 0 || local_iface(nf, dst) >= 0)
 		return;
 	memcpy(frame + ETH_ALEN, nf->iface[r.ifidx].mac, ETH_ALEN);
 	store_be16(frame + 12, ETHERTYPE_IPV4);
@@ -273,6 +307,27 @@ icmp_error(struct nf *nf, const uint8_t *ip, size_t len, const struct ipv4 *h,
 	store_be32(ic + 4, rest);
 	memcpy(ic + ICMP_HLEN, ip, quote);
 	store_be16(ic + 2, csum_fold(csum_add(0, ic, icmp_len)));
+	if (nf->nat != NULL && nat_is_external(nf->nat, h->src)) {
+		/*
+		 * The datagram was translated on its way out (it waited for ARP
+		 * after NAT): the error is about the external endpoint, so send
+		 * it back through NAT like one from outside (RFC 5508), to the
+		 * inside host with the quoted header restored.
+		 */
+		struct ipv4 eh;
+		uint8_t *eip = f + ETH_HLEN;
+
+		if (pkt_parse_ipv4(&eh, eip, total - ETH_HLEN) != DROP_NONE ||
+		    nat_out2in(nf->nat, eip, &eh, now, out) != DROP_NONE ||
+		    source_for(nf, eh.dst, &src) != 0)
+			return;
+		/* RFC 1812 4.3.2.4: from the interface it leaves by. */
+		store_be16(eip + 10, csum_update32(load_be16(eip + 10), eh.src, src));
+		store_be32(eip + 12, src);
+		nf->st.icmp_sent++;
+		send_local(nf, f, total, eh.dst, now, out);
+		return;
+	}
 	nf->st.icmp_sent++;
 	send_local(nf, f, total, h->src, now, out);
 }
@@ -344,7 +399,7 @@ nf_local(struct nf *nf, const uint8_t *ip, const struct ipv4 *h, uint64_t now,
 
 /* Forward the IPv4 datagram in frame f (parsed header h). */
 static enum drop
-nf_forward(struct nf *nf, struct nf_frame *f, const struct ipv4 *h, uint64_t now,
+nf_forward(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
     struct nf_out *out)
 {
 	uint8_t *ip = f->data + ETH_HLEN;
@@ -370,7 +425,11 @@ nf_forward(struct nf *nf, struct nf_frame *f, const struct ipv4 *h, uint64_t now
 			    ICMP_UNREACH_NEEDFRAG, eg->mtu, now, out);
 		return DROP_TOO_BIG;
 	}
-	/* Issue 3 (NAT) slots in here: translate after routing, before ARP. */
+	/* Source NAT after routing (so ICMP errors above quote what the inside
+	 * host sent) and before ARP: inside -> outside only. */
+	if (nf->nat != NULL && r.ifidx == nf->outside && f->ifidx != nf->outside &&
+	    (why = nat_in2out(nf->nat, ip, h, now, out)) != DROP_NONE)
+		return why;
 
 	/* TTL shares a 16-bit word with the protocol: RFC 1624 on that word. */
 	ip[8] = (uint8_t)(h->ttl - 1);
@@ -386,6 +445,59 @@ nf_forward(struct nf *nf, struct nf_frame *f, const struct ipv4 *h, uint64_t now
 		return DROP_OUT_FULL;
 	nf->st.forwarded++;
 	return DROP_NONE;
+}
+
+/*
+ * With NAT: what arrives on the outside for an external address is
+ * translated in (or is for the router itself), nothing reaches an inside
+ * address from outside except through a mapping, and an inside host that
+ * addresses an external address is hairpinned (RFC 4787 REQ-9: it sees its
+ * peer's external endpoint, the peer sees its external endpoint).
+ */
+static enum drop
+nf_nat_dispatch(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
+    struct nf_out *out)
+{
+	uint8_t *ip = f->data + ETH_HLEN;
+	bool ext = nat_is_external(nf->nat, h->dst);
+	struct route r;
+	enum drop why;
+
+	if (ext && h->proto == IPPROTO_ICMP_ && h->tot_len > h->hlen &&
+	    ip[h->hlen] == ICMP_ECHO && !ipv4_is_fragment(h))
+		return nf_local(nf, ip, h, now, out);	/* a ping for the router */
+	if (f->ifidx == nf->outside) {
+		if (ext) {
+			/* The datagram has arrived at its address: no TTL check
+			 * before translation, the router is its destination. */
+			why = nat_out2in(nf->nat, ip, h, now, out);
+			if (why == DROP_NAT_NO_MAPPING && local_iface(nf, h->dst) >= 0)
+				return nf_local(nf, ip, h, now, out);
+			if (why != DROP_NONE)
+				return why;
+			return nf_forward(nf, f, h, now, out);
+		}
+		if (local_iface(nf, h->dst) >= 0)
+			return nf_local(nf, ip, h, now, out);
+		if (martian(h->dst) || subnet_broadcast(nf, h->dst))
+			return DROP_MARTIAN_DST;
+		if (route_lookup(nf->rt, h->dst, &r) == 0 && r.ifidx != nf->outside)
+			return DROP_NAT_UNSOLICITED;
+		return nf_forward(nf, f, h, now, out);
+	}
+	if (ext) {
+		if ((why = nat_in2out(nf->nat, ip, h, now, out)) != DROP_NONE)
+			return why;
+		if ((why = nat_out2in(nf->nat, ip, h, now, out)) != DROP_NONE)
+			return why;
+		nf->st.hairpinned++;
+		return nf_forward(nf, f, h, now, out);
+	}
+	if (local_iface(nf, h->dst) >= 0)
+		return nf_local(nf, ip, h, now, out);
+	if (martian(h->dst) || subnet_broadcast(nf, h->dst))
+		return DROP_MARTIAN_DST;
+	return nf_forward(nf, f, h, now, out);
 }
 
 static enum drop
@@ -431,18 +543,21 @@ nf_one(struct nf *nf, struct nf_frame *f, uint64_t now, struct nf_out *out)
 	/* RFC 1812 5.3.4: nothing received as link-layer broadcast is forwarded. */
 	if (eth_is_multicast(e.dst))
 		return DROP_MARTIAN_DST;
-	if (local_iface(nf, h.dst) >= 0)
-		return nf_local(nf, f->data + ETH_HLEN, &h, now, out);
-	if (martian(h.dst) || subnet_broadcast(nf, h.dst))
-		return DROP_MARTIAN_DST;
 	if ((f->flags & NF_F_CSUM_PARTIAL) && !ipv4_is_later_fragment(&h)) {
-		/* The sender's offload left the transport checksum to us. */
+		/* The sender's offload left the transport checksum to us; NAT's
+		 * incremental updates need a complete one. */
 		why = pkt_l4_csum_complete(h.proto, f->data + ETH_HLEN + h.hlen,
 		    h.tot_len - h.hlen);
 		if (why != DROP_NONE)
 			return why;
 		nf->st.csum_completed++;
 	}
+	if (nf->nat != NULL)
+		return nf_nat_dispatch(nf, f, &h, now, out);
+	if (local_iface(nf, h.dst) >= 0)
+		return nf_local(nf, f->data + ETH_HLEN, &h, now, out);
+	if (martian(h.dst) || subnet_broadcast(nf, h.dst))
+		return DROP_MARTIAN_DST;
 	return nf_forward(nf, f, &h, now, out);
 }
 
@@ -452,6 +567,9 @@ nf_input(struct nf *nf, struct nf_frame *rx, unsigned n, uint64_t now,
 {
 	uint64_t bytes = 0;
 
+	if (nf->nat != NULL)
+		for (unsigned i = 0; i < n; i += 64)
+			nat_prefetch(nf->nat, rx + i, n - i < 64 ? n - i : 64, nf->outside);
 	for (unsigned i = 0; i < n; i++) {
 		enum drop why;
 
@@ -470,12 +588,41 @@ void
 nf_tick(struct nf *nf, uint64_t now, struct nf_out *out)
 {
 	arp_tick(nf->arp, now, out, arp_failed, nf);
+	if (nf->nat != NULL && now >= nf->nat_sweep_at) {
+		nat_tick(nf->nat, now, out);
+		nf->nat_sweep_at = now + NAT_SWEEP_US;
+	}
 }
 
 uint64_t
 nf_next_deadline(const struct nf *nf)
 {
-	return arp_next_deadline(nf->arp);
+	uint64_t d = arp_next_deadline(nf->arp);
+
+	if (nf->nat != NULL && nf->nat_sweep_at < d)
+		d = nf->nat_sweep_at;
+	return d;
+}
+
+int
+nf_forward_add(struct nf *nf, uint8_t proto, uint16_t ext_port, uint32_t int_ip,
+    uint16_t int_port, uint64_t now, struct nf_out *out)
+{
+	struct route r;
+
+	if (nf->nat == NULL)
+		return -ENOTSUP;
+	/* The inside host must be a neighbour on an inside subnet. */
+	if (route_lookup(nf->rt, int_ip, &r) != 0 || r.gw != 0 || r.ifidx == nf->outside ||
+	    local_iface(nf, int_ip) >= 0 || subnet_broadcast(nf, int_ip))
+		return -EINVAL;
+	return nat_forward_add(nf->nat, proto, ext_port, int_ip, int_port, now, out);
+}
+
+struct nat *
+nf_nat(struct nf *nf)
+{
+	return nf->nat;
 }
 
 const struct nf_stats *

@@ -23,6 +23,7 @@
 
 #include "arp.h"
 #include "drop.h"
+#include "nat.h"
 #include "out.h"
 #include "route.h"
 
@@ -43,7 +44,14 @@ struct nf_config {
 	struct arp_params arp;
 	uint32_t	 icmp_rate;	/* ICMP errors per second; 0: unlimited */
 	uint32_t	 icmp_burst;
-	uint64_t	 seed;		/* randomises ARP timers and IP ids */
+	uint64_t	 seed;		/* randomises ARP timers, IP ids, NAT ports */
+	/* NAT: masquerade behind the outside interface's address and the pool
+	 * (extra external addresses, answered for by ARP on the outside). */
+	bool		 nat;
+	uint8_t		 outside;	/* ifidx of the outside interface */
+	uint32_t	 pool[NAT_MAX_EXT - 1];
+	unsigned	 n_pool;
+	struct nat_params nat_params;
 };
 
 /* Defaults: no interfaces, ARP defaults, 1000 ICMP errors/s burst 50. */
@@ -57,6 +65,7 @@ struct nf_stats {
 	uint64_t	icmp_sent;
 	uint64_t	icmp_ratelimited;
 	uint64_t	csum_completed;
+	uint64_t	hairpinned;
 	uint64_t	drop[DROP_MAX];
 };
 
@@ -77,6 +86,14 @@ void nf_free(struct nf *nf);
  */
 int nf_route_add(struct nf *nf, uint32_t prefix, uint8_t plen, uint32_t gw);
 
+/*
+ * A static port forward: proto (IPPROTO_TCP_/UDP_) ext_port on the outside
+ * address -> int_ip:int_port, int_ip on a connected inside subnet.
+ * 0, -ENOTSUP (no NAT), -EINVAL, -EEXIST, -ENOSPC.
+ */
+int nf_forward_add(struct nf *nf, uint8_t proto, uint16_t ext_port, uint32_t int_ip,
+    uint16_t int_port, uint64_t now_us, struct nf_out *out);
+
 /* Gratuitous ARP on every interface: call once when the links are up. */
 void nf_start(struct nf *nf, uint64_t now_us, struct nf_out *out);
 
@@ -87,13 +104,14 @@ void nf_start(struct nf *nf, uint64_t now_us, struct nf_out *out);
 void nf_input(struct nf *nf, struct nf_frame *rx, unsigned n, uint64_t now_us,
     struct nf_out *out);
 
-/* Timers (ARP). Cheap when nothing is due; call at least every 100 ms. */
+/* Timers (ARP, NAT expiry sweep). Cheap when nothing is due. */
 void nf_tick(struct nf *nf, uint64_t now_us, struct nf_out *out);
 /* Earliest time nf_tick has work (UINT64_MAX: none). */
 uint64_t nf_next_deadline(const struct nf *nf);
 
 const struct nf_stats *nf_stats(const struct nf *nf);
 struct arp_cache *nf_arp(struct nf *nf);
+struct nat *nf_nat(struct nf *nf);		/* NULL without NAT */
 const struct rtable *nf_routes(const struct nf *nf);
 const struct nf_iface *nf_iface(const struct nf *nf, uint8_t ifidx);
 unsigned nf_n_iface(const struct nf *nf);

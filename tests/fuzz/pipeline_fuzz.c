@@ -10,7 +10,8 @@
  * what is left). Each frame is copied into a buffer of exactly its length so
  * ASan sees any read past it. The pipeline starts with a default route and one
  * permanent neighbour so forwarding paths are reachable, and every output is
- * checked against the contract of out.h.
+ * checked against the contract of out.h. NAT is on unless the first byte has
+ * its top bit set (the seeds start with 0x00 or 0x01 records).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,8 +39,8 @@ check_out(const struct nf_out *out)
 		(void)sum;
 	}
 	for (unsigned i = 0; i < out->nev; i++)
-		if (out->ev[i].table != EV_TABLE_ARP || out->ev[i].op >= EV_OP_MAX ||
-		    out->ev[i].cause >= EV_CAUSE_MAX)
+		if ((out->ev[i].table != EV_TABLE_ARP && out->ev[i].table != EV_TABLE_NAT) ||
+		    out->ev[i].op >= EV_OP_MAX || out->ev[i].cause >= EV_CAUSE_MAX)
 			abort();
 }
 
@@ -67,10 +68,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(cfg.iface[1].mac, (uint8_t[]){ 2, 0, 0, 0, 2, 1 }, ETH_ALEN);
 	cfg.iface[1].addr = 0xcb007101;		/* 203.0.113.1/24 */
 	cfg.iface[1].plen = 24;
+	/* NAT on (the first input byte's top bit turns it off), with a pool
+	 * address and a forward, small tables so limits are reachable. */
+	cfg.nat = size == 0 || !(data[0] & 0x80);
+	cfg.outside = 1;
+	nat_params_default(&cfg.nat_params);
+	cfg.nat_params.max_sessions = 64;
+	cfg.nat_params.max_per_host = 16;
+	cfg.nat_params.frag_max = 8;
+	cfg.nat_params.port_min = 61000;
+	cfg.nat_params.port_max = 61031;
+	cfg.pool[0] = 0xcb007105;		/* 203.0.113.5 */
+	cfg.n_pool = 1;
 	if ((nf = nf_new(&cfg)) == NULL)
 		abort();
 	if (nf_route_add(nf, 0, 0, 0xcb0071fe) != 0 ||
-	    arp_add_static(nf_arp(nf), 1, 0xcb0071fe, gw_mac, now, &out) != 0)
+	    arp_add_static(nf_arp(nf), 1, 0xcb0071fe, gw_mac, now, &out) != 0 ||
+	    arp_add_static(nf_arp(nf), 0, 0xc0a80102, gw_mac, now, &out) != 0 ||
+	    (cfg.nat && nf_forward_add(nf, IPPROTO_TCP_, 8080, 0xc0a80102, 80, now, &out) != 0))
 		abort();
 	nf_start(nf, now, &out);
 	check_out(&out);

@@ -80,7 +80,46 @@ IPOPTS = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17, udp(1, 2,
                                      opts=b"\x94\x04\x00\x00"))
 FRAG = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17, b"later-frag", frag=0x0010))
 
+# NAT round trips. Dynamic ports are 61000-61031 in the fuzz target, so an
+# inside port in that range is preserved and the reply can be addressed.
+def tcp(sport, dport, flags):
+    return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, flags, 65535, 0, 0)
+
+
+def icmp_err(typ, code, quoted):
+    h = struct.pack("!BBHI", typ, code, 0, 0) + quoted
+    return h[:2] + struct.pack("!H", csum(h)) + h[4:]
+
+
+def icmp_echo_reply(ident, data):
+    h = struct.pack("!BBHHH", 0, 0, 0, ident, 1) + data
+    return h[:2] + struct.pack("!H", csum(h)) + h[4:]
+
+
+NAT_OUT = ipv4("192.168.1.2", "203.0.113.2", 17, udp(61005, 53, b"q" * 12))
+NAT_UDP_OUT = eth(R_IN, CLI, 0x0800, NAT_OUT)
+NAT_UDP_IN = eth(R_OUT, SRV, 0x0800, ipv4("203.0.113.2", "203.0.113.1", 17, udp(53, 61005, b"a" * 12)))
+NAT_ICMP_ERR = eth(R_OUT, SRV, 0x0800, ipv4("203.0.113.2", "203.0.113.1", 1, icmp_err(
+    3, 3, ipv4("203.0.113.1", "203.0.113.2", 17, udp(61005, 53, b"q" * 12))[:28])))
+SYN_OUT = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 6, tcp(61007, 80, 0x02)))
+SYNACK_IN = eth(R_OUT, SRV, 0x0800, ipv4("203.0.113.2", "203.0.113.1", 6, tcp(80, 61007, 0x12)))
+FIN_OUT = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 6, tcp(61007, 80, 0x11)))
+FIN_IN = eth(R_OUT, SRV, 0x0800, ipv4("203.0.113.2", "203.0.113.1", 6, tcp(80, 61007, 0x11)))
+PING_OUT = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 1, icmp_echo(b"ping")))
+PONG_IN = eth(R_OUT, SRV, 0x0800, ipv4("203.0.113.2", "203.0.113.1", 1, icmp_echo_reply(0x1234, b"ping")))
+FWD_IN = eth(R_OUT, SRV, 0x0800, ipv4("203.0.113.2", "203.0.113.1", 6, tcp(40000, 8080, 0x02)))
+HAIRPIN = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.1", 6, tcp(61009, 8080, 0x02)))
+FRAG1 = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17, udp(61011, 9, b"f" * 16), frag=0x2000))
+FRAG2 = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17, b"g" * 16, frag=0x0003))
+
 SEEDS = {
+    "nat_udp": frame(NAT_UDP_OUT) + frame(NAT_UDP_IN, 1) + frame(NAT_ICMP_ERR, 1) + tick(30000)
+    + tick(30000) + frame(NAT_UDP_IN, 1),
+    "nat_tcp": frame(SYN_OUT) + frame(SYNACK_IN, 1) + frame(FIN_OUT) + frame(FIN_IN, 1)
+    + tick(60000),
+    "nat_ping": frame(PING_OUT) + frame(PONG_IN, 1),
+    "nat_forward_hairpin": frame(FWD_IN, 1) + frame(HAIRPIN),
+    "nat_frags": frame(FRAG1) + frame(FRAG2) + frame(FRAG2, 1),
     "arp_request": frame(ARP_REQ),
     "forward_udp": frame(ARP_REQ) + frame(UDP_FWD) + frame(ARP_REP_SRV, 1) + frame(UDP_FWD),
     "forward_partial": frame(UDP_FWD, partial=True) + frame(SYN_OPTS, partial=True),

@@ -1,0 +1,208 @@
+/*
+ * NAT44: network address and port translation for TCP, UDP and ICMP, after
+ * RFC 4787 (UDP), RFC 5382 (TCP), RFC 5508 (ICMP), RFC 7857 and RFC 6056.
+ *
+ * Model. A *mapping* binds an inside endpoint (proto, int_ip, int_port) to an
+ * external one (ext_ip, ext_port): endpoint-independent mapping (RFC 4787
+ * REQ-1), the same for every remote. A *session* is a mapping plus one remote
+ * endpoint (rem_ip, rem_port) and carries the TCP state and the expiry. A
+ * mapping lives while it has sessions, or forever if it is a port forward.
+ * For ICMP query messages the echo identifier plays the port and the remote
+ * port is 0.
+ *
+ * Indexes, all fixed-size and allocated by nat_new:
+ *  - mappings by inside key: chained hash, u32 bucket heads;
+ *  - mappings by external key: per external address and protocol a 64 Ki
+ *    array port -> mapping, which is also the port allocator, so one
+ *    external port can never belong to two mappings of one protocol;
+ *  - sessions by (mapping, rem_ip, rem_port): chained hash, and a per-mapping
+ *    list for address-dependent filtering;
+ *  - sessions per inside host, for the per-host limit.
+ * About 72 bytes per session with one session per mapping (nat_bytes).
+ *
+ * Filtering (RFC 4787 REQ-8) decides which inbound packets a mapping admits:
+ * only from remotes it has a session with, address and port
+ * (NAT_FILTER_ADDRESS_PORT, the default), from any port of a remote address it
+ * has a session with (NAT_FILTER_ADDRESS), or from anyone
+ * (NAT_FILTER_ENDPOINT); the latter two create a session for the newcomer.
+ *
+ * Ports: the inside port is kept when it is free (port preservation), else a
+ * random port of the same parity is taken and the range searched from it
+ * (RFC 6056 algorithm 1); ports below 1024 map below 1024 (RFC 4787 REQ-3),
+ * others to [port_min, port_max]. An inside host always gets the same external
+ * address (paired pooling, REQ-2). A full range is a counted drop, never a
+ * reused port.
+ *
+ * TCP (RFC 7857 2.2, with fd.io VPP's tightening): SYN from one side
+ * (SYN_OUT/SYN_IN, transitory timeout), SYN from the other (ESTABLISHED,
+ * established timeout), a FIN (FIN_OUT/FIN_IN, established timeout), FINs
+ * from both (TIME_WAIT, transitory), RST (RST, transitory). A TCP segment
+ * from inside without a session that is not a SYN is picked up as ESTABLISHED
+ * (as Linux conntrack does by default) so flows survive a router restart.
+ *
+ * Expiry is lazy (a lookup that finds an expired session treats it as absent
+ * and removes it) and swept by nat_tick a bounded number of sessions per call.
+ *
+ * Fragments: a first fragment is translated like any datagram and remembered
+ * (src, dst, id, proto) for a few seconds, later fragments of it follow the
+ * same translation; a later fragment that arrives before its first one, or of
+ * a datagram never seen, is dropped (DROP_NAT_FRAG).
+ *
+ * Every session change is returned as an event (EV_TABLE_NAT) with its cause.
+ * No clock, no globals, no allocation after nat_new.
+ */
+#ifndef NETFN_NAT_H
+#define NETFN_NAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "out.h"
+#include "wire.h"
+
+#define NAT_MAX_EXT	16	/* external addresses: outside + pool */
+
+enum nat_filter {
+	NAT_FILTER_ADDRESS_PORT,	/* RFC 4787 "address and port-dependent" */
+	NAT_FILTER_ADDRESS,		/* "address-dependent" */
+	NAT_FILTER_ENDPOINT,		/* "endpoint-independent" */
+};
+
+#define NAT_TCP_STATES(X)			\
+	X(NONE,		"NONE")			\
+	X(SYN_OUT,	"SYN_SENT")		\
+	X(SYN_IN,	"SYN_RECV")		\
+	X(ESTABLISHED,	"ESTABLISHED")		\
+	X(FIN_OUT,	"FIN_WAIT")		\
+	X(FIN_IN,	"CLOSE_WAIT")		\
+	X(TIME_WAIT,	"TIME_WAIT")		\
+	X(RST,		"CLOSE")
+
+enum nat_tcp_state {
+#define NAT_TCP_ENUM(sym, name) NAT_TCP_##sym,
+	NAT_TCP_STATES(NAT_TCP_ENUM)
+#undef NAT_TCP_ENUM
+	NAT_TCP_MAX
+};
+
+/* conntrack's name for a TCP state ("ESTABLISHED", "TIME_WAIT" ...). */
+const char *nat_tcp_state_name(enum nat_tcp_state s);
+
+struct nat_params {
+	uint32_t	max_sessions;		/* 1048576 */
+	uint32_t	max_per_host;		/* sessions per inside host: 16384 */
+	uint32_t	udp_timeout_s;		/* 300 (RFC 4787 REQ-5: >= 120) */
+	uint32_t	tcp_est_timeout_s;	/* 7440 (RFC 5382 REQ-5) */
+	uint32_t	tcp_trans_timeout_s;	/* 240 */
+	uint32_t	icmp_timeout_s;		/* 60 (RFC 5508 REQ-1) */
+	uint16_t	port_min, port_max;	/* 1024..65535 */
+	uint8_t		filtering;		/* enum nat_filter */
+	uint16_t	frag_max;		/* fragment translations kept: 1024 */
+	uint32_t	frag_timeout_s;		/* 5 */
+	uint32_t	sweep_per_tick;		/* sessions nat_tick examines: 4096 */
+};
+
+void nat_params_default(struct nat_params *p);
+
+/* One session, copied out for dumps and the store. */
+struct nat_session {
+	uint8_t		proto;		/* IPPROTO_TCP_, _UDP_, _ICMP_ */
+	uint8_t		state;		/* enum nat_tcp_state (TCP), else 0 */
+	uint8_t		flags;		/* NAT_SF_* */
+	uint32_t	int_ip;
+	uint16_t	int_port;	/* ICMP: the inside echo identifier */
+	uint32_t	ext_ip;
+	uint16_t	ext_port;
+	uint32_t	rem_ip;
+	uint16_t	rem_port;	/* ICMP: 0 */
+	uint64_t	created_us;
+	uint64_t	expires_us;	/* 0: never (port forward without traffic) */
+};
+
+#define NAT_SF_REPLIED	0x01	/* something came back from the remote */
+#define NAT_SF_INBOUND	0x02	/* the remote started it (forward, EIF/ADF) */
+#define NAT_SF_STATIC	0x04	/* its mapping is a port forward */
+
+struct nat_stats {
+	uint64_t	in2out, out2in, hairpin;
+	uint64_t	sessions_created, sessions_expired, sessions_removed;
+	uint64_t	mappings_created, mappings_removed;
+	uint64_t	ports_preserved, ports_random;
+	uint64_t	icmp_errors_translated;
+	uint64_t	frags_translated;
+	uint64_t	tcp_pickups;		/* sessions begun mid-stream */
+};
+
+struct nat;
+
+/*
+ * A NAT translating to ext[0..n_ext) (ext[0] is the outside interface's
+ * address), randomised by seed. NULL on bad parameters or out of memory.
+ */
+struct nat *nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext,
+    uint64_t seed);
+void nat_free(struct nat *nat);
+
+/* One of the external addresses? */
+bool nat_is_external(const struct nat *nat, uint32_t addr);
+
+/*
+ * Translate the IPv4 datagram ip[0..h->tot_len) leaving for the outside:
+ * source address and port become the mapping's, every checksum is patched
+ * (RFC 1624), *h is updated. Creates the mapping and session if needed.
+ * Returns DROP_NONE, or why it cannot (DROP_NAT_*): the caller drops it.
+ */
+enum drop nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now_us,
+    struct nf_out *out);
+
+/*
+ * Translate a datagram that arrived on the outside for an external address:
+ * destination becomes the inside endpoint, subject to filtering. Returns
+ * DROP_NONE, DROP_NAT_NO_MAPPING when no mapping owns the destination (the
+ * caller may deliver it locally, e.g. a ping to the router), or another
+ * DROP_NAT_* reason.
+ */
+enum drop nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now_us,
+    struct nf_out *out);
+
+/*
+ * A static port forward: proto ext_port on ext[0] -> int_ip:int_port, never
+ * expiring; inbound packets are admitted from anyone. 0, -EINVAL (proto, port
+ * 0), -EEXIST (the external port is taken), -ENOSPC.
+ */
+int nat_forward_add(struct nat *nat, uint8_t proto, uint16_t ext_port,
+    uint32_t int_ip, uint16_t int_port, uint64_t now_us, struct nf_out *out);
+
+/*
+ * Warm the cache for a batch about to be translated: for each IPv4 frame
+ * (Ethernet header first) prefetch the hash bucket of its session, then the
+ * session itself, so the lookups that follow hit. Frames arriving on
+ * outside_ifidx are looked up by their outside tuple, others by their inside
+ * tuple. A hint only: reads nothing it does not bounds-check, changes nothing.
+ */
+void nat_prefetch(const struct nat *nat, const struct nf_frame *f, unsigned n,
+    uint8_t outside_ifidx);
+
+/* Expire idle sessions: examines at most sweep_per_tick sessions a call. */
+void nat_tick(struct nat *nat, uint64_t now_us, struct nf_out *out);
+
+/*
+ * Put back a session from stored state (restart), keeping its external port.
+ * 0, -EEXIST (the port now belongs to another inside endpoint), -ENOSPC,
+ * -EINVAL. No event.
+ */
+int nat_restore(struct nat *nat, const struct nat_session *s, uint64_t now_us);
+
+/*
+ * Copy sessions out, from *cursor on (start at 0), at most max; *cursor is
+ * advanced and reads 0 again after the last. Returns the number copied.
+ */
+size_t nat_dump(const struct nat *nat, struct nat_session *out, size_t max,
+    uint32_t *cursor);
+size_t nat_count(const struct nat *nat);
+/* Bytes the tables occupy, all indexes included (for the memory bench). */
+size_t nat_bytes(const struct nat *nat);
+const struct nat_stats *nat_stats(const struct nat *nat);
+
+#endif
