@@ -15,7 +15,14 @@
  * no host bits and is unique; the gateway and every route's gateway lie on a
  * connected subnet and are not the router's own addresses; every static ARP
  * entry is a unicast MAC for a unique neighbour address on a connected
- * subnet; every number is inside the range its table row gives.
+ * subnet; every number is inside the range its table row gives, and
+ * nat_params.port_min <= port_max. With NAT on, every pool address is a
+ * unique unicast address, neither interface's address nor a next hop, off
+ * the inside subnet (and not the outside subnet's network or broadcast
+ * address); every forward is tcp or udp, has ports 1..65535, a (proto,
+ * ext_port) and a (proto, int_ip, int_port) no other forward has (nat_forward_add
+ * refuses either twice), and an int_ip that is a host of the inside subnet
+ * other than the router. With NAT off there is no pool and no forward.
  *
  * Choices made here (a demanding user would ask): a scalar key set twice in
  * one file is an error (a silent "last one wins" hides typos), whereas a
@@ -24,7 +31,12 @@
  * connected route); 0.0.0.0/0 as a static route together with `gateway` is
  * refused (two default routes); timers are capped at one day and the ARP
  * table at 2^24 entries, so that a typo gives a message here rather than an
- * overflow or a failed allocation later.
+ * overflow or a failed allocation later; NAT timeouts are capped at a week
+ * and the session table at 2^26 (nat_new's own limit). The RFC minimum
+ * timeouts (RFC 4787 REQ-5: UDP >= 120 s; RFC 5382 REQ-5: established TCP
+ * >= 7440 s) are not enforced: the defaults meet them, and shorter values
+ * are allowed so that tests can watch sessions expire. A forward's protocol
+ * is matched without regard to case ("TCP" is as clear as "tcp").
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -43,6 +56,8 @@
 #define CONFIG_WHY_MAX		1280	/* a quoted 1023-byte value fits */
 #define CONFIG_DAY_MS		86400000u
 #define CONFIG_ARP_MAX		(1u << 24)
+#define CONFIG_WEEK_S		(86400u * 7)
+#define CONFIG_NAT_SESSIONS_MAX	(1u << 26)	/* nat_new refuses more */
 
 /* sun_path includes its terminating NUL: 107 usable bytes on Linux. */
 #define CONFIG_SOCK_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -55,10 +70,15 @@ enum config_kind {
 	KEY_PATH,		/* string of at most max bytes */
 	KEY_U32,		/* decimal in min..max */
 	KEY_U16,
+	KEY_ONOFF,		/* on | off, into a bool */
+	KEY_FILTER,		/* address-port | address | endpoint, into a uint8_t */
+	KEY_POOL,		/* IP, appends to nat_pool */
+	KEY_FORWARD,		/* PROTO:PORT=IP:PORT, appends */
 };
 
 struct config_key {
 	const char		*name;
+	const char		*flag;		/* long option setting it, or NULL */
 	enum config_kind	 kind;
 	size_t			 off;		/* field in struct router_config */
 	uint32_t		 min, max;	/* KEY_U*: range; KEY_PATH: length */
@@ -67,27 +87,50 @@ struct config_key {
 #define CFG_OFF(f)	offsetof(struct router_config, f)
 
 static const struct config_key config_keys[] = {
-	{ "inside",		KEY_IFACE,	CFG_OFF(inside), 0, 0 },
-	{ "outside",		KEY_IFACE,	CFG_OFF(outside), 0, 0 },
-	{ "gateway",		KEY_GATEWAY,	CFG_OFF(gateway), 0, 0 },
-	{ "route",		KEY_ROUTE,	0, 0, 0 },
-	{ "arp",		KEY_ARP,	0, 0, 0 },
-	{ "state",		KEY_PATH,	CFG_OFF(state_dir), 0, CONFIG_PATH_MAX - 1 },
-	{ "control",		KEY_PATH,	CFG_OFF(control), 0, CONFIG_SOCK_PATH_MAX },
-	{ "arp.base_reachable_ms", KEY_U32,	CFG_OFF(arp.base_reachable_ms), 1, CONFIG_DAY_MS },
+	{ "inside",	"inside",	KEY_IFACE,	CFG_OFF(inside), 0, 0 },
+	{ "outside",	"outside",	KEY_IFACE,	CFG_OFF(outside), 0, 0 },
+	{ "gateway",	"gateway",	KEY_GATEWAY,	CFG_OFF(gateway), 0, 0 },
+	{ "route",	"route",	KEY_ROUTE,	0, 0, 0 },
+	{ "arp",	"arp",		KEY_ARP,	0, 0, 0 },
+	{ "state",	"state",	KEY_PATH,	CFG_OFF(state_dir), 0, CONFIG_PATH_MAX - 1 },
+	{ "control",	"control",	KEY_PATH,	CFG_OFF(control), 0, CONFIG_SOCK_PATH_MAX },
+	{ "arp.base_reachable_ms", NULL, KEY_U32,	CFG_OFF(arp.base_reachable_ms), 1, CONFIG_DAY_MS },
 	/* 0 is meaningful: probe at once, as Linux allows. */
-	{ "arp.delay_first_probe_ms", KEY_U32,	CFG_OFF(arp.delay_first_probe_ms), 0, CONFIG_DAY_MS },
-	{ "arp.retrans_ms",	KEY_U32,	CFG_OFF(arp.retrans_ms), 1, CONFIG_DAY_MS },
-	{ "arp.ucast_probes",	KEY_U16,	CFG_OFF(arp.ucast_probes), 1, UINT16_MAX },
+	{ "arp.delay_first_probe_ms", NULL, KEY_U32,	CFG_OFF(arp.delay_first_probe_ms), 0, CONFIG_DAY_MS },
+	{ "arp.retrans_ms",	NULL,	KEY_U32,	CFG_OFF(arp.retrans_ms), 1, CONFIG_DAY_MS },
+	{ "arp.ucast_probes",	NULL,	KEY_U16,	CFG_OFF(arp.ucast_probes), 1, UINT16_MAX },
 	/* 0 broadcast probes would leave every new neighbour unresolvable. */
-	{ "arp.mcast_probes",	KEY_U16,	CFG_OFF(arp.mcast_probes), 1, UINT16_MAX },
-	{ "arp.gc_stale_ms",	KEY_U32,	CFG_OFF(arp.gc_stale_ms), 1, CONFIG_DAY_MS },
-	{ "arp.max_entries",	KEY_U32,	CFG_OFF(arp.max_entries), 1, CONFIG_ARP_MAX },
+	{ "arp.mcast_probes",	NULL,	KEY_U16,	CFG_OFF(arp.mcast_probes), 1, UINT16_MAX },
+	{ "arp.gc_stale_ms",	NULL,	KEY_U32,	CFG_OFF(arp.gc_stale_ms), 1, CONFIG_DAY_MS },
+	{ "arp.max_entries",	NULL,	KEY_U32,	CFG_OFF(arp.max_entries), 1, CONFIG_ARP_MAX },
 	/* arp_new refuses zero-sized queues. */
-	{ "arp.unres_qlen",	KEY_U16,	CFG_OFF(arp.unres_qlen), 1, UINT16_MAX },
-	{ "arp.unres_total",	KEY_U16,	CFG_OFF(arp.unres_total), 1, UINT16_MAX },
-	{ "icmp.rate",		KEY_U32,	CFG_OFF(icmp_rate), 1, UINT32_MAX },
-	{ "icmp.burst",		KEY_U32,	CFG_OFF(icmp_burst), 1, UINT32_MAX },
+	{ "arp.unres_qlen",	NULL,	KEY_U16,	CFG_OFF(arp.unres_qlen), 1, UINT16_MAX },
+	{ "arp.unres_total",	NULL,	KEY_U16,	CFG_OFF(arp.unres_total), 1, UINT16_MAX },
+	{ "icmp.rate",		NULL,	KEY_U32,	CFG_OFF(icmp_rate), 1, UINT32_MAX },
+	{ "icmp.burst",		NULL,	KEY_U32,	CFG_OFF(icmp_burst), 1, UINT32_MAX },
+	/* --no-nat is handled on its own: a flag without a value. */
+	{ "nat",		NULL,	KEY_ONOFF,	CFG_OFF(nat), 0, 0 },
+	{ "nat.pool",		"nat-pool", KEY_POOL,	0, 0, 0 },
+	{ "nat.filtering",	"nat-filtering", KEY_FILTER, CFG_OFF(nat_params.filtering), 0, 0 },
+	/* Below the RFC minimums on purpose: see the file comment. nat_new
+	 * refuses 0. */
+	{ "nat.udp_timeout_s",	"udp-timeout", KEY_U32,	CFG_OFF(nat_params.udp_timeout_s),
+	    1, CONFIG_WEEK_S },
+	{ "nat.tcp_established_timeout_s", "tcp-timeout", KEY_U32,
+	    CFG_OFF(nat_params.tcp_est_timeout_s), 1, CONFIG_WEEK_S },
+	{ "nat.tcp_transitory_timeout_s", "tcp-transitory-timeout", KEY_U32,
+	    CFG_OFF(nat_params.tcp_trans_timeout_s), 1, CONFIG_WEEK_S },
+	{ "nat.icmp_timeout_s",	"icmp-timeout",	KEY_U32, CFG_OFF(nat_params.icmp_timeout_s),
+	    1, CONFIG_WEEK_S },
+	{ "nat.max_sessions",	"nat-max-sessions", KEY_U32, CFG_OFF(nat_params.max_sessions),
+	    1, CONFIG_NAT_SESSIONS_MAX },
+	/* 0: no per-host limit (nat.c skips the host table). */
+	{ "nat.max_per_host",	"nat-max-per-host", KEY_U32, CFG_OFF(nat_params.max_per_host),
+	    0, CONFIG_NAT_SESSIONS_MAX },
+	/* Below 1024 stays for inside ports below 1024 (RFC 4787 REQ-3). */
+	{ "nat.port_min",	NULL,	KEY_U16,	CFG_OFF(nat_params.port_min), 1024, UINT16_MAX },
+	{ "nat.port_max",	NULL,	KEY_U16,	CFG_OFF(nat_params.port_max), 1024, UINT16_MAX },
+	{ "forward",		"forward", KEY_FORWARD,	0, 0, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -103,9 +146,20 @@ enum {
 	OPT_CONTROL,
 	OPT_STATS,
 	OPT_VERSION,
+	OPT_NO_NAT,
+	OPT_NAT_POOL,
+	OPT_NAT_FILTERING,
+	OPT_FORWARD,
+	OPT_NAT_MAX_SESSIONS,
+	OPT_NAT_MAX_PER_HOST,
+	OPT_UDP_TIMEOUT,
+	OPT_TCP_TIMEOUT,
+	OPT_TCP_TRANS_TIMEOUT,
+	OPT_ICMP_TIMEOUT,
 };
 
-/* Long option names that take a value equal the file's key names. */
+/* A long option that takes a value sets the config_keys row whose flag
+ * column is its name. */
 static const struct option config_options[] = {
 	{ "inside",	required_argument,	NULL, OPT_INSIDE },
 	{ "outside",	required_argument,	NULL, OPT_OUTSIDE },
@@ -116,6 +170,16 @@ static const struct option config_options[] = {
 	{ "state",	required_argument,	NULL, OPT_STATE },
 	{ "control",	required_argument,	NULL, OPT_CONTROL },
 	{ "stats",	no_argument,		NULL, OPT_STATS },
+	{ "no-nat",	no_argument,		NULL, OPT_NO_NAT },
+	{ "nat-pool",	required_argument,	NULL, OPT_NAT_POOL },
+	{ "nat-filtering", required_argument,	NULL, OPT_NAT_FILTERING },
+	{ "forward",	required_argument,	NULL, OPT_FORWARD },
+	{ "nat-max-sessions", required_argument, NULL, OPT_NAT_MAX_SESSIONS },
+	{ "nat-max-per-host", required_argument, NULL, OPT_NAT_MAX_PER_HOST },
+	{ "udp-timeout", required_argument,	NULL, OPT_UDP_TIMEOUT },
+	{ "tcp-timeout", required_argument,	NULL, OPT_TCP_TIMEOUT },
+	{ "tcp-transitory-timeout", required_argument, NULL, OPT_TCP_TRANS_TIMEOUT },
+	{ "icmp-timeout", required_argument,	NULL, OPT_ICMP_TIMEOUT },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -129,9 +193,10 @@ static const char config_optstring[] = "+:hv";
 const char config_usage[] =
 "Usage: gitnet-router --inside DEV=ADDR/PLEN --outside DEV=ADDR/PLEN [options]\n"
 "\n"
-"IPv4 router between an inside and an outside interface, in userspace on\n"
-"AF_PACKET rings: the interfaces need no kernel address, the router owns\n"
-"ADDR. (NAT and the git-versioned state arrive in later releases.)\n"
+"IPv4 router and NAT between an inside and an outside interface, in userspace\n"
+"on AF_PACKET rings: the interfaces need no kernel address, the router owns\n"
+"ADDR.\n"
+"(The git-versioned state arrives in a later release: --state is accepted, not used yet.)\n"
 "\n"
 "  --inside DEV=ADDR/PLEN   inside interface and its address (e.g. veth-in=192.168.1.1/24)\n"
 "  --outside DEV=ADDR/PLEN  outside interface and its address (e.g. veth-out=203.0.113.1/24)\n"
@@ -147,8 +212,30 @@ const char config_usage[] =
 "  -h, --help               print this help and exit\n"
 "      --version            print the version and exit\n"
 "\n"
+"NAT (on by default: inside hosts leave by the outside or a pool address):\n"
+"  --no-nat                 route only, translate nothing\n"
+"  --nat-pool IP            another external address besides the outside one (each\n"
+"                           inside host keeps one); repeatable; replaces the file's pool\n"
+"  --nat-filtering MODE     inbound allowed to a mapping from the remote's address and\n"
+"                           port (address-port, default), any port of its address\n"
+"                           (address), or anyone (endpoint); RFC 4787\n"
+"  --forward PROTO:PORT=IP:PORT\n"
+"                           forward tcp or udp PORT of the outside address to the\n"
+"                           inside host IP:PORT; repeatable; replaces the file's forwards\n"
+"  --nat-max-sessions N     session table size (default 1048576, at most 67108864)\n"
+"  --nat-max-per-host N     sessions per inside host (default 16384; 0: no limit)\n"
+"  --udp-timeout S          idle UDP session lifetime in seconds, 1..604800 (default 300)\n"
+"  --tcp-timeout S          idle established TCP session lifetime (default 7440)\n"
+"  --tcp-transitory-timeout S\n"
+"                           TCP session opening, closing or reset (default 240)\n"
+"  --icmp-timeout S         idle ICMP query session lifetime (default 60)\n"
+"\n"
 "The config file holds `key value` lines: the keys above without the dashes\n"
-"(inside, outside, gateway, route, arp, state, control) and the tunables\n"
+"(inside, outside, gateway, route, arp, state, control, forward), `nat on|off',\n"
+"nat.pool, nat.filtering, the timeouts nat.udp_timeout_s,\n"
+"nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
+"nat.icmp_timeout_s, nat.max_sessions, nat.max_per_host, the dynamic port range\n"
+"nat.port_min and nat.port_max (1024..65535), and the tunables\n"
 "arp.base_reachable_ms, arp.delay_first_probe_ms, arp.retrans_ms,\n"
 "arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
 "arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst. The format is\n"
@@ -386,6 +473,106 @@ config_add_arp(struct router_config *c, const char *s, char *why, size_t wl)
 	return 0;
 }
 
+static int
+config_add_pool(struct router_config *c, const char *s, char *why, size_t wl)
+{
+	char sa[16];
+	uint32_t a;
+	unsigned i;
+
+	if (ipv4_pton(s, &a) < 0)
+		return config_fail(why, wl, "'%s' is not an IPv4 address", s);
+	if (!config_is_unicast(a))
+		return config_fail(why, wl, "%s is not a unicast address", ipv4_ntop(a, sa));
+	for (i = 0; i < c->n_nat_pool; i++)
+		if (c->nat_pool[i] == a)
+			return config_fail(why, wl, "%s is already in the pool",
+			    ipv4_ntop(a, sa));
+	if (c->n_nat_pool >= CONFIG_MAX_POOL)
+		return config_fail(why, wl, "more than %d pool addresses", CONFIG_MAX_POOL);
+	c->nat_pool[c->n_nat_pool++] = a;
+	return 0;
+}
+
+static const char *
+config_proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP_ ? "tcp" : "udp";
+}
+
+/* "PROTO:PORT=IP:PORT": the external port of the outside address, the inside
+ * endpoint. Where the inside address lies is config_check's business. */
+static int
+config_add_forward(struct router_config *c, const char *s, char *why, size_t wl)
+{
+	struct config_forward f;
+	char buf[CONFIG_LINE_MAX + 1], sa[16], sb[16];
+	const char *eq, *colon, *port;
+	uint32_t v;
+	unsigned i;
+
+	if (strlen(s) >= sizeof(buf))		/* only a flag can be this long */
+		return config_fail(why, wl, "'%.32s...' is longer than %d bytes", s,
+		    CONFIG_LINE_MAX);
+	if ((eq = strchr(s, '=')) == NULL)
+		return config_fail(why, wl, "'%s' lacks =IP:PORT", s);
+	if ((colon = memchr(s, ':', (size_t)(eq - s))) == NULL)
+		return config_fail(why, wl, "'%s' lacks PROTO: before the port", s);
+	if ((size_t)(colon - s) == 3 && strncasecmp(s, "tcp", 3) == 0)
+		f.proto = IPPROTO_TCP_;
+	else if ((size_t)(colon - s) == 3 && strncasecmp(s, "udp", 3) == 0)
+		f.proto = IPPROTO_UDP_;
+	else
+		return config_fail(why, wl, "protocol '%.*s' is not tcp or udp",
+		    (int)(colon - s), s);
+	memcpy(buf, colon + 1, (size_t)(eq - colon - 1));
+	buf[eq - colon - 1] = '\0';
+	if (buf[0] == '\0' || strspn(buf, "0123456789") != strlen(buf))
+		return config_fail(why, wl, "external port '%s' is not a number", buf);
+	if (config_parse_num(buf, 1, UINT16_MAX, &v) < 0)
+		return config_fail(why, wl, "external port '%s' is out of range 1..65535",
+		    buf);
+	f.ext_port = (uint16_t)v;
+	/* The last ':' so that the message below names the address whole. */
+	if ((port = strrchr(eq + 1, ':')) == NULL)
+		return config_fail(why, wl, "'%s' lacks :PORT after the address", s);
+	memcpy(buf, eq + 1, (size_t)(port - eq - 1));
+	buf[port - eq - 1] = '\0';
+	if (ipv4_pton(buf, &f.int_ip) < 0)
+		return config_fail(why, wl, "address '%s' is not an IPv4 address", buf);
+	if (!config_is_unicast(f.int_ip))
+		return config_fail(why, wl, "address %s is not a unicast address",
+		    ipv4_ntop(f.int_ip, sa));
+	port++;
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port))
+		return config_fail(why, wl, "internal port '%s' is not a number", port);
+	if (config_parse_num(port, 1, UINT16_MAX, &v) < 0)
+		return config_fail(why, wl, "internal port '%s' is out of range 1..65535",
+		    port);
+	f.int_port = (uint16_t)v;
+	/* nat_forward_add would refuse either twice (-EEXIST): one external
+	 * port has one owner, one inside endpoint one mapping (RFC 4787 REQ-1). */
+	for (i = 0; i < c->nforwards; i++) {
+		const struct config_forward *o = &c->forwards[i];
+
+		if (o->proto != f.proto)
+			continue;
+		if (o->ext_port == f.ext_port)
+			return config_fail(why, wl, "%s port %u is already forwarded to %s:%u",
+			    config_proto_name(f.proto), f.ext_port,
+			    ipv4_ntop(o->int_ip, sa), o->int_port);
+		if (o->int_ip == f.int_ip && o->int_port == f.int_port)
+			return config_fail(why, wl,
+			    "%s %s:%u is already forwarded from port %u",
+			    config_proto_name(f.proto), ipv4_ntop(f.int_ip, sb),
+			    f.int_port, o->ext_port);
+	}
+	if (c->nforwards >= CONFIG_MAX_FORWARDS)
+		return config_fail(why, wl, "more than %d forwards", CONFIG_MAX_FORWARDS);
+	c->forwards[c->nforwards++] = f;
+	return 0;
+}
+
 static const struct config_key *
 config_key_find(const char *name)
 {
@@ -395,6 +582,38 @@ config_key_find(const char *name)
 		if (strcmp(config_keys[i].name, name) == 0)
 			return &config_keys[i];
 	return NULL;
+}
+
+static const struct config_key *
+config_key_by_flag(const char *flag)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].flag != NULL && strcmp(config_keys[i].flag, flag) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Keys that add to a list rather than set a value. */
+static bool
+config_key_repeats(const struct config_key *k)
+{
+	return k->kind == KEY_ROUTE || k->kind == KEY_ARP || k->kind == KEY_POOL ||
+	    k->kind == KEY_FORWARD;
+}
+
+/* Empty the list a repeating key adds to. */
+static void
+config_list_clear(struct router_config *c, const struct config_key *k)
+{
+	switch (k->kind) {
+	case KEY_ROUTE:		c->nroutes = 0; break;
+	case KEY_ARP:		c->nstatic_arp = 0; break;
+	case KEY_POOL:		c->n_nat_pool = 0; break;
+	case KEY_FORWARD:	c->nforwards = 0; break;
+	default:		break;
+	}
 }
 
 /*
@@ -418,6 +637,29 @@ config_apply(struct router_config *c, const struct config_key *k, const char *s,
 		return config_add_route(c, s, why, wl);
 	case KEY_ARP:
 		return config_add_arp(c, s, why, wl);
+	case KEY_POOL:
+		return config_add_pool(c, s, why, wl);
+	case KEY_FORWARD:
+		return config_add_forward(c, s, why, wl);
+	case KEY_ONOFF:
+		if (strcmp(s, "on") == 0)
+			*(bool *)(void *)base = true;
+		else if (strcmp(s, "off") == 0)
+			*(bool *)(void *)base = false;
+		else
+			return config_fail(why, wl, "'%s' is not on or off", s);
+		return 0;
+	case KEY_FILTER:
+		if (strcmp(s, "address-port") == 0)
+			*(uint8_t *)base = NAT_FILTER_ADDRESS_PORT;
+		else if (strcmp(s, "address") == 0)
+			*(uint8_t *)base = NAT_FILTER_ADDRESS;
+		else if (strcmp(s, "endpoint") == 0)
+			*(uint8_t *)base = NAT_FILTER_ENDPOINT;
+		else
+			return config_fail(why, wl,
+			    "'%s' is not address-port, address or endpoint", s);
+		return 0;
 	case KEY_PATH:
 		if ((n = strlen(s)) == 0)
 			return config_fail(why, wl, "path is empty");
@@ -486,7 +728,7 @@ config_line(struct router_config *c, char *line, unsigned lineno,
 		return config_fail(why, wl, "%s: unexpected '%s' after the value '%s'",
 		    key, extra, val);
 	idx = (size_t)(k - config_keys);
-	if (k->kind != KEY_ROUTE && k->kind != KEY_ARP) {
+	if (!config_key_repeats(k)) {
 		if (seen[idx] != 0)
 			return config_fail(why, wl, "%s: already set on line %u",
 			    key, seen[idx]);
@@ -607,6 +849,15 @@ config_metavar(int val)
 	case OPT_CONFIG:	return "FILE";
 	case OPT_STATE:		return "DIR";
 	case OPT_CONTROL:	return "PATH";
+	case OPT_NAT_POOL:	return "IP";
+	case OPT_NAT_FILTERING:	return "MODE";
+	case OPT_FORWARD:	return "PROTO:PORT=IP:PORT";
+	case OPT_NAT_MAX_SESSIONS:
+	case OPT_NAT_MAX_PER_HOST: return "N";
+	case OPT_UDP_TIMEOUT:
+	case OPT_TCP_TIMEOUT:
+	case OPT_TCP_TRANS_TIMEOUT:
+	case OPT_ICMP_TIMEOUT:	return "S";
 	}
 	return "a value";
 }
@@ -638,6 +889,76 @@ config_check_nexthop(const struct router_config *c, uint32_t gw, const char *wha
 		return config_fail(why, wl, "%s %s is this router's own %s address",
 		    what, ipv4_ntop(gw, sg), ifc == &c->inside ? "inside" : "outside");
 	return config_check_host(gw, ifc->addr, ifc->plen, what, why, wl);
+}
+
+/* The pool and the forwards against the interfaces and the next hops. */
+static int
+config_check_nat(const struct router_config *c, char *err, size_t errlen)
+{
+	const struct config_iface *in = &c->inside, *out = &c->outside;
+	char what[64], sa[16], sb[16];
+	unsigned i, j;
+
+	for (i = 0; i < c->n_nat_pool; i++) {
+		uint32_t a = c->nat_pool[i];
+
+		if (a == in->addr || a == out->addr)
+			return config_fail(err, errlen,
+			    "nat pool address %s is this router's own %s address",
+			    ipv4_ntop(a, sa), a == in->addr ? "inside" : "outside");
+		/* Inside hosts would be translated to a neighbour's address. */
+		if (config_on_subnet(in, a))
+			return config_fail(err, errlen,
+			    "nat pool address %s is on the inside subnet %s/%u",
+			    ipv4_ntop(a, sa),
+			    ipv4_ntop(in->addr & config_mask(in->plen), sb), in->plen);
+		if (config_on_subnet(out, a) &&
+		    config_check_host(a, out->addr, out->plen, "nat pool address", err,
+		    errlen) < 0)
+			return -1;
+		/* Taking a next hop's address would cut the router off from it. */
+		if (a == c->gateway)
+			return config_fail(err, errlen,
+			    "nat pool address %s is the gateway", ipv4_ntop(a, sa));
+		for (j = 0; j < c->nroutes; j++)
+			if (a == c->routes[j].gw)
+				return config_fail(err, errlen,
+				    "nat pool address %s is the gateway of route %s/%u",
+				    ipv4_ntop(a, sa), ipv4_ntop(c->routes[j].prefix, sb),
+				    c->routes[j].plen);
+	}
+	for (i = 0; i < c->nforwards; i++) {
+		const struct config_forward *f = &c->forwards[i];
+
+		snprintf(what, sizeof(what), "forward %s:%u: address",
+		    config_proto_name(f->proto), f->ext_port);
+		if (!config_on_subnet(in, f->int_ip))
+			return config_fail(err, errlen,
+			    "%s %s is not on the inside subnet %s/%u", what,
+			    ipv4_ntop(f->int_ip, sa),
+			    ipv4_ntop(in->addr & config_mask(in->plen), sb), in->plen);
+		if (f->int_ip == in->addr)
+			return config_fail(err, errlen,
+			    "%s %s is this router's own inside address", what,
+			    ipv4_ntop(f->int_ip, sa));
+		if (config_check_host(f->int_ip, in->addr, in->plen, what, err,
+		    errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Without NAT a pool or a forward would be silently ignored: refuse them. */
+static int
+config_check_no_nat(const struct router_config *c, char *err, size_t errlen)
+{
+	if (c->nforwards > 0)
+		return config_fail(err, errlen,
+		    "forward needs NAT (remove --no-nat or 'nat off')");
+	if (c->n_nat_pool > 0)
+		return config_fail(err, errlen,
+		    "nat.pool needs NAT (remove --no-nat or 'nat off')");
+	return 0;
 }
 
 /* The checks that need the whole configuration; see the file comment. */
@@ -693,7 +1014,12 @@ config_check(const struct router_config *c, char *err, size_t errlen)
 		if (config_check_nexthop(c, a->ip, what, err, errlen) < 0)
 			return -1;
 	}
-	return 0;
+	if (c->nat_params.port_min > c->nat_params.port_max)
+		return config_fail(err, errlen,
+		    "nat.port_min %u is above nat.port_max %u",
+		    c->nat_params.port_min, c->nat_params.port_max);
+	return c->nat ? config_check_nat(c, err, errlen) :
+	    config_check_no_nat(c, err, errlen);
 }
 
 void
@@ -705,6 +1031,8 @@ config_defaults(struct router_config *c)
 	arp_params_default(&c->arp);
 	c->icmp_rate = 1000;
 	c->icmp_burst = 50;
+	c->nat = true;
+	nat_params_default(&c->nat_params);
 }
 
 /*
@@ -723,7 +1051,7 @@ config_parse_args(struct router_config *c, int argc, char **argv,
 	const struct config_key *k;
 	const char *cfg = NULL;
 	char why[CONFIG_WHY_MAX];
-	bool routes = false, arps = false;
+	bool replaced[CONFIG_NKEYS] = { false };
 	int ch, li;
 
 	opterr = 0;
@@ -773,24 +1101,20 @@ config_parse_args(struct router_config *c, int argc, char **argv,
 			break;
 		case OPT_CONFIG:
 			break;
-		case OPT_ROUTE:
-		case OPT_ARP:
-			/* The first of a kind replaces the file's whole list. */
-			if (ch == OPT_ROUTE && !routes) {
-				c->nroutes = 0;
-				routes = true;
-			}
-			if (ch == OPT_ARP && !arps) {
-				c->nstatic_arp = 0;
-				arps = true;
-			}
-			/* FALLTHROUGH */
+		case OPT_NO_NAT:
+			c->nat = false;
+			break;
 		default:
-			if ((k = config_key_find(config_opt_name(ch))) == NULL)
+			if ((k = config_key_by_flag(config_opt_name(ch))) == NULL)
 				return config_fail(err, errlen,
 				    "internal error: option %d has no key", ch);
+			/* The first of a kind replaces the file's whole list. */
+			if (config_key_repeats(k) && !replaced[k - config_keys]) {
+				config_list_clear(c, k);
+				replaced[k - config_keys] = true;
+			}
 			if (config_apply(c, k, optarg, why, sizeof(why)) < 0)
-				return config_fail(err, errlen, "--%s: %s", k->name, why);
+				return config_fail(err, errlen, "--%s: %s", k->flag, why);
 			break;
 		}
 	}

@@ -23,10 +23,26 @@
  *	arp.unres_total N		packets queued for all neighbours
  *	icmp.rate N			ICMP errors per second (token bucket)
  *	icmp.burst N
+ *	nat on|off			masquerade behind the outside address (on)
+ *	nat.pool IP			extra external address, repeatable (<= 15)
+ *	nat.filtering MODE		address-port (default) | address | endpoint
+ *	nat.udp_timeout_s N		300
+ *	nat.tcp_established_timeout_s N	7440
+ *	nat.tcp_transitory_timeout_s N	240
+ *	nat.icmp_timeout_s N		60
+ *	nat.max_sessions N		1048576
+ *	nat.max_per_host N		16384 (0: no limit)
+ *	nat.port_min N, nat.port_max N	1024, 65535: dynamic external ports
+ *	forward PROTO:PORT=IP:PORT	static port forward, repeatable,
+ *					e.g. forward tcp:8080=192.168.1.2:80
  *
  * Flags (gitnet-router --help prints the authoritative list) override the
- * file: a scalar flag replaces the file's value; any --route or --arp flag
- * replaces the file's whole list of that kind. Errors name the file, line
+ * file: a scalar flag replaces the file's value; any --route, --arp,
+ * --nat-pool or --forward flag replaces the file's whole list of that kind.
+ * NAT flags: --no-nat, --nat-pool IP, --nat-filtering MODE,
+ * --forward PROTO:PORT=IP:PORT, --nat-max-sessions N, --nat-max-per-host N,
+ * --udp-timeout S, --tcp-timeout S (established), --tcp-transitory-timeout S,
+ * --icmp-timeout S. Errors name the file, line
  * and reason ("router.conf:7: route: gateway '10.0.0.300' is not an IPv4
  * address"), or the flag.
  */
@@ -38,9 +54,12 @@
 #include <stdint.h>
 
 #include "netfn/arp.h"
+#include "netfn/nat.h"
 #include "netfn/wire.h"
 
 #define CONFIG_MAX_ROUTES	64
+#define CONFIG_MAX_FORWARDS	64
+#define CONFIG_MAX_POOL		(NAT_MAX_EXT - 1)
 #define CONFIG_MAX_STATIC_ARP	64
 #define CONFIG_PATH_MAX		256
 
@@ -62,6 +81,13 @@ struct config_arp {
 	uint8_t		mac[ETH_ALEN];
 };
 
+struct config_forward {
+	uint8_t		proto;		/* IPPROTO_TCP_ or IPPROTO_UDP_ */
+	uint16_t	ext_port;
+	uint32_t	int_ip;
+	uint16_t	int_port;
+};
+
 struct router_config {
 	struct config_iface	inside, outside;
 	uint32_t		gateway;	/* 0: none */
@@ -74,6 +100,12 @@ struct router_config {
 	char			config_file[CONFIG_PATH_MAX];	/* "" : none */
 	struct arp_params	arp;
 	uint32_t		icmp_rate, icmp_burst;
+	bool			nat;		/* default true; --no-nat, nat off */
+	uint32_t		nat_pool[CONFIG_MAX_POOL];
+	unsigned		n_nat_pool;
+	struct nat_params	nat_params;	/* nat_params_default() */
+	struct config_forward	forwards[CONFIG_MAX_FORWARDS];
+	unsigned		nforwards;
 	bool			stats_on_exit;	/* --stats */
 	int			verbose;	/* -v, repeatable */
 };

@@ -47,6 +47,27 @@ router_report_stats(const struct router *r, int fd)
 	    (unsigned long long)a->lladdr_changes, (unsigned long long)a->lladdr_refused,
 	    (unsigned long long)a->queue_drops, (unsigned long long)a->released,
 	    arp_count(nf_arp(r->nf)));
+	if (nf_nat(r->nf) != NULL) {
+		const struct nat_stats *n = nat_stats(nf_nat(r->nf));
+
+		dprintf(fd, "nat_sessions %zu\nnat_in2out %llu\nnat_out2in %llu\n"
+		    "nat_hairpinned %llu\nnat_sessions_created %llu\n"
+		    "nat_sessions_expired %llu\nnat_mappings_created %llu\n"
+		    "nat_mappings_removed %llu\nnat_ports_preserved %llu\n"
+		    "nat_ports_random %llu\nnat_icmp_errors_translated %llu\n"
+		    "nat_frags_translated %llu\nnat_tcp_pickups %llu\n",
+		    nat_count(nf_nat(r->nf)), (unsigned long long)n->in2out,
+		    (unsigned long long)n->out2in, (unsigned long long)s->hairpinned,
+		    (unsigned long long)n->sessions_created,
+		    (unsigned long long)n->sessions_expired,
+		    (unsigned long long)n->mappings_created,
+		    (unsigned long long)n->mappings_removed,
+		    (unsigned long long)n->ports_preserved,
+		    (unsigned long long)n->ports_random,
+		    (unsigned long long)n->icmp_errors_translated,
+		    (unsigned long long)n->frags_translated,
+		    (unsigned long long)n->tcp_pickups);
+	}
 	dprintf(fd, "out_tx_lost %llu\nout_events_lost %llu\nevents %llu\n",
 	    (unsigned long long)r->tx_lost, (unsigned long long)r->ev_lost,
 	    (unsigned long long)r->sink.total);
@@ -83,6 +104,96 @@ router_report_arp(struct router *r, int fd)
 			dprintf(fd, "%s dev %s lladdr %s %s\n", ip, dev,
 			    mac_ntop(e[i].mac, mac), arp_state_name(e[i].state));
 	}
+}
+
+static const char *
+proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP_ ? "tcp" : proto == IPPROTO_UDP_ ? "udp" : "icmp";
+}
+
+/*
+ * One session as conntrack -L prints one: original tuple (inside endpoint to
+ * remote), reply tuple (remote to external endpoint), [UNREPLIED]/[ASSURED].
+ */
+static void
+nat_line(int fd, const struct nat_session *s, uint64_t now)
+{
+	char ii[16], ei[16], ri[16];
+	uint64_t left = s->expires_us == 0 ? 0 :
+	    s->expires_us > now ? (s->expires_us - now) / 1000000 : 0;
+
+	ipv4_ntop(s->int_ip, ii);
+	ipv4_ntop(s->ext_ip, ei);
+	ipv4_ntop(s->rem_ip, ri);
+	dprintf(fd, "%-8s %u %llu ", proto_name(s->proto), s->proto,
+	    (unsigned long long)left);
+	if (s->proto == IPPROTO_TCP_)
+		dprintf(fd, "%s ", nat_tcp_state_name(s->state));
+	if (s->proto == IPPROTO_ICMP_)
+		dprintf(fd, "src=%s dst=%s type=8 code=0 id=%u %s"
+		    "src=%s dst=%s type=0 code=0 id=%u ", ii, ri, s->int_port,
+		    s->flags & NAT_SF_REPLIED ? "" : "[UNREPLIED] ", ri, ei, s->ext_port);
+	else
+		dprintf(fd, "src=%s dst=%s sport=%u dport=%u %s"
+		    "src=%s dst=%s sport=%u dport=%u %s", ii, ri, s->int_port, s->rem_port,
+		    s->flags & NAT_SF_REPLIED ? "" : "[UNREPLIED] ", ri, ei, s->rem_port,
+		    s->ext_port, s->flags & NAT_SF_REPLIED ? "[ASSURED] " : "");
+	dprintf(fd, "mark=0 use=1\n");
+}
+
+static void
+nat_json(int fd, const struct nat_session *s, uint64_t now, bool first)
+{
+	char ii[16], ei[16], ri[16];
+	uint64_t left = s->expires_us == 0 ? 0 :
+	    s->expires_us > now ? (s->expires_us - now) / 1000000 : 0;
+
+	dprintf(fd, "%s{\"proto\":\"%s\",\"state\":%s%s%s,\"timeout\":%llu,"
+	    "\"inside\":{\"ip\":\"%s\",\"port\":%u},"
+	    "\"external\":{\"ip\":\"%s\",\"port\":%u},"
+	    "\"remote\":{\"ip\":\"%s\",\"port\":%u},"
+	    "\"replied\":%s,\"inbound\":%s,\"static\":%s,"
+	    "\"created\":%llu.%06llu,\"expires\":%llu.%06llu}",
+	    first ? "" : ",\n", proto_name(s->proto),
+	    s->proto == IPPROTO_TCP_ ? "\"" : "",
+	    s->proto == IPPROTO_TCP_ ? nat_tcp_state_name(s->state) : "null",
+	    s->proto == IPPROTO_TCP_ ? "\"" : "", (unsigned long long)left,
+	    ipv4_ntop(s->int_ip, ii), s->int_port, ipv4_ntop(s->ext_ip, ei), s->ext_port,
+	    ipv4_ntop(s->rem_ip, ri), s->rem_port,
+	    s->flags & NAT_SF_REPLIED ? "true" : "false",
+	    s->flags & NAT_SF_INBOUND ? "true" : "false",
+	    s->flags & NAT_SF_STATIC ? "true" : "false",
+	    (unsigned long long)(s->created_us / 1000000),
+	    (unsigned long long)(s->created_us % 1000000),
+	    (unsigned long long)(s->expires_us / 1000000),
+	    (unsigned long long)(s->expires_us % 1000000));
+}
+
+void
+router_report_nat(struct router *r, int fd, bool json)
+{
+	struct nat *nat = nf_nat(r->nf);
+	struct nat_session s[256];
+	uint64_t now = router_now_us();
+	uint32_t cursor = 0;
+	bool first = true;
+	size_t n;
+
+	if (json)
+		dprintf(fd, "[");
+	if (nat != NULL) {
+		do {
+			n = nat_dump(nat, s, sizeof(s) / sizeof(s[0]), &cursor);
+			for (size_t i = 0; i < n; i++, first = false)
+				if (json)
+					nat_json(fd, &s[i], now, first);
+				else
+					nat_line(fd, &s[i], now);
+		} while (cursor != 0);
+	}
+	if (json)
+		dprintf(fd, "]\n");
 }
 
 void
@@ -162,10 +273,14 @@ ctl_serve(struct router *r)
 		router_report_stats(r, fd);
 	else if (strcmp(cmd, "arp") == 0)
 		router_report_arp(r, fd);
+	else if (strcmp(cmd, "nat") == 0)
+		router_report_nat(r, fd, false);
+	else if (strcmp(cmd, "nat-json") == 0)
+		router_report_nat(r, fd, true);
 	else if (strcmp(cmd, "routes") == 0)
 		router_report_routes(r, fd);
 	else if (strcmp(cmd, "help") == 0 || cmd[0] == '\0')
-		dprintf(fd, "commands: stats arp routes help\n");
+		dprintf(fd, "commands: stats arp nat nat-json routes help\n");
 	else
 		dprintf(fd, "error: unknown command '%s' (try help)\n", cmd);
 	close(fd);

@@ -8,9 +8,7 @@
  * control socket, signals (signalfd) or the next timer, whichever is first,
  * and at least every 100 ms.
  *
- * Time: netfn gets microseconds since the epoch, derived from CLOCK_MONOTONIC
- * anchored to the wall clock at start, so ARP timers never jump with a clock
- * step while event times remain unix times.
+ * Time: netfn gets router_now_us() (clock.c): monotonic, in unix time.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,33 +33,6 @@
 #define EV_CAP		256
 #define ARENA_CAP	(256 * 1024)
 
-static uint64_t clock_base_us, mono_base_us;
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t
-now_us(void)
-{
-	return clock_base_us + (mono_us() - mono_base_us);
-}
-
-static void
-clock_init(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	clock_base_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	mono_base_us = mono_us();
-}
-
 static void __attribute__((format(printf, 1, 2)))
 logmsg(const char *fmt, ...)
 {
@@ -85,6 +56,27 @@ log_events(struct sink *s, const struct nf_event *ev, unsigned n)
 		return;
 	for (unsigned i = 0; i < n; i++)
 		logmsg("event: %s", sink_format(line, sizeof(line), &ev[i], r->ifnames));
+}
+
+/*
+ * Log the first drop of each reason once, so an operator learns that e.g.
+ * bad checksums arrive without a line per packet; the counters go on.
+ * Called from the loop at most once a second, never per packet.
+ */
+_Static_assert(DROP_MAX <= 64, "drops_logged has one bit per drop reason");
+
+static void
+log_first_drops(struct router *r)
+{
+	const struct nf_stats *s = nf_stats(r->nf);
+
+	for (int i = 1; i < DROP_MAX; i++) {
+		if (s->drop[i] == 0 || (r->drops_logged & (1ULL << i)))
+			continue;
+		r->drops_logged |= 1ULL << i;
+		logmsg("router: drop: reason=%s first seen (%s); counted as drop_%s from now on",
+		    drop_name((enum drop)i), drop_text((enum drop)i), drop_name((enum drop)i));
+	}
 }
 
 /* Send every frame of out, per interface; then pass events on and reset. */
@@ -141,8 +133,13 @@ router_open(struct router *r, char *err, size_t errlen)
 	nc.arp = r->cfg.arp;
 	nc.icmp_rate = r->cfg.icmp_rate;
 	nc.icmp_burst = r->cfg.icmp_burst;
-	nc.seed = now_us() ^ (uint64_t)getpid() << 32;
+	nc.seed = router_now_us() ^ (uint64_t)getpid() << 32;
 	nc.n_iface = ROUTER_NIF;
+	nc.nat = r->cfg.nat;
+	nc.outside = 1;
+	nc.nat_params = r->cfg.nat_params;
+	memcpy(nc.pool, r->cfg.nat_pool, r->cfg.n_nat_pool * sizeof(uint32_t));
+	nc.n_pool = r->cfg.n_nat_pool;
 	for (int i = 0; i < ROUTER_NIF; i++) {
 		if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen)) < 0)
 			return -1;
@@ -188,12 +185,24 @@ router_close(struct router *r)
 	nf_free(r->nf);
 }
 
-/* Permanent neighbours from the config; their events go to the sink. */
+/* Permanent neighbours and port forwards from the config; events to the sink. */
 static int
-router_static_arp(struct router *r, struct nf_out *out)
+router_static(struct router *r, struct nf_out *out)
 {
 	char a[16];
 	int e;
+
+	for (unsigned i = 0; i < r->cfg.nforwards; i++) {
+		const struct config_forward *fw = &r->cfg.forwards[i];
+
+		if ((e = nf_forward_add(r->nf, fw->proto, fw->ext_port, fw->int_ip,
+		    fw->int_port, router_now_us(), out)) < 0) {
+			logmsg("router: forward %s:%u=%s:%u: %s",
+			    fw->proto == IPPROTO_TCP_ ? "tcp" : "udp", fw->ext_port,
+			    ipv4_ntop(fw->int_ip, a), fw->int_port, strerror(-e));
+			return -1;
+		}
+	}
 
 	for (unsigned i = 0; i < r->cfg.nstatic_arp; i++) {
 		const struct config_arp *ca = &r->cfg.static_arp[i];
@@ -203,7 +212,7 @@ router_static_arp(struct router *r, struct nf_out *out)
 		if (route_lookup(nf_routes(r->nf), ca->ip, &via) != 0)
 			return -1;
 		if ((e = arp_add_static(nf_arp(r->nf), via.ifidx, ca->ip, ca->mac,
-		    now_us(), out)) < 0) {
+		    router_now_us(), out)) < 0) {
 			logmsg("router: arp %s: %s", ipv4_ntop(ca->ip, a), strerror(-e));
 			return -1;
 		}
@@ -236,6 +245,7 @@ signals_read(struct router *r, int sfd)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
+			log_first_drops(r);
 			logmsg("router: stopping: signal=%s",
 			    si.ssi_signo == SIGTERM ? "TERM" : "INT");
 			return 1;
@@ -271,6 +281,7 @@ run(struct router *r, int sfd)
 		.ev = ev, .ev_cap = EV_CAP,
 	};
 	struct epoll_event ready[8];
+	uint64_t housekeeping = 0;
 	int ep;
 
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -280,14 +291,14 @@ run(struct router *r, int sfd)
 	for (int i = 0; i < ROUTER_NIF; i++)
 		epoll_add(ep, r->io[i]->fd);
 
-	if (router_static_arp(r, &out) < 0) {
+	if (router_static(r, &out) < 0) {
 		close(ep);
 		return -1;
 	}
-	nf_start(r->nf, now_us(), &out);
+	nf_start(r->nf, router_now_us(), &out);
 	flush(r, &out);
 	for (;;) {
-		uint64_t now = now_us(), due = nf_next_deadline(r->nf);
+		uint64_t now = router_now_us(), due = nf_next_deadline(r->nf);
 		int timeout = 100, n;
 
 		if (due <= now)
@@ -303,7 +314,7 @@ run(struct router *r, int sfd)
 			if (ready[k].data.fd == r->ctl_fd)
 				ctl_serve(r);
 		}
-		now = now_us();
+		now = router_now_us();
 		/* Every ring is checked each turn: a status word, cheaper than trusting
 		 * wake-ups alone, and fair between the interfaces. */
 		for (int i = 0; i < ROUTER_NIF; i++) {
@@ -321,6 +332,10 @@ run(struct router *r, int sfd)
 			nf_tick(r->nf, now, &out);
 			flush(r, &out);
 		}
+		if (now - housekeeping >= 1000000) {
+			housekeeping = now;
+			log_first_drops(r);
+		}
 	}
 }
 
@@ -331,7 +346,7 @@ main(int argc, char **argv)
 	char err[512], a[16], b[16];
 	int sfd, rc;
 
-	clock_init();
+	router_clock_init();
 	config_defaults(&r.cfg);
 	r.ctl_fd = -1;
 	if ((rc = config_parse_args(&r.cfg, argc, argv, err, sizeof(err))) != 0) {
@@ -345,16 +360,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "gitnet-router: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
-	r.started_us = now_us();
+	r.started_us = router_now_us();
 	if (router_open(&r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gitnet-router: %s\n", err);
 		router_close(&r);
 		return 1;
 	}
-	logmsg("router: started: inside=%s %s/%u outside=%s %s/%u control=%s",
+	logmsg("router: started: inside=%s %s/%u outside=%s %s/%u nat=%s control=%s",
 	    r.cfg.inside.dev, ipv4_ntop(r.cfg.inside.addr, a), r.cfg.inside.plen,
 	    r.cfg.outside.dev, ipv4_ntop(r.cfg.outside.addr, b), r.cfg.outside.plen,
-	    r.cfg.control);
+	    r.cfg.nat ? "on" : "off", r.cfg.control);
 	rc = run(&r, sfd);
 	if (r.cfg.stats_on_exit)
 		router_report_stats(&r, STDERR_FILENO);

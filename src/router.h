@@ -5,6 +5,7 @@
 #ifndef SRC_ROUTER_H
 #define SRC_ROUTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -22,19 +23,27 @@ struct router {
 	struct sink		sink;
 	int			ctl_fd;		/* listening control socket, -1 none */
 	uint64_t		tx_lost, ev_lost;
+	uint64_t		drops_logged;	/* bit per drop reason already logged */
 	uint64_t		started_us;
 };
+
+/* Microseconds since the epoch, monotonic (clock.c). */
+void router_clock_init(void);
+uint64_t router_now_us(void);
 
 /* Counters as `name value` lines. */
 void router_report_stats(const struct router *r, int fd);
 /* ARP cache in the shape of `ip neigh`. */
 void router_report_arp(struct router *r, int fd);
+/* NAT sessions in the shape of `conntrack -L`, or as a JSON array. */
+void router_report_nat(struct router *r, int fd, bool json);
 /* Routing table, one `PREFIX/PLEN via GW dev DEV` or `... dev DEV` per line. */
 void router_report_routes(const struct router *r, int fd);
 
 /*
  * Control socket: a Unix stream socket at path; a client writes one command
- * line (stats, arp, routes, help) and reads the answer until EOF. A socket
+ * line (stats, arp, nat, nat-json, routes, help) and reads the answer until
+ * EOF. A socket
  * file left by a dead router is replaced; a live one is an error.
  */
 int ctl_open(const char *path, char *err, size_t errlen);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "netfn/arp.h"
+#include "netfn/nat.h"
 #include "sink.h"
 
 char *
@@ -11,12 +12,28 @@ sink_format(char *buf, size_t len, const struct nf_event *ev,
     const char *const *ifnames)
 {
 	char ip[16], mac[18], old[18];
-	const char *dev = ifnames != NULL ? ifnames[ev->arp.ifidx] : "?";
+	const char *dev;
 
+	if (ev->table == EV_TABLE_NAT) {
+		const struct ev_nat *n = &ev->nat;
+		char ii[16], ei[16], ri[16];
+		const char *p = n->proto == IPPROTO_TCP_ ? "tcp" :
+		    n->proto == IPPROTO_UDP_ ? "udp" : "icmp";
+
+		snprintf(buf, len, "nat: %s %s %s:%u -> %s:%u to %s:%u%s%s (%s)",
+		    ev->op == EV_ADD && n->mapping_new ? "map" : ev_op_name(ev->op), p,
+		    ipv4_ntop(n->int_ip, ii), n->int_port, ipv4_ntop(n->ext_ip, ei),
+		    n->ext_port, ipv4_ntop(n->rem_ip, ri), n->rem_port,
+		    n->proto == IPPROTO_TCP_ ? " " : "",
+		    n->proto == IPPROTO_TCP_ ? nat_tcp_state_name(n->state) : "",
+		    ev_cause_name(ev->cause));
+		return buf;
+	}
 	if (ev->table != EV_TABLE_ARP) {
 		snprintf(buf, len, "table %u: %s", ev->table, ev_op_name(ev->op));
 		return buf;
 	}
+	dev = ifnames != NULL ? ifnames[ev->arp.ifidx] : "?";
 	ipv4_ntop(ev->arp.ip, ip);
 	mac_ntop(ev->arp.mac, mac);
 	switch (ev->op) {
