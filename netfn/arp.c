@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "arp.h"
+#include "rng.h"
 
 #define NIL	UINT32_MAX
 #define NEVER	UINT64_MAX
@@ -96,19 +97,6 @@ state_valid(uint8_t s)
 {
 	return s == ARP_REACHABLE || s == ARP_STALE || s == ARP_DELAY ||
 	    s == ARP_PROBE || s == ARP_PERMANENT;
-}
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	/* xorshift64*: enough to spread timers, no global state. */
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
 }
 
 static uint32_t

@@ -25,6 +25,7 @@
 
 #include "csum.h"
 #include "nat.h"
+#include "rng.h"
 
 #define NIL		UINT32_MAX
 #define US		1000000ULL
@@ -132,18 +133,6 @@ nat_params_default(struct nat_params *p)
 		.frag_timeout_s = 5,
 		.sweep_per_tick = 4096,
 	};
-}
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
 }
 
 static uint32_t
@@ -736,6 +725,15 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 	}
 }
 
+/* Set the IPv4 address at ip + off (12 source, 16 destination), patching the
+ * header checksum (RFC 1624). */
+static void
+set_addr(uint8_t *ip, unsigned off, uint32_t addr)
+{
+	store_be16(ip + 10, csum_update32(load_be16(ip + 10), load_be32(ip + off), addr));
+	store_be32(ip + off, addr);
+}
+
 /* ---- fragments ------------------------------------------------------- */
 
 static struct nat_frag *
@@ -765,15 +763,11 @@ frag_follow(struct nat *nat, uint8_t *ip, struct ipv4 *h, bool out, uint32_t sec
 	if (f->expires == 0 || sec >= f->expires || f->out != out || f->src != h->src ||
 	    f->dst != h->dst || f->id != h->id || f->proto != h->proto)
 		return DROP_NAT_FRAG;
-	if (out) {
-		store_be16(ip + 10, csum_update32(load_be16(ip + 10), h->src, f->addr));
-		store_be32(ip + 12, f->addr);
+	set_addr(ip, out ? 12 : 16, f->addr);
+	if (out)
 		h->src = f->addr;
-	} else {
-		store_be16(ip + 10, csum_update32(load_be16(ip + 10), h->dst, f->addr));
-		store_be32(ip + 16, f->addr);
+	else
 		h->dst = f->addr;
-	}
 	nat->st.frags_translated++;
 	return DROP_NONE;
 }
@@ -793,8 +787,7 @@ rewrite(uint8_t *ip, unsigned aoff, uint32_t addr, uint8_t *l4, unsigned poff,
 	uint32_t old_addr = load_be32(ip + aoff);
 	uint16_t old_port = load_be16(l4 + poff);
 
-	store_be16(ip + 10, csum_update32(load_be16(ip + 10), old_addr, addr));
-	store_be32(ip + aoff, addr);
+	set_addr(ip, aoff, addr);
 	if (pidx == P_TCP) {
 		uint16_t c = csum_update32(load_be16(l4 + 16), old_addr, addr);
 
@@ -914,8 +907,7 @@ rewrite_inner(uint8_t *in, size_t len, size_t ihl, unsigned aoff, uint32_t addr,
 	unsigned poff = src_side ? k->sport_off : k->dport_off;
 	uint16_t old_port = load_be16(l4 + poff);
 
-	store_be16(in + 10, csum_update32(load_be16(in + 10), old_addr, addr));
-	store_be32(in + aoff, addr);
+	set_addr(in, aoff, addr);
 	if (k->pidx == P_TCP && l4len >= 18) {
 		uint16_t c = csum_update32(load_be16(l4 + 16), old_addr, addr);
 
@@ -957,8 +949,7 @@ icmp_error_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint32_t sec)
 		return DROP_NAT_ICMP_NO_SESSION;
 	ext = nat->ext[s->ext_idx];
 	rewrite_inner(in, ilen, ihl, 16, ext, &k, false, s->ext_port);
-	store_be16(ip + 10, csum_update32(load_be16(ip + 10), h->src, ext));
-	store_be32(ip + 12, ext);
+	set_addr(ip, 12, ext);
 	h->src = ext;
 	icmp_recompute(icmp, len);
 	nat->st.icmp_errors_translated++;
@@ -984,8 +975,7 @@ icmp_error_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint32_t sec)
 	    k.pidx == P_ICMP ? 0 : k.dport)) == NULL || expired(s, sec))
 		return DROP_NAT_ICMP_NO_SESSION;
 	rewrite_inner(in, ilen, ihl, 12, s->int_ip, &k, true, s->int_port);
-	store_be16(ip + 10, csum_update32(load_be16(ip + 10), h->dst, s->int_ip));
-	store_be32(ip + 16, s->int_ip);
+	set_addr(ip, 16, s->int_ip);
 	h->dst = s->int_ip;
 	icmp_recompute(icmp, len);
 	nat->st.icmp_errors_translated++;
