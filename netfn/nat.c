@@ -299,12 +299,18 @@ nat_is_external(const struct nat *nat, uint32_t addr)
 	return ext_index(nat, addr) >= 0;
 }
 
-/* Seconds since t0; t0 is fixed by the first call. */
+/*
+ * Seconds since t0. t0 is fixed by the first call, 2^30 s (34 years) before
+ * it, so times restored from before the start are representable; u32
+ * seconds then last another 100 years.
+ */
+#define T0_BACK_S	(1ULL << 30)
+
 static uint32_t
 tsec(struct nat *nat, uint64_t now)
 {
 	if (!nat->t0_set) {
-		nat->t0 = now;
+		nat->t0 = now > T0_BACK_S * US ? now - T0_BACK_S * US : 0;
 		nat->t0_set = true;
 	}
 	return now <= nat->t0 ? 0 : (uint32_t)((now - nat->t0) / US);
@@ -388,10 +394,9 @@ port_alloc(struct nat *nat, int ext_idx, int pidx, uint16_t want)
 	const uint32_t *own = nat->owner[ext_idx][pidx];
 	uint32_t lo, hi, n, start;
 
-	if (pidx == P_ICMP) {
-		lo = 1;
-		hi = 65535;
-	} else if (want < 1024) {
+	/* ICMP identifiers follow the port classes too: an operator who
+	 * narrows the range to share an address means it for every protocol. */
+	if (want < 1024) {
 		lo = 1;
 		hi = 1023;
 	} else {
@@ -674,6 +679,8 @@ tcp_next(uint8_t st, uint8_t fl, bool out)
 	}
 	if (fl & TCP_FIN) {
 		switch (st) {
+		case NAT_TCP_NONE:	/* picked up closing: from inside only */
+			return out ? NAT_TCP_FIN_OUT : st;
 		case NAT_TCP_ESTABLISHED:
 			return out ? NAT_TCP_FIN_OUT : NAT_TCP_FIN_IN;
 		case NAT_TCP_FIN_OUT:
@@ -684,8 +691,13 @@ tcp_next(uint8_t st, uint8_t fl, bool out)
 			return st;
 		}
 	}
-	/* A segment without SYN on a session we never saw open: picked up. */
-	if (st == NAT_TCP_NONE)
+	/*
+	 * A segment without SYN on a session we never saw open: picked up
+	 * when it comes from inside (a flow that outlived our state). From
+	 * outside it stays NONE, on the transitory timer, until the inside
+	 * answers: a stray ACK must not buy two hours of table space.
+	 */
+	if (st == NAT_TCP_NONE && out)
 		return NAT_TCP_ESTABLISHED;
 	return st;
 }
@@ -700,7 +712,8 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 
 	if (s->pidx == P_TCP) {
 		s->state = tcp_next(s->state, tcpfl, out_dir);
-		if (was == NAT_TCP_NONE && s->state == NAT_TCP_ESTABLISHED)
+		if (was == NAT_TCP_NONE && (s->state == NAT_TCP_ESTABLISHED ||
+		    s->state == NAT_TCP_FIN_OUT))
 			nat->st.tcp_pickups++;
 	}
 	if (!out_dir)

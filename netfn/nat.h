@@ -18,7 +18,10 @@
  *  - sessions by (mapping, rem_ip, rem_port): chained hash, and a per-mapping
  *    list for address-dependent filtering;
  *  - sessions per inside host, for the per-host limit.
- * About 72 bytes per session with one session per mapping (nat_bytes).
+ * Under 128 bytes per session, every index included: a session is 52
+ * bytes plus two hash buckets at load <= 0.5 (16), the per-host table (16 at
+ * worst), and its share of its mapping (32 bytes and a bucket) and of the
+ * port tables (nat_bytes; tests/bench/nat_bench measures it).
  *
  * Filtering (RFC 4787 REQ-8) decides which inbound packets a mapping admits:
  * only from remotes it has a session with, address and port
@@ -29,7 +32,7 @@
  * Ports: the inside port is kept when it is free (port preservation), else a
  * random port of the same parity is taken and the range searched from it
  * (RFC 6056 algorithm 1); ports below 1024 map below 1024 (RFC 4787 REQ-3),
- * others to [port_min, port_max]. An inside host always gets the same external
+ * others to [port_min, port_max]; ICMP identifiers likewise. An inside host always gets the same external
  * address (paired pooling, REQ-2). A full range is a counted drop, never a
  * reused port.
  *
@@ -37,8 +40,11 @@
  * (SYN_OUT/SYN_IN, transitory timeout), SYN from the other (ESTABLISHED,
  * established timeout), a FIN (FIN_OUT/FIN_IN, established timeout), FINs
  * from both (TIME_WAIT, transitory), RST (RST, transitory). A TCP segment
- * from inside without a session that is not a SYN is picked up as ESTABLISHED
- * (as Linux conntrack does by default) so flows survive a router restart.
+ * from inside without a session that is not a SYN is picked up (as Linux
+ * conntrack does by default) so flows survive a router restart: as
+ * ESTABLISHED, FIN_OUT if it carries a FIN, RST if a RST. One from outside
+ * that a mapping admits without a SYN stays NONE on the transitory timeout
+ * until the inside answers.
  *
  * Expiry is lazy (a lookup that finds an expired session treats it as absent
  * and removes it) and swept by nat_tick a bounded number of sessions per call.
