@@ -1,0 +1,244 @@
+/*
+ * Store internals shared by the files of store/: the growable buffer, error
+ * helpers, the table registry (codec + merge hooks per table), the object
+ * writer (odb.c) and the tree editor (tree.c). Not for use outside store/.
+ */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "store.h"
+
+#define STORE_PATH_MAX	64	/* longest entry path, with room to spare */
+#define STORE_VALUE_MAX	1024	/* longest encoded entry */
+
+struct store;
+
+/* A growable byte buffer; on allocation failure it stops growing (oom). */
+struct sbuf {
+	char	*p;
+	size_t	len, cap;
+	bool	oom;
+};
+
+void store_sbuf_add(struct sbuf *b, const char *s, size_t n);
+void store_sbuf_puts(struct sbuf *b, const char *s);
+void store_sbuf_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void store_sbuf_free(struct sbuf *b);
+
+/* Set the thread's error message; returns code. */
+int store_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, with libgit2's last error message appended. */
+int store_gerr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A table registered with the store. Everything the generic journal, tick
+ * and merge code knows about a table goes through here.
+ */
+struct store_table {
+	const char	*name;		/* top-level directory and message prefix */
+	uint8_t		id;		/* enum ev_table */
+	/* A 64-bit key unique in the store (table id in the top byte). */
+	uint64_t	(*key)(const struct store_entry *e);
+	/* An entry holding just the key fields of key k. */
+	void		(*from_key)(struct store_entry *e, uint64_t k);
+	uint64_t	(*expires)(const struct store_entry *e);
+	/* "add 10.0.0.2 -> 02:50:2a:16:6d:01" for a change's line. */
+	void		(*describe)(struct sbuf *b, const struct store_change *c);
+	/* "arp 10.0.0.2 lladdr 02:..." for conflict lines. */
+	void		(*summary)(struct sbuf *b, const struct store_entry *e);
+	/*
+	 * Both sides changed one entry (base may be NULL: added on both):
+	 * 0 keeps ours, 1 theirs; *clash set when the loser must be recorded.
+	 */
+	int		(*resolve)(const struct store_entry *base,
+			    const struct store_entry *ours,
+			    const struct store_entry *theirs, bool *clash);
+	/*
+	 * Optional: a second key that must stay unique across entries (NAT:
+	 * proto + external ip:port); among clashing entries the one with the
+	 * lowest rank wins.
+	 */
+	uint64_t	(*unique)(const struct store_entry *e);
+	uint64_t	(*rank)(const struct store_entry *e);
+};
+
+const struct store_table *store_table_by_id(uint8_t id);
+/* The table owning repository path path ("arp/..."), or NULL. */
+const struct store_table *store_table_by_path(const char *path);
+extern const struct store_table *const store_tables[];
+extern const size_t store_ntables;
+
+/* Parse an entry path into the key fields of e (the rest zeroed): 0 or -1. */
+int store_path_parse(struct store_entry *e, const char *path);
+/* Decode the blob id at path through the codec. */
+int store_read_entry(struct store_entry *e, struct store *st,
+    const git_oid *blob, const char *path);
+
+/*
+ * Tree edits: set path to a blob (mode GIT_FILEMODE_BLOB) or delete it
+ * (mode 0). store_tree_apply() sorts and de-duplicates (the last edit of a
+ * path wins) and rewrites only the trees on edited paths, starting from the
+ * trees of base (NULL: empty). Empty trees disappear.
+ */
+struct store_edit {
+	char		path[STORE_PATH_MAX];
+	unsigned	seq;
+	git_filemode_t	mode;
+	git_oid		id;
+};
+
+struct store_edits {
+	struct store_edit *v;
+	size_t		n, cap;
+};
+
+struct store_edit *store_edits_add(struct store_edits *es, const char *path,
+    git_filemode_t mode, const git_oid *id);
+void store_edits_free(struct store_edits *es);
+int store_tree_apply(git_oid *out, struct store *st, const git_oid *base,
+    struct store_edits *es);
+
+/* git's order of tree entries: names compared as if trees ended in '/'. */
+int store_name_cmp(const char *a, size_t al, bool at, const char *b, size_t bl, bool bt);
+
+/*
+ * A parsed tree, read without libgit2's object layer: a tree written by the
+ * last commits is still in the recorder and is used in place (no copy, no
+ * second hash); older ones come through git_odb_read (hash-checked, cached).
+ * Entry names point into the object and are NUL-terminated there.
+ */
+struct tent {
+	const char	*name;
+	size_t		nlen;
+	git_filemode_t	mode;
+	bool		tree;
+	git_oid		id;
+};
+
+struct tview {
+	git_odb_object	*obj;
+	struct tent	*e;
+	size_t		n;
+};
+
+int store_tview_load(struct tview *tv, struct store *st, const git_oid *id);
+/* The entry called name[0..nlen), of either type, or NULL. */
+const struct tent *store_tview_find(const struct tview *tv, const char *name, size_t nlen);
+void store_tview_free(struct tview *tv);
+
+/*
+ * Three-way merge of trees producing leaf edits against ours (applied by
+ * the caller); conflict lines go to msg. Returns the number of conflicts.
+ */
+int store_merge_edits(struct store_edits *out, struct store *st,
+    const git_oid *base, const git_oid *ours, const git_oid *theirs,
+    struct sbuf *msg);
+
+/*
+ * The object writer: a git_odb made of a recording backend (new objects,
+ * in memory, highest priority), the pack backend (without the rescan of
+ * objects/pack on every miss) and the loose backend (objects written by
+ * stock git), installed as the repository's object database.
+ */
+struct store_odb;
+
+int store_odb_open(struct store_odb **out, git_repository *repo, bool fsync);
+void store_odb_free(struct store_odb *o);
+/*
+ * Hash an object with our SHA-1 and record it unless a pack or the
+ * recorder has it: the write path that bypasses libgit2's odb (its
+ * existence checks and per-entry formatting cost more than the work).
+ */
+int store_odb_put(git_oid *out, struct store_odb *o, git_object_t type,
+    const void *data, size_t len);
+/*
+ * A recorded (not yet flushed) object, without copy or re-hash: valid until
+ * the next flush. GIT_ENOTFOUND when it is not pending.
+ */
+int store_odb_peek(struct store_odb *o, const git_oid *id, git_object_t *type,
+    const void **data, size_t *len);
+/* Objects recorded and not yet in a pack. */
+size_t store_odb_pending(const struct store_odb *o);
+/* Write recorded objects as one pack (durably if fsync) and forget them. */
+int store_odb_flush(struct store_odb *o);
+/* Pack files present. */
+unsigned store_odb_pack_count(struct store_odb *o);
+/* Merge small packs (entries copied) when there are more than max. */
+int store_odb_consolidate(struct store_odb *o, unsigned max);
+/* Rewrite every pack as one with deltas and compression (slow). */
+int store_odb_repack(struct store_odb *o);
+/* Remove temporary and index-less pack files left by a crash. */
+int store_odb_cleanup(const char *objects_dir);
+
+/* SHA-1 of raw bytes (pack checksums), and CRC-32 (pack index). */
+struct sha1_ctx {
+	uint32_t	h[5];
+	uint64_t	len;
+	uint8_t		buf[64];
+};
+void store_sha1_init(struct sha1_ctx *c);
+void store_sha1_update(struct sha1_ctx *c, const void *p, size_t n);
+void store_sha1_final(struct sha1_ctx *c, uint8_t out[20]);
+uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
+
+/* The expiry index: entry key -> expires (us), for the entries at head. */
+struct xidx {
+	uint64_t	*key;		/* 0: empty slot (keys have a table byte) */
+	uint64_t	*exp;
+	size_t		cap, n;		/* cap: power of two */
+};
+
+int store_xidx_set(struct xidx *x, uint64_t key, uint64_t exp);
+void store_xidx_del(struct xidx *x, uint64_t key);
+void store_xidx_free(struct xidx *x);
+
+struct store_ref {
+	char		name[96];
+	git_oid		id;
+};
+
+struct store {
+	git_repository	*repo;
+	struct store_odb *odb;
+	struct store_opts o;
+	char		*router_id, *router_info, *path;
+	int		lockfd;
+	git_oid		head, head_tree;	/* primary, in memory */
+	git_oid		durable;		/* primary on disk */
+	bool		have_durable;
+	uint64_t	unflushed_us;		/* when head first ran ahead */
+	unsigned	npacks;
+
+	struct store_change *j;			/* the journal */
+	size_t		jn, jcap;
+	uint64_t	jfirst_us;
+
+	struct xidx	xi;
+
+	bool		tick_pending;
+	git_oid		tick_commit, tick_tree, tick_base_tree;
+	char		tick_name[64];		/* expire_<unix.usec> */
+	uint64_t	tick_now;
+
+	struct store_ref *newrefs;		/* created at the next flush */
+	size_t		nnewrefs;
+	bool		prune_expire;
+};
+
+/* Commit tree with parents on top of nothing (the caller moves head). */
+int store_commit_tree(git_oid *out, struct store *st, const git_oid *tree,
+    const git_oid *const *parents, size_t nparents, const char *msg,
+    uint64_t now_us);
+/* Keep the expiry index in step with applied (sorted, unique) edits. */
+int store_xidx_apply_edits(struct store *st, const struct store_edits *es);
+/* Queue a branch to create at the next flush. */
+int store_queue_ref(struct store *st, const char *name, const git_oid *id);
+/* Merge commit theirs (fork point base) into head; the core of ticks. */
+int store_merge_into_head(struct store *st, const git_oid *theirs_commit,
+    const git_oid *theirs_tree, const git_oid *base_tree, const char *subject,
+    const char *trailer, uint64_t now_us);
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * The journal and group commit: changes recorded by the writer thread are
+ * turned into one commit on primary (in memory) by store_commit(), and
+ * made durable by store_flush() (see store.h for the durability rule).
+ *
+ * Messages (DESIGN.md section 3): one change reads
+ *	arp: add 10.0.0.2 -> 02:50:2a:16:6d:01
+ *
+ *	Cause: arp reply from 02:50:2a:16:6d:01 on inside
+ * and a batch reads
+ *	nat: 120 changes (87 add, 30 update, 3 remove)
+ *
+ *	nat: map tcp 192.168.1.2:51000 -> 203.0.113.1:61001
+ *	...  (at most body_max lines, then "... and N more")
+ *
+ *	Cause: traffic to a stale neighbour (30)
+ * The expiry index (key -> expires) follows the entries at head; the tick
+ * reads it instead of walking the tables.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netfn/nat.h"
+
+#include "internal.h"
+
+static const char *const cause_names[] = {
+#define NAME(sym, name) name,
+	EV_CAUSES(NAME)
+#undef NAME
+};
+
+static size_t
+xslot(uint64_t key, size_t cap)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
+static int
+xidx_grow(struct xidx *x)
+{
+	size_t cap = x->cap ? x->cap * 2 : 1024;
+	uint64_t *key = calloc(cap, sizeof(*key)), *exp = calloc(cap, sizeof(*exp));
+
+	if (key == NULL || exp == NULL) {
+		free(key);
+		free(exp);
+		return store_err(-1, "store: out of memory");
+	}
+	for (size_t i = 0; i < x->cap; i++) {
+		size_t s;
+
+		if (x->key[i] == 0)
+			continue;
+		for (s = xslot(x->key[i], cap); key[s] != 0; s = (s + 1) & (cap - 1))
+			;
+		key[s] = x->key[i];
+		exp[s] = x->exp[i];
+	}
+	free(x->key);
+	free(x->exp);
+	x->key = key;
+	x->exp = exp;
+	x->cap = cap;
+	return 0;
+}
+
+int
+store_xidx_set(struct xidx *x, uint64_t key, uint64_t exp)
+{
+	size_t s;
+
+	if ((x->n + 1) * 2 > x->cap && xidx_grow(x) < 0)
+		return -1;
+	for (s = xslot(key, x->cap); x->key[s] != 0; s = (s + 1) & (x->cap - 1))
+		if (x->key[s] == key) {
+			x->exp[s] = exp;
+			return 0;
+		}
+	x->key[s] = key;
+	x->exp[s] = exp;
+	x->n++;
+	return 0;
+}
+
+/* Linear probing with backward-shift deletion: no tombstones. */
+void
+store_xidx_del(struct xidx *x, uint64_t key)
+{
+	size_t s, m = x->cap - 1;
+
+	if (x->cap == 0)
+		return;
+	for (s = xslot(key, x->cap); x->key[s] != key; s = (s + 1) & m)
+		if (x->key[s] == 0)
+			return;
+	x->key[s] = 0;
+	x->n--;
+	for (size_t i = (s + 1) & m; x->key[i] != 0; i = (i + 1) & m) {
+		size_t home = xslot(x->key[i], x->cap);
+
+		/* Move i back into the hole unless its home lies in (s, i]. */
+		if (((i - home) & m) >= ((i - s) & m)) {
+			x->key[s] = x->key[i];
+			x->exp[s] = x->exp[i];
+			x->key[i] = 0;
+			s = i;
+		}
+	}
+}
+
+void
+store_xidx_free(struct xidx *x)
+{
+	free(x->key);
+	free(x->exp);
+	memset(x, 0, sizeof(*x));
+}
+
+static int
+xidx_change(struct store *st, const struct store_entry *e, bool removed)
+{
+	const struct store_table *t = store_table_by_id(e->table);
+	uint64_t exp = removed ? 0 : t->expires(e);
+
+	if (exp == 0) {
+		store_xidx_del(&st->xi, t->key(e));
+		return 0;
+	}
+	return store_xidx_set(&st->xi, t->key(e), exp);
+}
+
+int
+store_xidx_apply_edits(struct store *st, const struct store_edits *es)
+{
+	struct store_entry e;
+	int error;
+
+	for (size_t i = 0; i < es->n; i++) {
+		const struct store_edit *ed = &es->v[i];
+		const struct store_table *t = store_table_by_path(ed->path);
+
+		if (t == NULL)
+			continue;
+		if (ed->mode == 0) {
+			struct store_entry k;
+
+			if (store_path_parse(&k, ed->path) < 0)
+				continue;
+			store_xidx_del(&st->xi, t->key(&k));
+			continue;
+		}
+		if ((error = store_read_entry(&e, st, &ed->id, ed->path)) < 0 ||
+		    (error = xidx_change(st, &e, false)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int
+store_record(struct store *st, const struct store_change *c)
+{
+	char buf[STORE_VALUE_MAX];
+
+	if (store_table_by_id(c->e.table) == NULL || c->op >= EV_OP_MAX ||
+	    c->cause >= EV_CAUSE_MAX)
+		return store_err(STORE_EINVAL, "store: change: table %u op %u cause %u",
+		    c->e.table, c->op, c->cause);
+	/* Refuse now what could not be committed later (and would block it). */
+	if (store_entry_path(buf, sizeof(buf), &c->e) < 0 ||
+	    (c->op != EV_REMOVE && store_entry_encode(buf, sizeof(buf), &c->e,
+	    st->o.ifnames, st->o.n_ifnames) < 0))
+		return STORE_EINVAL;
+	if (st->jn == st->jcap) {
+		size_t cap = st->jcap ? st->jcap * 2 : 256;
+		struct store_change *j = realloc(st->j, cap * sizeof(*j));
+
+		if (j == NULL)
+			return store_err(-1, "store: out of memory");
+		st->j = j;
+		st->jcap = cap;
+	}
+	if (st->jn == 0)
+		st->jfirst_us = c->now_us;
+	st->j[st->jn++] = *c;
+	return 0;
+}
+
+/* A session's state as the store words it (conntrack's TCP detail aside). */
+static uint8_t
+nat_rstate(uint8_t proto, uint8_t tcp_state, uint8_t flags)
+{
+	if (proto != IPPROTO_TCP)
+		return flags & NAT_SF_REPLIED ? STORE_NAT_ESTABLISHED : STORE_NAT_NEW;
+	switch (tcp_state) {
+	case NAT_TCP_ESTABLISHED:
+		return STORE_NAT_ESTABLISHED;
+	case NAT_TCP_FIN_OUT:
+	case NAT_TCP_FIN_IN:
+	case NAT_TCP_TIME_WAIT:
+		return STORE_NAT_TRANSITORY;
+	case NAT_TCP_RST:
+		return STORE_NAT_CLOSED;
+	default:
+		return STORE_NAT_NEW;
+	}
+}
+
+/*
+ * netfn reports NAT sessions; the store keeps one entry per mapping (the
+ * inside endpoint), from the mapping state the event carries after the
+ * change: a session added to a new mapping adds it, the last session going
+ * removes it, anything else updates it.
+ */
+static void
+nat_from_event(struct store_change *c, const struct nf_event *ev)
+{
+	const struct ev_nat *n = &ev->nat;
+	struct store_nat *m = &c->e.nat;
+
+	if (ev->op == EV_REMOVE)
+		c->op = n->mapping_gone ? EV_REMOVE : EV_UPDATE;
+	else if (ev->op == EV_ADD)
+		c->op = n->mapping_new ? EV_ADD : EV_UPDATE;
+	else
+		c->op = EV_UPDATE;
+	m->proto = n->proto;
+	m->in_ip = n->int_ip;
+	m->in_port = n->int_port;
+	m->ext_ip = n->ext_ip;
+	m->ext_port = n->ext_port;
+	m->nremote = n->nremote < STORE_NAT_REMOTES ? n->nremote : STORE_NAT_REMOTES;
+	for (unsigned i = 0; i < m->nremote && i < EV_NAT_REMOTES; i++) {
+		m->remote[i].ip = n->remote[i].ip;
+		m->remote[i].port = n->remote[i].port;
+		m->remote[i].state = nat_rstate(n->proto, n->remote[i].state,
+		    n->remote[i].flags);
+	}
+	m->created_us = n->map_created_us;
+	m->expires_us = n->map_expires_us;
+}
+
+int
+store_record_event(struct store *st, const struct nf_event *ev)
+{
+	struct store_change c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = ev->op;
+	c.cause = ev->cause;
+	c.now_us = ev->now_us;
+	c.e.table = ev->table;
+	if (ev->table == EV_TABLE_NAT) {
+		nat_from_event(&c, ev);
+		return store_record(st, &c);
+	}
+	if (ev->table != EV_TABLE_ARP)
+		return store_err(STORE_EINVAL, "store: event for table %u not supported",
+		    ev->table);
+	c.e.arp.ip = ev->arp.ip;
+	memcpy(c.e.arp.mac, ev->arp.mac, ETH_ALEN);
+	memcpy(c.old_mac, ev->arp.old_mac, ETH_ALEN);
+	c.e.arp.state = ev->arp.state;
+	c.e.arp.ifidx = ev->arp.ifidx;
+	c.e.arp.updated_us = ev->arp.updated_us;
+	c.e.arp.expires_us = ev->arp.expires_us;
+	return store_record(st, &c);
+}
+
+size_t
+store_pending(const struct store *st)
+{
+	return st->jn;
+}
+
+static void
+change_line(struct sbuf *b, const struct store_change *c)
+{
+	const struct store_table *t = store_table_by_id(c->e.table);
+
+	store_sbuf_printf(b, "%s: ", t->name);
+	t->describe(b, c);
+}
+
+static void
+cause_line(struct sbuf *b, const struct store *st, const struct store_change *c)
+{
+	store_sbuf_printf(b, "Cause: %s", cause_names[c->cause]);
+	if (c->e.table == EV_TABLE_ARP &&
+	    (c->cause == EV_CAUSE_ARP_REPLY || c->cause == EV_CAUSE_ARP_REQUEST)) {
+		const uint8_t *m = c->e.arp.mac;
+
+		store_sbuf_printf(b, " from %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+		    m[3], m[4], m[5]);
+		if (st->o.ifnames && c->e.arp.ifidx < st->o.n_ifnames &&
+		    st->o.ifnames[c->e.arp.ifidx])
+			store_sbuf_printf(b, " on %s", st->o.ifnames[c->e.arp.ifidx]);
+		else
+			store_sbuf_printf(b, " on if%u", c->e.arp.ifidx);
+	}
+	store_sbuf_puts(b, "\n");
+}
+
+static void
+batch_message(struct sbuf *b, const struct store *st)
+{
+	unsigned nadd = 0, nupd = 0, nrem = 0, causes[EV_CAUSE_MAX] = { 0 };
+	const char *scope = NULL;
+
+	for (size_t i = 0; i < st->jn; i++) {
+		const struct store_change *c = &st->j[i];
+		const char *name = store_table_by_id(c->e.table)->name;
+
+		if (scope == NULL || strcmp(scope, name) == 0)
+			scope = name;
+		else
+			scope = "tables";
+		nadd += c->op == EV_ADD;
+		nupd += c->op == EV_UPDATE || c->op == EV_LLADDR;
+		nrem += c->op == EV_REMOVE;
+		causes[c->cause]++;
+	}
+	store_sbuf_printf(b, "%s: %zu changes (%u add, %u update, %u remove)\n\n", scope,
+	    st->jn, nadd, nupd, nrem);
+	for (size_t i = 0; i < st->jn && i < st->o.body_max; i++) {
+		change_line(b, &st->j[i]);
+		store_sbuf_puts(b, "\n");
+	}
+	if (st->jn > st->o.body_max)
+		store_sbuf_printf(b, "... and %zu more\n", st->jn - st->o.body_max);
+	if (causes[EV_CAUSE_NONE] == st->jn)
+		return;
+	store_sbuf_puts(b, "\n");
+	for (unsigned k = 1; k < EV_CAUSE_MAX; k++)
+		if (causes[k])
+			store_sbuf_printf(b, "Cause: %s (%u)\n", cause_names[k], causes[k]);
+}
+
+/*
+ * Write the commit object ourselves (see store_odb_put): author and
+ * committer are the router id (checked at open: no '<', '>' or newline),
+ * at now_us in UTC.
+ */
+int
+store_commit_tree(git_oid *out, struct store *st, const git_oid *tree,
+    const git_oid *const *parents, size_t nparents, const char *msg, uint64_t now_us)
+{
+	struct sbuf b = { 0 };
+	char hex[GIT_OID_HEXSZ + 1], sig[256];
+	int error;
+
+	snprintf(sig, sizeof(sig), "%s <%s@gitnet> %llu +0000", st->router_id,
+	    st->router_id, (unsigned long long)(now_us / 1000000));
+	store_sbuf_printf(&b, "tree %s\n", git_oid_tostr(hex, sizeof(hex), tree));
+	for (size_t i = 0; i < nparents; i++)
+		store_sbuf_printf(&b, "parent %s\n", git_oid_tostr(hex, sizeof(hex), parents[i]));
+	store_sbuf_printf(&b, "author %s\ncommitter %s\n\n%s", sig, sig, msg);
+	if (b.oom)
+		error = store_err(-1, "store: out of memory");
+	else
+		error = store_odb_put(out, st->odb, GIT_OBJECT_COMMIT, b.p, b.len);
+	store_sbuf_free(&b);
+	return error;
+}
+
+int
+store_commit(struct store *st, uint64_t now_us, git_oid *out)
+{
+	struct store_edits es = { 0 };
+	struct sbuf msg = { 0 };
+	char path[STORE_PATH_MAX], val[STORE_VALUE_MAX];
+	const git_oid *parents[1] = { &st->head };
+	git_oid tree, id;
+	int error = 0, n;
+
+	if (st->jn == 0)
+		return 1;
+	for (size_t i = 0; i < st->jn && error == 0; i++) {
+		const struct store_change *c = &st->j[i];
+		git_oid blob;
+
+		if ((n = store_entry_path(path, sizeof(path), &c->e)) < 0) {
+			error = n;
+			break;
+		}
+		if (c->op == EV_REMOVE) {
+			if (store_edits_add(&es, path, 0, NULL) == NULL)
+				error = -1;
+			continue;
+		}
+		if ((n = store_entry_encode(val, sizeof(val), &c->e, st->o.ifnames,
+		    st->o.n_ifnames)) < 0) {
+			error = n;
+			break;
+		}
+		if ((error = store_odb_put(&blob, st->odb, GIT_OBJECT_BLOB, val, (size_t)n)) < 0)
+			break;
+		if (store_edits_add(&es, path, GIT_FILEMODE_BLOB, &blob) == NULL)
+			error = -1;
+	}
+	if (error < 0 || (error = store_tree_apply(&tree, st, &st->head_tree, &es)) < 0)
+		goto done;
+	if (git_oid_equal(&tree, &st->head_tree)) {
+		error = 1;		/* removals of what was not there */
+		goto done;
+	}
+	if (st->jn == 1) {
+		change_line(&msg, &st->j[0]);
+		store_sbuf_puts(&msg, "\n");
+		if (st->j[0].cause != EV_CAUSE_NONE) {
+			store_sbuf_puts(&msg, "\n");
+			cause_line(&msg, st, &st->j[0]);
+		}
+	} else {
+		batch_message(&msg, st);
+	}
+	if (msg.oom) {
+		error = store_err(-1, "store: out of memory");
+		goto done;
+	}
+	if ((error = store_commit_tree(&id, st, &tree, parents, 1, msg.p, now_us)) < 0)
+		goto done;
+	if (git_oid_equal(&st->head, &st->durable))
+		st->unflushed_us = now_us;
+	git_oid_cpy(&st->head, &id);
+	git_oid_cpy(&st->head_tree, &tree);
+	if (out != NULL)
+		git_oid_cpy(out, &id);
+	for (size_t i = 0; i < st->jn && error == 0; i++)
+		error = xidx_change(st, &st->j[i].e, st->j[i].op == EV_REMOVE);
+done:
+	if (error >= 0)
+		st->jn = 0;	/* committed, or nothing to commit */
+	store_edits_free(&es);
+	store_sbuf_free(&msg);
+	return error;
+}
+
+int
+store_poll(struct store *st, uint64_t now_us)
+{
+	uint64_t win = (uint64_t)st->o.window_ms * 1000;
+	bool unflushed = !git_oid_equal(&st->head, &st->durable) || st->nnewrefs > 0;
+	int error;
+
+	if (st->jn >= st->o.batch_max || (st->jn > 0 && now_us - st->jfirst_us >= win)) {
+		if ((error = store_commit(st, now_us, NULL)) < 0 ||
+		    (error = store_flush(st)) < 0)
+			return error;
+		return 1;
+	}
+	if (unflushed && st->jn == 0 && now_us - st->unflushed_us >= win) {
+		if ((error = store_flush(st)) < 0)
+			return error;
+		return 1;
+	}
+	return 0;
+}
