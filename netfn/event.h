@@ -48,6 +48,7 @@ enum ev_op {
 	X(NAT_INBOUND,	"new flow from outside")			\
 	X(NAT_FORWARD,	"port forward configured")			\
 	X(NAT_TCP,	"tcp state change")				\
+	X(NAT_REPLY,	"first reply from the remote")			\
 	X(NAT_REFRESH,	"activity")					\
 	X(NAT_TIMEOUT,	"idle timeout")
 
@@ -75,6 +76,15 @@ struct ev_arp {
  * pushed the expiry past half its lifetime since the last event; EV_REMOVE
  * when it expires (mapping_gone: it was the mapping's last session).
  */
+#define EV_NAT_REMOTES	4
+
+struct ev_nat_remote {
+	uint32_t	ip;
+	uint16_t	port;
+	uint8_t		state;		/* enum nat_tcp_state (TCP), else 0 */
+	uint8_t		flags;		/* NAT_SF_* of that session */
+};
+
 struct ev_nat {
 	uint8_t		proto;
 	uint8_t		state;		/* enum nat_tcp_state */
@@ -84,6 +94,17 @@ struct ev_nat {
 	uint16_t	int_port, ext_port, rem_port;
 	uint64_t	created_us;
 	uint64_t	expires_us;	/* 0: never */
+	/*
+	 * The mapping after the change, for a store that keeps one entry per
+	 * mapping: its live sessions (nsessions), the first EV_NAT_REMOTES of
+	 * them, when it was made, and the latest expiry it has reported (never
+	 * below the true one; 0: never, a port forward).
+	 */
+	uint32_t	nsessions;
+	uint8_t		nremote;
+	struct ev_nat_remote remote[EV_NAT_REMOTES];
+	uint64_t	map_created_us;
+	uint64_t	map_expires_us;
 };
 
 struct nf_event {

@@ -41,6 +41,7 @@ struct nat_map {
 	uint32_t	sess_head;	/* this mapping's sessions */
 	uint32_t	hnext;		/* bucket chain, or free list */
 	uint32_t	created;
+	uint32_t	expires;	/* latest expiry reported in an event */
 };
 
 /*
@@ -94,6 +95,7 @@ struct nat {
 	uint32_t	sess_free, nsess;
 	uint32_t	*in_bkt, *out_bkt, sess_mask;
 	uint32_t	sweep;		/* next session nat_tick looks at */
+	uint32_t	sess_hwm;	/* slots above this were never used */
 
 	struct nat_host	*hosts;
 	uint32_t	host_mask;
@@ -538,8 +540,8 @@ timeout_of(const struct nat *nat, int pidx, uint8_t state)
 }
 
 static void
-emit(struct nat *nat, const struct nat_sess *s, const struct nat_map *m,
-    enum ev_op op, enum ev_cause cause, bool map_new, bool map_gone, uint64_t now,
+emit(struct nat *nat, const struct nat_sess *s, struct nat_map *m, enum ev_op op,
+    enum ev_cause cause, bool map_new, bool map_gone, uint64_t now,
     struct nf_out *out)
 {
 	struct nf_event ev = {
@@ -562,6 +564,26 @@ emit(struct nat *nat, const struct nat_sess *s, const struct nat_map *m,
 	ev.nat.rem_port = s->rem_port;
 	ev.nat.created_us = t_us(nat, s->created);
 	ev.nat.expires_us = s->expires ? t_us(nat, s->expires) : 0;
+
+	/* The mapping as it will be after this change (events are rare: the
+	 * walk of its first few sessions is off the per-packet path). */
+	if (op != EV_REMOVE && s->expires > m->expires)
+		m->expires = s->expires;
+	ev.nat.nsessions = op == EV_REMOVE ? m->nsess - 1 : m->nsess;
+	for (uint32_t i = m->sess_head; i != NIL && ev.nat.nremote < EV_NAT_REMOTES;
+	    i = nat->sess[i].mnext) {
+		const struct nat_sess *o = &nat->sess[i];
+
+		if (op == EV_REMOVE && o == s)
+			continue;
+		ev.nat.remote[ev.nat.nremote++] = (struct ev_nat_remote){
+			.ip = o->rem_ip, .port = o->rem_port, .state = o->state,
+			.flags = o->flags,
+		};
+	}
+	ev.nat.map_created_us = t_us(nat, m->created);
+	ev.nat.map_expires_us = m->flags & MF_STATIC && m->nsess <= (op == EV_REMOVE) ? 0 :
+	    m->expires ? t_us(nat, m->expires) : 0;
 	nf_out_event(out, &ev);
 }
 
@@ -587,6 +609,8 @@ sess_create(struct nat *nat, struct nat_map *m, uint32_t rip, uint16_t rport,
 	idx = nat->sess_free;
 	s = &nat->sess[idx];
 	nat->sess_free = s->next_in;
+	if (idx >= nat->sess_hwm)
+		nat->sess_hwm = idx + 1;
 	*s = (struct nat_sess){
 		.int_ip = m->int_ip, .rem_ip = rip, .int_port = m->int_port,
 		.rem_port = rport, .ext_port = m->ext_port, .ext_idx = m->ext_idx,
@@ -705,9 +729,9 @@ tcp_next(uint8_t st, uint8_t fl, bool out)
 /* Note activity on a session: state, expiry, and the events they deserve. */
 static void
 sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
-    uint32_t sec, uint64_t now, struct nf_out *ev_out, bool fresh)
+    uint64_t now, struct nf_out *ev_out, bool fresh)
 {
-	uint8_t was = s->state;
+	uint8_t was = s->state, was_flags = s->flags;
 	uint32_t life;
 
 	if (s->pidx == P_TCP) {
@@ -719,7 +743,9 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 	if (!out_dir)
 		s->flags |= NAT_SF_REPLIED;
 	life = timeout_of(nat, s->pidx, s->state);
-	s->expires = sec + life;
+	/* From the exact time rounded up: a timeout is a minimum (RFC 4787
+	 * REQ-5), never cut short by the one-second resolution. */
+	s->expires = (uint32_t)((now - nat->t0 + US - 1) / US) + life;
 	if (s->expires == 0)
 		s->expires = 1;
 	if (fresh) {
@@ -730,6 +756,11 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 		s->reported = s->expires;
 		emit(nat, s, &nat->maps[s->map], EV_UPDATE, EV_CAUSE_NAT_TCP, false, false,
 		    now, ev_out);
+	} else if ((s->flags ^ was_flags) & NAT_SF_REPLIED) {
+		/* UDP and ICMP have no states: their first reply is the news. */
+		s->reported = s->expires;
+		emit(nat, s, &nat->maps[s->map], EV_UPDATE, EV_CAUSE_NAT_REPLY, false,
+		    false, now, ev_out);
 	} else if (s->expires - s->reported >= life / 2 + 1) {
 		/* Lazy refresh: history need not hear of every packet. */
 		s->reported = s->expires;
@@ -1026,7 +1057,7 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		s = NULL;
 	}
 	if (s != NULL) {
-		sess_touch(nat, s, k.tcpfl, true, sec, now, out, false);
+		sess_touch(nat, s, k.tcpfl, true, now, out, false);
 	} else {
 		/* A new session, on the endpoint's mapping (EIM) or a new one. */
 		if ((m = map_find(nat, k.pidx, h->src, k.sport)) == NULL) {
@@ -1040,7 +1071,7 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 				map_delete(nat, m);
 			return why;
 		}
-		sess_touch(nat, s, k.tcpfl, true, sec, now, out, true);
+		sess_touch(nat, s, k.tcpfl, true, now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_OUTBOUND, map_new, false, now, out);
 	}
 	rewrite(ip, 12, nat->ext[s->ext_idx], l4, k.sport_off, s->ext_port, k.pidx);
@@ -1096,7 +1127,7 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		s = NULL;
 	}
 	if (s != NULL) {
-		sess_touch(nat, s, k.tcpfl, false, sec, now, out, false);
+		sess_touch(nat, s, k.tcpfl, false, now, out, false);
 	} else {
 		if ((m = map_by_ext(nat, e, k.pidx, k.dport)) == NULL)
 			return DROP_NAT_NO_MAPPING;
@@ -1104,7 +1135,7 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 			return DROP_NAT_FILTERED;
 		if ((s = sess_create(nat, m, h->src, rport, sec, NAT_SF_INBOUND, &why)) == NULL)
 			return why;
-		sess_touch(nat, s, k.tcpfl, false, sec, now, out, true);
+		sess_touch(nat, s, k.tcpfl, false, now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	}
 	rewrite(ip, 16, s->int_ip, l4, k.dport_off, s->int_port, k.pidx);
@@ -1192,13 +1223,16 @@ nat_tick(struct nat *nat, uint64_t now, struct nf_out *out)
 {
 	uint32_t sec = tsec(nat, now);
 
+	/* Free slots are reused first (a LIFO free list), so the live ones sit
+	 * below the high-water mark and a pass over them is short. */
 	for (uint32_t n = 0; n < nat->p.sweep_per_tick && nat->nsess > 0; n++) {
-		struct nat_sess *s = &nat->sess[nat->sweep];
+		struct nat_sess *s;
 
+		if (nat->sweep >= nat->sess_hwm)
+			nat->sweep = 0;
+		s = &nat->sess[nat->sweep++];
 		if (s->map != NIL && expired(s, sec))
 			sess_delete(nat, s, EV_CAUSE_NAT_TIMEOUT, now, out);
-		if (++nat->sweep == nat->p.max_sessions)
-			nat->sweep = 0;
 	}
 }
 

@@ -54,7 +54,11 @@
  * same translation; a later fragment that arrives before its first one, or of
  * a datagram never seen, is dropped (DROP_NAT_FRAG).
  *
- * Every session change is returned as an event (EV_TABLE_NAT) with its cause.
+ * Every session change is returned as an event (EV_TABLE_NAT) with its cause:
+ * created (NAT_OUTBOUND, NAT_INBOUND), a TCP state change (NAT_TCP), the first
+ * reply from the remote (NAT_REPLY; for UDP and ICMP the only state there
+ * is), activity that moved the expiry past half its lifetime since the last
+ * event (NAT_REFRESH), expiry (NAT_TIMEOUT).
  * No clock, no globals, no allocation after nat_new.
  */
 #ifndef NETFN_NAT_H

@@ -660,14 +660,20 @@ nat_out2in__udp_reply_reaches_inside_endpoint(void **state)
 	ev_reset();
 	nx.now = T(2);
 	xl_literal(false, udp_r1_a, udp_r1_a_x, sizeof(udp_r1_a));
+	/* nat.h: the first reply is an event (NAT_REPLY), later ones are not */
+	assert_int_equal(nx.o.out.nev, 1);
+	ev_get(0, EV_UPDATE, EV_CAUSE_NAT_REPLY);
+	ev_reset();
+	nx.now = T(3);
+	xl_literal(false, udp_r1_a, udp_r1_a_x, sizeof(udp_r1_a));
 	assert_int_equal(nx.o.out.nev, 0);	/* no event per packet */
 	s = get_sess(UDP, HA, 12345, R1, 53);
 	assert_int_equal(s.ext_ip, EXT0);
 	assert_int_equal(s.ext_port, 12345);
 	assert_int_equal(s.flags, NAT_SF_REPLIED);
 	assert_int_equal(s.created_us, T(0));
-	assert_int_equal(s.expires_us, T(302));
-	assert_int_equal(nat_stats(nx.nat)->out2in, 1);
+	assert_int_equal(s.expires_us, T(303));		/* the second reply, at T(3) */
+	assert_int_equal(nat_stats(nx.nat)->out2in, 2);
 	assert_int_equal(nat_count(nx.nat), 1);
 }
 
@@ -1191,7 +1197,8 @@ nat_tcp__midstream_segment_is_picked_up(void **state)
 	assert_int_equal(e->expires_us, T(7440));
 	assert_int_equal(nat_stats(nx.nat)->tcp_pickups, 1);
 	assert_int_equal(in4(TCP, R1, 443, EXT0, 40000, TCP_ACK, NULL, NULL), DROP_NONE);
-	assert_int_equal(nx.o.out.nev, 1);
+	assert_int_equal(nx.o.out.nev, 2);
+	ev_get(1, EV_UPDATE, EV_CAUSE_NAT_REPLY);	/* the remote's first answer */
 }
 
 /* nat.h: "A TCP segment from inside without a session that is not a SYN is
@@ -1406,6 +1413,9 @@ nat_refresh__lazy_events_past_half_the_lifetime(void **state)
 
 	(void)state;
 	out_ok(UDP, HA, 5000, R1, 53, 0);
+	/* the first reply is an event of its own; refreshes count from it */
+	assert_int_equal(in4(UDP, R1, 53, EXT0, 5000, 0, NULL, NULL), DROP_NONE);
+	ev_get(1, EV_UPDATE, EV_CAUSE_NAT_REPLY);
 	ev_reset();
 	for (unsigned s = 1; s <= 150; s++) {
 		nx.now = T(s);
@@ -2265,7 +2275,7 @@ static void
 rm_touch(int si, uint8_t fl, bool out, bool fresh)
 {
 	struct rm_sess *s = &rm.s[si];
-	uint8_t proto = rm.m[s->map].proto, was = s->state;
+	uint8_t proto = rm.m[s->map].proto, was = s->state, was_flags = s->flags;
 	uint32_t life;
 
 	if (proto == TCP)
@@ -2279,6 +2289,10 @@ rm_touch(int si, uint8_t fl, bool out, bool fresh)
 	} else if (s->state != was) {
 		s->reported = s->expires;
 		rm_emit(EV_UPDATE, EV_CAUSE_NAT_TCP, si, false, false);
+	} else if ((s->flags ^ was_flags) & NAT_SF_REPLIED) {
+		/* nat.h: the first reply is an event of its own */
+		s->reported = s->expires;
+		rm_emit(EV_UPDATE, EV_CAUSE_NAT_REPLY, si, false, false);
 	} else if (2 * (uint64_t)(s->expires - s->reported) > life) {
 		s->reported = s->expires;
 		rm_emit(EV_UPDATE, EV_CAUSE_NAT_REFRESH, si, false, false);
