@@ -76,16 +76,16 @@ $(B)/librouter.a: $(call obj,$(ROUTER_SRC))
 $(B)/asan/librouter.a: $(call asan,$(ROUTER_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libnetfn.a
-	$(CC) $(CFLAGS) -o $@ $^
+$(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
+	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
 
 # Unit tests: ASan+UBSan, linked against the sanitized libraries.
 $(B)/tests/netfn/%: $(call asan,tests/netfn/%.c) $(B)/asan/libnetfn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
-$(B)/tests/src/%: $(call asan,tests/src/%.c) $(B)/asan/librouter.a $(B)/asan/libnetfn.a
+$(B)/tests/src/%: $(call asan,tests/src/%.c) $(B)/asan/librouter.a $(B)/asan/libstore.a $(B)/asan/libnetfn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS) -lpthread
 $(B)/tests/store/%: $(call asan,tests/store/%.c) $(B)/asan/libstore.a $(B)/asan/libnetfn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
@@ -94,9 +94,9 @@ $(B)/tests/store/%: $(call asan,tests/store/%.c) $(B)/asan/libstore.a $(B)/asan/
 $(B)/tests/bench/store_%: $(call obj,tests/bench/store_%.c) $(B)/libstore.a $(B)/libnetfn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lm
-$(B)/tests/bench/%: $(call obj,tests/bench/%.c) $(B)/librouter.a $(B)/libnetfn.a
+$(B)/tests/bench/%: $(call obj,tests/bench/%.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread -lm
 
 # Fuzz targets: libFuzzer with ASan+UBSan, built by clang from the sources.
 $(B)/fuzz/%: tests/fuzz/%.c $(NETFN_SRC)

@@ -68,6 +68,22 @@ router_report_stats(const struct router *r, int fd)
 		    (unsigned long long)n->frags_translated,
 		    (unsigned long long)n->tcp_pickups);
 	}
+	if (r->state != NULL) {
+		struct state_stats st;
+
+		state_get_stats(r->state, &st);
+		dprintf(fd, "state_events %llu\nstate_events_lost %llu\n"
+		    "state_changes %llu\nstate_commits %llu\nstate_ticks %llu\n"
+		    "state_errors %llu\nstate_lag_p50_us %llu\nstate_lag_p99_us %llu\n"
+		    "state_restored_arp %llu\nstate_restored_nat %llu\n"
+		    "state_restore_skipped %llu\n",
+		    (unsigned long long)st.events_in, (unsigned long long)st.events_lost,
+		    (unsigned long long)st.changes, (unsigned long long)st.commits,
+		    (unsigned long long)st.ticks, (unsigned long long)st.errors,
+		    (unsigned long long)st.lag_p50_us, (unsigned long long)st.lag_p99_us,
+		    (unsigned long long)st.restored_arp, (unsigned long long)st.restored_nat,
+		    (unsigned long long)st.restore_skipped);
+	}
 	dprintf(fd, "out_tx_lost %llu\nout_events_lost %llu\nevents %llu\n",
 	    (unsigned long long)r->tx_lost, (unsigned long long)r->ev_lost,
 	    (unsigned long long)r->sink.total);
@@ -185,11 +201,16 @@ router_report_nat(struct router *r, int fd, bool json)
 	if (nat != NULL) {
 		do {
 			n = nat_dump(nat, s, sizeof(s) / sizeof(s[0]), &cursor);
-			for (size_t i = 0; i < n; i++, first = false)
+			for (size_t i = 0; i < n; i++) {
+				/* expired but not yet swept: already gone */
+				if (s[i].expires_us != 0 && s[i].expires_us <= now)
+					continue;
 				if (json)
 					nat_json(fd, &s[i], now, first);
 				else
 					nat_line(fd, &s[i], now);
+				first = false;
+			}
 		} while (cursor != 0);
 	}
 	if (json)

@@ -51,14 +51,16 @@ logmsg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* The sink until the store arrives: log each event with -v. */
+/* Events go to the state writer (git), and to the log with -v. */
 static void
-log_events(struct sink *s, const struct nf_event *ev, unsigned n)
+sink_events(struct sink *s, const struct nf_event *ev, unsigned n)
 {
 	const struct router *r = s->ctx;
 	char line[160];
 
 	s->total += n;
+	if (r->state != NULL)
+		state_push(r->state, ev, n);
 	if (r->cfg.verbose < 1)
 		return;
 	for (unsigned i = 0; i < n; i++)
@@ -127,6 +129,44 @@ warn_kernel_address(const char *dev)
 	freeifaddrs(ifa);
 }
 
+/*
+ * Open the state repository and load primary into the pipeline: ARP entries
+ * come back STALE, NAT sessions with their external ports, so established
+ * connections carry on; what expired meanwhile goes at the first tick.
+ */
+static int
+router_state_open(struct router *r, char *err, size_t errlen)
+{
+	static char info[512], host[64];
+	struct state_opts so;
+	struct state_stats st;
+	char a[16], b[16];
+	uint64_t t0 = router_now_us();
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "gitnet-router");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(info, sizeof(info), "inside %s %s/%u\noutside %s %s/%u\nnat %s\n",
+	    r->cfg.inside.dev, ipv4_ntop(r->cfg.inside.addr, a), r->cfg.inside.plen,
+	    r->cfg.outside.dev, ipv4_ntop(r->cfg.outside.addr, b), r->cfg.outside.plen,
+	    r->cfg.nat ? "on" : "off");
+	state_opts_default(&so);
+	so.dir = r->cfg.state_dir;
+	so.router_id = host;
+	so.router_info = info;
+	so.ifnames = r->ifnames;
+	so.n_ifnames = ROUTER_NIF;
+	if (state_open(&r->state, &so, err, errlen) < 0 ||
+	    state_restore(r->state, r->nf, router_now_us(), err, errlen) < 0)
+		return -1;
+	state_get_stats(r->state, &st);
+	logmsg("state: loaded: dir=%s arp=%llu nat_sessions=%llu skipped=%llu ms=%.1f",
+	    r->cfg.state_dir, (unsigned long long)st.restored_arp,
+	    (unsigned long long)st.restored_nat, (unsigned long long)st.restore_skipped,
+	    (double)(router_now_us() - t0) / 1000);
+	return 0;
+}
+
 static int
 router_open(struct router *r, char *err, size_t errlen)
 {
@@ -177,7 +217,9 @@ router_open(struct router *r, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	r->sink = (struct sink){ .events = log_events, .ctx = r };
+	r->sink = (struct sink){ .events = sink_events, .ctx = r };
+	if (strcmp(r->cfg.state_dir, "none") != 0 && router_state_open(r, err, errlen) < 0)
+		return -1;
 	if ((r->ctl_fd = ctl_open(r->cfg.control, err, errlen)) < 0)
 		return -1;
 	return 0;
@@ -186,6 +228,9 @@ router_open(struct router *r, char *err, size_t errlen)
 static void
 router_close(struct router *r)
 {
+	/* The data path has stopped: commit and flush what it left. */
+	state_close(r->state);
+	r->state = NULL;
 	ctl_close(r->ctl_fd, r->cfg.control);
 	for (int i = 0; i < ROUTER_NIF; i++)
 		io_close(r->io[i]);
@@ -299,6 +344,11 @@ run(struct router *r, int sfd)
 		epoll_add(ep, r->io[i]->fd);
 
 	if (router_static(r, &out) < 0) {
+		close(ep);
+		return -1;
+	}
+	if (r->state != NULL && state_start(r->state) < 0) {
+		logmsg("state: cannot start the writer thread");
 		close(ep);
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include "io.h"
 #include "netfn/pipeline.h"
 #include "sink.h"
+#include "state.h"
 
 #define ROUTER_NIF	2	/* inside (ifidx 0), outside (ifidx 1) */
 
@@ -21,6 +22,7 @@ struct router {
 	const char		*ifnames[ROUTER_NIF];
 	struct nf		*nf;
 	struct sink		sink;
+	struct state		*state;		/* NULL: --state none */
 	int			ctl_fd;		/* listening control socket, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */

@@ -691,8 +691,7 @@ config_parse_args__help_and_version_return_1(void **state)
 		"--nat-max-per-host N", "--udp-timeout S", "--tcp-timeout S",
 		"--tcp-transitory-timeout S", "--icmp-timeout S",
 		"nat.tcp_established_timeout_s", "nat.port_min",
-		"(The git-versioned state arrives in a later release: --state is "
-		    "accepted, not used yet.)",
+		"committed to a git", "'none'",
 	};
 	struct router_config c;
 	char err[ERRLEN], out[8192];

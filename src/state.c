@@ -1,0 +1,393 @@
+/*
+ * The state writer (contract in state.h).
+ *
+ * Ring: a power-of-two array of events, head written only by the data path,
+ * tail only by the writer, both C11 atomics with acquire/release ordering;
+ * no lock is ever taken on the data path (its counters are atomics too).
+ *
+ * The writer hands events to the store (store_record_event). ARP events map
+ * one to one. NAT events are per session, while the store keeps one entry
+ * per mapping (nat/<proto>/<a.b.c>/<d>/<port>) listing its remotes: each
+ * event carries the mapping as it is after the change, so the store turns a
+ * session's add, update or remove into one of its mapping's entry.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "router.h"
+#include "state.h"
+#include "store/store.h"
+
+#define LAG_SAMPLES	4096
+#define DRAIN_MAX	512
+
+struct state {
+	struct state_opts o;
+	struct store	*store;
+	pthread_t	thread;
+	bool		started;
+	atomic_bool	stop;
+
+	struct nf_event	*ring;
+	uint32_t	mask;
+	_Atomic uint64_t head;		/* next slot the data path writes */
+	_Atomic uint64_t tail;		/* next slot the writer reads */
+	_Atomic uint64_t events_in;	/* written by the data path only */
+	_Atomic uint64_t lost;		/* likewise */
+	bool		lost_logged;	/* data path only */
+
+	/* Writer thread only, except the stats copied under lock. */
+	uint64_t	pending_oldest[LAG_SAMPLES];	/* event times not yet durable */
+	unsigned	npending;
+	uint64_t	lag[LAG_SAMPLES];
+	unsigned	nlag, lag_at;
+	uint64_t	next_tick;
+	const char	*last_error;
+
+	pthread_mutex_t	mu;		/* guards st below */
+	struct state_stats st;
+};
+
+void
+state_opts_default(struct state_opts *o)
+{
+	*o = (struct state_opts){
+		.router_id = "gitnet-router",
+		.window_ms = 100,
+		.tick_ms = 1000,
+		.keep_expire = 8,
+		.ring_events = 65536,
+	};
+}
+
+int
+state_open(struct state **out, const struct state_opts *o, char *err, size_t errlen)
+{
+	struct store_opts so;
+	struct state *s;
+	int e;
+
+	*out = NULL;
+	if (o->ring_events == 0 || (o->ring_events & (o->ring_events - 1)) != 0) {
+		snprintf(err, errlen, "state: ring size %u is not a power of two",
+		    o->ring_events);
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->ring = calloc(o->ring_events, sizeof(*s->ring))) == NULL) {
+		free(s);
+		snprintf(err, errlen, "state: out of memory");
+		return -1;
+	}
+	s->o = *o;
+	s->mask = o->ring_events - 1;
+	pthread_mutex_init(&s->mu, NULL);
+	store_opts_default(&so);
+	so.router_id = o->router_id;
+	so.router_info = o->router_info;
+	so.ifnames = o->ifnames;
+	so.n_ifnames = o->n_ifnames;
+	so.window_ms = o->window_ms;
+	so.keep_expire = o->keep_expire;
+	so.create = true;
+	if ((e = store_open(&s->store, o->dir, &so)) < 0) {
+		snprintf(err, errlen, "state: %s: %s", o->dir, store_strerror());
+		free(s->ring);
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* A stored remote state as a NAT session state (restart). */
+static void
+session_of(struct nat_session *n, uint8_t proto, uint8_t rstate)
+{
+	n->proto = proto;
+	n->state = NAT_TCP_NONE;
+	n->flags = 0;
+	switch (rstate) {
+	case STORE_NAT_ESTABLISHED:
+		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_ESTABLISHED : 0;
+		n->flags = NAT_SF_REPLIED;
+		break;
+	case STORE_NAT_TRANSITORY:
+		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_TIME_WAIT : 0;
+		n->flags = NAT_SF_REPLIED;
+		break;
+	case STORE_NAT_CLOSED:
+		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_RST : 0;
+		break;
+	default:
+		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_SYN_OUT : 0;
+		break;
+	}
+}
+
+static void
+count_error(struct state *s, const char *what)
+{
+	const char *msg = store_strerror();
+
+	pthread_mutex_lock(&s->mu);
+	s->st.errors++;
+	pthread_mutex_unlock(&s->mu);
+	/* Log a failure when it changes, not once per batch. */
+	if (s->last_error == NULL || strcmp(s->last_error, msg) != 0) {
+		fprintf(stderr, "state: %s: %s\n", what, msg);
+		free((void *)s->last_error);
+		s->last_error = strdup(msg);
+	}
+}
+
+static void
+record(struct state *s, const struct nf_event *ev)
+{
+	if (store_record_event(s->store, ev) < 0) {
+		count_error(s, "record");
+		return;
+	}
+	if (s->npending < LAG_SAMPLES)
+		s->pending_oldest[s->npending++] = ev->now_us;
+	pthread_mutex_lock(&s->mu);
+	s->st.changes++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Everything recorded so far is durable as of now: note the lags. */
+static void
+durable(struct state *s, uint64_t now)
+{
+	for (unsigned i = 0; i < s->npending; i++) {
+		s->lag[s->lag_at] = now > s->pending_oldest[i] ? now - s->pending_oldest[i] : 0;
+		s->lag_at = (s->lag_at + 1) % LAG_SAMPLES;
+		if (s->nlag < LAG_SAMPLES)
+			s->nlag++;
+	}
+	s->npending = 0;
+	pthread_mutex_lock(&s->mu);
+	s->st.commits++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static unsigned
+drain(struct state *s)
+{
+	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&s->head, memory_order_acquire);
+	unsigned n = 0;
+
+	for (; tail != head && n < DRAIN_MAX; tail++, n++)
+		record(s, &s->ring[tail & s->mask]);
+	atomic_store_explicit(&s->tail, tail, memory_order_release);
+	return n;
+}
+
+static void
+commit_now(struct state *s, uint64_t now)
+{
+	int e;
+
+	if ((e = store_commit(s->store, now, NULL)) < 0) {
+		count_error(s, "commit");
+		return;
+	}
+	if (store_flush(s->store) < 0) {
+		count_error(s, "flush");
+		return;
+	}
+	if (e == 0)
+		durable(s, router_now_us());
+}
+
+static void
+tick(struct state *s, uint64_t now)
+{
+	int e;
+
+	/* What is pending goes first, so the tick branches from it. */
+	if (store_pending(s->store) > 0)
+		commit_now(s, now);
+	if ((e = store_tick(s->store, now)) < 0) {
+		count_error(s, "tick");
+		return;
+	}
+	if (e == 0) {
+		if (store_flush(s->store) < 0) {
+			count_error(s, "flush");
+			return;
+		}
+		pthread_mutex_lock(&s->mu);
+		s->st.ticks++;
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+static void *
+writer(void *arg)
+{
+	struct state *s = arg;
+	struct timespec nap = { 0, 5 * 1000 * 1000 };
+
+	for (;;) {
+		bool stopping = atomic_load(&s->stop);
+		unsigned n = drain(s);
+		uint64_t now = router_now_us();
+		int e;
+
+		if ((e = store_poll(s->store, now)) < 0)
+			count_error(s, "group commit");
+		else if (e == 1)
+			durable(s, router_now_us());
+		if (now >= s->next_tick) {
+			tick(s, now);
+			s->next_tick = now + (uint64_t)s->o.tick_ms * 1000;
+		}
+		if (stopping && n == 0 &&
+		    atomic_load(&s->tail) == atomic_load(&s->head))
+			break;
+		if (n < DRAIN_MAX)
+			nanosleep(&nap, NULL);
+	}
+	commit_now(s, router_now_us());
+	return NULL;
+}
+
+int
+state_start(struct state *s)
+{
+	s->next_tick = router_now_us();		/* first tick: what expired while down */
+	if (pthread_create(&s->thread, NULL, writer, s) != 0)
+		return -1;
+	s->started = true;
+	return 0;
+}
+
+void
+state_push(struct state *s, const struct nf_event *ev, unsigned n)
+{
+	uint64_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
+	unsigned i;
+
+	for (i = 0; i < n && head - tail <= s->mask; i++, head++)
+		s->ring[head & s->mask] = ev[i];
+	atomic_store_explicit(&s->head, head, memory_order_release);
+	atomic_fetch_add_explicit(&s->events_in, n, memory_order_relaxed);
+	if (i < n) {
+		atomic_fetch_add_explicit(&s->lost, n - i, memory_order_relaxed);
+		if (!s->lost_logged) {
+			fprintf(stderr, "state: journal full: %u events not recorded "
+			    "(the disk is behind; counted as state_events_lost)\n", n - i);
+			s->lost_logged = true;
+		}
+	} else {
+		s->lost_logged = false;
+	}
+}
+
+struct restore_ctx {
+	struct state	*s;
+	struct nf	*nf;
+	uint64_t	now;
+};
+
+static int
+restore_one(void *arg, const struct store_entry *e)
+{
+	struct restore_ctx *r = arg;
+	struct state *s = r->s;
+
+	if (e->table == EV_TABLE_ARP) {
+		if (arp_restore(nf_arp(r->nf), &e->arp) == 0)
+			s->st.restored_arp++;
+		else
+			s->st.restore_skipped++;
+		return 0;
+	}
+	if (e->table != EV_TABLE_NAT || nf_nat(r->nf) == NULL) {
+		s->st.restore_skipped++;
+		return 0;
+	}
+	for (unsigned i = 0; i < e->nat.nremote; i++) {
+		struct nat_session n = {
+			.int_ip = e->nat.in_ip, .int_port = e->nat.in_port,
+			.ext_ip = e->nat.ext_ip, .ext_port = e->nat.ext_port,
+			.rem_ip = e->nat.remote[i].ip, .rem_port = e->nat.remote[i].port,
+			.created_us = e->nat.created_us, .expires_us = e->nat.expires_us,
+		};
+
+		session_of(&n, e->nat.proto, e->nat.remote[i].state);
+		if (nat_restore(nf_nat(r->nf), &n, r->now) == 0)
+			s->st.restored_nat++;
+		else
+			s->st.restore_skipped++;
+	}
+	return 0;
+}
+
+int
+state_restore(struct state *s, struct nf *nf, uint64_t now, char *err, size_t errlen)
+{
+	struct restore_ctx r = { s, nf, now };
+
+	if (store_load(s->store, NULL, restore_one, &r) < 0) {
+		snprintf(err, errlen, "state: %s: loading primary: %s", s->o.dir,
+		    store_strerror());
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+state_get_stats(struct state *s, struct state_stats *out)
+{
+	static uint64_t sorted[LAG_SAMPLES];
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	*out = s->st;
+	out->events_in = atomic_load(&s->events_in);
+	out->events_lost = atomic_load(&s->lost);
+	/* The samples are the writer's; a racy copy costs at most a stale one. */
+	n = s->nlag;
+	memcpy(sorted, s->lag, n * sizeof(sorted[0]));
+	pthread_mutex_unlock(&s->mu);
+	if (n > 0) {
+		qsort(sorted, n, sizeof(sorted[0]), cmp_u64);
+		out->lag_p50_us = sorted[n / 2];
+		out->lag_p99_us = sorted[(n * 99) / 100];
+	}
+}
+
+void
+state_close(struct state *s)
+{
+	if (s == NULL)
+		return;
+	if (s->started) {
+		atomic_store(&s->stop, true);
+		pthread_join(s->thread, NULL);
+	}
+	if (store_close(s->store) < 0)
+		fprintf(stderr, "state: close: %s\n", store_strerror());
+	free((void *)s->last_error);
+	pthread_mutex_destroy(&s->mu);
+	free(s->ring);
+	free(s);
+}

@@ -1,0 +1,86 @@
+/*
+ * The router's state in git: a writer thread that owns the store.
+ *
+ * The data path never waits on git. It pushes each batch's table events
+ * into a bounded single-producer, single-consumer ring (state_push: copies,
+ * never blocks, never allocates); the writer thread turns them into store
+ * changes, group-commits them (store_poll: every window_ms or batch_max
+ * changes, fsynced before primary moves), and runs the expiry tick every
+ * tick_ms on an expire_<unix.usec> branch merged back into primary.
+ *
+ * Overflow policy: when the disk is slower than the table changes for long
+ * enough to fill the ring, new events are dropped, counted (events_lost)
+ * and logged once per burst; the packets themselves are never delayed or
+ * dropped, and the tables in memory stay right. The next event for an entry
+ * writes its whole state again, so a lost event leaves history short a step
+ * until then, never wrong about an entry that changed afterwards.
+ *
+ * Start: state_open opens (or creates) the repository, and with it the
+ * restart contract: state_restore loads primary into the pipeline (ARP
+ * entries come back STALE, NAT sessions keep their external ports), and the
+ * first tick removes, as a tick commit, what expired while the router was
+ * down.
+ */
+#ifndef SRC_STATE_H
+#define SRC_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netfn/event.h"
+#include "netfn/pipeline.h"
+
+struct state_opts {
+	const char	*dir;		/* the bare repository */
+	const char	*router_id;	/* author and committer of every commit */
+	const char	*router_info;	/* meta/router lines */
+	const char *const *ifnames;	/* ifidx -> interface name */
+	unsigned	n_ifnames;
+	unsigned	window_ms;	/* group commit window: 100 */
+	unsigned	tick_ms;	/* expiry tick: 1000 */
+	unsigned	keep_expire;	/* expire_ branches kept: 8 */
+	unsigned	ring_events;	/* ring size, a power of two: 65536 */
+};
+
+void state_opts_default(struct state_opts *o);
+
+struct state_stats {
+	uint64_t	events_in;	/* pushed by the data path */
+	uint64_t	events_lost;	/* the ring was full */
+	uint64_t	changes;	/* recorded into the store */
+	uint64_t	commits;	/* group commits made durable */
+	uint64_t	ticks;		/* expiry ticks that aged something out */
+	uint64_t	errors;		/* store operations that failed */
+	uint64_t	lag_p50_us;	/* event to durable commit, median */
+	uint64_t	lag_p99_us;	/* and 99th percentile */
+	uint64_t	restored_arp, restored_nat, restore_skipped;
+};
+
+struct state;
+
+/*
+ * Open the state repository at o->dir (created if absent). The messages say
+ * what is wrong with a directory that is not a gitnet store, is locked by
+ * another router, or cannot be written.
+ */
+int state_open(struct state **out, const struct state_opts *o, char *err, size_t errlen);
+
+/*
+ * Load primary into nf (before state_start; on the caller's thread).
+ * Entries that no longer fit the configuration are skipped and counted.
+ */
+int state_restore(struct state *s, struct nf *nf, uint64_t now_us, char *err,
+    size_t errlen);
+
+/* Start the writer thread. */
+int state_start(struct state *s);
+
+/* Data path: queue n events for the writer. Never blocks. */
+void state_push(struct state *s, const struct nf_event *ev, unsigned n);
+
+/* Stop the writer after it has committed and flushed everything queued. */
+void state_close(struct state *s);
+
+void state_get_stats(struct state *s, struct state_stats *out);
+
+#endif
