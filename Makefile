@@ -48,7 +48,8 @@ FUZZ_BINS	= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   libclang-rt-14-dev iproute2 iputils-ping iputils-arping curl iperf3 \
 	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
-	   tcpdump jq nftables procps
+	   tcpdump jq nftables procps coturn stun-client stun-server traceroute \
+	   conntrack
 
 .PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean
 .DEFAULT_GOAL := all
@@ -112,9 +113,12 @@ need-deps:
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "deps: missing:$$missing"; $(MAKE) --no-print-directory deps; fi
 
+# coturn and stun-server ship services; the tests run their daemons in
+# namespaces of their own, so the host's copies are stopped and disabled.
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PKGS)
+	-@systemctl disable --now coturn stun-server >/dev/null 2>&1 || true
 
 test: need-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) fuzz-seeds

@@ -6,7 +6,9 @@
 #
 #   A. the Linux kernel: rtr's veths get 192.168.1.1/24 and 203.0.113.1/24,
 #      net.ipv4.ip_forward=1;
-#   B. gitnet-router on the same, address-less veths.
+#   B. gitnet-router on the same, address-less veths, its state recorded
+#      in git (--state, as lib.sh starts it);
+#   C. the same with --state none: what recording the state costs.
 #
 # The generator is build/tests/bench/pktgen (AF_PACKET TX ring, qdisc
 # bypass) in cli, E2E_SECONDS (5) of 64-byte frames over E2E_FLOWS (64)
@@ -29,6 +31,8 @@
 #   BENCH e2e_kernel_forward_kpps <x> kpps
 #   BENCH e2e_gitnet_forward_kpps <y> kpps
 #   RATIO forward_vs_kernel <y/x>
+#   BENCH e2e_gitnet_nostate_forward_kpps <z> kpps
+#   RATIO state_on_vs_off <y/z>
 # plus "#" lines of detail. Exits non-zero if a run could not be made.
 
 set -u -o pipefail
@@ -104,6 +108,7 @@ status=0
 GN_ROUTER_PREFIX="taskset -c 1"
 : >"$GN_RUN/kernel.kpps"
 : >"$GN_RUN/gitnet.kpps"
+: >"$GN_RUN/nostate.kpps"
 for run in $(seq 1 "$E2E_RUNS"); do
 	# A: the kernel.
 	gn_kernel_router
@@ -125,6 +130,15 @@ for run in $(seq 1 "$E2E_RUNS"); do
 	fi
 	gn_router_alive || { gn_log "router died during run $run"; status=1; }
 	gn_router_stop
+
+	# C: gitnet-router without its state in git.
+	if ! gn_router_start --no-nat --state none; then
+		status=1
+		break
+	fi
+	measure "nostate$run" || { gn_log "nostate run $run delivered nothing"; status=1; }
+	echo "$KPPS" >>"$GN_RUN/nostate.kpps"
+	gn_router_stop
 done
 KERNEL_KPPS=$(median <"$GN_RUN/kernel.kpps")
 GITNET_KPPS=$(median <"$GN_RUN/gitnet.kpps")
@@ -135,5 +149,9 @@ echo "BENCH e2e_kernel_forward_kpps $KERNEL_KPPS kpps"
 echo "BENCH e2e_gitnet_forward_kpps $GITNET_KPPS kpps"
 echo "RATIO forward_vs_kernel $(awk -v y="$GITNET_KPPS" -v x="$KERNEL_KPPS" \
     'BEGIN { printf "%.2f", (x > 0 ? y / x : 0) }')"
+NOSTATE_KPPS=$(median <"$GN_RUN/nostate.kpps")
+echo "BENCH e2e_gitnet_nostate_forward_kpps $NOSTATE_KPPS kpps"
+echo "RATIO state_on_vs_off $(awk -v y="$GITNET_KPPS" -v z="$NOSTATE_KPPS" \
+    'BEGIN { printf "%.2f", (z > 0 ? y / z : 0) }')"
 [ "$(awk -v x="$KERNEL_KPPS" 'BEGIN { print (x > 0) }')" = 1 ] || status=1
 exit "$status"

@@ -367,3 +367,238 @@ gn_summary()
 	echo "$GN_PASS passed, $GN_FAIL failed"
 	[ "$GN_FAIL" -eq 0 ]
 }
+
+# --- two inside hosts, for NAT tests (test_nat*.sh) -------------------------
+#
+#	cli   veth-c   192.168.1.2/24 --.
+#	cli2  veth-c2  192.168.1.3/24 --+-- lan: bridge br0 (veth-l1, veth-l2,
+#	                                 |        veth-l0) -- veth-r0 in rtr
+#	rtr   veth-r0 (router: 192.168.1.1/24)   veth-r1 (router: 203.0.113.1/24)
+#	srv   veth-s   203.0.113.2/24 and 203.0.113.3/24 (SRV_IP2: the second
+#	      address STUN servers need), gw 203.0.113.1
+#
+# The router still has one inside interface; the bridge in the fourth
+# namespace `lan' puts two hosts behind it. Same invariants as gn_topology:
+# names unique to the run, no device in the root namespace, offloads as in
+# the header, cleanup by gn_cleanup (the namespaces are in GN_NS_MADE).
+
+CLI2=$GN_ID-cli2
+LAN=$GN_ID-lan
+CLI2_IP=192.168.1.3
+CLI2_DEV=veth-c2
+SRV_IP2=203.0.113.3
+
+in_cli2() { ip netns exec "$CLI2" "$@"; }
+in_lan() { ip netns exec "$LAN" "$@"; }
+
+# Build cli, cli2 -- lan -- rtr -- srv. The router's ends are up but have no
+# address; srv has both of its addresses.
+gn_topology_lan()
+{
+	local ns dev
+
+	gn_mkns "$CLI"
+	gn_mkns "$CLI2"
+	gn_mkns "$LAN"
+	gn_mkns "$RTR"
+	gn_mkns "$SRV"
+	ip -n "$LAN" link add br0 type bridge stp_state 0 forward_delay 0 ||
+	    gn_die "bridge in lan"
+	ip link add "$CLI_DEV" netns "$CLI" type veth peer name veth-l1 netns "$LAN" ||
+	    gn_die "veth cli-lan"
+	ip link add "$CLI2_DEV" netns "$CLI2" type veth peer name veth-l2 netns "$LAN" ||
+	    gn_die "veth cli2-lan"
+	ip link add veth-l0 netns "$LAN" type veth peer name "$RTR_IN_DEV" netns "$RTR" ||
+	    gn_die "veth lan-rtr"
+	ip link add "$SRV_DEV" netns "$SRV" type veth peer name "$RTR_OUT_DEV" netns "$RTR" ||
+	    gn_die "veth srv-rtr"
+	for ns in "$CLI:$CLI_DEV" "$CLI2:$CLI2_DEV" "$SRV:$SRV_DEV" \
+	    "$LAN:veth-l0" "$LAN:veth-l1" "$LAN:veth-l2"; do
+		ip netns exec "${ns%%:*}" ethtool -K "${ns#*:}" tso off gso off gro off \
+		    >/dev/null 2>&1 || gn_die "ethtool -K ${ns#*:}"
+	done
+	for dev in veth-l0 veth-l1 veth-l2; do
+		ip -n "$LAN" link set "$dev" master br0 up
+	done
+	# No multicast on the bridge's own interface: with no address it would
+	# send IGMP reports from 0.0.0.0, which the router drops as martians.
+	ip -n "$LAN" link set br0 multicast off up
+	ip -n "$CLI" addr add "$CLI_IP/24" dev "$CLI_DEV"
+	ip -n "$CLI2" addr add "$CLI2_IP/24" dev "$CLI2_DEV"
+	ip -n "$SRV" addr add "$SRV_IP/24" dev "$SRV_DEV"
+	ip -n "$SRV" addr add "$SRV_IP2/24" dev "$SRV_DEV"
+	ip -n "$CLI" link set "$CLI_DEV" up
+	ip -n "$CLI2" link set "$CLI2_DEV" up
+	ip -n "$SRV" link set "$SRV_DEV" up
+	ip -n "$RTR" link set "$RTR_IN_DEV" up
+	ip -n "$RTR" link set "$RTR_OUT_DEV" up
+	ip -n "$CLI" route add default via "$RTR_IN_IP"
+	ip -n "$CLI2" route add default via "$RTR_IN_IP"
+	ip -n "$SRV" route add default via "$RTR_OUT_IP"
+	RTR_IN_MAC=$(in_rtr cat "/sys/class/net/$RTR_IN_DEV/address")
+	RTR_OUT_MAC=$(in_rtr cat "/sys/class/net/$RTR_OUT_DEV/address")
+	CLI_MAC=$(in_cli cat "/sys/class/net/$CLI_DEV/address")
+	CLI2_MAC=$(in_cli2 cat "/sys/class/net/$CLI2_DEV/address")
+	SRV_MAC=$(in_srv cat "/sys/class/net/$SRV_DEV/address")
+	gn_wait 5 in_cli grep -qx 1 "/sys/class/net/$CLI_DEV/carrier"
+	gn_wait 5 in_cli2 grep -qx 1 "/sys/class/net/$CLI2_DEV/carrier"
+	gn_wait 5 in_srv grep -qx 1 "/sys/class/net/$SRV_DEV/carrier"
+	# A bridge port passes traffic once it is forwarding (STP is off,
+	# but the state still changes asynchronously).
+	gn_wait 5 in_lan sh -c '! bridge link show | grep -qv "state forwarding"'
+}
+
+# The kernel baseline with NAT: gn_kernel_router plus nftables masquerade on
+# the outside interface, in a table of its own (gn_kernel_nat_off removes
+# it). Conntrack is the kernel's, in rtr's namespace only.
+gn_kernel_nat()
+{
+	gn_kernel_router
+	in_rtr nft -f - <<-NFT || return 1
+	table ip gn_nat {
+		chain post {
+			type nat hook postrouting priority srcnat; policy accept;
+			oifname "$RTR_OUT_DEV" masquerade
+		}
+	}
+	NFT
+}
+
+gn_kernel_nat_off()
+{
+	in_rtr nft delete table ip gn_nat 2>/dev/null
+	in_rtr conntrack -F >/dev/null 2>&1
+	gn_kernel_router_off
+}
+
+# Wait (bounded, $1 s) until a TCP or UDP server listens on port $3 in
+# namespace $2 ($4: tcp, the default, or udp).
+gn_wait_listen()
+{
+	local limit=$1 ns=$2 port=$3 proto=${4:-tcp} flag=-tln
+
+	[ "$proto" = udp ] && flag=-uln
+	gn_wait "$limit" sh -c "ip netns exec '$ns' ss -H $flag 'sport = :$port' | grep -q ."
+}
+
+# Write $GN_RUN/udptool.py, a small UDP (and TCP) client/server for the NAT
+# tests, executable with GN_PY, and set GN_UDPTOOL to its path. Modes (every
+# one bounded):
+#   serve IP:PORT... SECS    answer each datagram with "seen IP:PORT" (its
+#                            source as this socket saw it) and log
+#                            "IP:PORT <- SRC_IP:SRC_PORT PAYLOAD" on stdout
+#   quiet IP:PORT... SECS    the same log, no answer
+#   ask LPORT DST:PORT...    from one socket bound to LPORT (0: any), ask each
+#                            server in turn; print "DST:PORT seen IP:PORT"
+#                            (or "DST:PORT none" after 2 s)
+#   listen LPORT DST:PORT SECS  send "hello" to DST:PORT from LPORT, then print
+#                            "from SRC_IP:SRC_PORT PAYLOAD" for what arrives
+#   send SRC_IP:SPORT DST:PORT PAYLOAD  one datagram from that source
+#   tserve IP:PORT SECS      TCP: answer each connection with "seen IP:PORT"
+#   task LPORT DST:PORT      TCP: connect from LPORT, print "DST:PORT " and
+#                            the answer (or "none")
+gn_udptool()
+{
+	GN_UDPTOOL=$GN_RUN/udptool.py
+	echo "#!$GN_PY" >"$GN_UDPTOOL"
+	cat >>"$GN_UDPTOOL" <<-'PY'
+	import select, socket, sys, time
+
+	def ep(s):
+	    h, p = s.rsplit(":", 1)
+	    return (h, int(p))
+
+	def sock(addr):
+	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.bind(addr)
+	    return s
+
+	def serve(args, reply):
+	    socks = [sock(ep(a)) for a in args[:-1]]
+	    end = time.time() + float(args[-1])
+	    while time.time() < end:
+	        r, _, _ = select.select(socks, [], [], max(0, end - time.time()))
+	        for s in r:
+	            data, peer = s.recvfrom(2048)
+	            me = "%s:%d" % s.getsockname()
+	            print("%s <- %s:%d %s" % (me, peer[0], peer[1],
+	                data.decode(errors="replace")), flush=True)
+	            if reply:
+	                s.sendto(b"seen %s:%d" % (peer[0].encode(), peer[1]), peer)
+
+	def ask(args):
+	    s = sock(("0.0.0.0", int(args[0])))
+	    s.settimeout(2)
+	    for d in args[1:]:
+	        s.sendto(b"ask", ep(d))
+	        try:
+	            data, _ = s.recvfrom(2048)
+	            print(d, data.decode(errors="replace"), flush=True)
+	        except socket.timeout:
+	            print(d, "none", flush=True)
+
+	def listen(args):
+	    s = sock(("0.0.0.0", int(args[0])))
+	    s.sendto(b"hello", ep(args[1]))
+	    end = time.time() + float(args[2])
+	    while time.time() < end:
+	        s.settimeout(max(0.01, end - time.time()))
+	        try:
+	            data, peer = s.recvfrom(2048)
+	        except socket.timeout:
+	            break
+	        print("from %s:%d %s" % (peer[0], peer[1],
+	            data.decode(errors="replace")), flush=True)
+
+	def send(args):
+	    s = sock(ep(args[0]))
+	    s.sendto(args[2].encode(), ep(args[1]))
+
+	def tserve(args):
+	    s = socket.socket()
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.bind(ep(args[0]))
+	    s.listen(8)
+	    end = time.time() + float(args[1])
+	    while time.time() < end:
+	        s.settimeout(max(0.01, end - time.time()))
+	        try:
+	            c, peer = s.accept()
+	        except socket.timeout:
+	            break
+	        print("%s <- %s:%d" % (args[0], peer[0], peer[1]), flush=True)
+	        c.sendall(b"seen %s:%d" % (peer[0].encode(), peer[1]))
+	        c.close()
+
+	def task(args):
+	    s = socket.socket()
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.bind(("0.0.0.0", int(args[0])))
+	    s.settimeout(3)
+	    try:
+	        s.connect(ep(args[1]))
+	        print(args[1], s.recv(2048).decode(errors="replace"), flush=True)
+	    except OSError:
+	        print(args[1], "none", flush=True)
+
+	mode, args = sys.argv[1], sys.argv[2:]
+	if mode == "serve":
+	    serve(args, True)
+	elif mode == "quiet":
+	    serve(args, False)
+	elif mode == "ask":
+	    ask(args)
+	elif mode == "listen":
+	    listen(args)
+	elif mode == "send":
+	    send(args)
+	elif mode == "tserve":
+	    tserve(args)
+	elif mode == "task":
+	    task(args)
+	else:
+	    sys.exit("udptool: unknown mode " + mode)
+	PY
+	chmod +x "$GN_UDPTOOL"
+}
