@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, as `make demo` runs it: gitnet-router as the NAT router
 # between two network namespaces, real traffic through it, then what it
-# learned: its ARP cache, its NAT table and the table changes it recorded.
+# learned (its ARP cache and NAT table) and their history in git, read with
+# stock git: entry commits, an expire_ branch and its merge.
 #
 #	cli 192.168.1.2 --- [192.168.1.1  gitnet-router  203.0.113.1] --- srv 203.0.113.2
 #	    (inside)                   NAT: cli appears as 203.0.113.1       (outside)
@@ -16,7 +17,8 @@ show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
 gn_require router ping curl socat ethtool
 gn_init
 gn_topology
-gn_router_start -v || gn_die "the router did not start"
+# Short ICMP and UDP timeouts so the demo sees an expiry tick within seconds.
+gn_router_start -v --icmp-timeout 3 --udp-timeout 3 || gn_die "the router did not start"
 
 step "router started (its log)"
 sed 's/^/  /' "$GN_ROUTER_LOG"
@@ -47,10 +49,17 @@ show in_cli ip neigh show dev "$CLI_DEV"
 printf '$ (in srv) who connected to the HTTP server: the router'"'"'s outside address\n'
 in_srv ss -tn state time-wait "( sport = :8080 )" 2>/dev/null | awk 'NR > 1 { print "  " $4 }' | sort -u
 
-step "table changes, as the store will commit them"
-grep '^event:' "$GN_ROUTER_LOG" | sed 's/^event: /  /'
-echo "  (the git store records these on branch primary once it is wired in;"
-echo "   until then they are logged, one line per change)"
-
+step "waiting 5 s for the ping and UDP flows to expire (an expiry tick)"
+sleep 5
 gn_router_stop
-step "router stopped (exit status $GN_ROUTER_RC)"
+step "router stopped (exit status $GN_ROUTER_RC); its history, with stock git"
+G="git --git-dir=$GN_RUN/state"
+show $G log --graph --oneline --all
+cli_mac=$(cat "/sys/class/net/$CLI_DEV/address" 2>/dev/null || in_cli cat "/sys/class/net/$CLI_DEV/address")
+show $G show primary:arp/192.168.1/2
+printf '$ %s ls-tree -r --name-only primary\n' "$G"
+$G ls-tree -r --name-only primary | sed 's/^/  /'
+printf '$ %s fsck --strict && echo clean\n' "$G"
+$G fsck --strict >/dev/null 2>&1 && echo "  clean" || echo "  NOT clean"
+echo "  (cli's MAC is $cli_mac; the repository is $GN_RUN/state, removed on exit:"
+echo "   set GN_KEEP=1 to keep it)"
