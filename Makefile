@@ -40,6 +40,8 @@ obj	= $(patsubst %.c,$(B)/obj/%.o,$(1))
 asan	= $(patsubst %.c,$(B)/asan/%.o,$(1))
 
 ROUTER_BIN	= $(B)/gitnet-router
+TOOL_BIN	= $(B)/gitnet
+TOOL_SRC	= $(wildcard tools/*.c)
 UNIT_BINS	= $(patsubst %.c,$(B)/%,$(NETFN_TESTS) $(SRC_TESTS) $(STORE_TESTS))
 BENCH_BINS	= $(patsubst %.c,$(B)/%,$(BENCH_SRC))
 FUZZ_BINS	= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
@@ -51,10 +53,10 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   tcpdump jq nftables procps coturn stun-client stun-server traceroute \
 	   conntrack
 
-.PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean
+.PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean guest
 .DEFAULT_GOAL := all
 
-all: $(ROUTER_BIN) $(BENCH_BINS)
+all: $(ROUTER_BIN) $(if $(TOOL_SRC),$(TOOL_BIN)) $(BENCH_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -78,6 +80,10 @@ $(B)/asan/librouter.a: $(call asan,$(ROUTER_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
+	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
+
+# The gitnet tool: tools/*.c, over the store and netfn (replay-pcap).
+$(TOOL_BIN): $(call obj,$(TOOL_SRC)) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
 	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
 
 # Unit tests: ASan+UBSan, linked against the sanitized libraries.
@@ -122,7 +128,8 @@ deps:
 
 test: need-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) fuzz-seeds
-	@tests/run-tests $(UNIT_BINS) -- $(FUZZ_BINS) -- $(sort $(wildcard tests/netns/test_*.sh))
+	@tests/run-tests $(UNIT_BINS) -- $(FUZZ_BINS) -- $(sort $(wildcard tests/netns/test_*.sh)) \
+		$(sort $(wildcard tests/tools/test_*.sh)) $(sort $(wildcard tests/guest/test_*.sh))
 
 unit: $(UNIT_BINS)
 	@tests/run-tests $(UNIT_BINS) -- --
@@ -137,6 +144,10 @@ fuzz-seeds:
 fuzz: $(FUZZ_BINS) fuzz-seeds
 	@for f in $(FUZZ_BINS); do mkdir -p $(B)/corpus/$${f##*/}; \
 		$$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$${f##*/} $(B)/fuzz/seeds/$${f##*/} || exit 1; done
+
+# The Xen guest image (guest/out/): kernel, initramfs, sizes printed.
+guest: need-deps all
+	@guest/mkimage $(KERNEL)
 
 bench: need-deps all
 	@tests/bench/run
