@@ -298,6 +298,35 @@ done:
 	return error;
 }
 
+/*
+ * Primary's head into st->head: 0, or 1 when the repository has no refs at
+ * all (a new store), or STORE_EFOREIGN when it has refs but no primary.
+ */
+static int
+find_primary(struct store *st, const char *path)
+{
+	int error = git_reference_name_to_id(&st->head, st->repo, PRIMARY);
+
+	if (error == GIT_ENOTFOUND) {
+		git_reference_iterator *it = NULL;
+		git_reference *r = NULL;
+		bool any = false;
+
+		if (git_reference_iterator_new(&it, st->repo) == 0) {
+			any = git_reference_next(&r, it) == 0;
+			git_reference_free(r);
+			git_reference_iterator_free(it);
+		}
+		if (any)
+			return store_err(STORE_EFOREIGN,
+			    "store: %s: not a gitnet store (no branch primary)", path);
+		return 1;
+	}
+	if (error < 0)
+		return store_gerr(error, "store: %s: reading primary", path);
+	return 0;
+}
+
 static int
 index_entry(void *ctx, const struct store_entry *e)
 {
@@ -369,34 +398,25 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		error = store_err(STORE_EFOREIGN, "store: %s: not a bare repository", path);
 		goto fail;
 	}
+	/*
+	 * Refuse a foreign repository before touching anything in it: the lock
+	 * file and the clean-up of stale locks are for our own stores only.
+	 * (Checked again under the lock: a writer may have moved primary.)
+	 */
+	if ((error = find_primary(st, path)) < 0 ||
+	    (error == 0 && (error = check_schema(st)) < 0))
+		goto fail;
 	if ((error = take_lock(st, git_repository_path(st->repo))) < 0)
 		goto fail;
 	cleanup_stale(git_repository_path(st->repo));
 	if ((error = store_odb_open(&st->odb, st->repo, o->fsync)) < 0)
 		goto fail;
-
-	error = git_reference_name_to_id(&st->head, st->repo, PRIMARY);
-	if (error == GIT_ENOTFOUND) {
-		git_reference_iterator *it = NULL;
-		git_reference *r = NULL;
-		bool any = false;
-
-		if (git_reference_iterator_new(&it, st->repo) == 0) {
-			any = git_reference_next(&r, it) == 0;
-			git_reference_free(r);
-			git_reference_iterator_free(it);
-		}
-		if (any) {
-			error = store_err(STORE_EFOREIGN,
-			    "store: %s: not a gitnet store (no branch primary)", path);
-			goto fail;
-		}
+	if ((error = find_primary(st, path)) < 0)
+		goto fail;
+	if (error == 1) {
 		if ((error = create_tables(st)) < 0)
 			goto fail;
 		fresh = true;
-	} else if (error < 0) {
-		error = store_gerr(error, "store: %s: reading primary", path);
-		goto fail;
 	} else {
 		git_oid_cpy(&st->durable, &st->head);
 		st->have_durable = true;
