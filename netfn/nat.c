@@ -30,6 +30,7 @@
 #define NIL		UINT32_MAX
 #define US		1000000ULL
 #define MF_STATIC	0x01
+#define MAP_WALK	64	/* sessions an event looks at for its mapping */
 
 enum { P_TCP, P_UDP, P_ICMP, P_MAX };
 
@@ -565,22 +566,34 @@ emit(struct nat *nat, const struct nat_sess *s, struct nat_map *m, enum ev_op op
 	ev.nat.created_us = t_us(nat, s->created);
 	ev.nat.expires_us = s->expires ? t_us(nat, s->expires) : 0;
 
-	/* The mapping as it will be after this change (events are rare: the
-	 * walk of its first few sessions is off the per-packet path). */
-	if (op != EV_REMOVE && s->expires > m->expires)
-		m->expires = s->expires;
+	/*
+	 * The mapping as it will be after this change (events are rare: this
+	 * walk is off the per-packet path). Its expiry is its sessions' latest,
+	 * exact when the walk sees them all; past MAP_WALK sessions it can only
+	 * grow, which errs on the side of keeping the entry.
+	 */
+	uint32_t latest = 0, seen = 0;
+
 	ev.nat.nsessions = op == EV_REMOVE ? m->nsess - 1 : m->nsess;
-	for (uint32_t i = m->sess_head; i != NIL && ev.nat.nremote < EV_NAT_REMOTES;
-	    i = nat->sess[i].mnext) {
+	for (uint32_t i = m->sess_head; i != NIL && seen < MAP_WALK; i = nat->sess[i].mnext) {
 		const struct nat_sess *o = &nat->sess[i];
 
 		if (op == EV_REMOVE && o == s)
 			continue;
-		ev.nat.remote[ev.nat.nremote++] = (struct ev_nat_remote){
-			.ip = o->rem_ip, .port = o->rem_port, .state = o->state,
-			.flags = o->flags,
-		};
+		seen++;
+		if (o->expires > latest)
+			latest = o->expires;
+		if (ev.nat.nremote < EV_NAT_REMOTES)
+			ev.nat.remote[ev.nat.nremote++] = (struct ev_nat_remote){
+				.ip = o->rem_ip, .port = o->rem_port, .state = o->state,
+				.flags = o->flags,
+			};
 	}
+	if (seen == ev.nat.nsessions && seen > 0)
+		m->expires = latest;
+	else if (latest > m->expires)
+		m->expires = latest;
+	/* (the last session gone: the mapping's last reported expiry stays) */
 	ev.nat.map_created_us = t_us(nat, m->created);
 	ev.nat.map_expires_us = m->flags & MF_STATIC && m->nsess <= (op == EV_REMOVE) ? 0 :
 	    m->expires ? t_us(nat, m->expires) : 0;
@@ -761,8 +774,13 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 		s->reported = s->expires;
 		emit(nat, s, &nat->maps[s->map], EV_UPDATE, EV_CAUSE_NAT_REPLY, false,
 		    false, now, ev_out);
-	} else if (s->expires - s->reported >= life / 2 + 1) {
-		/* Lazy refresh: history need not hear of every packet. */
+	} else if (s->expires - s->reported >= (life >= 4 ? life / 2 + 1 : 1)) {
+		/*
+		 * Lazy refresh: history need not hear of every packet, but the
+		 * stored expiry must stay ahead of the store's tick (about a
+		 * second behind), or a live entry is aged out of history. Past
+		 * half the lifetime does that, down to 4 s; below, every second.
+		 */
 		s->reported = s->expires;
 		emit(nat, s, &nat->maps[s->map], EV_UPDATE, EV_CAUSE_NAT_REFRESH, false,
 		    false, now, ev_out);
@@ -1272,6 +1290,8 @@ nat_restore(struct nat *nat, const struct nat_session *r, uint64_t now)
 	    (uint32_t)((r->expires_us - nat->t0 + US - 1) / US);
 	s->reported = s->expires;
 	s->created = r->created_us <= nat->t0 ? 0 : (uint32_t)((r->created_us - nat->t0) / US);
+	if (s->expires > m->expires)
+		m->expires = s->expires;	/* what history holds for the mapping */
 	return 0;
 }
 
