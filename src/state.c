@@ -48,7 +48,9 @@ struct state {
 	uint64_t	lag[LAG_SAMPLES];
 	unsigned	nlag, lag_at;
 	uint64_t	next_tick;
+	uint64_t	finish_at;	/* merge the begun tick then; 0: none */
 	const char	*last_error;
+	uint64_t	last_error_at;
 
 	pthread_mutex_t	mu;		/* guards st below */
 	struct state_stats st;
@@ -97,7 +99,8 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 	so.keep_expire = o->keep_expire;
 	so.create = true;
 	if ((e = store_open(&s->store, o->dir, &so)) < 0) {
-		snprintf(err, errlen, "state: %s: %s", o->dir, store_strerror());
+		/* The store's message names the directory and the reason. */
+		snprintf(err, errlen, "state: %s", store_strerror());
 		free(s->ring);
 		free(s);
 		return -1;
@@ -139,17 +142,46 @@ count_error(struct state *s, const char *what)
 	pthread_mutex_lock(&s->mu);
 	s->st.errors++;
 	pthread_mutex_unlock(&s->mu);
-	/* Log a failure when it changes, not once per batch. */
-	if (s->last_error == NULL || strcmp(s->last_error, msg) != 0) {
-		fprintf(stderr, "state: %s: %s\n", what, msg);
+	/*
+	 * Log a failure when the step that fails changes, else once a minute:
+	 * a full disk fails every group commit, with a new temporary file name
+	 * in each message.
+	 */
+	uint64_t now = router_now_us();
+
+	if (s->last_error == NULL || strcmp(s->last_error, what) != 0 ||
+	    now - s->last_error_at >= 60ULL * 1000000) {
+		fprintf(stderr, "state: %s: %s (counted as state_errors; logged once a "
+		    "minute while it lasts)\n", what, msg);
 		free((void *)s->last_error);
-		s->last_error = strdup(msg);
+		s->last_error = strdup(what);
+		s->last_error_at = now;
 	}
+}
+
+/*
+ * Ageing out is the ticks' work (DESIGN.md section 3): a removal because an
+ * entry timed out is left to the next tick, which removes every entry whose
+ * stored expiry has passed, on its expire_ branch. The stored expiry is
+ * never later than the data path's (lazy refresh writes it ahead of time),
+ * so the tick removes the entry by then.
+ */
+static bool
+left_to_tick(const struct nf_event *ev)
+{
+	if (ev->op != EV_REMOVE)
+		return false;
+	if (ev->table == EV_TABLE_NAT)
+		return ev->cause == EV_CAUSE_NAT_TIMEOUT && ev->nat.mapping_gone &&
+		    ev->nat.map_expires_us != 0;
+	return ev->cause == EV_CAUSE_GC && ev->arp.expires_us != 0;
 }
 
 static void
 record(struct state *s, const struct nf_event *ev)
 {
+	if (left_to_tick(ev))
+		return;
 	if (store_record_event(s->store, ev) < 0) {
 		count_error(s, "record");
 		return;
@@ -207,27 +239,47 @@ commit_now(struct state *s, uint64_t now)
 		durable(s, router_now_us());
 }
 
+/*
+ * An expiry tick in two halves, as DESIGN.md draws it: branch expire_<now>
+ * from primary and age entries out there; meanwhile the data path's changes
+ * go on landing on primary; a group-commit window later, merge the branch
+ * back (two parents). A tick that ages nothing out makes no commit.
+ */
 static void
-tick(struct state *s, uint64_t now)
+tick_begin(struct state *s, uint64_t now)
 {
 	int e;
 
 	/* What is pending goes first, so the tick branches from it. */
 	if (store_pending(s->store) > 0)
 		commit_now(s, now);
-	if ((e = store_tick(s->store, now)) < 0) {
+	if ((e = store_tick_begin(s->store, now, NULL, NULL)) < 0) {
 		count_error(s, "tick");
 		return;
 	}
-	if (e == 0) {
-		if (store_flush(s->store) < 0) {
-			count_error(s, "flush");
-			return;
-		}
-		pthread_mutex_lock(&s->mu);
-		s->st.ticks++;
-		pthread_mutex_unlock(&s->mu);
+	if (e == 0)
+		s->finish_at = now + (uint64_t)s->o.window_ms * 1000 * 2;
+}
+
+static void
+tick_finish(struct state *s, uint64_t now)
+{
+	int e;
+
+	s->finish_at = 0;
+	if (store_pending(s->store) > 0)
+		commit_now(s, now);
+	if ((e = store_tick_finish(s->store, now)) < 0) {
+		count_error(s, "tick merge");
+		return;
 	}
+	if (e == 0 && store_flush(s->store) < 0) {
+		count_error(s, "flush");
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->st.ticks++;
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void *
@@ -246,11 +298,13 @@ writer(void *arg)
 			count_error(s, "group commit");
 		else if (e == 1)
 			durable(s, router_now_us());
-		if (now >= s->next_tick) {
-			tick(s, now);
+		if (s->finish_at != 0 && (now >= s->finish_at || stopping))
+			tick_finish(s, now);
+		if (now >= s->next_tick && s->finish_at == 0) {
+			tick_begin(s, now);
 			s->next_tick = now + (uint64_t)s->o.tick_ms * 1000;
 		}
-		if (stopping && n == 0 &&
+		if (stopping && n == 0 && s->finish_at == 0 &&
 		    atomic_load(&s->tail) == atomic_load(&s->head))
 			break;
 		if (n < DRAIN_MAX)
