@@ -25,6 +25,24 @@
  */
 uint32_t csum_add(uint32_t sum, const void *buf, size_t len);
 
+/*
+ * The partial sum of a 20-byte IPv4 header (no options), the common case on
+ * the packet path: five 32-bit words, no loop. Equal to csum_add(0, p, 20)
+ * after folding.
+ */
+static inline uint32_t
+csum_ipv4_hdr20(const uint8_t *p)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < 20; i += 4)
+		s += (uint32_t)p[i] << 24 | (uint32_t)p[i + 1] << 16 |
+		    (uint32_t)p[i + 2] << 8 | p[i + 3];
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
+}
+
 /* Fold a partial sum to 16 bits and complement it: the value to store. */
 static inline uint16_t
 csum_fold(uint32_t sum)

@@ -54,6 +54,7 @@ nf_config_default(struct nf_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	arp_params_default(&cfg->arp);
+	nat_params_default(&cfg->nat_params);	/* used when cfg->nat is set */
 	cfg->icmp_rate = 1000;
 	cfg->icmp_burst = 50;
 }

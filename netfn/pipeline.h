@@ -54,7 +54,8 @@ struct nf_config {
 	struct nat_params nat_params;
 };
 
-/* Defaults: no interfaces, ARP defaults, 1000 ICMP errors/s burst 50. */
+/* Defaults: no interfaces, ARP and NAT defaults (NAT off), 1000 ICMP
+ * errors/s burst 50. */
 void nf_config_default(struct nf_config *cfg);
 
 struct nf_stats {

@@ -122,7 +122,7 @@ pkt_parse_ipv4(struct ipv4 *ip, const uint8_t *buf, size_t len)
 	if (tot < hlen || tot > len)			/* RFC 1812 5.2.2 */
 		return DROP_BAD_LEN;
 	/* Options are covered by the checksum, so sum all hlen bytes. */
-	if (csum_fold(csum_add(0, buf, hlen)) != 0)
+	if (csum_fold(hlen == IPV4_MIN_HLEN ? csum_ipv4_hdr20(buf) : csum_add(0, buf, hlen)) != 0)
 		return DROP_BAD_CSUM;
 	ip->hlen = (uint16_t)hlen;
 	ip->tot_len = (uint16_t)tot;
