@@ -1,0 +1,291 @@
+/*
+ * gitnet blame KEY [REV] [--json]: every commit that changed one entry,
+ * oldest first, with its cause trailers and what it did to the entry
+ * (added with its fields, removed, or field by field old -> new). Built
+ * for ARP-spoofing forensics: when did 192.168.1.1 change MAC, and on
+ * what evidence. Commits are chosen as `log -- KEY` chooses them; a
+ * change is measured against the commit's first parent.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cmd.h"
+#include "tools/tool.h"
+
+static const char help[] =
+"NAME\n"
+"    gitnet blame - every change of one entry, with its cause\n"
+"\n"
+"SYNOPSIS\n"
+"    gitnet [--repo DIR] blame KEY [REV] [--json]\n"
+"\n"
+"DESCRIPTION\n"
+"    Lists the commits reachable from REV (default primary) that changed\n"
+"    the entry KEY, oldest first. Each reads\n"
+"        <id:12> <UTC time> <subject>\n"
+"            Cause: <trailer>\n"
+"            > arp: add 192.168.1.1 -> 02:50:2a:16:6d:01\n"
+"            + expires ... learned-on ... lladdr ... state ... updated ...\n"
+"            ~ lladdr 02:50:2a:16:6d:01 -> 02:50:2a:16:6d:02\n"
+"            - removed\n"
+"    `>` is the line of a batch commit's body that names the entry, `+`\n"
+"    the entry as added, `~` one changed field (a NAT remote is the\n"
+"    field `remote ip:port`, its state the value, `-` when absent), `-` a\n"
+"    removal; each against the commit's first parent.\n"
+"\n"
+"    KEY is arp/192.168.1/2, nat/udp/192.168.1/2/5000, or an IPv4\n"
+"    address for its ARP entry.\n"
+"\n"
+"OPTIONS\n"
+"    --json    a JSON array of {\"id\",\"time\",\"unix\",\"parents\",\"subject\",\n"
+"              \"causes\",\"conflicts\",\"lines\",\"op\":\"add\"|\"change\"|\"remove\",\n"
+"              \"changes\":[{\"field\",\"old\",\"new\"}]} (null for absent)\n"
+"    --help    this text\n"
+"\n"
+"EXIT STATUS\n"
+"    0 listed (possibly nothing); 2 bad usage, a malformed KEY, an unknown\n"
+"    revision or not a gitnet repository; 1 git failed.\n"
+"\n"
+"EXAMPLES\n"
+"    gitnet blame 192.168.1.1\n"
+"    gitnet blame nat/tcp/192.168.1/2/51000 --json | jq '.[].causes'\n";
+
+/* The blob text at path in commit c, or NULL when absent. */
+static char *
+text_at(size_t *len, git_repository *r, const git_commit *c, const char *path)
+{
+	git_oid id;
+	git_blob *b;
+	char *p;
+
+	*len = 0;
+	if (tool_path_id(&id, r, c, path) != 0 || git_blob_lookup(&b, r, &id) < 0)
+		return NULL;
+	*len = (size_t)git_blob_rawsize(b);
+	if ((p = malloc(*len + 1)) != NULL) {
+		memcpy(p, git_blob_rawcontent(b), *len);
+		p[*len] = '\0';
+	}
+	git_blob_free(b);
+	return p;
+}
+
+/*
+ * The change line of a batch body that names this entry: "arp: <verb> IP
+ * ..." or "nat: <verb> PROTO IP:PORT ...". want is "arp IP" or "nat PROTO
+ * IP:PORT", built from the path by key_words().
+ */
+static void
+key_words(char *buf, size_t cap, const char *path)
+{
+	char tmp[256], *last;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	if (strncmp(tmp, "arp/", 4) == 0) {
+		if ((last = strrchr(tmp, '/')) != NULL)
+			*last = '.';
+		snprintf(buf, cap, "arp %s", tmp + 4);
+		return;
+	}
+	/* nat/proto/a.b.c/d/port -> "nat proto a.b.c.d:port" */
+	if ((last = strrchr(tmp, '/')) != NULL)
+		*last = ':';
+	if ((last = strrchr(tmp, '/')) != NULL)
+		*last = '.';
+	if ((last = strchr(tmp + 4, '/')) != NULL)
+		*last = ' ';
+	snprintf(buf, cap, "nat %s", tmp + 4);
+}
+
+static bool
+line_names(const char *line, size_t len, const char *want)
+{
+	char l[512], table[8], verb[32], a[64], b[64];
+	int n;
+
+	if (len >= sizeof(l))
+		return false;
+	memcpy(l, line, len);
+	l[len] = '\0';
+	if (strncmp(want, "arp ", 4) == 0) {
+		n = sscanf(l, "%7[a-z]: %31s %63s", table, verb, a);
+		return n == 3 && strcmp(table, "arp") == 0 && strcmp(a, want + 4) == 0;
+	}
+	n = sscanf(l, "%7[a-z]: %31s %63s %63s", table, verb, a, b);
+	if (n != 4 || strcmp(table, "nat") != 0)
+		return false;
+	snprintf(l, sizeof(l), "nat %s %s", a, b);
+	return strcmp(l, want) == 0;
+}
+
+/* Print the body lines (not the subject) of msg that name the entry. */
+static void
+body_lines(const char *msg, const char *want, bool json)
+{
+	const char *p = strchr(msg, '\n'), *nl;
+	bool first = true;
+
+	for (p = p ? p + 1 : NULL; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
+		size_t len;
+
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (!line_names(p, len, want))
+			continue;
+		if (json) {
+			char l[512];
+
+			snprintf(l, sizeof(l), "%.*s", (int)len, p);
+			fputs(first ? "" : ",", stdout);
+			tool_json_str(stdout, l);
+		} else {
+			printf("    > %.*s\n", (int)len, p);
+		}
+		first = false;
+	}
+}
+
+struct out {
+	bool	json;
+	bool	first;
+};
+
+static void
+field_cb(void *ctx, const char *field, const char *old, const char *new_)
+{
+	struct out *o = ctx;
+
+	if (!o->json) {
+		printf("    ~ %s %s -> %s\n", field, old ? old : "-", new_ ? new_ : "-");
+		return;
+	}
+	fputs(o->first ? "{\"field\":" : ",{\"field\":", stdout);
+	tool_json_str(stdout, field);
+	fputs(",\"old\":", stdout);
+	if (old)
+		tool_json_str(stdout, old);
+	else
+		fputs("null", stdout);
+	fputs(",\"new\":", stdout);
+	if (new_)
+		tool_json_str(stdout, new_);
+	else
+		fputs("null", stdout);
+	fputs("}", stdout);
+	o->first = false;
+}
+
+static void
+blame_one(git_repository *r, const git_commit *c, const char *path, bool json,
+    bool first)
+{
+	git_commit *p = NULL;
+	size_t olen = 0, nlen = 0;
+	char *old = NULL, *new_, joined[1024], want[300];
+	const char *op;
+	struct out o = { json, true };
+
+	if (git_commit_parentcount(c) > 0 && git_commit_parent(&p, c, 0) == 0)
+		old = text_at(&olen, r, p, path);
+	new_ = text_at(&nlen, r, c, path);
+	op = old == NULL ? "add" : new_ == NULL ? "remove" : "change";
+	key_words(want, sizeof(want), path);
+	if (json) {
+		fputs(first ? "\n  {" : ",\n  {", stdout);
+		tool_commit_json(stdout, c);
+		fputs(",\"lines\":[", stdout);
+		body_lines(git_commit_message(c), want, true);
+		printf("],\"op\":\"%s\",\"changes\":[", op);
+		tool_fields_diff(old, olen, new_, nlen, field_cb, &o);
+		fputs("]}", stdout);
+	} else {
+		tool_commit_text(stdout, c);
+		body_lines(git_commit_message(c), want, false);
+		if (old == NULL && new_ != NULL) {
+			tool_fields_join(joined, sizeof(joined), new_, nlen);
+			printf("    + %s\n", joined);
+		} else if (new_ == NULL) {
+			printf("    - removed\n");
+		} else {
+			tool_fields_diff(old, olen, new_, nlen, field_cb, &o);
+		}
+	}
+	free(old);
+	free(new_);
+	git_commit_free(p);
+}
+
+int
+cmd_blame(const char *repo, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *rev = NULL, *key = NULL;
+	bool json = false;
+	git_repository *r = NULL;
+	git_revwalk *w = NULL;
+	git_oid id;
+	size_t n = 0;
+	char path[256];
+	int ch, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		default:
+			return tool_badopt("blame", argv);
+		}
+	}
+	if (optind < argc)
+		key = argv[optind++];
+	if (optind < argc)
+		rev = argv[optind++];
+	if (key == NULL || optind < argc)
+		return tool_err(TOOL_EXIT_USAGE, "blame", "usage: blame KEY [REV] [--json]");
+	if (tool_key_path(path, sizeof(path), key, "blame") < 0)
+		return TOOL_EXIT_USAGE;
+	if ((rc = tool_repo_open(&r, repo, "blame")) != 0)
+		return rc;
+	if ((rc = tool_resolve(&id, r, rev, "blame")) != 0)
+		goto done;
+	if (git_revwalk_new(&w, r) < 0 || git_revwalk_push(w, &id) < 0 ||
+	    git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
+	    GIT_SORT_REVERSE) < 0) {
+		rc = tool_err(TOOL_EXIT_FAIL, "blame", "cannot walk history");
+		goto done;
+	}
+	/* Oldest first: the walk itself is reversed. */
+	if (json)
+		fputs("[", stdout);
+	while (git_revwalk_next(&id, w) == 0) {
+		git_commit *c;
+
+		if (git_commit_lookup(&c, r, &id) < 0) {
+			rc = tool_err(TOOL_EXIT_FAIL, "blame", "cannot read a commit");
+			break;
+		}
+		if (tool_touches(r, c, path)) {
+			blame_one(r, c, path, json, n == 0);
+			n++;
+		}
+		git_commit_free(c);
+	}
+	if (json)
+		fputs(n == 0 ? "]\n" : "\n]\n", stdout);
+done:
+	git_revwalk_free(w);
+	git_repository_free(r);
+	return rc;
+}

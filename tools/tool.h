@@ -1,0 +1,150 @@
+/*
+ * Shared helpers of the gitnet tool's read commands (tools/repo.c,
+ * tools/print.c): a read-only view of a state repository through libgit2,
+ * the table walk, the per-key history walk, field-level entry comparison,
+ * and the output shapes (`ip neigh`, `conntrack -L`, JSON) that show, at
+ * and export share.
+ *
+ * Invariants: nothing here takes the store's lock or writes the
+ * repository, so every function is safe while a router commits to it.
+ * Errors are reported once, on stderr, as "gitnet: <cmd>: <what>", by the
+ * function that found them; callers only map the return to an exit code
+ * (TOOL_EXIT_* below, as tools/cmd.h specifies).
+ */
+#ifndef TOOLS_TOOL_H
+#define TOOLS_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <git2.h>
+
+#include "store/store.h"
+
+#define TOOL_EXIT_OK	0
+#define TOOL_EXIT_FAIL	1	/* a finding, or an operation that failed */
+#define TOOL_EXIT_USAGE	2	/* bad usage or bad input */
+
+/* Table selection for walks and output. */
+#define TOOL_ARP	1u
+#define TOOL_NAT	2u
+#define TOOL_BOTH	(TOOL_ARP | TOOL_NAT)
+
+/* One entry as read from a tree: its path, decoded value and raw text. */
+struct tool_entry {
+	const char	*path;		/* "arp/10.0.0/2" */
+	struct store_entry e;
+	char		dev[32];	/* ARP learned-on as written ("inside") */
+	const char	*text;		/* the blob; valid during the callback */
+	size_t		len;
+};
+
+typedef int (*tool_entry_fn)(void *ctx, const struct tool_entry *te);
+/* Called for an entry that does not decode; msg names path and line. */
+typedef int (*tool_bad_fn)(void *ctx, const char *path, const char *msg);
+
+/*
+ * Report the option getopt refused (argv[optind - 1]) as
+ * "gitnet: <cmd>: unknown option '...'"; returns TOOL_EXIT_USAGE.
+ */
+int tool_badopt(const char *cmd, char **argv);
+
+/* Print "gitnet: <cmd>: <fmt...>" on stderr; returns code. */
+int tool_err(int code, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Open path read-only (bare or not) and check it is a gitnet store: branch
+ * primary exists and its meta/schema reads STORE_SCHEMA. Prints the reason
+ * and returns TOOL_EXIT_USAGE (missing, not a repository, not gitnet) or
+ * TOOL_EXIT_FAIL (a git error).
+ */
+int tool_repo_open(git_repository **out, const char *path, const char *cmd);
+
+/* Resolve rev (NULL: primary) to a commit id; unknown -> TOOL_EXIT_USAGE. */
+int tool_resolve(git_oid *out, git_repository *r, const char *rev,
+    const char *cmd);
+
+/*
+ * Call fn for each entry of the selected tables at commit, in path order.
+ * A decode failure goes to bad (then the walk goes on) or, with bad NULL,
+ * is printed and ends the walk with TOOL_EXIT_FAIL. A non-zero return from
+ * fn or bad ends the walk and is returned.
+ */
+int tool_load(git_repository *r, const git_oid *commit, unsigned tables,
+    tool_entry_fn fn, tool_bad_fn bad, void *ctx, const char *cmd);
+
+/* Decode one blob at path into te (text kept in *buf, caller frees). */
+int tool_entry_read(struct tool_entry *te, char **buf, git_repository *r,
+    const git_oid *blob, const char *path, const char *cmd);
+
+/*
+ * Turn a user key into a tree path: "arp/..." and "nat/..." are checked and
+ * kept, "a.b.c.d" means its ARP entry. -1 (message printed) if not a key.
+ */
+int tool_key_path(char *buf, size_t cap, const char *key, const char *cmd);
+
+/* The blob id at path in commit's tree; 1 when absent, 0 when found. */
+int tool_path_id(git_oid *out, git_repository *r, const git_commit *c,
+    const char *path);
+
+/*
+ * Whether commit c changed path (NULL: any path): a root commit changes
+ * what it holds, a commit with one parent what differs from it, a merge
+ * only what differs from every parent (what the merge itself decided).
+ */
+bool tool_touches(git_repository *r, const git_commit *c, const char *path);
+
+/*
+ * Field-level differences between two entry texts (either may be NULL:
+ * added or removed). Fields are the `key value` lines; a NAT remote line
+ * is the field "remote ip:port" with its state as value. fn gets NULL for
+ * an absent side.
+ */
+typedef void (*tool_field_fn)(void *ctx, const char *field, const char *old,
+    const char *new_);
+void tool_fields_diff(const char *a, size_t alen, const char *b, size_t blen,
+    tool_field_fn fn, void *ctx);
+
+/* An entry text's lines joined by spaces ("expires ... lladdr ..."). */
+void tool_fields_join(char *buf, size_t cap, const char *text, size_t len);
+
+/* Output helpers (tools/print.c). */
+char *tool_iso(char buf[32], int64_t t);	/* "2026-11-22T10:00:00Z" */
+void tool_json_str(FILE *f, const char *s);	/* a quoted JSON string */
+void tool_json_time(FILE *f, uint64_t us);	/* 1429688434.645130 or null */
+void tool_ip(char buf[16], uint32_t ip);
+
+/* Trailer lines of a message ("Cause: ...", "Conflict: ...") via fn. */
+void tool_trailers(const char *msg, void (*fn)(void *ctx, const char *line),
+    void *ctx);
+
+/*
+ * Print the tables at commit: ARP as `ip neigh`, NAT as `conntrack -L`
+ * (timeouts counted from now_us), or as JSON: one table's array, or with
+ * both {<head>"arp":[...],"nat":[...]} (head: more members, or NULL). For
+ * show, at and export.
+ */
+int tool_show(git_repository *r, const git_oid *commit, uint64_t now_us,
+    unsigned tables, bool json, const char *head, const char *cmd);
+
+/* The JSON object of one entry (ip -j neigh / conntrack-like). */
+void tool_entry_json(FILE *f, const struct tool_entry *te, uint64_t now_us);
+
+/*
+ * One commit: as text "<id:12> <iso time> <subject>" then its trailers
+ * indented by four; as JSON the members "id", "time", "unix", "parents",
+ * "subject", "causes", "conflicts" (no braces, for the caller to extend).
+ */
+void tool_commit_text(FILE *f, const git_commit *c);
+void tool_commit_json(FILE *f, const git_commit *c);
+
+/* Parse a TIME argument of `at` into unix microseconds; -1 if malformed. */
+int tool_time_parse(uint64_t *us, const char *s, uint64_t now_us);
+
+/* Wall clock in unix microseconds. */
+uint64_t tool_now_us(void);
+
+#endif
