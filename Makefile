@@ -51,7 +51,7 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   libclang-rt-14-dev iproute2 iputils-ping iputils-arping curl iperf3 \
 	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
 	   tcpdump jq nftables procps coturn stun-client stun-server traceroute \
-	   conntrack
+	   conntrack qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs
 
 .PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean guest
 .DEFAULT_GOAL := all

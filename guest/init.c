@@ -1,0 +1,827 @@
+/*
+ * gitnet-init: PID 1 of the gitnet guest, and its /sbin/poweroff.
+ *
+ * As PID 1 it mounts /dev, /proc and /sys, turns Ctrl-Alt-Del into SIGINT
+ * (reboot(RB_DISABLE_CAD): that is how `xl reboot` arrives), loads the
+ * modules listed in /lib/modules/load.list (written by guest/mkimage in
+ * dependency order), reads its configuration (xenstore's
+ * /local/domain/<domid>/data/gitnet/ when there is one, else the kernel
+ * command line: see guest/xs.h), brings lo and the NICs up, mounts the state
+ * disk on /state and runs /bin/gitnet-router as its one child, reaping
+ * anything else. It never exits: PID 1 exiting panics the kernel (and a
+ * panic reboots: panic=N from the command line, else 10 s).
+ *
+ * Shutdown: SIGINT (xl reboot, Ctrl-Alt-Del) stops the router and reboots;
+ * SIGTERM, SIGPWR, SIGUSR2 (sent by /sbin/poweroff, which the kernel runs
+ * for `xl shutdown`) and the ACPI power button stop it and power off. The
+ * router gets SIGTERM and 15 s to commit its last state; then init syncs,
+ * unmounts /state and calls reboot(2). Any configuration error prints one
+ * line naming the key, then powers off: the guest never runs half-configured.
+ *
+ * Deviation from the design: the router runs as a child process, not in
+ * init's own process, because src/main.c has no callable entry point yet.
+ * Live xenstore changes (forwards, timeouts, nat-filtering, verbose) are
+ * applied by restarting that child, which resumes from its state repository.
+ *
+ * Under QEMU, a xenstore may come over a virtio-serial port instead
+ * (GITNET_XS_PORT, see xenstore_port_find), which is how the live path is
+ * tested without a hypervisor.
+ *
+ * Host-side modes for tests (not PID 1): --xenstore-dump and --cmdline-dump
+ * print the router's argv, one word per line, or the error; --xenstore-watch
+ * prints it, then one line per change until SIGTERM.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/input.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "guest/xs.h"
+
+#define ROUTER_BIN	"/bin/gitnet-router"
+#define MKE2FS_BIN	"/sbin/mke2fs"
+#define STATE_MNT	"/state"
+#define STATE_REPO	"/state/gitnet.git"
+#define CONTROL_PATH	"/run/gitnet-router.sock"
+#define STOP_WAIT_MS	15000
+
+static pid_t	router_pid = -1;
+static struct guest_cfg	cur_cfg;
+static struct guest_argv cur_argv;
+static char	state_dir[256] = "none";
+#define POWER_MAX	4
+static int	power_fd[POWER_MAX];	/* /dev/input/event* with KEY_POWER */
+static int	npower;
+
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "[%5ld.%03ld] gitnet-init: ", (long)ts.tv_sec,
+	    ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Stop the router (SIGTERM, then SIGKILL after STOP_WAIT_MS); reap it. */
+static void
+router_stop(void)
+{
+	uint64_t t0 = now_ms();
+	int st;
+
+	if (router_pid <= 0)
+		return;
+	kill(router_pid, SIGTERM);
+	for (;;) {
+		pid_t p = waitpid(-1, &st, WNOHANG);
+
+		if (p == router_pid) {
+			say("router stopped (%s %d) after %llu ms",
+			    WIFEXITED(st) ? "exit" : "signal",
+			    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+			    (unsigned long long)(now_ms() - t0));
+			break;
+		}
+		if (p <= 0 && now_ms() - t0 > STOP_WAIT_MS) {
+			say("router did not stop in %d ms: killing it", STOP_WAIT_MS);
+			kill(router_pid, SIGKILL);
+			waitpid(router_pid, &st, 0);
+			break;
+		}
+		if (p <= 0)
+			sleep_ms(20);
+	}
+	router_pid = -1;
+}
+
+/* The end of every path: stop, flush, unmount, reboot(2). Never returns. */
+static void __attribute__((noreturn))
+finish(int how)
+{
+	router_stop();
+	sync();
+	if (umount2(STATE_MNT, 0) != 0 && errno != EINVAL && errno != ENOENT)
+		say("umount %s: %s (synced anyway)", STATE_MNT, strerror(errno));
+	sync();
+	say("%s", how == RB_AUTOBOOT ? "rebooting" : "powering off");
+	reboot(how);
+	/* Only reached when not PID 1 in a VM that refuses; do not panic. */
+	for (;;)
+		pause();
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "gitnet-init: fatal: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (getpid() != 1)
+		exit(2);
+	finish(RB_POWER_OFF);
+}
+
+static void
+mount1(const char *src, const char *dir, const char *type)
+{
+	mkdir(dir, 0755);
+	if (mount(src, dir, type, MS_NOSUID, NULL) != 0 && errno != EBUSY)
+		say("mount %s on %s: %s", type, dir, strerror(errno));
+}
+
+/* /lib/modules/load.list: one .ko path per line, dependencies first. */
+static void
+modules_load(void)
+{
+	FILE *f = fopen("/lib/modules/load.list", "r");
+	char line[256];
+	unsigned n = 0;
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		int fd;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		if ((fd = open(line, O_RDONLY | O_CLOEXEC)) < 0) {
+			say("module %s: %s", line, strerror(errno));
+			continue;
+		}
+		/* ENODEV: a Xen driver outside Xen, or virtio on Xen: expected. */
+		if (syscall(SYS_finit_module, fd, "", 0) == 0 || errno == EEXIST)
+			n++;
+		else if (errno != ENODEV)
+			say("module %s: %s", line, strerror(errno));
+		close(fd);
+	}
+	fclose(f);
+	say("modules loaded: %u", n);
+}
+
+static int
+read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+static bool
+exists(const char *fmt, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), fmt, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Bring dev up (no address: the router owns its addresses). */
+static int
+link_up(const char *dev)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = -1;
+
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+	return rc;
+}
+
+/* The DEV of "DEV=ADDR/PLEN". */
+static void
+iface_dev(const char *val, char *dev, size_t len)
+{
+	size_t n = strcspn(val, "=");
+
+	snprintf(dev, len, "%.*s", (int)(n < len ? n : len - 1), val);
+}
+
+/* Wait up to 10 s for each NIC the configuration names, then bring it up. */
+static void
+nics_up(const struct guest_cfg *c)
+{
+	const char *keys[] = { "inside", "outside" };
+
+	link_up("lo");
+	for (int i = 0; i < 2; i++) {
+		char dev[32];
+		uint64_t t0 = now_ms();
+
+		iface_dev(guest_cfg_get(c, keys[i]), dev, sizeof(dev));
+		while (!exists("/sys/class/net/%s", dev) && now_ms() - t0 < 10000)
+			sleep_ms(20);
+		if (link_up(dev) != 0)
+			fatal("%s%s: device %s: %s (is it attached to the guest?)",
+			    c->source, keys[i], dev, strerror(errno));
+		say("link %s up (%s)", dev, keys[i]);
+	}
+}
+
+/* Whether the whole of dev reads as zeros: only such a disk may be formatted. */
+static int
+disk_is_empty(const char *path)
+{
+	static unsigned char buf[1 << 20];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != 0) {
+				close(fd);
+				return 0;
+			}
+	close(fd);
+	return n < 0 ? -1 : 1;
+}
+
+static int
+run_wait(char *const argv[])
+{
+	pid_t p = fork();
+	int st;
+
+	if (p < 0)
+		return -1;
+	if (p == 0) {
+		sigset_t all;
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * Mount the state disk on /state and point state_dir at the repository in
+ * it. An all-zero disk is formatted first (mke2fs); a disk that is neither
+ * ext4 nor empty is never touched: that stops the boot.
+ */
+static void
+state_mount(const struct guest_cfg *c)
+{
+	const char *want = guest_cfg_get(c, "state-device");
+	char dev[32], path[64];
+	uint64_t t0 = now_ms();
+	int empty;
+
+	if (want != NULL && strcmp(want, "none") == 0) {
+		say("state: none (state-device=none): no history is kept");
+		return;
+	}
+	for (;;) {
+		if (want != NULL && strcmp(want, "auto") != 0) {
+			snprintf(dev, sizeof(dev), "%s", want);
+			if (exists("/sys/class/block/%s", dev))
+				break;
+		} else if (exists("/sys/class/block/%s", "vdb")) {
+			snprintf(dev, sizeof(dev), "vdb");
+			break;
+		} else if (exists("/sys/class/block/%s", "xvdb")) {
+			snprintf(dev, sizeof(dev), "xvdb");
+			break;
+		}
+		if (now_ms() - t0 > 5000) {
+			if (want == NULL || strcmp(want, "auto") == 0) {
+				say("state: no vdb or xvdb disk: running without history "
+				    "(set state-device to require one)");
+				return;
+			}
+			fatal("%sstate-device: no block device %s", c->source, want);
+		}
+		sleep_ms(20);
+	}
+	snprintf(path, sizeof(path), "/dev/%s", dev);
+	mkdir(STATE_MNT, 0755);
+	if (mount(path, STATE_MNT, "ext4", MS_NOATIME, NULL) != 0) {
+		int why = errno;
+
+		if ((empty = disk_is_empty(path)) != 1)
+			fatal("state: %s: cannot mount as ext4 (%s) and it is not empty: "
+			    "not formatting it", path, strerror(why));
+		say("state: %s is empty: formatting it (ext4)", path);
+		if (run_wait((char *const []){ (char *)MKE2FS_BIN, (char *)"-q",
+		    (char *)"-t", (char *)"ext4", (char *)"-L", (char *)"gitnet-state",
+		    path, NULL }) != 0)
+			fatal("state: mke2fs %s failed", path);
+		if (mount(path, STATE_MNT, "ext4", MS_NOATIME, NULL) != 0)
+			fatal("state: %s: cannot mount after formatting: %s", path,
+			    strerror(errno));
+	}
+	snprintf(state_dir, sizeof(state_dir), "%s", STATE_REPO);
+	say("state: %s mounted on %s; repository %s", path, STATE_MNT, state_dir);
+}
+
+/*
+ * Open the input devices that can report KEY_POWER: the ACPI power button,
+ * and keyboards (whose power key means the same).
+ */
+static void
+power_button_open(void)
+{
+	DIR *d = opendir("/dev/input");
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && npower < POWER_MAX) {
+		unsigned long bits[KEY_MAX / (8 * sizeof(long)) + 1] = { 0 };
+		char path[300];
+		int fd;
+
+		if (strncmp(e->d_name, "event", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+			continue;
+		if (ioctl(fd, EVIOCGBIT(EV_KEY, sizeof(bits)), bits) >= 0 &&
+		    (bits[KEY_POWER / (8 * sizeof(long))] >>
+		    (KEY_POWER % (8 * sizeof(long))) & 1)) {
+			power_fd[npower++] = fd;
+			say("power key: %s", path);
+		} else
+			close(fd);
+	}
+	closedir(d);
+	if (npower == 0)
+		say("no power button (no input device reports KEY_POWER)");
+}
+
+static bool
+power_button_pressed(int fd)
+{
+	struct input_event ev;
+
+	while (read(fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev))
+		if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1)
+			return true;
+	return false;
+}
+
+static void
+router_start(void)
+{
+	pid_t p = fork();
+
+	if (p < 0)
+		fatal("fork: %s", strerror(errno));
+	if (p == 0) {
+		sigset_t all;
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(ROUTER_BIN, cur_argv.argv);
+		fprintf(stderr, "gitnet-init: exec %s: %s\n", ROUTER_BIN,
+		    strerror(errno));
+		_exit(127);
+	}
+	router_pid = p;
+	say("router started (pid %d)", (int)p);
+}
+
+static void
+print_argv(const struct guest_argv *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		printf("%s\n", a->argv[i]);
+	fflush(stdout);
+}
+
+struct change_ctx {
+	unsigned	live, restart;
+};
+
+static void
+log_change(void *ctx, const char *key, const char *was, const char *now)
+{
+	struct change_ctx *cc = ctx;
+	bool live = guest_key_live(key);
+
+	if (live)
+		cc->live++;
+	else
+		cc->restart++;
+	say("xenstore: %s: '%s' -> '%s' (%s)", key, was ? was : "(none)",
+	    now ? now : "(none)", live ? "live" :
+	    "needs a guest restart: not applied");
+}
+
+/*
+ * A watch fired: read the subtree again, log what changed since the last
+ * read (seen_cfg), and apply the live keys by restarting the router on the
+ * running configuration with the new live values. A result that does not
+ * check is logged and not applied: the running router is better than none.
+ * Restart-only keys keep their boot-time values in cur_cfg.
+ */
+static void
+xs_changed(struct xs_handle *h, const char *base, bool run)
+{
+	static struct guest_cfg seen_cfg, next, applied;
+	static bool seen_set;
+	struct change_ctx cc = { 0, 0 };
+	static struct guest_argv argv;
+	char err[512];
+	char **ev;
+
+	while ((ev = xs_check_watch(h)) != NULL)
+		free(ev);
+	if (!seen_set) {
+		seen_cfg = cur_cfg;
+		seen_set = true;
+	}
+	if (guest_cfg_from_xenstore(&next, h, base, err, sizeof(err)) < 0) {
+		say("xenstore: change ignored: %s", err);
+		return;
+	}
+	if (guest_cfg_diff(&seen_cfg, &next, log_change, &cc) == 0)
+		return;
+	seen_cfg = next;
+	if (cc.live == 0)
+		return;
+	guest_cfg_init(&applied, cur_cfg.source);
+	for (unsigned i = 0; i < cur_cfg.n; i++)
+		if (!guest_key_live(cur_cfg.kv[i].key))
+			guest_cfg_set(&applied, cur_cfg.kv[i].key, cur_cfg.kv[i].val,
+			    err, sizeof(err));
+	for (unsigned i = 0; i < next.n; i++)
+		if (guest_key_live(next.kv[i].key))
+			guest_cfg_set(&applied, next.kv[i].key, next.kv[i].val, err,
+			    sizeof(err));
+	if (guest_cfg_argv(&applied, ROUTER_BIN, state_dir, CONTROL_PATH, &argv,
+	    err, sizeof(err)) < 0) {
+		say("xenstore: live change rejected, router keeps running as it was: %s",
+		    err);
+		return;
+	}
+	if (guest_cfg_diff(&cur_cfg, &applied, NULL, NULL) == 0)
+		return;
+	cur_cfg = applied;
+	cur_argv = argv;
+	if (run) {
+		say("xenstore: applying: restarting the router (it resumes from "
+		    "its state)");
+		router_stop();
+		router_start();
+	} else {
+		say("xenstore: applying: router argv now:");
+		print_argv(&cur_argv);
+	}
+}
+
+/* Host modes for tests: see the file comment. */
+static int
+host_mode(int argc, char **argv)
+{
+	char base[128], err[512];
+	struct xs_handle *h;
+	sigset_t set;
+	int sfd;
+
+	if (strcmp(argv[1], "--cmdline-dump") == 0 && argc == 3) {
+		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
+		if (guest_cfg_from_cmdline(&cur_cfg, argv[2], err, sizeof(err)) < 0 ||
+		    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
+		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
+			fatal("%s", err);
+		print_argv(&cur_argv);
+		return 0;
+	}
+	if (argc != 2 || (strcmp(argv[1], "--xenstore-dump") != 0 &&
+	    strcmp(argv[1], "--xenstore-watch") != 0)) {
+		fprintf(stderr, "usage: gitnet-init --xenstore-dump | --xenstore-watch | "
+		    "--cmdline-dump CMDLINE\n(as PID 1 it takes no arguments)\n");
+		return 2;
+	}
+	if ((h = guest_xs_open(base, sizeof(base), err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	if (guest_cfg_from_xenstore(&cur_cfg, h, base, err, sizeof(err)) < 0 ||
+	    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
+	    &cur_argv, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	snprintf(state_dir, sizeof(state_dir), "/state/gitnet.git");
+	print_argv(&cur_argv);
+	if (strcmp(argv[1], "--xenstore-dump") == 0)
+		return 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (!xs_watch(h, base, "gitnet"))
+		fatal("xenstore: watch %s: %s", base, strerror(errno));
+	printf("watching %s\n", base);
+	fflush(stdout);
+	for (;;) {
+		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { xs_fileno(h), POLLIN, 0 } };
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents)
+			xs_changed(h, base, false);
+	}
+	xs_close(h);
+	return 0;
+}
+
+/* /sbin/poweroff and /sbin/reboot: ask PID 1. */
+static int
+ask_pid1(const char *name)
+{
+	int sig = strcmp(name, "reboot") == 0 ? SIGINT : SIGUSR2;
+	char exe[64];
+	ssize_t n = readlink("/proc/1/exe", exe, sizeof(exe) - 1);
+
+	/* Only ever signal our own PID 1: on a host, SIGINT reboots systemd. */
+	if (n < 0 || (exe[n] = '\0', strcmp(exe, "/init") != 0)) {
+		fprintf(stderr, "%s: PID 1 is not gitnet-init (/init): not signalling it\n",
+		    name);
+		return 1;
+	}
+	if (kill(1, sig) != 0) {
+		fprintf(stderr, "%s: kill 1: %s\n", name, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Under QEMU a xenstore can be offered on a virtio-serial port (the boot test
+ * does this, with tests/guest/xenstored_stub.py behind it): the kernel
+ * command line's GITNET_XS_PORT=NAME reaches init as an environment variable,
+ * and the port's device becomes XENSTORED_PATH, which libxenstore opens as it
+ * would /dev/xen/xenbus (same framing).
+ */
+static void
+xenstore_port_find(void)
+{
+	const char *want = getenv("GITNET_XS_PORT");
+	uint64_t t0 = now_ms();
+
+	if (want == NULL)
+		return;
+	while (now_ms() - t0 < 5000) {
+		DIR *d = opendir("/sys/class/virtio-ports");
+		struct dirent *e;
+
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			char path[300], name[128], dev[300];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name",
+			    e->d_name);
+			if (read_file(path, name, sizeof(name)) < 0)
+				continue;
+			name[strcspn(name, "\n")] = '\0';
+			snprintf(dev, sizeof(dev), "/dev/%s", e->d_name);
+			if (strcmp(name, want) == 0 && access(dev, F_OK) == 0) {
+				setenv("XENSTORED_PATH", dev, 1);
+				say("xenstore: on virtio port %s (%s)", want, dev);
+				closedir(d);
+				return;
+			}
+		}
+		if (d != NULL)
+			closedir(d);
+		sleep_ms(20);
+	}
+	say("xenstore: no virtio port named %s", want);
+}
+
+/*
+ * Without panic=N on the command line a panicked guest would hang for ever
+ * instead of reaching on_crash: default to rebooting after 10 s.
+ */
+static void
+panic_default(void)
+{
+	char v[32];
+	int fd;
+
+	if (read_file("/proc/sys/kernel/panic", v, sizeof(v)) < 0 || atoi(v) != 0)
+		return;
+	if ((fd = open("/proc/sys/kernel/panic", O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, "10", 2) == 2)
+			say("no panic= on the command line: a panic reboots after 10 s");
+		close(fd);
+	}
+}
+
+static void
+console_open(void)
+{
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	static char cmdline[4096];
+	char base[128], err[512];
+	struct xs_handle *h = NULL;
+	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	sigset_t set;
+	int sfd;
+
+	if (strcmp(name, "poweroff") == 0 || strcmp(name, "reboot") == 0)
+		return ask_pid1(name);
+	if (getpid() != 1) {
+		if (argc >= 2)
+			return host_mode(argc, argv);
+		fprintf(stderr, "gitnet-init: not PID 1 (host modes: --xenstore-dump, "
+		    "--xenstore-watch, --cmdline-dump CMDLINE)\n");
+		return 2;
+	}
+
+	mount1("devtmpfs", "/dev", "devtmpfs");
+	console_open();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	mount1("proc", "/proc", "proc");
+	mount1("sysfs", "/sys", "sysfs");
+	mount1("tmpfs", "/run", "tmpfs");
+	mount1("tmpfs", "/tmp", "tmpfs");
+	reboot(RB_DISABLE_CAD);		/* Ctrl-Alt-Del (xl reboot) -> SIGINT */
+	panic_default();
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPWR);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		fatal("signalfd: %s", strerror(errno));
+	setenv("PATH", "/sbin:/bin", 1);
+	setenv("HOME", "/", 1);
+	say("started");
+
+	modules_load();
+	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
+		cmdline[0] = '\0';
+
+	/* xenstore when there is one and it holds our subtree; else the cmdline. */
+	xenstore_port_find();
+	if ((access("/dev/xen/xenbus", F_OK) == 0 || getenv("XENSTORED_PATH") != NULL) &&
+	    (h = guest_xs_open(base, sizeof(base), err, sizeof(err))) != NULL) {
+		if (guest_cfg_from_xenstore(&cur_cfg, h, base, err, sizeof(err)) < 0)
+			fatal("%s", err);
+		if (cur_cfg.n == 0) {
+			say("xenstore: %s is empty: using the kernel command line", base);
+			xs_close(h);
+			h = NULL;
+		}
+	}
+	if (h == NULL) {
+		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
+		if (guest_cfg_from_cmdline(&cur_cfg, cmdline, err, sizeof(err)) < 0)
+			fatal("%s", err);
+	}
+	/* Check everything before touching disks: a bad key costs nothing. */
+	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
+	    &cur_argv, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	nics_up(&cur_cfg);
+	state_mount(&cur_cfg);
+	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, state_dir, CONTROL_PATH, &cur_argv,
+	    err, sizeof(err)) < 0)
+		fatal("%s", err);
+	if (h != NULL && !xs_watch(h, base, "gitnet")) {
+		say("xenstore: watch %s: %s (changes will need a restart)", base,
+		    strerror(errno));
+		xs_close(h);
+		h = NULL;
+	}
+	/* Late: the ACPI button registers its input device after its module
+	 * has loaded, asynchronously. */
+	power_button_open();
+	router_start();
+
+	for (;;) {
+		struct pollfd pfd[2 + POWER_MAX] = {
+			{ sfd, POLLIN, 0 },
+			{ h != NULL ? xs_fileno(h) : -1, POLLIN, 0 },
+		};
+		struct signalfd_siginfo si;
+
+		for (int i = 0; i < npower; i++)
+			pfd[2 + i] = (struct pollfd){ power_fd[i], POLLIN, 0 };
+		if (poll(pfd, 2 + (nfds_t)npower, -1) < 0 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		for (int i = 0; i < npower; i++)
+			if (pfd[2 + i].revents && power_button_pressed(power_fd[i])) {
+				say("power button: power-off request");
+				finish(RB_POWER_OFF);
+			}
+		if (pfd[1].revents)
+			xs_changed(h, base, true);
+		if (!pfd[0].revents)
+			continue;
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			int st;
+			pid_t p;
+
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+					if (p == router_pid) {
+						router_pid = -1;
+						say("router exited (%s %d): powering off",
+						    WIFEXITED(st) ? "status" : "signal",
+						    WIFEXITED(st) ? WEXITSTATUS(st) :
+						    WTERMSIG(st));
+						finish(RB_POWER_OFF);
+					}
+				break;
+			case SIGINT:
+				say("SIGINT (Ctrl-Alt-Del, xl reboot)");
+				finish(RB_AUTOBOOT);
+			case SIGHUP:
+				say("SIGHUP ignored");
+				break;
+			default:
+				say("signal %d: power-off request", (int)si.ssi_signo);
+				finish(RB_POWER_OFF);
+			}
+		}
+	}
+}

@@ -1,0 +1,122 @@
+/*
+ * The guest's configuration: keys from xenstore or the kernel command line,
+ * checked, and turned into the router's command line.
+ *
+ * The keys are the router's flag names (src/config.h), so one document
+ * serves both: under /local/domain/<domid>/data/gitnet/ in xenstore, or as
+ * gitnet.KEY=VALUE words on the kernel command line.
+ *
+ *	inside, outside		DEV=ADDR/PLEN (required)
+ *	gateway			IP
+ *	nat			on | off
+ *	nat-filtering		address-port | address | endpoint	(live)
+ *	udp-timeout, tcp-timeout, tcp-transitory-timeout, icmp-timeout	(live)
+ *	nat-max-sessions, nat-max-per-host	N
+ *	verbose			0..3						(live)
+ *	forward/<n>		PROTO:PORT=IP:PORT				(live)
+ *	route/<n>		PREFIX/PLEN=IP
+ *	arp/<n>			IP=MAC
+ *	nat-pool/<n>		IP
+ *	state-device		auto (default: vdb, else xvdb) | DEV | none
+ *
+ * List keys are a directory of entries in xenstore (forward/1, forward/2,
+ * ordered by number) and a repeated word on the command line
+ * (gitnet.forward=... gitnet.forward=...). "Live" keys are applied while
+ * the guest runs; the others take effect at the next boot and a change to
+ * them is only logged. A guest_cfg holds copies of the strings, never
+ * pointers into libxenstore's buffers.
+ */
+#ifndef GUEST_XS_H
+#define GUEST_XS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GUEST_KEY_MAX	48
+#define GUEST_VAL_MAX	128
+#define GUEST_MAX_KV	160
+#define GUEST_ARGV_MAX	(2 * GUEST_MAX_KV + 16)
+
+struct xs_handle;
+
+struct guest_kv {
+	char	key[GUEST_KEY_MAX];	/* "inside", "forward/1" */
+	char	val[GUEST_VAL_MAX];
+};
+
+struct guest_cfg {
+	char		source[96];	/* "xenstore /local/domain/5/data/gitnet/" */
+	struct guest_kv	kv[GUEST_MAX_KV];
+	unsigned	n;
+};
+
+/* The router's argv, with its own copies of the strings. */
+struct guest_argv {
+	int	argc;
+	char	*argv[GUEST_ARGV_MAX + 1];	/* NULL-terminated */
+	char	buf[GUEST_MAX_KV * (GUEST_VAL_MAX + 32) + 1024];
+	size_t	used;
+};
+
+/* Empty configuration from source (a label for messages). */
+void guest_cfg_init(struct guest_cfg *c, const char *source);
+
+/*
+ * Add or replace key (a documented key; list keys as "forward/<n>"). Returns
+ * 0, or -1 with "SOURCEKEY: reason" in err for an unknown key, an empty,
+ * overlong or unprintable value, or too many keys.
+ */
+int guest_cfg_set(struct guest_cfg *c, const char *key, const char *val,
+    char *err, size_t errlen);
+
+/* The value of key, or NULL. */
+const char *guest_cfg_get(const struct guest_cfg *c, const char *key);
+
+/*
+ * Take every gitnet.KEY=VALUE word of a kernel command line; other words are
+ * the kernel's and are skipped. List keys may repeat. Returns 0 or -1 (err).
+ */
+int guest_cfg_from_cmdline(struct guest_cfg *c, const char *cmdline,
+    char *err, size_t errlen);
+
+/*
+ * Connect to xenstore (libxenstore: $XENSTORED_PATH, the socket, or
+ * /dev/xen/xenbus) and find this domain's subtree: base gets
+ * "/local/domain/<domid>/data/gitnet". Returns NULL with the reason in err
+ * when there is no xenstore or no domid key.
+ */
+struct xs_handle *guest_xs_open(char *base, size_t baselen, char *err,
+    size_t errlen);
+
+/*
+ * Read the subtree at base into c (after guest_cfg_init), in one xenstore
+ * transaction retried on EAGAIN, so a dom0 writing several keys in a
+ * transaction is seen all or nothing. A missing subtree reads as empty.
+ * Returns 0 or -1 (err names the key).
+ */
+int guest_cfg_from_xenstore(struct guest_cfg *c, struct xs_handle *h,
+    const char *base, char *err, size_t errlen);
+
+/*
+ * Check c and build the router's command line: prog, the flags for every
+ * key, then --state state_dir and --control control. Each key is checked
+ * in turn against the keys before it with the router's own parser, so the
+ * message names the key that broke the configuration. Returns 0 or -1 with
+ * "SOURCEKEY: reason" in err.
+ */
+int guest_cfg_argv(const struct guest_cfg *c, const char *prog,
+    const char *state_dir, const char *control, struct guest_argv *out,
+    char *err, size_t errlen);
+
+/* Whether a change to key can be applied while the guest runs. */
+bool guest_key_live(const char *key);
+
+/*
+ * Call fn for every key whose value differs between old and new (a missing
+ * key passes NULL; fn may be NULL). Returns how many differ.
+ */
+unsigned guest_cfg_diff(const struct guest_cfg *old, const struct guest_cfg *new_,
+    void (*fn)(void *ctx, const char *key, const char *was, const char *now),
+    void *ctx);
+
+#endif

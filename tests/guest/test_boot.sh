@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Boot the gitnet guest (guest/out/, built here if missing) under QEMU TCG
+# and route real traffic through it:
+#
+#	cli  veth-c 192.168.1.2/24 gw .1
+#	      |
+#	rtr  br-in [veth-ri + tap-in]   br-out [veth-ro + tap-out]   QEMU runs here
+#	      |                          |
+#	     guest eth0 192.168.1.1/24  guest eth1 203.0.113.1/24 (NAT)
+#	                                 |
+#	srv                        veth-s 203.0.113.2/24, HTTP on :8080
+#
+# Checks: boot to a running router; ping and curl from cli reach srv, and srv
+# sees the guest's outside address (NAT); the ACPI power button (boot 1) and
+# Ctrl-Alt-Del (boot 2; what `xl reboot` delivers: SIGINT to PID 1) stop the
+# router cleanly, then the guest powers off / reboots, ending QEMU; the state
+# disk, read on the host with debugfs, holds a history that passes git fsck;
+# a second boot resumes from it (state: loaded with entries) and routes again;
+# a kernel panic mid-run (QEMU `nmi`, unknown_nmi_panic=1, panic=5) leaves a
+# repository that passes git fsck and a fourth boot resumes from; a fifth boot
+# takes its configuration from xenstore (the stub, on a virtio-serial port)
+# and applies a forward written there live.
+# Figures: image size, boot to router start, boot to first forwarded ping.
+# The state disk starts as an all-zero file: the guest formats it on first
+# boot. Prints `ok N - ...` and `N passed, N failed`. Needs root, QEMU.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+
+PASS=0 FAIL=0 N=0
+ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N - $1"; }
+nok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+finish() { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit $?; }
+
+ID=gg$$
+CLI=$ID-cli RTR=$ID-rtr SRV=$ID-srv
+TMP=$(mktemp -d /tmp/gn-boot.XXXXXX)
+QEMU_PID= HTTP_PID= HTTP2_PID= STUB_PID=
+cleanup() {
+	for p in $QEMU_PID $HTTP_PID $HTTP2_PID $STUB_PID; do kill "$p" 2>/dev/null; done
+	for p in $QEMU_PID $HTTP_PID $HTTP2_PID $STUB_PID; do wait "$p" 2>/dev/null; done
+	for ns in $CLI $RTR $SRV; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+for t in qemu-system-x86_64 debugfs e2fsck ethtool curl ping git socat xenstore-write; do
+	command -v $t >/dev/null || { nok "$t missing (make deps)"; finish; }
+done
+if [ ! -f guest/out/initramfs.cpio.gz ] || [ build/gitnet-router -nt guest/out/initramfs.cpio.gz ] ||
+    [ guest/init.c -nt guest/out/initramfs.cpio.gz ] || [ guest/xs.c -nt guest/out/initramfs.cpio.gz ]; then
+	guest/mkimage >"$TMP/mkimage.log" 2>&1 || { nok "guest/mkimage" "$(tail -5 "$TMP/mkimage.log")"; finish; }
+fi
+ok "image: $(tail -n +5 guest/out/sizes | head -1 | tr -s ' ')"
+
+# --- the topology ---------------------------------------------------------------
+set -e
+for ns in $CLI $RTR $SRV; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+ip -n $RTR tuntap add tap-in mode tap
+ip -n $RTR tuntap add tap-out mode tap
+ip -n $RTR link add br-in type bridge
+ip -n $RTR link add br-out type bridge
+ip -n $RTR link add veth-ri type veth peer name veth-c netns $CLI
+ip -n $RTR link add veth-ro type veth peer name veth-s netns $SRV
+for d in tap-in veth-ri; do ip -n $RTR link set $d master br-in up; done
+for d in tap-out veth-ro; do ip -n $RTR link set $d master br-out up; done
+ip -n $RTR link set br-in up
+ip -n $RTR link set br-out up
+ip -n $CLI addr add 192.168.1.2/24 dev veth-c
+ip -n $CLI link set veth-c up
+ip -n $CLI route add default via 192.168.1.1
+ip -n $SRV addr add 203.0.113.2/24 dev veth-s
+ip -n $SRV link set veth-s up
+# Segmentation offloads off on the hosts' ends (see tests/netns/lib.sh): the
+# guest's NICs then see wire-sized frames.
+ip netns exec $CLI ethtool -K veth-c tso off gso off gro off >/dev/null 2>&1
+ip netns exec $SRV ethtool -K veth-s tso off gso off gro off >/dev/null 2>&1
+set +e
+mkdir -p "$TMP/www"
+echo "hello from srv $ID" >"$TMP/www/index.html"
+ip netns exec $SRV /usr/bin/python3 -m http.server 8080 --bind 203.0.113.2 \
+	--directory "$TMP/www" >"$TMP/http.log" 2>&1 &
+HTTP_PID=$!
+
+STATE=$TMP/state.img
+truncate -s 64M "$STATE"
+APPEND="gitnet.inside=eth0=192.168.1.1/24 gitnet.outside=eth1=203.0.113.1/24"
+
+boot() {	# boot LOG [WORDS]: start QEMU in rtr; sets QEMU_PID, T0 (ms)
+	T0=$(date +%s%3N)
+	ip netns exec $RTR guest/run-qemu --tap-inside tap-in --tap-outside tap-out \
+		--state "${BOOT_STATE:-$STATE}" --monitor "$TMP/mon.sock" --console "$1" \
+		--append "$APPEND ${2:-}" ${BOOT_XS:+--xenstore "$BOOT_XS"} >"$1.qemu" 2>&1 &
+	QEMU_PID=$!
+}
+waitlog() {	# waitlog LOG PATTERN SECONDS
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$QEMU_PID" 2>/dev/null || { grep -qF -- "$2" "$1" 2>/dev/null; return; }
+		sleep 0.1
+	done
+	return 1
+}
+first_ping() {	# ms from T0 to the first answered ping (up to 60 s), or fail
+	local i
+	for i in $(seq 120); do
+		if ip netns exec $CLI ping -c 1 -W 1 203.0.113.2 >/dev/null 2>&1; then
+			echo $(($(date +%s%3N) - T0)); return 0
+		fi
+		kill -0 "$QEMU_PID" 2>/dev/null || return 1
+	done
+	return 1
+}
+monitor() { (echo "$1"; sleep 1) | ip netns exec $RTR socat - "UNIX-CONNECT:$TMP/mon.sock" >/dev/null 2>&1 ||
+	ip netns exec $RTR /usr/bin/python3 -c "import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.connect('$TMP/mon.sock'); time.sleep(0.3)
+s.sendall(b'$1\n'); time.sleep(1)"; }
+shutdown_guest() {	# shutdown_guest LOG NAME HOW: powerdown | ctrl-alt-delete
+	local i what
+	if [ "$3" = powerdown ]; then
+		monitor system_powerdown; what="ACPI power button (QEMU system_powerdown)"
+	else
+		monitor "sendkey ctrl-alt-delete"; what="Ctrl-Alt-Del (xl reboot: SIGINT)"
+	fi
+	for i in $(seq 300); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$QEMU_PID" 2>/dev/null; then
+		nok "$2: guest stops on $what" "$(tail -5 "$1")"
+		kill "$QEMU_PID"; wait "$QEMU_PID"; QEMU_PID=; return
+	fi
+	wait "$QEMU_PID"; QEMU_PID=
+	local end="gitnet-init: rebooting"
+	[ "$3" = powerdown ] && end="gitnet-init: powering off"
+	grep -q "router stopped (exit 0)" "$1" && grep -q "$end" "$1" &&
+		ok "$2: $what: router stopped cleanly, synced, ${end#gitnet-init: } (QEMU ended)" ||
+		nok "$2: $what: router stopped cleanly, ${end#gitnet-init: }" "$(tail -5 "$1")"
+}
+export_state() {	# export_state DIR [IMAGE]: the repository from the disk image, host side
+	rm -rf "$1"; mkdir -p "$1"
+	debugfs -R "rdump /gitnet.git $1" "${2:-$STATE}" >/dev/null 2>&1
+}
+
+# --- bad input stops the boot -------------------------------------------------------
+ends() {	# ends LOG: wait up to 60 s for QEMU to end by itself
+	local i
+	for i in $(seq 600); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$QEMU_PID" 2>/dev/null; then kill "$QEMU_PID"; wait "$QEMU_PID"; QEMU_PID=; return 1; fi
+	wait "$QEMU_PID"; QEMU_PID=
+}
+LOG0=$TMP/boot0.log
+APPEND_OK=$APPEND
+APPEND="gitnet.inside=eth0=192.168.1.1/24 gitnet.outsde=eth1=203.0.113.1/24"
+boot "$LOG0"
+if ends "$LOG0" && grep -q 'gitnet-init: fatal: kernel command line gitnet.outsde: unknown key' "$LOG0" &&
+    grep -q "reboot: Power down" "$LOG0"; then
+	ok "a misspelt command-line key stops the boot with one line naming it, then powers off"
+else
+	nok "a misspelt command-line key stops the boot, naming it" "$(tail -4 "$LOG0")"
+fi
+APPEND=$APPEND_OK
+# A disk that is neither ext4 nor all zeros is never formatted.
+BOOT_STATE=$TMP/foreign.img
+truncate -s 16M "$BOOT_STATE"
+printf 'somebody else'"'"'s data' | dd of="$BOOT_STATE" bs=1 seek=1048576 conv=notrunc 2>/dev/null
+sum0=$(sha256sum <"$BOOT_STATE")
+boot "$LOG0.2"
+if ends "$LOG0.2" && grep -q "cannot mount as ext4 .* and it is not empty: not formatting it" "$LOG0.2" &&
+    [ "$(sha256sum <"$BOOT_STATE")" = "$sum0" ]; then
+	ok "a foreign (non-empty, non-ext4) state disk stops the boot and is left untouched"
+else
+	nok "a foreign state disk stops the boot untouched" "$(grep -E 'state|fatal' "$LOG0.2")"
+fi
+BOOT_STATE=
+
+# --- first boot ---------------------------------------------------------------------
+LOG1=$TMP/boot1.log
+boot "$LOG1"
+if waitlog "$LOG1" "router: started" 90; then
+	ok "boot 1: router started in $(($(date +%s%3N) - T0)) ms (QEMU TCG, from QEMU start)"
+else
+	nok "boot 1: router started" "$(tail -15 "$LOG1" "$LOG1.qemu")"; finish
+fi
+grep -q "/dev/vda is empty: formatting it" "$LOG1" &&
+	ok "boot 1: the all-zero state disk was formatted" ||
+	nok "boot 1: the all-zero state disk was formatted" "$(grep state: "$LOG1")"
+if ms=$(first_ping); then
+	ok "boot 1: ping cli -> srv through the guest (first answered $ms ms after QEMU start)"
+else
+	nok "boot 1: ping cli -> srv through the guest" "$(tail -5 "$LOG1")"
+fi
+ip netns exec $CLI ping -c 3 -i 0.2 -W 2 203.0.113.2 >"$TMP/ping.out" 2>&1 &&
+	ok "boot 1: 3 more pings answered" || nok "boot 1: 3 more pings answered" "$(tail -3 "$TMP/ping.out")"
+body=$(ip netns exec $CLI curl -s -m 10 http://203.0.113.2:8080/index.html)
+[ "$body" = "hello from srv $ID" ] && ok "boot 1: curl cli -> srv:8080 gets the page" ||
+	nok "boot 1: curl cli -> srv:8080 gets the page" "got: $body"
+grep -q '^203.0.113.1 .*"GET /index.html' "$TMP/http.log" &&
+	ok "boot 1: srv saw the guest's outside address (NAT)" ||
+	nok "boot 1: srv saw the guest's outside address (NAT)" "$(tail -2 "$TMP/http.log")"
+sleep 2		# let the state writer commit the sessions
+shutdown_guest "$LOG1" "boot 1" powerdown
+
+export_state "$TMP/s1"
+if git --git-dir "$TMP/s1/gitnet.git" fsck --strict >"$TMP/fsck1" 2>&1; then
+	c1=$(git --git-dir "$TMP/s1/gitnet.git" rev-list --all --count)
+	ok "state disk (debugfs rdump on the host): git fsck passes, $c1 commits"
+else
+	c1=0
+	nok "state disk: git fsck passes" "$(head -5 "$TMP/fsck1")"
+fi
+git --git-dir "$TMP/s1/gitnet.git" log --all -p 2>/dev/null | grep -q "192.168.1.2" &&
+	ok "state disk: the history holds cli's ARP entry or NAT session (192.168.1.2)" ||
+	nok "state disk: the history holds cli's ARP entry or NAT session (192.168.1.2)"
+
+# --- second boot: resumes ---------------------------------------------------------
+LOG2=$TMP/boot2.log
+boot "$LOG2"
+if waitlog "$LOG2" "router: started" 90; then
+	ok "boot 2: router started in $(($(date +%s%3N) - T0)) ms"
+else
+	nok "boot 2: router started" "$(tail -15 "$LOG2" "$LOG2.qemu")"; finish
+fi
+grep -q "formatting" "$LOG2" && nok "boot 2: the disk is not formatted again" || ok "boot 2: the disk is not formatted again"
+line=$(grep -o "state: loaded: [^ ]* arp=[0-9]* nat_sessions=[0-9]*" "$LOG2")
+arp=$(echo "$line" | sed -n 's/.*arp=\([0-9]*\).*/\1/p')
+[ "${arp:-0}" -ge 1 ] && ok "boot 2: resumed from the disk ($line)" ||
+	nok "boot 2: resumed from the disk (arp >= 1)" "got: $line"
+first_ping >/dev/null && ok "boot 2: ping cli -> srv" || nok "boot 2: ping cli -> srv"
+shutdown_guest "$LOG2" "boot 2" ctrl-alt-delete
+export_state "$TMP/s2"
+c2=$(git --git-dir "$TMP/s2/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)
+git --git-dir "$TMP/s2/gitnet.git" fsck --strict >/dev/null 2>&1 && [ "$c2" -gt "$c1" ] &&
+	git --git-dir "$TMP/s2/gitnet.git" merge-base --is-ancestor \
+	    "$(git --git-dir "$TMP/s1/gitnet.git" rev-parse HEAD)" HEAD 2>/dev/null &&
+	ok "state after boot 2: fsck passes, history continues boot 1's ($c1 -> $c2 commits)" ||
+	nok "state after boot 2: fsck passes, history continues boot 1's" "commits $c1 -> $c2"
+
+# --- a kernel panic mid-run, then a boot that resumes ---------------------------
+# unknown_nmi_panic=1 and QEMU's `nmi` give a real kernel panic; panic=5 then
+# reboots, which ends QEMU (-no-reboot). Nothing in the guest gets to flush.
+LOG3=$TMP/boot3.log
+boot "$LOG3" unknown_nmi_panic=1
+waitlog "$LOG3" "router: started" 90 || { nok "boot 3: router started" "$(tail -5 "$LOG3")"; finish; }
+first_ping >/dev/null
+ip netns exec $CLI curl -s -m 10 -o /dev/null http://203.0.113.2:8080/index.html
+sleep 2
+monitor nmi
+for i in $(seq 200); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$QEMU_PID" 2>/dev/null; then
+	nok "boot 3: kernel panic ends the guest (panic=5)" "$(tail -5 "$LOG3")"
+	kill "$QEMU_PID"; wait "$QEMU_PID"; QEMU_PID=
+else
+	wait "$QEMU_PID"; QEMU_PID=
+	grep -q "Kernel panic" "$LOG3" && ok "boot 3: kernel panic (NMI) rebooted the guest (panic=5)" ||
+		nok "boot 3: kernel panic (NMI) rebooted the guest" "$(tail -3 "$LOG3")"
+fi
+# The host reads a copy after replaying the ext4 journal (e2fsck), as mount would.
+cp --sparse=always "$STATE" "$TMP/panic.img"
+e2fsck -fy "$TMP/panic.img" >"$TMP/e2fsck.log" 2>&1
+export_state "$TMP/s3" "$TMP/panic.img"
+c3=$(git --git-dir "$TMP/s3/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)
+git --git-dir "$TMP/s3/gitnet.git" fsck --strict >"$TMP/fsck3" 2>&1 &&
+	git --git-dir "$TMP/s3/gitnet.git" merge-base --is-ancestor \
+	    "$(git --git-dir "$TMP/s2/gitnet.git" rev-parse HEAD)" HEAD 2>/dev/null &&
+	ok "after the panic: git fsck passes, history continues ($c2 -> $c3 commits)" ||
+	nok "after the panic: git fsck passes, history continues" "$(head -3 "$TMP/fsck3")" "commits $c2 -> $c3"
+LOG4=$TMP/boot4.log
+boot "$LOG4"
+if waitlog "$LOG4" "router: started" 90; then
+	line=$(grep -o "state: loaded: [^ ]* arp=[0-9]* nat_sessions=[0-9]*" "$LOG4")
+	! grep -q formatting "$LOG4" && [ -n "$line" ] &&
+		ok "boot 4: resumes after the panic ($line)" ||
+		nok "boot 4: resumes after the panic" "$(grep -E 'state|fatal' "$LOG4")"
+else
+	nok "boot 4: resumes after the panic" "$(tail -5 "$LOG4")"
+fi
+first_ping >/dev/null && ok "boot 4: ping cli -> srv" || nok "boot 4: ping cli -> srv"
+shutdown_guest "$LOG4" "boot 4" powerdown
+
+# --- configured through xenstore, changed live ----------------------------------------
+# The stub (tests/guest/xenstored_stub.py) is offered to the guest on a
+# virtio-serial port, which libxenstore in the guest opens as it would
+# /dev/xen/xenbus; dom0's part is played by Debian's xenstore-write.
+export XENSTORED_PATH=$TMP/xs.sock
+/usr/bin/python3 tests/guest/xenstored_stub.py "$XENSTORED_PATH" --domid 9 --log "$TMP/stub.log" &
+STUB_PID=$!
+for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
+X=/local/domain/9/data/gitnet
+xenstore-write $X/inside eth0=192.168.1.1/24 $X/outside eth1=203.0.113.1/24 $X/state-device vda
+mkdir -p "$TMP/www2"; echo "hello from cli $ID" >"$TMP/www2/index.html"
+ip netns exec $CLI /usr/bin/python3 -m http.server 80 --bind 192.168.1.2 \
+	--directory "$TMP/www2" >"$TMP/http2.log" 2>&1 &
+HTTP2_PID=$!
+LOG5=$TMP/boot5.log
+APPEND= BOOT_XS=$XENSTORED_PATH boot "$LOG5"
+if waitlog "$LOG5" "router: started" 90 && grep -q "xenstore: on virtio port" "$LOG5" &&
+    grep -q "router: started: inside=eth0 192.168.1.1/24 outside=eth1 203.0.113.1/24" "$LOG5" &&
+    grep -q "state: loaded: dir=/state/gitnet.git" "$LOG5"; then
+	ok "boot 5: configured from xenstore through libxenstore; $(grep -o 'state: loaded: [^ ]* arp=[0-9]*' "$LOG5")"
+else
+	nok "boot 5: configured from xenstore" "$(grep -E 'gitnet-init|state' "$LOG5" | tail -5)"
+fi
+first_ping >/dev/null && ok "boot 5: ping cli -> srv" || nok "boot 5: ping cli -> srv"
+xenstore-write $X/forward/1 tcp:8080=192.168.1.2:80
+for _ in $(seq 100); do [ "$(grep -c 'router: started' "$LOG5")" -ge 2 ] && break; sleep 0.1; done
+grep -q "xenstore: forward/1: '(none)' -> 'tcp:8080=192.168.1.2:80' (live)" "$LOG5" &&
+	grep -q "applying: restarting the router" "$LOG5" &&
+	ok "boot 5: a forward written to xenstore is logged and applied live" ||
+	nok "boot 5: a forward written to xenstore is applied live" "$(grep gitnet-init "$LOG5" | tail -3)"
+body=
+for _ in $(seq 10); do
+	body=$(ip netns exec $SRV curl -s -m 3 http://203.0.113.1:8080/index.html) && [ -n "$body" ] && break
+	sleep 0.5
+done
+[ "$body" = "hello from cli $ID" ] && ok "boot 5: srv reaches cli's server through the new forward (203.0.113.1:8080)" ||
+	nok "boot 5: srv reaches cli's server through the new forward" "got: $body"
+xenstore-write $X/inside eth0=192.168.9.1/24
+xenstore-write $X/udp-timeout 0
+for _ in $(seq 50); do grep -q "live change rejected" "$LOG5" && break; sleep 0.1; done
+grep -q "xenstore: inside: 'eth0=192.168.1.1/24' -> 'eth0=192.168.9.1/24' (needs a guest restart: not applied)" "$LOG5" &&
+	ok "boot 5: an inside change is logged as needing a restart, not applied" ||
+	nok "boot 5: an inside change is logged as needing a restart" "$(grep gitnet-init "$LOG5" | tail -3)"
+grep -q "live change rejected, router keeps running as it was: xenstore $X/udp-timeout: --udp-timeout: '0' is out of range" "$LOG5" &&
+	[ "$(grep -c 'router: started' "$LOG5")" = 2 ] &&
+	ok "boot 5: a bad live value is rejected by name; the router keeps running" ||
+	nok "boot 5: a bad live value is rejected by name" "$(grep gitnet-init "$LOG5" | tail -3)"
+shutdown_guest "$LOG5" "boot 5" powerdown
+export_state "$TMP/s5"
+git --git-dir "$TMP/s5/gitnet.git" fsck --strict >/dev/null 2>&1 &&
+	ok "after boot 5: git fsck passes ($(git --git-dir "$TMP/s5/gitnet.git" rev-list --all --count) commits)" ||
+	nok "after boot 5: git fsck passes"
+
+finish

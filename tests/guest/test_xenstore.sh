@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The guest's configuration through the real libxenstore, against
+# tests/guest/xenstored_stub.py (a xenstore server speaking the wire
+# protocol: the one stand-in the project permits, since xenstored needs a
+# hypervisor). Debian's xenstore-write/-read/-ls/-rm/-watch talk to the same
+# server, so the stub is checked against stock clients, and what they write
+# is what gitnet-init reads. gitnet-init runs in its host modes
+# (--xenstore-dump, --xenstore-watch, --cmdline-dump): the stub plays the
+# guest's domain (--domid 7), so `domid` and relative paths resolve as in a
+# guest. Prints `ok N - ...` lines and `N passed, N failed`.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+
+PASS=0 FAIL=0 N=0
+ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N - $1"; }
+nok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+# check NAME EXPECTED ACTUAL
+check() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "expected: $2" "got:      $3"; fi; }
+
+for t in xenstore-read xenstore-write xenstore-ls xenstore-rm xenstore-watch xenstore-list; do
+	command -v $t >/dev/null || { echo "not ok 1 - $t missing (apt-get install xenstore-utils)"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+TMP=$(mktemp -d /tmp/gn-xs.XXXXXX)
+INIT=$TMP/gitnet-init
+STUB_PID= WATCH_PID= TW_PID=
+cleanup() {
+	for p in $WATCH_PID $TW_PID $STUB_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ! guest/build-init "$INIT" >"$TMP/build.log" 2>&1; then
+	nok "build gitnet-init" "$(tail -5 "$TMP/build.log")"
+	echo "$PASS passed, $FAIL failed"; exit 1
+fi
+ok "build gitnet-init"
+
+export XENSTORED_PATH=$TMP/xs.sock
+/usr/bin/python3 tests/guest/xenstored_stub.py "$XENSTORED_PATH" --domid 7 --log "$TMP/stub.log" &
+STUB_PID=$!
+for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
+B=/local/domain/7/data/gitnet
+
+# --- the stub against Debian's clients -------------------------------------
+xenstore-write /test/a "hello world" /test/b/c 42
+check "xenstore-read reads what xenstore-write wrote" "hello world" "$(xenstore-read /test/a)"
+check "xenstore-list lists children in order" "a b" "$(xenstore-list /test | tr '\n' ' ' | sed 's/ $//')"
+check "xenstore-ls shows the tree" '/test/b/c = "42"' "$(xenstore-ls -f /test | grep c)"
+check "relative paths resolve under /local/domain/7" "7" "$(xenstore-read domid)"
+xenstore-rm /test/b
+xenstore-read /test/b/c >/dev/null 2>&1; rc=$?
+check "xenstore-rm removes a subtree (read fails after)" 1 "$rc"
+check "the parent survives xenstore-rm of a child" "a" "$(xenstore-list /test)"
+timeout 5 xenstore-watch -n 2 /test/a >"$TMP/watch.out" 2>&1 &
+TW_PID=$!
+sleep 0.5
+xenstore-write /test/a changed
+wait $TW_PID; TW_PID=
+# One event as the watch is set, one for the write (xenstore.txt).
+check "xenstore-watch gets the initial event and the write" "/test/a /test/a" \
+	"$(tr '\n' ' ' <"$TMP/watch.out" | sed 's/ $//')"
+
+# --- gitnet-init reads the keys --------------------------------------------
+out=$("$INIT" --xenstore-dump 2>&1); rc=$?
+check "no subtree: boot refused, naming the key" \
+	"2 gitnet-init: fatal: xenstore $B/inside: missing (required: DEV=ADDR/PLEN, e.g. eth0=192.168.1.1/24)" \
+	"$rc $out"
+
+xenstore-write $B/inside eth0=192.168.1.1/24 $B/outside eth1=203.0.113.2/24 \
+	$B/gateway 203.0.113.1 $B/forward/10 udp:53=192.168.1.3:53 \
+	$B/forward/2 tcp:8080=192.168.1.2:80 $B/udp-timeout 120 $B/verbose 1 \
+	$B/state-device vdb
+out=$("$INIT" --xenstore-dump 2>&1 | tr '\n' ' '); rc=$?
+check "keys become the router's argv (forwards in numeric order)" \
+	"/bin/gitnet-router --inside eth0=192.168.1.1/24 --outside eth1=203.0.113.2/24 --gateway 203.0.113.1 --udp-timeout 120 --forward tcp:8080=192.168.1.2:80 --forward udp:53=192.168.1.3:53 -v --state /state/gitnet.git --control /run/gitnet-router.sock " \
+	"$out"
+grep -q "type=6 .*-> ok" "$TMP/stub.log" && grep -q "type=7 tx=[1-9]" "$TMP/stub.log" &&
+	ok "the keys are read in a transaction" || nok "the keys are read in a transaction"
+
+# bad KEY VALUE EXPECTED-MESSAGE: one clear line naming the key, exit 2.
+bad() {
+	local key=$1 val=$2 want=$3 old out rc
+	old=$(xenstore-read "$B/$key" 2>/dev/null)
+	xenstore-write "$B/$key" "$val"
+	out=$("$INIT" --xenstore-dump 2>&1); rc=$?
+	if [ -n "$old" ]; then xenstore-write "$B/$key" "$old"; else xenstore-rm "$B/$key"; fi
+	check "bad $key '$val' is refused by name" "2 gitnet-init: fatal: xenstore $B/$key: $want" "$rc $out"
+}
+bad bogus 1 'unknown key (see README, "The guest")'
+bad forward/x tcp:1=192.168.1.2:1 'unknown key (see README, "The guest")'
+bad forward/3 tcp:81=10.0.0.2:80 'forward tcp:81: address 10.0.0.2 is not on the inside subnet 192.168.1.0/24'
+bad forward/4 tcp:99999=192.168.1.2:80 "--forward: external port '99999' is out of range 1..65535"
+bad gateway 10.9.9.9 'gateway 10.9.9.9 is not on the inside (192.168.1.0/24) or outside (203.0.113.0/24) subnet'
+bad nat maybe "'maybe' is neither on nor off"
+bad udp-timeout 0 "--udp-timeout: '0' is out of range 1..604800"
+bad outside eth1=203.0.113.300/24 "--outside: address '203.0.113.300' is not an IPv4 address"
+bad outside eth1=192.168.1.7/24 'inside 192.168.1.1/24 and outside 192.168.1.7/24 are overlapping subnets'
+bad verbose 9 "'9' is not 0, 1, 2 or 3"
+bad gateway "a b" "value 'a b' has a blank or control character"
+
+# --- the watch ---------------------------------------------------------------
+"$INIT" --xenstore-watch >"$TMP/w.out" 2>&1 &
+WATCH_PID=$!
+for _ in $(seq 50); do grep -q '^watching' "$TMP/w.out" && break; sleep 0.1; done
+waitfor() {	# waitfor PATTERN: up to 5 s for a line in the watcher's output
+	for _ in $(seq 50); do grep -qF -- "$1" "$TMP/w.out" && return 0; sleep 0.1; done
+	return 1
+}
+xenstore-write $B/forward/5 udp:5353=192.168.1.4:5353
+waitfor "forward/5: '(none)' -> 'udp:5353=192.168.1.4:5353' (live)" &&
+	waitfor "udp:5353=192.168.1.4:5353" && waitfor "applying: router argv now:" &&
+	ok "watch: a new forward is applied live" ||
+	nok "watch: a new forward is applied live" "$(tail -5 "$TMP/w.out")"
+xenstore-write $B/inside eth0=192.168.2.1/24
+waitfor "inside: 'eth0=192.168.1.1/24' -> 'eth0=192.168.2.1/24' (needs a guest restart: not applied)" &&
+	ok "watch: an inside change is logged as needing a restart" ||
+	nok "watch: an inside change is logged as needing a restart" "$(tail -3 "$TMP/w.out")"
+xenstore-write $B/icmp-timeout 0
+waitfor "live change rejected, router keeps running as it was: xenstore $B/icmp-timeout: --icmp-timeout: '0' is out of range" &&
+	ok "watch: a bad live value is rejected by name" ||
+	nok "watch: a bad live value is rejected by name" "$(tail -3 "$TMP/w.out")"
+xenstore-write $B/icmp-timeout 30
+waitfor "icmp-timeout: '0' -> '30' (live)" && waitfor "--icmp-timeout" &&
+	ok "watch: fixing the value applies it" ||
+	nok "watch: fixing the value applies it" "$(tail -3 "$TMP/w.out")"
+# The restart-only change stays unapplied: the argv keeps the boot-time inside.
+tail -20 "$TMP/w.out" | grep -q "^eth0=192.168.2.1/24" &&
+	nok "watch: restart-only value stays out of the live argv" ||
+	ok "watch: restart-only value stays out of the live argv"
+kill $WATCH_PID; wait $WATCH_PID 2>/dev/null; WATCH_PID=
+
+# --- the kernel command line ---------------------------------------------------
+out=$("$INIT" --cmdline-dump "console=ttyS0 panic=5 gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.forward=tcp:80=10.1.0.2:80 gitnet.forward=udp:53=10.1.0.3:53 quiet" 2>&1 | tr '\n' ' ')
+check "command line: gitnet.* words become the argv, others skipped" \
+	"/bin/gitnet-router --inside eth0=10.1.0.1/24 --outside eth1=10.2.0.1/24 --forward tcp:80=10.1.0.2:80 --forward udp:53=10.1.0.3:53 --state /state/gitnet.git --control /run/gitnet-router.sock " \
+	"$out"
+out=$("$INIT" --cmdline-dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside" 2>&1); rc=$?
+check "command line: a word without a value is refused" \
+	"2 gitnet-init: fatal: kernel command line gitnet.outside: no '=VALUE'" "$rc $out"
+out=$("$INIT" --cmdline-dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outsde=eth1=10.2.0.1/24" 2>&1); rc=$?
+check "command line: a misspelt key is refused" \
+	"2 gitnet-init: fatal: kernel command line gitnet.outsde: unknown key (see README, \"The guest\")" "$rc $out"
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
