@@ -347,56 +347,65 @@ state_push(struct state *s, const struct nf_event *ev, unsigned n)
 	}
 }
 
-struct restore_ctx {
-	struct state	*s;
-	struct nf	*nf;
-	uint64_t	now;
-};
-
-static int
-restore_one(void *arg, const struct store_entry *e)
+void
+state_restore_entry(struct nf *nf, const struct store_entry *e, uint64_t now,
+    struct state_restored *n)
 {
-	struct restore_ctx *r = arg;
-	struct state *s = r->s;
-
 	if (e->table == EV_TABLE_ARP) {
-		if (arp_restore(nf_arp(r->nf), &e->arp) == 0)
-			s->st.restored_arp++;
+		if (arp_restore(nf_arp(nf), &e->arp) == 0)
+			n->arp++;
 		else
-			s->st.restore_skipped++;
-		return 0;
+			n->skipped++;
+		return;
 	}
-	if (e->table != EV_TABLE_NAT || nf_nat(r->nf) == NULL) {
-		s->st.restore_skipped++;
-		return 0;
+	if (e->table != EV_TABLE_NAT || nf_nat(nf) == NULL) {
+		n->skipped++;
+		return;
 	}
 	for (unsigned i = 0; i < e->nat.nremote; i++) {
-		struct nat_session n = {
+		struct nat_session ns = {
 			.int_ip = e->nat.in_ip, .int_port = e->nat.in_port,
 			.ext_ip = e->nat.ext_ip, .ext_port = e->nat.ext_port,
 			.rem_ip = e->nat.remote[i].ip, .rem_port = e->nat.remote[i].port,
 			.created_us = e->nat.created_us, .expires_us = e->nat.expires_us,
 		};
 
-		session_of(&n, e->nat.proto, e->nat.remote[i].state);
-		if (nat_restore(nf_nat(r->nf), &n, r->now) == 0)
-			s->st.restored_nat++;
+		session_of(&ns, e->nat.proto, e->nat.remote[i].state);
+		if (nat_restore(nf_nat(nf), &ns, now) == 0)
+			n->nat++;
 		else
-			s->st.restore_skipped++;
+			n->skipped++;
 	}
+}
+
+struct restore_ctx {
+	struct nf		*nf;
+	uint64_t		now;
+	struct state_restored	n;
+};
+
+static int
+restore_one(void *arg, const struct store_entry *e)
+{
+	struct restore_ctx *r = arg;
+
+	state_restore_entry(r->nf, e, r->now, &r->n);
 	return 0;
 }
 
 int
 state_restore(struct state *s, struct nf *nf, uint64_t now, char *err, size_t errlen)
 {
-	struct restore_ctx r = { s, nf, now };
+	struct restore_ctx r = { .nf = nf, .now = now };
 
 	if (store_load(s->store, NULL, restore_one, &r) < 0) {
 		snprintf(err, errlen, "state: %s: loading primary: %s", s->o.dir,
 		    store_strerror());
 		return -1;
 	}
+	s->st.restored_arp = r.n.arp;
+	s->st.restored_nat = r.n.nat;
+	s->st.restore_skipped = r.n.skipped;
 	return 0;
 }
 

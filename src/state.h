@@ -72,6 +72,21 @@ int state_open(struct state **out, const struct state_opts *o, char *err, size_t
 int state_restore(struct state *s, struct nf *nf, uint64_t now_us, char *err,
     size_t errlen);
 
+struct store_entry;
+
+struct state_restored {
+	uint64_t	arp, nat, skipped;
+};
+
+/*
+ * Put one stored entry back into nf (a restart, or gitnet replay-pcap): an
+ * ARP entry comes back STALE; each remote of a NAT mapping comes back as a
+ * session that keeps the mapping's external port. What no longer fits the
+ * pipeline's configuration is counted as skipped.
+ */
+void state_restore_entry(struct nf *nf, const struct store_entry *e, uint64_t now_us,
+    struct state_restored *n);
+
 /* Start the writer thread. */
 int state_start(struct state *s);
 

@@ -29,7 +29,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,30 +65,6 @@ gc_usage(FILE *f)
 	    "follow), delete expire_ branches older than the cutoff, then run\n"
 	    "`git repack -adq` and `git prune` if git is installed. primary's tree is\n"
 	    "unchanged. Refuses while a router holds the repository.\n");
-}
-
-static int
-gc_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-gc_fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "gitnet: " GC_NAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-static const char *
-gc_gitmsg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e != NULL && e->message != NULL ? e->message : "unknown error";
 }
 
 /* "30s", "10min", "2h", "7d", "1w": seconds, or -1. */
@@ -351,21 +326,21 @@ cmd_gc(const char *repo, int argc, char **argv)
 		return 2;
 	}
 	if ((keep = gc_duration(keep_s)) < 0)
-		return gc_fail(2, "--keep: malformed duration '%s' (30s, 10min, 2h, 7d)", keep_s);
+		return tool_err(2, GC_NAME, "--keep: malformed duration '%s' (30s, 10min, 2h, 7d)", keep_s);
 	cutoff = (int64_t)time(NULL) - keep;
 
 	store_opts_default(&so);
 	so.router_id = "gitnet-gc";
 	so.create = false;
 	if ((e = store_open(&lock, repo, &so)) < 0)
-		return gc_fail(e == STORE_ELOCKED ? 1 : 2, "%s%s", store_strerror(),
+		return tool_err(e == STORE_ELOCKED ? 1 : 2, GC_NAME, "%s%s", store_strerror(),
 		    e == STORE_ELOCKED ? " (stop the router first)" : "");
 	git_libgit2_init();
 	rc = 1;
 	if (git_repository_open_ext(&g, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
 	    git_reference_name_to_id(&head, g, GC_PRIMARY) < 0 ||
 	    git_commit_lookup(&pc, g, &head) < 0) {
-		gc_fail(1, "%s: %s", repo, gc_gitmsg());
+		tool_err(1, GC_NAME, "%s: %s", repo, tool_gitmsg());
 		goto done;
 	}
 	snprintf(gitdir, sizeof(gitdir), "%s", git_repository_path(g));
@@ -376,7 +351,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 
 	/* Refs: expire_ branches older than the cutoff go; the others are noted. */
 	if (git_reference_iterator_new(&it, g) < 0) {
-		gc_fail(1, "refs: %s", gc_gitmsg());
+		tool_err(1, GC_NAME, "refs: %s", tool_gitmsg());
 		goto done;
 	}
 	while (git_reference_next(&r, it) == 0) {
@@ -391,7 +366,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 		}
 		if (sscanf(name, "refs/heads/expire_%llu", &sec) == 1 && (int64_t)sec < cutoff) {
 			if (git_reference_delete(r) < 0) {
-				gc_fail(1, "deleting %s: %s", name, gc_gitmsg());
+				tool_err(1, GC_NAME, "deleting %s: %s", name, tool_gitmsg());
 				git_reference_free(r);
 				goto done;
 			}
@@ -407,7 +382,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 				refs = v ? v : refs;
 				git_object_free(o);
 				git_reference_free(r);
-				gc_fail(1, "out of memory");
+				tool_err(1, GC_NAME, "out of memory");
 				goto done;
 			}
 			refs = v;
@@ -423,7 +398,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 	squash = gc_cutoff_commit(&c0id, g, &head, cutoff);
 	if (squash) {
 		if (git_commit_lookup(&c0, g, &c0id) < 0 || git_commit_tree(&c0tree, c0) < 0) {
-			gc_fail(1, "%s", gc_gitmsg());
+			tool_err(1, GC_NAME, "%s", tool_gitmsg());
 			goto done;
 		}
 		squashed = gc_count(g, &c0id);
@@ -442,28 +417,28 @@ cmd_gc(const char *repo, int argc, char **argv)
 		    git_oid_tostr(hex, sizeof(hex), &c0id));
 		if (git_commit_create(&snap, g, NULL, git_commit_author(c0),
 		    git_commit_committer(c0), NULL, msg, c0tree, 0, NULL) < 0) {
-			gc_fail(1, "snapshot: %s", gc_gitmsg());
+			tool_err(1, GC_NAME, "snapshot: %s", tool_gitmsg());
 			goto done;
 		}
 		/* Every commit reachable from the refs and not from C0, parents first. */
 		if (git_revwalk_new(&w, g) < 0 || git_revwalk_hide(w, &c0id) < 0) {
-			gc_fail(1, "history walk: %s", gc_gitmsg());
+			tool_err(1, GC_NAME, "history walk: %s", tool_gitmsg());
 			goto done;
 		}
 		git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
 		for (size_t i = 0; i < nrefs; i++)
 			if (git_revwalk_push(w, &refs[i].commit) < 0) {
-				gc_fail(1, "history walk: %s", gc_gitmsg());
+				tool_err(1, GC_NAME, "history walk: %s", tool_gitmsg());
 				goto done;
 			}
 		while ((e = git_revwalk_next(&id, w)) == 0)
 			if (gc_rewrite(g, &map, &id, &snap) < 0) {
-				gc_fail(1, "rewriting %s: %s", git_oid_tostr(hex, sizeof(hex), &id),
-				    gc_gitmsg());
+				tool_err(1, GC_NAME, "rewriting %s: %s", git_oid_tostr(hex, sizeof(hex), &id),
+				    tool_gitmsg());
 				goto done;
 			}
 		if (e != GIT_ITEROVER) {
-			gc_fail(1, "history walk: %s", gc_gitmsg());
+			tool_err(1, GC_NAME, "history walk: %s", tool_gitmsg());
 			goto done;
 		}
 		/* C0 is primary itself when nothing is newer: S stands in. */
@@ -474,7 +449,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 				nh = &snap;
 			if (nh == NULL || git_commit_lookup(&npc, g, nh) < 0 ||
 			    !git_oid_equal(git_commit_tree_id(npc), git_commit_tree_id(pc))) {
-				gc_fail(1, "rewritten primary's tree differs; nothing was changed");
+				tool_err(1, GC_NAME, "rewritten primary's tree differs; nothing was changed");
 				goto done;
 			}
 		}
@@ -502,7 +477,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 				    git_tag_tagger(tag), git_tag_message(tag)) < 0) {
 					git_object_free(to);
 					git_tag_free(tag);
-					gc_fail(1, "%s: %s", refs[i].name, gc_gitmsg());
+					tool_err(1, GC_NAME, "%s: %s", refs[i].name, tool_gitmsg());
 					goto done;
 				}
 				git_object_free(to);
@@ -510,7 +485,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 			}
 			if (git_reference_create_matching(&r, g, refs[i].name, &target, 1,
 			    &refs[i].target, "gitnet: gc") < 0) {
-				gc_fail(1, "moving %s: %s", refs[i].name, gc_gitmsg());
+				tool_err(1, GC_NAME, "moving %s: %s", refs[i].name, tool_gitmsg());
 				goto done;
 			}
 			git_reference_free(r);
@@ -540,7 +515,7 @@ cmd_gc(const char *repo, int argc, char **argv)
 			printf("git not installed: repack skipped\n");
 		} else if (e != 0 || (e = gc_git(gitdir, repack)) != 0 ||
 		    (e = gc_git(gitdir, prune)) != 0) {
-			gc_fail(1, "git repack/prune failed (exit %d)", e);
+			tool_err(1, GC_NAME, "git repack/prune failed (exit %d)", e);
 			goto done;
 		} else {
 			printf("repacked: git repack -adq, git prune\n");

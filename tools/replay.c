@@ -24,7 +24,6 @@
  * and must be the only one to move it while it runs.
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,30 +59,6 @@ rl_usage(FILE *f)
 	    "Output: one line per commit (applied or skipped) and per clash, then a\n"
 	    "summary. Exit 0 when BRANCH was updated (clashes included), 1 on failure,\n"
 	    "2 on bad usage or an unknown revision.\n");
-}
-
-static int
-rl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-rl_fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "gitnet: " RL_NAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-static const char *
-rl_gitmsg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e != NULL && e->message != NULL ? e->message : "unknown error";
 }
 
 /* The blob at path in tree (NULL tree: none): 1 and its id, or 0. */
@@ -161,7 +136,7 @@ rl_one(git_repository *g, git_commit *c, const git_oid *onto, git_tree *onto_tre
 		goto gitfail;
 	ndelta = git_diff_num_deltas(diff);
 	if ((up = calloc(ndelta ? ndelta : 1, sizeof(*up))) == NULL) {
-		rc = rl_fail(1, "out of memory");
+		rc = tool_err(1, RL_NAME, "out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < ndelta; i++) {
@@ -185,7 +160,7 @@ rl_one(git_repository *g, git_commit *c, const git_oid *onto, git_tree *onto_tre
 			char *p = realloc(clash, clash_len + l);
 
 			if (p == NULL) {
-				rc = rl_fail(1, "out of memory");
+				rc = tool_err(1, RL_NAME, "out of memory");
 				goto done;
 			}
 			clash = p;
@@ -222,7 +197,7 @@ rl_one(git_repository *g, git_commit *c, const git_oid *onto, git_tree *onto_tre
 		char *m = malloc(cap);
 
 		if (m == NULL) {
-			rc = rl_fail(1, "out of memory");
+			rc = tool_err(1, RL_NAME, "out of memory");
 			goto done;
 		}
 		snprintf(m, cap, "replay: %s\n\n%sReplayed-From: %s\n", subject,
@@ -245,7 +220,7 @@ rl_one(git_repository *g, git_commit *c, const git_oid *onto, git_tree *onto_tre
 	rc = 0;
 	goto done;
 gitfail:
-	rc = rl_fail(1, "%.12s: %s", hex, rl_gitmsg());
+	rc = tool_err(1, RL_NAME, "%.12s: %s", hex, tool_gitmsg());
 done:
 	free(clash);
 	free(up);
@@ -313,26 +288,26 @@ cmd_replay(const char *repo, int argc, char **argv)
 		snprintf(refname, sizeof(refname), "refs/heads/%s", onto_name);
 	if (git_reference_lookup(&ref, g, refname) < 0 ||
 	    git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
-		rl_fail(2, "--onto: no branch '%s'", onto_name);
+		tool_err(2, RL_NAME, "--onto: no branch '%s'", onto_name);
 		goto done;
 	}
 	git_oid_cpy(&onto, git_reference_target(ref));
 	if (git_revparse(&spec, g, range) < 0) {
-		rl_fail(2, "unknown revision '%s'", range);
+		tool_err(2, RL_NAME, "unknown revision '%s'", range);
 		goto done;
 	}
 	if ((spec.flags & GIT_REVSPEC_MERGE_BASE) != 0) {
-		rl_fail(2, "'%s': A...B is not supported, give A..B", range);
+		tool_err(2, RL_NAME, "'%s': A...B is not supported, give A..B", range);
 		goto done;
 	}
 	if ((spec.flags & GIT_REVSPEC_RANGE) != 0) {
 		if (git_object_peel((git_object **)&from_c, spec.from, GIT_OBJECT_COMMIT) < 0 ||
 		    git_object_peel((git_object **)&to_c, spec.to, GIT_OBJECT_COMMIT) < 0) {
-			rl_fail(2, "'%s' does not name commits", range);
+			tool_err(2, RL_NAME, "'%s' does not name commits", range);
 			goto done;
 		}
 	} else if (git_object_peel((git_object **)&to_c, spec.from, GIT_OBJECT_COMMIT) < 0) {
-		rl_fail(2, "'%s' does not name a commit", range);
+		tool_err(2, RL_NAME, "'%s' does not name a commit", range);
 		goto done;
 	}
 
@@ -340,7 +315,7 @@ cmd_replay(const char *repo, int argc, char **argv)
 	rc = 1;
 	if (git_revwalk_new(&w, g) < 0 || git_revwalk_push(w, git_commit_id(to_c)) < 0 ||
 	    (from_c != NULL && git_revwalk_hide(w, git_commit_id(from_c)) < 0)) {
-		rl_fail(1, "history walk: %s", rl_gitmsg());
+		tool_err(1, RL_NAME, "history walk: %s", tool_gitmsg());
 		goto done;
 	}
 	git_revwalk_simplify_first_parent(w);
@@ -350,7 +325,7 @@ cmd_replay(const char *repo, int argc, char **argv)
 
 			cap = cap ? cap * 2 : 64;
 			if ((v = realloc(ids, cap * sizeof(*v))) == NULL) {
-				rl_fail(1, "out of memory");
+				tool_err(1, RL_NAME, "out of memory");
 				goto done;
 			}
 			ids = v;
@@ -374,7 +349,7 @@ cmd_replay(const char *repo, int argc, char **argv)
 		so.router_id = "gitnet-replay";
 		so.create = false;
 		if ((e = store_open(&lock, repo, &so)) < 0) {
-			rc = rl_fail(e == STORE_ELOCKED ? 1 : 2, "%s%s", store_strerror(),
+			rc = tool_err(e == STORE_ELOCKED ? 1 : 2, RL_NAME, "%s%s", store_strerror(),
 			    e == STORE_ELOCKED ? " (replay onto another branch, then "
 			    "`gitnet merge` it)" : "");
 			goto done;
@@ -383,7 +358,7 @@ cmd_replay(const char *repo, int argc, char **argv)
 
 	if (git_commit_lookup(&onto_c, g, &onto) < 0 || git_commit_tree(&onto_tree, onto_c) < 0 ||
 	    git_commit_tree(&cur, onto_c) < 0) {
-		rl_fail(1, "%s: %s", onto_name, rl_gitmsg());
+		tool_err(1, RL_NAME, "%s: %s", onto_name, tool_gitmsg());
 		goto done;
 	}
 	git_oid_cpy(&tip, &onto);
@@ -391,7 +366,7 @@ cmd_replay(const char *repo, int argc, char **argv)
 		git_commit *cm;
 
 		if (git_commit_lookup(&cm, g, &ids[i]) < 0) {
-			rl_fail(1, "%s", rl_gitmsg());
+			tool_err(1, RL_NAME, "%s", tool_gitmsg());
 			goto done;
 		}
 		c = rl_one(g, cm, &onto, onto_tree, &tip, &cur, onto_name, &n);
@@ -402,8 +377,8 @@ cmd_replay(const char *repo, int argc, char **argv)
 	if (!git_oid_equal(&tip, &onto) &&
 	    git_reference_create_matching(&nref, g, refname, &tip, 1, &onto,
 	    "gitnet: replay") < 0) {
-		rl_fail(1, "%s moved while replaying (%s); nothing was changed, run again",
-		    onto_name, rl_gitmsg());
+		tool_err(1, RL_NAME, "%s moved while replaying (%s); nothing was changed, run again",
+		    onto_name, tool_gitmsg());
 		goto done;
 	}
 	printf("replayed %u of %zu commits onto %s: %u entries applied, %u already "

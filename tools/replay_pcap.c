@@ -38,7 +38,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
@@ -54,6 +53,7 @@
 
 #include "netfn/pipeline.h"
 #include "netfn/wire.h"
+#include "src/state.h"
 #include "store/store.h"
 #include "tools/cmd.h"
 #include "tools/tool.h"
@@ -126,30 +126,6 @@ rp_usage(FILE *f)
 }
 
 static int
-rp_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-rp_fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "gitnet: " RP_NAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-static const char *
-rp_gitmsg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e != NULL && e->message != NULL ? e->message : "unknown error";
-}
-
-static int
 rp_parse_mac(uint8_t mac[ETH_ALEN], const char *s)
 {
 	unsigned v[ETH_ALEN];
@@ -195,20 +171,20 @@ rp_cap_read(struct rp_cap *c, const char *path)
 	long sz;
 
 	if ((f = fopen(path, "rb")) == NULL)
-		return rp_fail(2, "%s: %s", path, strerror(errno));
+		return tool_err(2, RP_NAME, "%s: %s", path, strerror(errno));
 	if (fseek(f, 0, SEEK_END) < 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
 		fclose(f);
-		return rp_fail(2, "%s: not a seekable file", path);
+		return tool_err(2, RP_NAME, "%s: not a seekable file", path);
 	}
 	c->size = (size_t)sz;
 	if ((c->buf = malloc(c->size ? c->size : 1)) == NULL ||
 	    fread(c->buf, 1, c->size, f) != c->size) {
 		fclose(f);
-		return rp_fail(2, "%s: cannot read: %s", path, strerror(errno));
+		return tool_err(2, RP_NAME, "%s: cannot read: %s", path, strerror(errno));
 	}
 	fclose(f);
 	if (c->size < PCAP_HDR)
-		return rp_fail(2, "%s: truncated pcap header at byte offset %zu (%zu of %d bytes)",
+		return tool_err(2, RP_NAME, "%s: truncated pcap header at byte offset %zu (%zu of %d bytes)",
 		    path, c->size, c->size, PCAP_HDR);
 	memcpy(&magic, c->buf, 4);
 	switch (magic) {
@@ -217,34 +193,34 @@ rp_cap_read(struct rp_cap *c, const char *path)
 	case 0xa1b23c4d: swap = false; nsec = true; break;
 	case 0x4d3cb2a1: swap = true; nsec = true; break;
 	default:
-		return rp_fail(2, "%s: bad pcap magic 0x%08x at byte offset 0 (pcapng is not "
+		return tool_err(2, RP_NAME, "%s: bad pcap magic 0x%08x at byte offset 0 (pcapng is not "
 		    "supported)", path, magic);
 	}
 	if (rp_get16(c->buf + 4, swap) != 2)
-		return rp_fail(2, "%s: pcap version %u.%u at byte offset 4, want 2.4", path,
+		return tool_err(2, RP_NAME, "%s: pcap version %u.%u at byte offset 4, want 2.4", path,
 		    rp_get16(c->buf + 4, swap), rp_get16(c->buf + 6, swap));
 	/* The top bits may carry FCS information (pcap-linktype); not Ethernet's. */
 	linktype = rp_get32(c->buf + 20, swap) & 0x0fffffff;
 	if (linktype != 1)
-		return rp_fail(2, "%s: link type %u at byte offset 20, want 1 (Ethernet)",
+		return tool_err(2, RP_NAME, "%s: link type %u at byte offset 20, want 1 (Ethernet)",
 		    path, linktype);
 	for (at = PCAP_HDR; at < c->size;) {
 		uint32_t sec, frac, incl;
 
 		if (c->size - at < PCAP_REC)
-			return rp_fail(2, "%s: truncated record header at byte offset %zu "
+			return tool_err(2, RP_NAME, "%s: truncated record header at byte offset %zu "
 			    "(record %zu)", path, at, c->n + 1);
 		sec = rp_get32(c->buf + at, swap);
 		frac = rp_get32(c->buf + at + 4, swap);
 		incl = rp_get32(c->buf + at + 8, swap);
 		if (frac >= (nsec ? 1000000000u : 1000000u))
-			return rp_fail(2, "%s: bad timestamp fraction %u at byte offset %zu "
+			return tool_err(2, RP_NAME, "%s: bad timestamp fraction %u at byte offset %zu "
 			    "(record %zu)", path, frac, at + 4, c->n + 1);
 		if (incl > PCAP_SNAP_MAX)
-			return rp_fail(2, "%s: record length %u at byte offset %zu is "
+			return tool_err(2, RP_NAME, "%s: record length %u at byte offset %zu is "
 			    "implausible (record %zu)", path, incl, at + 8, c->n + 1);
 		if (c->size - at - PCAP_REC < incl)
-			return rp_fail(2, "%s: truncated record data at byte offset %zu "
+			return tool_err(2, RP_NAME, "%s: truncated record data at byte offset %zu "
 			    "(record %zu: %u bytes announced, %zu present)", path,
 			    at + PCAP_REC, c->n + 1, incl, c->size - at - PCAP_REC);
 		if (c->n == cap) {
@@ -252,7 +228,7 @@ rp_cap_read(struct rp_cap *c, const char *path)
 
 			cap = cap ? cap * 2 : 1024;
 			if ((v = realloc(c->rec, cap * sizeof(*v))) == NULL)
-				return rp_fail(1, "out of memory");
+				return tool_err(1, RP_NAME, "out of memory");
 			c->rec = v;
 		}
 		c->rec[c->n++] = (struct rp_rec){
@@ -368,31 +344,6 @@ rp_mac_from_capture(uint8_t mac[ETH_ALEN], const struct rp_cap *c, uint32_t addr
 	return -1;
 }
 
-/* A stored remote state as a NAT session state (as src/state.c restarts). */
-static void
-rp_session_of(struct nat_session *n, uint8_t proto, uint8_t rstate)
-{
-	n->proto = proto;
-	n->state = NAT_TCP_NONE;
-	n->flags = 0;
-	switch (rstate) {
-	case STORE_NAT_ESTABLISHED:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_ESTABLISHED : 0;
-		n->flags = NAT_SF_REPLIED;
-		break;
-	case STORE_NAT_TRANSITORY:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_TIME_WAIT : 0;
-		n->flags = NAT_SF_REPLIED;
-		break;
-	case STORE_NAT_CLOSED:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_RST : 0;
-		break;
-	default:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_SYN_OUT : 0;
-		break;
-	}
-}
-
 struct rp_restore {
 	struct nf	*nf;
 	uint64_t	now;
@@ -404,32 +355,13 @@ static int
 rp_restore_one(void *arg, const struct store_entry *e)
 {
 	struct rp_restore *r = arg;
+	struct state_restored n = { 0 };
 
-	if (e->table == EV_TABLE_ARP) {
-		if (arp_restore(nf_arp(r->nf), &e->arp) == 0)
-			r->arp++;
-		else
-			r->skipped++;
-		return 0;
-	}
-	if (e->table != EV_TABLE_NAT || nf_nat(r->nf) == NULL) {
-		r->skipped++;
-		return 0;
-	}
-	for (unsigned i = 0; i < e->nat.nremote; i++) {
-		struct nat_session n = {
-			.int_ip = e->nat.in_ip, .int_port = e->nat.in_port,
-			.ext_ip = e->nat.ext_ip, .ext_port = e->nat.ext_port,
-			.rem_ip = e->nat.remote[i].ip, .rem_port = e->nat.remote[i].port,
-			.created_us = e->nat.created_us, .expires_us = e->nat.expires_us,
-		};
-
-		rp_session_of(&n, e->nat.proto, e->nat.remote[i].state);
-		if (nat_restore(nf_nat(r->nf), &n, r->now) == 0)
-			r->nat++;
-		else
-			r->skipped++;
-	}
+	/* Exactly what a restarting router does (src/state.c). */
+	state_restore_entry(r->nf, e, r->now, &n);
+	r->arp += n.arp;
+	r->nat += n.nat;
+	r->skipped += n.skipped;
 	return 0;
 }
 
@@ -508,7 +440,7 @@ rp_commit_due(struct rp_run *r, uint64_t now, bool force)
 	if (t < r->last_commit_us)
 		t = r->last_commit_us;
 	if ((e = store_commit(r->st, t, NULL)) < 0)
-		return rp_fail(1, "commit: %s", store_strerror());
+		return tool_err(1, RP_NAME, "commit: %s", store_strerror());
 	r->last_commit_us = t;
 	r->commits += e == 0;
 	return 0;
@@ -567,13 +499,13 @@ rp_scratch_make(char *dir, size_t cap, const char *gitdir, const git_oid *rev)
 
 	snprintf(dir, cap, "%s/gitnet-replay.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
-		return rp_fail(1, "%s: %s", dir, strerror(errno));
+		return tool_err(1, RP_NAME, "%s: %s", dir, strerror(errno));
 	snprintf(objs, sizeof(objs), "%sobjects", gitdir);	/* gitdir ends in / */
 	if ((real = realpath(objs, NULL)) == NULL)
-		return rp_fail(1, "%s: %s", objs, strerror(errno));
+		return tool_err(1, RP_NAME, "%s: %s", objs, strerror(errno));
 	if ((e = git_repository_init(&s, dir, 1)) < 0) {
 		free(real);
-		return rp_fail(1, "scratch repository %s: %s", dir, rp_gitmsg());
+		return tool_err(1, RP_NAME, "scratch repository %s: %s", dir, tool_gitmsg());
 	}
 	git_repository_free(s);
 	s = NULL;
@@ -582,11 +514,11 @@ rp_scratch_make(char *dir, size_t cap, const char *gitdir, const git_oid *rev)
 	e = symlink(real, path);
 	free(real);
 	if (e < 0)
-		return rp_fail(1, "%s: %s", path, strerror(errno));
+		return tool_err(1, RP_NAME, "%s: %s", path, strerror(errno));
 	if (git_repository_open_ext(&s, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
 	    git_reference_create(&ref, s, "refs/heads/primary", rev, 1, "replay") < 0 ||
 	    git_repository_set_head(s, "refs/heads/primary") < 0) {
-		rp_fail(1, "scratch repository %s: %s", dir, rp_gitmsg());
+		tool_err(1, RP_NAME, "scratch repository %s: %s", dir, tool_gitmsg());
 		git_repository_free(s);
 		return 1;
 	}
@@ -691,13 +623,13 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 			else if (strcmp(optarg, "outside") == 0)
 				side = 1;
 			else
-				return rp_fail(2, "--side: '%s' is neither inside nor outside",
+				return tool_err(2, RP_NAME, "--side: '%s' is neither inside nor outside",
 				    optarg);
 			break;
 		case 'I':
 		case 'O':
 			if (rp_parse_mac(r.mac[c == 'O'], optarg) < 0)
-				return rp_fail(2, "--%s-mac: '%s' is not a MAC address",
+				return tool_err(2, RP_NAME, "--%s-mac: '%s' is not a MAC address",
 				    c == 'O' ? "outside" : "inside", optarg);
 			have_mac[c == 'O'] = true;
 			break;
@@ -705,13 +637,13 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 			errno = 0;
 			seed = strtoull(optarg, &endp, 0);
 			if (errno != 0 || *endp != '\0' || endp == optarg)
-				return rp_fail(2, "--seed: '%s' is not a number", optarg);
+				return tool_err(2, RP_NAME, "--seed: '%s' is not a number", optarg);
 			break;
 		case 'w':
 			errno = 0;
 			window_ms = strtoull(optarg, &endp, 10);
 			if (errno != 0 || *endp != '\0' || endp == optarg || window_ms > 3600000)
-				return rp_fail(2, "--window: '%s' is not a number of ms", optarg);
+				return tool_err(2, RP_NAME, "--window: '%s' is not a number of ms", optarg);
 			break;
 		case 'h':
 			rp_usage(stdout);
@@ -735,7 +667,7 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	snprintf(refname, sizeof(refname), "refs/heads/%s", branch);
 	if (git_reference_name_is_valid(&valid, refname) < 0 || !valid ||
 	    strcmp(branch, "primary") == 0)
-		return rp_fail(2, "--branch: '%s' is not a valid new branch name", branch);
+		return tool_err(2, RP_NAME, "--branch: '%s' is not a valid new branch name", branch);
 	if ((rc = rp_cap_read(&cap, file)) != 0)
 		goto done;
 	rc = 2;
@@ -746,7 +678,7 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	snprintf(gitdir, sizeof(gitdir), "%s", git_repository_path(g));
 	if (git_revparse_single(&obj, g, at) < 0 ||
 	    git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) < 0) {
-		rp_fail(2, "unknown revision '%s'", at);
+		tool_err(2, RP_NAME, "unknown revision '%s'", at);
 		goto done;
 	}
 	git_oid_cpy(&rev, git_commit_id(commit));
@@ -755,11 +687,11 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	    git_tree_entry_bypath(&te, tree, "meta/router") < 0 ||
 	    git_blob_lookup(&blob, g, git_tree_entry_id(te)) < 0 ||
 	    rp_router_parse(&rt, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob)) < 0) {
-		rp_fail(2, "%s: no router interfaces in meta/router (inside/outside lines)", at);
+		tool_err(2, RP_NAME, "%s: no router interfaces in meta/router (inside/outside lines)", at);
 		goto done;
 	}
 	if (git_reference_lookup(&ref, g, refname) == 0) {
-		rp_fail(2, "branch '%s' already exists", branch);
+		tool_err(2, RP_NAME, "branch '%s' already exists", branch);
 		goto done;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -768,7 +700,7 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 		if (i == side && rp_mac_from_capture(r.mac[i], &cap, rt.addr[i], rt.plen[i]) == 0)
 			continue;
 		if (i == side) {
-			rp_fail(2, "%s: cannot tell the router's %s MAC from the capture; give "
+			tool_err(2, RP_NAME, "%s: cannot tell the router's %s MAC from the capture; give "
 			    "--%s-mac", file, i ? "outside" : "inside", i ? "outside" : "inside");
 			goto done;
 		}
@@ -787,7 +719,7 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	so.create = false;
 	if ((c = store_open(&real, repo, &so)) < 0) {
 		rc = c == STORE_ELOCKED ? 1 : 2;
-		rp_fail(rc, "%s%s", store_strerror(),
+		tool_err(rc, RP_NAME, "%s%s", store_strerror(),
 		    c == STORE_ELOCKED ? " (stop the router first)" : "");
 		goto done;
 	}
@@ -807,14 +739,14 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	nat_params_default(&cfg.nat_params);
 	cfg.seed = seed;
 	if ((r.nf = nf_new(&cfg)) == NULL) {
-		rp_fail(1, "cannot create the pipeline for meta/router's interfaces");
+		tool_err(1, RP_NAME, "cannot create the pipeline for meta/router's interfaces");
 		goto done;
 	}
 	clock = cap.n > 0 ? cap.rec[0].ts_us : (uint64_t)git_commit_time(commit) * 1000000;
 	rs.nf = r.nf;
 	rs.now = clock;
 	if (store_load(real, &rev, rp_restore_one, &rs) < 0) {
-		rp_fail(1, "loading %s: %s", at, store_strerror());
+		tool_err(1, RP_NAME, "loading %s: %s", at, store_strerror());
 		goto done;
 	}
 
@@ -822,12 +754,12 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 		goto done;
 	so.fsync = true;
 	if (store_open(&r.st, scratch, &so) < 0) {
-		rp_fail(1, "scratch store: %s", store_strerror());
+		tool_err(1, RP_NAME, "scratch store: %s", store_strerror());
 		goto done;
 	}
 	if (outpath != NULL && ((r.out = fopen(outpath, "wb")) == NULL ||
 	    rp_pcap_header(r.out) < 0)) {
-		rp_fail(1, "%s: %s", outpath, strerror(errno));
+		tool_err(1, RP_NAME, "%s: %s", outpath, strerror(errno));
 		goto done;
 	}
 	r.window_us = window_ms * 1000;
@@ -839,7 +771,7 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	r.o.ev_cap = RP_EV_CAP;
 	if ((frame = malloc(65536)) == NULL || r.o.tx == NULL || r.o.arena == NULL ||
 	    r.o.ev == NULL) {
-		rp_fail(1, "out of memory");
+		tool_err(1, RP_NAME, "out of memory");
 		goto done;
 	}
 
@@ -869,12 +801,12 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	if (rp_commit_due(&r, clock, true) < 0)
 		goto done;
 	if (store_flush(r.st) < 0) {
-		rp_fail(1, "flush: %s", store_strerror());
+		tool_err(1, RP_NAME, "flush: %s", store_strerror());
 		goto done;
 	}
 	git_oid_cpy(&head, store_head(r.st));
 	if (r.out != NULL && fflush(r.out) != 0) {
-		rp_fail(1, "%s: %s", outpath, strerror(errno));
+		tool_err(1, RP_NAME, "%s: %s", outpath, strerror(errno));
 		goto done;
 	}
 
@@ -884,14 +816,14 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 	git_repository_free(g);
 	if (git_repository_open_ext(&g, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
 	    git_reference_create(&ref, g, refname, &head, 0, "gitnet: replay-pcap") < 0) {
-		rp_fail(1, "creating branch %s: %s", branch, rp_gitmsg());
+		tool_err(1, RP_NAME, "creating branch %s: %s", branch, tool_gitmsg());
 		goto done;
 	}
 	rp_summary(&r, file, rev_hex, branch, &head, fed, skipped, big, &rs);
 	rc = 0;
 done:
 	if (r.out != NULL && fclose(r.out) != 0 && rc == 0)
-		rc = rp_fail(1, "%s: %s", outpath, strerror(errno));
+		rc = tool_err(1, RP_NAME, "%s: %s", outpath, strerror(errno));
 	store_free(r.st);
 	store_free(real);
 	if (scratch[0] != '\0')

@@ -32,8 +32,8 @@ tool_err(int code, const char *cmd, const char *fmt, ...)
 	return code;
 }
 
-static const char *
-gitmsg(void)
+const char *
+tool_gitmsg(void)
 {
 	const git_error *e = git_error_last();
 
@@ -154,7 +154,7 @@ tool_entry_read(struct tool_entry *te, char **buf, git_repository *r,
 
 	*buf = NULL;
 	if (git_blob_lookup(&b, r, blob) < 0)
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s: %s", path, gitmsg());
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s: %s", path, tool_gitmsg());
 	len = (size_t)git_blob_rawsize(b);
 	if ((*buf = malloc(len + 1)) == NULL) {
 		git_blob_free(b);
@@ -191,7 +191,7 @@ walk_cb(const char *root, const git_tree_entry *e, void *payload)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s%s", w->top, root, git_tree_entry_name(e));
 	if (git_blob_lookup(&b, w->r, git_tree_entry_id(e)) < 0) {
-		w->rc = tool_err(TOOL_EXIT_FAIL, w->cmd, "%s: %s", path, gitmsg());
+		w->rc = tool_err(TOOL_EXIT_FAIL, w->cmd, "%s: %s", path, tool_gitmsg());
 		return -1;
 	}
 	if (decode(&te, path, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b)) < 0) {
@@ -221,7 +221,7 @@ tool_load(git_repository *r, const git_oid *commit, unsigned tables,
 
 	if (git_commit_lookup(&c, r, commit) < 0 || git_commit_tree(&t, c) < 0) {
 		git_commit_free(c);
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", gitmsg());
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_gitmsg());
 	}
 	for (unsigned i = 0; i < 2 && w.rc == 0; i++) {
 		git_tree_entry *te = NULL;
@@ -238,7 +238,7 @@ tool_load(git_repository *r, const git_oid *commit, unsigned tables,
 			w.top = tops[i];
 			if (git_tree_walk(sub, GIT_TREEWALK_PRE, walk_cb, &w) < 0 &&
 			    w.rc == 0)
-				w.rc = tool_err(TOOL_EXIT_FAIL, cmd, "%s", gitmsg());
+				w.rc = tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_gitmsg());
 		}
 		git_tree_free(sub);
 		git_tree_entry_free(te);

@@ -51,6 +51,9 @@ typedef int (*tool_bad_fn)(void *ctx, const char *path, const char *msg);
  */
 int tool_badopt(const char *cmd, char **argv);
 
+/* The message of the last libgit2 error on this thread. */
+const char *tool_gitmsg(void);
+
 /* Print "gitnet: <cmd>: <fmt...>" on stderr; returns code. */
 int tool_err(int code, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
