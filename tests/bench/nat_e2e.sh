@@ -286,9 +286,11 @@ for run in $(seq 1 "$NAT_RUNS"); do
 	ct_report
 	nft_nat_off
 
-	# B: gitnet-router, alone on CPU 1; a fresh one per measurement, so
-	# each starts from an empty table as conntrack does after its flush.
-	if gn_router_start; then
+	# B: gitnet-router, alone on CPU 1; a fresh one per measurement with a
+	# fresh state repository (it would restore the last run's sessions), so
+	# each starts from an empty table as conntrack does after its flush. The
+	# state is recorded in git, as the router runs by default.
+	if gn_router_start --state "$GN_RUN/state-pkt$run"; then
 		pkt_run "gitnet-pkt$run" || { gn_log "gitnet packet run $run delivered nothing"; status=1; }
 		echo "$KPPS" >>"$GN_RUN/gitnet.kpps"
 		router_report
@@ -298,7 +300,7 @@ for run in $(seq 1 "$NAT_RUNS"); do
 		status=1
 		echo 0 >>"$GN_RUN/gitnet.kpps"
 	fi
-	if gn_router_start --nat-max-per-host 0; then
+	if gn_router_start --nat-max-per-host 0 --state "$GN_RUN/state-conn$run"; then
 		conn_run "gitnet-conn$run" $((nconn++ * CONN_STRIDE)) ||
 		    { gn_log "gitnet connection run $run completed nothing"; status=1; }
 		echo "$CPS" >>"$GN_RUN/gitnet.cps"
