@@ -161,19 +161,7 @@ field_cb(void *ctx, const char *field, const char *old, const char *new_)
 		printf("    ~ %s %s -> %s\n", field, old ? old : "-", new_ ? new_ : "-");
 		return;
 	}
-	fputs(o->first ? "{\"field\":" : ",{\"field\":", stdout);
-	tool_json_str(stdout, field);
-	fputs(",\"old\":", stdout);
-	if (old)
-		tool_json_str(stdout, old);
-	else
-		fputs("null", stdout);
-	fputs(",\"new\":", stdout);
-	if (new_)
-		tool_json_str(stdout, new_);
-	else
-		fputs("null", stdout);
-	fputs("}", stdout);
+	tool_json_field(stdout, o->first, field, old, new_);
 	o->first = false;
 }
 

@@ -295,3 +295,22 @@ tool_commit_json(FILE *f, const git_commit *c)
 	tool_trailers(git_commit_message(c), trailer_json, &j);
 	fputs("]", f);
 }
+
+void
+tool_json_field(FILE *f, bool first, const char *field, const char *old,
+    const char *new_)
+{
+	fputs(first ? "{\"field\":" : ",{\"field\":", f);
+	tool_json_str(f, field);
+	fputs(",\"old\":", f);
+	if (old)
+		tool_json_str(f, old);
+	else
+		fputs("null", f);
+	fputs(",\"new\":", f);
+	if (new_)
+		tool_json_str(f, new_);
+	else
+		fputs("null", f);
+	fputc('}', f);
+}

@@ -117,6 +117,9 @@ void tool_fields_join(char *buf, size_t cap, const char *text, size_t len);
 /* Output helpers (tools/print.c). */
 char *tool_iso(char buf[32], int64_t t);	/* "2026-11-22T10:00:00Z" */
 void tool_json_str(FILE *f, const char *s);	/* a quoted JSON string */
+/* {"field":..,"old":..,"new":..}, preceded by a comma unless first; NULL is null. */
+void tool_json_field(FILE *f, bool first, const char *field, const char *old,
+    const char *new_);
 void tool_json_time(FILE *f, uint64_t us);	/* 1429688434.645130 or null */
 void tool_ip(char buf[16], uint32_t ip);
 
