@@ -1217,6 +1217,23 @@ frame_bucket(const struct nat *nat, const struct nf_frame *f, bool outside)
 	    pidx == P_ICMP ? 0 : sport)];
 }
 
+const uint32_t *
+nat_prefetch_bucket(const struct nat *nat, const struct nf_frame *f, uint8_t outside_ifidx)
+{
+	const uint32_t *b = frame_bucket(nat, f, f->ifidx == outside_ifidx);
+
+	if (b != NULL)
+		__builtin_prefetch(b);
+	return b;
+}
+
+void
+nat_prefetch_session(const struct nat *nat, const uint32_t *b)
+{
+	if (b != NULL && *b != NIL)
+		__builtin_prefetch(&nat->sess[*b]);
+}
+
 void
 nat_prefetch(const struct nat *nat, const struct nf_frame *f, unsigned n,
     uint8_t outside_ifidx)
@@ -1226,14 +1243,10 @@ nat_prefetch(const struct nat *nat, const struct nf_frame *f, unsigned n,
 	if (n > 64)
 		n = 64;
 	/* Two stages, each over the whole batch so the misses overlap. */
-	for (unsigned i = 0; i < n; i++) {
-		bkt[i] = frame_bucket(nat, &f[i], f[i].ifidx == outside_ifidx);
-		if (bkt[i] != NULL)
-			__builtin_prefetch(bkt[i]);
-	}
 	for (unsigned i = 0; i < n; i++)
-		if (bkt[i] != NULL && *bkt[i] != NIL)
-			__builtin_prefetch(&nat->sess[*bkt[i]]);
+		bkt[i] = nat_prefetch_bucket(nat, &f[i], outside_ifidx);
+	for (unsigned i = 0; i < n; i++)
+		nat_prefetch_session(nat, bkt[i]);
 }
 
 void

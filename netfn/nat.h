@@ -194,6 +194,16 @@ int nat_forward_add(struct nat *nat, uint8_t proto, uint16_t ext_port,
 void nat_prefetch(const struct nat *nat, const struct nf_frame *f, unsigned n,
     uint8_t outside_ifidx);
 
+/*
+ * The same in two steps, for a caller that pipelines: nat_prefetch_bucket
+ * prefetches a frame's bucket and returns it (NULL when the frame has none);
+ * nat_prefetch_session, given it some frames later, prefetches the session
+ * the bucket names.
+ */
+const uint32_t *nat_prefetch_bucket(const struct nat *nat, const struct nf_frame *f,
+    uint8_t outside_ifidx);
+void nat_prefetch_session(const struct nat *nat, const uint32_t *bucket);
+
 /* Expire idle sessions: examines at most sweep_per_tick sessions a call. */
 void nat_tick(struct nat *nat, uint64_t now_us, struct nf_out *out);
 

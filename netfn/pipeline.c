@@ -48,6 +48,10 @@ struct nf {
 };
 
 #define NAT_SWEEP_US	100000	/* ten sweeps a second */
+#define NAT_DIST	8	/* frames between a prefetch and its use */
+#define NAT_AHEAD	32	/* bucket ring, a power of two >= 2 * NAT_DIST + 1 */
+_Static_assert(NAT_AHEAD >= 2 * NAT_DIST + 1 && (NAT_AHEAD & (NAT_AHEAD - 1)) == 0,
+    "the bucket ring must hold every frame between prefetch and use");
 
 void
 nf_config_default(struct nf_config *cfg)
@@ -566,14 +570,35 @@ void
 nf_input(struct nf *nf, struct nf_frame *rx, unsigned n, uint64_t now,
     struct nf_out *out)
 {
+	const uint32_t *bkt[NAT_AHEAD];
 	uint64_t bytes = 0;
 
+	/*
+	 * With NAT, a software pipeline (VPP style): the session bucket of
+	 * frame i + 2D is prefetched while frame i is processed, and the
+	 * session itself at i + D, so each miss overlaps D frames of work.
+	 */
 	if (nf->nat != NULL)
-		for (unsigned i = 0; i < n; i += 64)
-			nat_prefetch(nf->nat, rx + i, n - i < 64 ? n - i : 64, nf->outside);
+		for (unsigned i = 0; i < n && i < 2 * NAT_DIST; i++) {
+			const uint32_t *b = nat_prefetch_bucket(nf->nat, &rx[i], nf->outside);
+
+			bkt[i % NAT_AHEAD] = b;
+			if (i >= NAT_DIST)
+				nat_prefetch_session(nf->nat, bkt[(i - NAT_DIST) % NAT_AHEAD]);
+		}
 	for (unsigned i = 0; i < n; i++) {
 		enum drop why;
 
+		if (nf->nat != NULL) {
+			if (i + 2 * NAT_DIST < n) {
+				unsigned k = i + 2 * NAT_DIST;
+
+				bkt[k % NAT_AHEAD] = nat_prefetch_bucket(nf->nat, &rx[k],
+				    nf->outside);
+			}
+			if (i + NAT_DIST < n)
+				nat_prefetch_session(nf->nat, bkt[(i + NAT_DIST) % NAT_AHEAD]);
+		}
 		if (i + 1 < n)
 			__builtin_prefetch(rx[i + 1].data);
 		bytes += rx[i].len;
