@@ -29,6 +29,20 @@ struct router {
 	uint64_t		started_us;
 };
 
+/*
+ * The gitnet-router program (router_main.c): parse argv (argv[0] is the
+ * program name), open the interfaces, state and control socket, route until
+ * SIGTERM or SIGINT, close everything. Returns the exit status: 0 stopped by
+ * a signal (or --help), 1 failed to start or run, 2 bad arguments. Blocks
+ * SIGTERM, SIGINT, SIGUSR1 and SIGHUP in the calling thread and leaves them
+ * blocked. May be called again in the same process once it has returned
+ * (nothing carries over but the state repository on disk); not from two
+ * threads at once.
+ */
+int router_main(int argc, char **argv);
+/* The signal (SIGTERM, SIGINT) that stopped the last router_main, else 0. */
+int router_main_stop_signal(void);
+
 /* Microseconds since the epoch, monotonic (clock.c). */
 void router_clock_init(void);
 uint64_t router_now_us(void);

@@ -1,0 +1,462 @@
+/*
+ * The router program as a function: configuration, interfaces, the event
+ * loop, signals. src/main.c (the host's gitnet-router) and the guest's PID 1
+ * (guest/init.c) both call router_main().
+ *
+ * router_main may run again in the same process after it returned (the
+ * guest restarts it in-process on a live configuration change): every
+ * resource it opens (rings, control socket, state writer, epoll, signalfd)
+ * is closed on return, and what it keeps in statics (the router, the frame
+ * arena, the stop signal) is reset at entry. Signals it reads stay blocked
+ * after it returns, so one arriving between two runs is seen by the next.
+ *
+ * One thread for the data path (the caller's). The loop drains each
+ * interface's receive ring in batches of BATCH frames, runs them through the
+ * netfn pipeline, sends what came out, releases the batch, then hands the
+ * batch's table events to the sink. netfn timers run when due. epoll sleeps between bursts (after SPIN_US without a
+ * frame), waking for frames, the control socket, signals (signalfd) or the
+ * next timer, whichever is first, and at least every 100 ms.
+ *
+ * Time: netfn gets router_now_us() (clock.c): monotonic, in unix time.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router.h"
+
+#define BATCH		64
+#define BURSTS		16		/* batches per interface per turn */
+#define TX_CAP		(2 * BATCH + 64)
+#define EV_CAP		256
+#define ARENA_CAP	(256 * 1024)
+/*
+ * After a frame, poll without sleeping this long before waiting in epoll:
+ * under load the router never sleeps, so the sender's CPU never pays for
+ * waking it (with TPACKET_V2 that is one wake-up per frame); idle, it sleeps
+ * after 200 us.
+ */
+#define SPIN_US		200
+
+/* The signal that stopped the last run (router_main_stop_signal). */
+static int stop_signal;
+
+static void __attribute__((format(printf, 1, 2)))
+logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Events go to the state writer (git), and to the log with -v. */
+static void
+sink_events(struct sink *s, const struct nf_event *ev, unsigned n)
+{
+	const struct router *r = s->ctx;
+	char line[160];
+
+	s->total += n;
+	if (r->state != NULL)
+		state_push(r->state, ev, n);
+	if (r->cfg.verbose < 1)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		logmsg("event: %s", sink_format(line, sizeof(line), &ev[i], r->ifnames));
+}
+
+/*
+ * Log the first drop of each reason once, so an operator learns that e.g.
+ * bad checksums arrive without a line per packet; the counters go on.
+ * Called from the loop at most once a second, never per packet.
+ */
+_Static_assert(DROP_MAX <= 64, "drops_logged has one bit per drop reason");
+
+static void
+log_first_drops(struct router *r)
+{
+	const struct nf_stats *s = nf_stats(r->nf);
+
+	for (int i = 1; i < DROP_MAX; i++) {
+		if (s->drop[i] == 0 || (r->drops_logged & (1ULL << i)))
+			continue;
+		r->drops_logged |= 1ULL << i;
+		logmsg("router: drop: reason=%s first seen (%s); counted as drop_%s from now on",
+		    drop_name((enum drop)i), drop_text((enum drop)i), drop_name((enum drop)i));
+	}
+}
+
+/* Send every frame of out, per interface; then pass events on and reset. */
+static void
+flush(struct router *r, struct nf_out *out)
+{
+	struct nf_frame batch[TX_CAP];
+
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		unsigned n = 0;
+
+		for (unsigned k = 0; k < out->ntx; k++)
+			if (out->tx[k].ifidx == i)
+				batch[n++] = out->tx[k];
+		if (n > 0)
+			io_tx_burst(r->io[i], batch, n);
+	}
+	if (out->nev > 0)
+		r->sink.events(&r->sink, out->ev, out->nev);
+	r->tx_lost += out->tx_lost;
+	r->ev_lost += out->ev_lost;
+	out->tx_lost = out->ev_lost = 0;
+	nf_out_reset(out);
+}
+
+static void
+warn_kernel_address(const char *dev)
+{
+	struct ifaddrs *ifa, *p;
+	char a[INET_ADDRSTRLEN];
+
+	if (getifaddrs(&ifa) != 0)
+		return;
+	for (p = ifa; p != NULL; p = p->ifa_next)
+		if (p->ifa_addr != NULL && p->ifa_addr->sa_family == AF_INET &&
+		    strcmp(p->ifa_name, dev) == 0)
+			logmsg("router: warning: %s has kernel address %s; the kernel "
+			    "will answer ARP beside the router", dev,
+			    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)p->ifa_addr)->sin_addr,
+			    a, sizeof(a)));
+	freeifaddrs(ifa);
+}
+
+/*
+ * Open the state repository and load primary into the pipeline: ARP entries
+ * come back STALE, NAT sessions with their external ports, so established
+ * connections carry on; what expired meanwhile goes at the first tick.
+ */
+static int
+router_state_open(struct router *r, char *err, size_t errlen)
+{
+	static char info[512], host[64];
+	struct state_opts so;
+	struct state_stats st;
+	char a[16], b[16];
+	uint64_t t0 = router_now_us();
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "gitnet-router");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(info, sizeof(info), "inside %s %s/%u\noutside %s %s/%u\nnat %s\n",
+	    r->cfg.inside.dev, ipv4_ntop(r->cfg.inside.addr, a), r->cfg.inside.plen,
+	    r->cfg.outside.dev, ipv4_ntop(r->cfg.outside.addr, b), r->cfg.outside.plen,
+	    r->cfg.nat ? "on" : "off");
+	state_opts_default(&so);
+	so.dir = r->cfg.state_dir;
+	so.router_id = host;
+	so.router_info = info;
+	so.ifnames = r->ifnames;
+	so.n_ifnames = ROUTER_NIF;
+	if (state_open(&r->state, &so, err, errlen) < 0 ||
+	    state_restore(r->state, r->nf, router_now_us(), err, errlen) < 0)
+		return -1;
+	state_get_stats(r->state, &st);
+	logmsg("state: loaded: dir=%s arp=%llu nat_sessions=%llu skipped=%llu ms=%.1f",
+	    r->cfg.state_dir, (unsigned long long)st.restored_arp,
+	    (unsigned long long)st.restored_nat, (unsigned long long)st.restore_skipped,
+	    (double)(router_now_us() - t0) / 1000);
+	return 0;
+}
+
+static int
+router_open(struct router *r, char *err, size_t errlen)
+{
+	const struct config_iface *cif[ROUTER_NIF] = { &r->cfg.inside, &r->cfg.outside };
+	struct io_params iop = { 0 };
+	struct nf_config nc;
+	char a[16], b[16];
+	int e;
+
+	nf_config_default(&nc);
+	nc.arp = r->cfg.arp;
+	nc.icmp_rate = r->cfg.icmp_rate;
+	nc.icmp_burst = r->cfg.icmp_burst;
+	nc.seed = router_now_us() ^ (uint64_t)getpid() << 32;
+	nc.n_iface = ROUTER_NIF;
+	nc.nat = r->cfg.nat;
+	nc.outside = 1;
+	nc.nat_params = r->cfg.nat_params;
+	memcpy(nc.pool, r->cfg.nat_pool, r->cfg.n_nat_pool * sizeof(uint32_t));
+	nc.n_pool = r->cfg.n_nat_pool;
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen)) < 0)
+			return -1;
+		warn_kernel_address(cif[i]->dev);
+		r->ifnames[i] = r->io[i]->name;
+		snprintf(nc.iface[i].name, sizeof(nc.iface[i].name), "%s", cif[i]->dev);
+		memcpy(nc.iface[i].mac, r->io[i]->mac, ETH_ALEN);
+		nc.iface[i].addr = cif[i]->addr;
+		nc.iface[i].plen = cif[i]->plen;
+		nc.iface[i].mtu = r->io[i]->mtu;
+	}
+	if ((r->nf = nf_new(&nc)) == NULL) {
+		snprintf(err, errlen, "router: cannot create the pipeline (out of memory?)");
+		return -1;
+	}
+	if (r->cfg.gateway != 0 && (e = nf_route_add(r->nf, 0, 0, r->cfg.gateway)) < 0) {
+		snprintf(err, errlen, "router: gateway %s: %s", ipv4_ntop(r->cfg.gateway, a),
+		    strerror(-e));
+		return -1;
+	}
+	for (unsigned i = 0; i < r->cfg.nroutes; i++) {
+		const struct config_route *cr = &r->cfg.routes[i];
+
+		if ((e = nf_route_add(r->nf, cr->prefix, cr->plen, cr->gw)) < 0) {
+			snprintf(err, errlen, "router: route %s/%u via %s: %s",
+			    ipv4_ntop(cr->prefix, a), cr->plen, ipv4_ntop(cr->gw, b),
+			    strerror(-e));
+			return -1;
+		}
+	}
+	r->sink = (struct sink){ .events = sink_events, .ctx = r };
+	if (strcmp(r->cfg.state_dir, "none") != 0 && router_state_open(r, err, errlen) < 0)
+		return -1;
+	if ((r->ctl_fd = ctl_open(r->cfg.control, err, errlen)) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+router_close(struct router *r)
+{
+	/* The data path has stopped: commit and flush what it left. */
+	state_close(r->state);
+	r->state = NULL;
+	ctl_close(r->ctl_fd, r->cfg.control);
+	for (int i = 0; i < ROUTER_NIF; i++)
+		io_close(r->io[i]);
+	nf_free(r->nf);
+}
+
+/* Permanent neighbours and port forwards from the config; events to the sink. */
+static int
+router_static(struct router *r, struct nf_out *out)
+{
+	char a[16];
+	int e;
+
+	for (unsigned i = 0; i < r->cfg.nforwards; i++) {
+		const struct config_forward *fw = &r->cfg.forwards[i];
+
+		if ((e = nf_forward_add(r->nf, fw->proto, fw->ext_port, fw->int_ip,
+		    fw->int_port, router_now_us(), out)) < 0) {
+			logmsg("router: forward %s:%u=%s:%u: %s",
+			    fw->proto == IPPROTO_TCP_ ? "tcp" : "udp", fw->ext_port,
+			    ipv4_ntop(fw->int_ip, a), fw->int_port, strerror(-e));
+			return -1;
+		}
+	}
+
+	for (unsigned i = 0; i < r->cfg.nstatic_arp; i++) {
+		const struct config_arp *ca = &r->cfg.static_arp[i];
+		struct route via;
+
+		/* config_parse_args checked the address lies on a connected subnet */
+		if (route_lookup(nf_routes(r->nf), ca->ip, &via) != 0)
+			return -1;
+		if ((e = arp_add_static(nf_arp(r->nf), via.ifidx, ca->ip, ca->mac,
+		    router_now_us(), out)) < 0) {
+			logmsg("router: arp %s: %s", ipv4_ntop(ca->ip, a), strerror(-e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	/* This thread only: a caller with other threads blocks these in all of
+	 * them first (guest/init.c), else one of them would take the signal. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* Returns 1 to stop. */
+static int
+signals_read(struct router *r, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_first_drops(r);
+			stop_signal = (int)si.ssi_signo;
+			logmsg("router: stopping: signal=%s",
+			    si.ssi_signo == SIGTERM ? "TERM" : "INT");
+			return 1;
+		case SIGUSR1:
+			router_report_stats(r, STDERR_FILENO);
+			break;
+		case SIGHUP:
+			logmsg("router: sighup: reload is not supported; restart to "
+			    "change the configuration");
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+epoll_add(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int
+run(struct router *r, int sfd)
+{
+	static uint8_t arena[ARENA_CAP];
+	struct nf_frame rx[BATCH], tx[TX_CAP];
+	struct nf_event ev[EV_CAP];
+	struct nf_out out = {
+		.tx = tx, .tx_cap = TX_CAP,
+		.arena = arena, .arena_cap = sizeof(arena),
+		.ev = ev, .ev_cap = EV_CAP,
+	};
+	struct epoll_event ready[8];
+	uint64_t housekeeping = 0, busy_at = 0;
+	int ep;
+
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -1;
+	epoll_add(ep, sfd);
+	epoll_add(ep, r->ctl_fd);
+	for (int i = 0; i < ROUTER_NIF; i++)
+		epoll_add(ep, r->io[i]->fd);
+
+	if (router_static(r, &out) < 0) {
+		close(ep);
+		return -1;
+	}
+	if (r->state != NULL && state_start(r->state) < 0) {
+		logmsg("state: cannot start the writer thread");
+		close(ep);
+		return -1;
+	}
+	nf_start(r->nf, router_now_us(), &out);
+	flush(r, &out);
+	for (;;) {
+		uint64_t now = router_now_us(), due = nf_next_deadline(r->nf);
+		int timeout = 100, n;
+
+		if (due <= now || now - busy_at < SPIN_US)
+			timeout = 0;	/* timers due, or traffic just now: keep polling */
+		else if (due - now < 100000)
+			timeout = (int)((due - now + 999) / 1000);
+		n = epoll_wait(ep, ready, 8, timeout);
+		for (int k = 0; k < n; k++) {
+			if (ready[k].data.fd == sfd && signals_read(r, sfd)) {
+				close(ep);
+				return 0;
+			}
+			if (ready[k].data.fd == r->ctl_fd)
+				ctl_serve(r);
+		}
+		now = router_now_us();
+		/* Every ring is checked each turn: a status word, cheaper than trusting
+		 * wake-ups alone, and fair between the interfaces. */
+		for (int i = 0; i < ROUTER_NIF; i++) {
+			for (int b = 0; b < BURSTS; b++) {
+				unsigned got = io_rx_burst(r->io[i], rx, BATCH);
+
+				if (got == 0)
+					break;
+				nf_input(r->nf, rx, got, now, &out);
+				flush(r, &out);
+				io_rx_release(r->io[i]);
+				busy_at = now;
+			}
+		}
+		if (nf_next_deadline(r->nf) <= now) {
+			nf_tick(r->nf, now, &out);
+			flush(r, &out);
+		}
+		if (now - housekeeping >= 1000000) {
+			housekeeping = now;
+			log_first_drops(r);
+		}
+	}
+}
+
+int
+router_main(int argc, char **argv)
+{
+	static struct router r;
+	char err[512], a[16], b[16];
+	int sfd, rc;
+
+	memset(&r, 0, sizeof(r));
+	stop_signal = 0;
+	router_clock_init();
+	config_defaults(&r.cfg);
+	r.ctl_fd = -1;
+	if ((rc = config_parse_args(&r.cfg, argc, argv, err, sizeof(err))) != 0) {
+		if (rc > 0)
+			return 0;
+		fprintf(stderr, "gitnet-router: %s\n", err);
+		return 2;
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if ((sfd = signals_open()) < 0) {
+		fprintf(stderr, "gitnet-router: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	r.started_us = router_now_us();
+	if (router_open(&r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gitnet-router: %s\n", err);
+		router_close(&r);
+		close(sfd);
+		return 1;
+	}
+	logmsg("router: started: inside=%s %s/%u outside=%s %s/%u nat=%s control=%s pid=%d",
+	    r.cfg.inside.dev, ipv4_ntop(r.cfg.inside.addr, a), r.cfg.inside.plen,
+	    r.cfg.outside.dev, ipv4_ntop(r.cfg.outside.addr, b), r.cfg.outside.plen,
+	    r.cfg.nat ? "on" : "off", r.cfg.control, (int)getpid());
+	rc = run(&r, sfd);
+	if (r.cfg.stats_on_exit)
+		router_report_stats(&r, STDERR_FILENO);
+	router_close(&r);
+	close(sfd);
+	return rc < 0 ? 1 : 0;
+}
+
+int
+router_main_stop_signal(void)
+{
+	return stop_signal;
+}
