@@ -7,21 +7,35 @@
  * dependency order), reads its configuration (xenstore's
  * /local/domain/<domid>/data/gitnet/ when there is one, else the kernel
  * command line: see guest/xs.h), brings lo and the NICs up, mounts the state
- * disk on /state and runs /bin/gitnet-router as its one child, reaping
- * anything else. It never exits: PID 1 exiting panics the kernel (and a
- * panic reboots: panic=N from the command line, else 10 s).
+ * disk on /state and then runs the router in its own process: the main
+ * thread calls router_main() (src/router_main.c, linked in from
+ * librouter.a), so the guest runs one program in one process. It never
+ * exits: PID 1 exiting panics the kernel (and a panic reboots: panic=N from
+ * the command line, else 10 s).
+ *
+ * Threads and signals: before any thread exists, the main thread blocks
+ * every signal init or the router reads, so all threads inherit the mask and
+ * each signal reaches exactly one signalfd. SIGTERM, SIGINT, SIGUSR1 and
+ * SIGHUP are the router's (its signalfd, in the main thread); SIGCHLD,
+ * SIGPWR and SIGUSR2 are read by init's supervisor thread, which also reaps
+ * children, watches xenstore and the power button. The supervisor asks the
+ * router to return by raising SIGTERM on the process, after recording why
+ * in `wanted` (under `lock`): a shutdown, or a reconfiguration.
  *
  * Shutdown: SIGINT (xl reboot, Ctrl-Alt-Del) stops the router and reboots;
  * SIGTERM, SIGPWR, SIGUSR2 (sent by /sbin/poweroff, which the kernel runs
  * for `xl shutdown`) and the ACPI power button stop it and power off. The
- * router gets SIGTERM and 15 s to commit its last state; then init syncs,
- * unmounts /state and calls reboot(2). Any configuration error prints one
- * line naming the key, then powers off: the guest never runs half-configured.
+ * router commits its last state as router_main returns; then init syncs,
+ * unmounts /state and calls reboot(2). If it has not returned STOP_WAIT_MS
+ * after a shutdown request, the supervisor syncs and reboots without it. Any
+ * configuration error prints one line naming the key, then powers off: the
+ * guest never runs half-configured. If the router returns on its own (an
+ * error), the guest powers off.
  *
- * Deviation from the design: the router runs as a child process, not in
- * init's own process, because src/main.c has no callable entry point yet.
  * Live xenstore changes (forwards, timeouts, nat-filtering, verbose) are
- * applied by restarting that child, which resumes from its state repository.
+ * applied by making router_main return and calling it again with the new
+ * argv; it resumes from its state repository. A SIGTERM from outside that
+ * coincides with a reconfiguration is taken as part of it (one signal).
  *
  * Under QEMU, a xenstore may come over a virtio-serial port instead
  * (GITNET_XS_PORT, see xenstore_port_find), which is how the live path is
@@ -37,6 +51,7 @@
 #include <linux/input.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,7 +70,9 @@
 #include <xenstore.h>
 
 #include "guest/xs.h"
+#include "src/router.h"
 
+/* Only the router's argv[0] now: there is no such file in the image. */
 #define ROUTER_BIN	"/bin/gitnet-router"
 #define MKE2FS_BIN	"/sbin/mke2fs"
 #define STATE_MNT	"/state"
@@ -63,9 +80,23 @@
 #define CONTROL_PATH	"/run/gitnet-router.sock"
 #define STOP_WAIT_MS	15000
 
-static pid_t	router_pid = -1;
-static struct guest_cfg	cur_cfg;
-static struct guest_argv cur_argv;
+/*
+ * What the supervisor asks of the main thread, under lock. A shutdown
+ * (WANT_POWEROFF, WANT_REBOOT) overrides a reconfiguration; next_argv holds
+ * the argv of a pending WANT_RECONF. running: the main thread is in (or
+ * about to enter) router_main; stop_sent: a SIGTERM was raised for this run
+ * (at most one per run, so none is left over to stop the next).
+ */
+enum want { WANT_NONE, WANT_RECONF, WANT_REBOOT, WANT_POWEROFF };
+
+static pthread_mutex_t	lock = PTHREAD_MUTEX_INITIALIZER;
+static enum want	wanted;
+static bool		running, stop_sent, finishing;
+static uint64_t		stop_asked_ms;
+static struct guest_argv next_argv;
+
+static struct guest_cfg	cur_cfg;	/* the supervisor's once it runs */
+static struct guest_argv cur_argv;	/* the main thread's */
 static char	state_dir[256] = "none";
 #define POWER_MAX	4
 static int	power_fd[POWER_MAX];	/* /dev/input/event* with KEY_POWER */
@@ -103,43 +134,13 @@ sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Stop the router (SIGTERM, then SIGKILL after STOP_WAIT_MS); reap it. */
-static void
-router_stop(void)
-{
-	uint64_t t0 = now_ms();
-	int st;
-
-	if (router_pid <= 0)
-		return;
-	kill(router_pid, SIGTERM);
-	for (;;) {
-		pid_t p = waitpid(-1, &st, WNOHANG);
-
-		if (p == router_pid) {
-			say("router stopped (%s %d) after %llu ms",
-			    WIFEXITED(st) ? "exit" : "signal",
-			    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-			    (unsigned long long)(now_ms() - t0));
-			break;
-		}
-		if (p <= 0 && now_ms() - t0 > STOP_WAIT_MS) {
-			say("router did not stop in %d ms: killing it", STOP_WAIT_MS);
-			kill(router_pid, SIGKILL);
-			waitpid(router_pid, &st, 0);
-			break;
-		}
-		if (p <= 0)
-			sleep_ms(20);
-	}
-	router_pid = -1;
-}
-
-/* The end of every path: stop, flush, unmount, reboot(2). Never returns. */
+/* The end of every path: flush, unmount, reboot(2). Never returns. */
 static void __attribute__((noreturn))
 finish(int how)
 {
-	router_stop();
+	pthread_mutex_lock(&lock);
+	finishing = true;
+	pthread_mutex_unlock(&lock);
 	sync();
 	if (umount2(STATE_MNT, 0) != 0 && errno != EINVAL && errno != ENOENT)
 		say("umount %s: %s (synced anyway)", STATE_MNT, strerror(errno));
@@ -149,6 +150,44 @@ finish(int how)
 	/* Only reached when not PID 1 in a VM that refuses; do not panic. */
 	for (;;)
 		pause();
+}
+
+/*
+ * Copy a guest_argv: its argv points into its own buf, so the pointers are
+ * moved to the copy's buf.
+ */
+static void
+argv_copy(struct guest_argv *dst, const struct guest_argv *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+	for (int i = 0; i < src->argc; i++)
+		dst->argv[i] = dst->buf + (src->argv[i] - src->buf);
+	dst->argv[src->argc] = NULL;
+}
+
+/*
+ * Supervisor side: record w (a shutdown overrides a reconfiguration) and
+ * make a running router_main return. Called with lock held.
+ */
+static void
+request_locked(enum want w)
+{
+	if (w > wanted)
+		wanted = w;
+	if (w != WANT_RECONF && stop_asked_ms == 0)
+		stop_asked_ms = now_ms();
+	if (running && !stop_sent) {
+		stop_sent = true;
+		kill(getpid(), SIGTERM);
+	}
+}
+
+static void
+request(enum want w)
+{
+	pthread_mutex_lock(&lock);
+	request_locked(w);
+	pthread_mutex_unlock(&lock);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -428,27 +467,6 @@ power_button_pressed(int fd)
 }
 
 static void
-router_start(void)
-{
-	pid_t p = fork();
-
-	if (p < 0)
-		fatal("fork: %s", strerror(errno));
-	if (p == 0) {
-		sigset_t all;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		execv(ROUTER_BIN, cur_argv.argv);
-		fprintf(stderr, "gitnet-init: exec %s: %s\n", ROUTER_BIN,
-		    strerror(errno));
-		_exit(127);
-	}
-	router_pid = p;
-	say("router started (pid %d)", (int)p);
-}
-
-static void
 print_argv(const struct guest_argv *a)
 {
 	for (int i = 0; i < a->argc; i++)
@@ -478,7 +496,8 @@ log_change(void *ctx, const char *key, const char *was, const char *now)
 /*
  * A watch fired: read the subtree again, log what changed since the last
  * read (seen_cfg), and apply the live keys by restarting the router on the
- * running configuration with the new live values. A result that does not
+ * running configuration with the new live values (run: hand the argv to the
+ * main thread and make router_main return; else print it). A result that does not
  * check is logged and not applied: the running router is better than none.
  * Restart-only keys keep their boot-time values in cur_cfg.
  */
@@ -525,13 +544,15 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 	if (guest_cfg_diff(&cur_cfg, &applied, NULL, NULL) == 0)
 		return;
 	cur_cfg = applied;
-	cur_argv = argv;
 	if (run) {
 		say("xenstore: applying: restarting the router (it resumes from "
 		    "its state)");
-		router_stop();
-		router_start();
+		pthread_mutex_lock(&lock);
+		argv_copy(&next_argv, &argv);
+		request_locked(WANT_RECONF);
+		pthread_mutex_unlock(&lock);
 	} else {
+		argv_copy(&cur_argv, &argv);
 		say("xenstore: applying: router argv now:");
 		print_argv(&cur_argv);
 	}
@@ -692,15 +713,150 @@ console_open(void)
 		close(fd);
 }
 
+/* What the supervisor thread watches; set before it starts. */
+struct watch {
+	struct xs_handle	*h;		/* NULL: no xenstore watch */
+	char			base[128];
+};
+
+/* Reap every child that has ended (mke2fs is waited for by run_wait). */
+static void
+reap(void)
+{
+	int st;
+
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+}
+
+/*
+ * The supervisor thread: power-off signals (SIGPWR, SIGUSR2), SIGCHLD, the
+ * power button and the xenstore watch. It never calls finish() while the
+ * router may run, except when a shutdown request has gone unanswered for
+ * STOP_WAIT_MS: then it syncs and reboots without the router.
+ */
+static void *
+supervise(void *arg)
+{
+	struct watch *w = arg;
+	sigset_t set;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGPWR);
+	sigaddset(&set, SIGUSR2);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		say("signalfd: %s (power-off signals will not be seen)", strerror(errno));
+	for (;;) {
+		struct pollfd pfd[2 + POWER_MAX] = {
+			{ sfd, POLLIN, 0 },
+			{ w->h != NULL ? xs_fileno(w->h) : -1, POLLIN, 0 },
+		};
+		struct signalfd_siginfo si;
+		uint64_t asked;
+		bool done;
+		enum want how;
+
+		for (int i = 0; i < npower; i++)
+			pfd[2 + i] = (struct pollfd){ power_fd[i], POLLIN, 0 };
+		if (poll(pfd, 2 + (nfds_t)npower, 500) < 0 && errno != EINTR) {
+			say("poll: %s", strerror(errno));
+			sleep_ms(500);
+		}
+		for (int i = 0; i < npower; i++)
+			if (pfd[2 + i].revents && power_button_pressed(power_fd[i])) {
+				say("power button: power-off request");
+				request(WANT_POWEROFF);
+			}
+		if (pfd[1].revents)
+			xs_changed(w->h, w->base, true);
+		while (pfd[0].revents && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				reap();
+			else {
+				say("signal %d: power-off request", (int)si.ssi_signo);
+				request(WANT_POWEROFF);
+			}
+		}
+		pthread_mutex_lock(&lock);
+		asked = stop_asked_ms;
+		done = finishing;
+		how = wanted;
+		pthread_mutex_unlock(&lock);
+		if (asked != 0 && !done && now_ms() - asked > STOP_WAIT_MS) {
+			say("router did not stop in %d ms: going down without it",
+			    STOP_WAIT_MS);
+			finish(how == WANT_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The main thread from the router's start on: run router_main, and run it
+ * again after a reconfiguration; any other return ends in finish().
+ */
+static void __attribute__((noreturn))
+route(void)
+{
+	for (;;) {
+		enum want w;
+		uint64_t t0;
+		int rc, sig;
+
+		pthread_mutex_lock(&lock);
+		w = wanted;
+		if (w == WANT_RECONF) {
+			argv_copy(&cur_argv, &next_argv);
+			wanted = WANT_NONE;
+		}
+		running = w == WANT_NONE || w == WANT_RECONF;
+		stop_sent = false;
+		pthread_mutex_unlock(&lock);
+		if (w == WANT_REBOOT || w == WANT_POWEROFF)
+			finish(w == WANT_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
+		say("router: running in-process (pid %d)", (int)getpid());
+		rc = router_main(cur_argv.argc, cur_argv.argv);
+		sig = router_main_stop_signal();
+		pthread_mutex_lock(&lock);
+		running = false;
+		w = wanted;
+		t0 = w == WANT_RECONF ? 0 : stop_asked_ms;
+		pthread_mutex_unlock(&lock);
+		if (rc != 0 || sig == 0) {
+			say("router exited (status %d): powering off", rc);
+			finish(RB_POWER_OFF);
+		}
+		if (t0 != 0)
+			say("router stopped (exit 0) on SIG%s, %llu ms after the request",
+			    sig == SIGINT ? "INT" : "TERM",
+			    (unsigned long long)(now_ms() - t0));
+		else
+			say("router stopped (exit 0) on SIG%s",
+			    sig == SIGINT ? "INT" : "TERM");
+		if (w == WANT_RECONF)
+			continue;
+		if (w == WANT_REBOOT || w == WANT_POWEROFF)
+			finish(w == WANT_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
+		if (sig == SIGINT) {
+			say("SIGINT (Ctrl-Alt-Del, xl reboot)");
+			finish(RB_AUTOBOOT);
+		}
+		say("SIGTERM: power-off request");
+		finish(RB_POWER_OFF);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	static char cmdline[4096];
-	char base[128], err[512];
-	struct xs_handle *h = NULL;
+	static struct watch wt;
+	char err[512];
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	pthread_t tid;
 	sigset_t set;
-	int sfd;
 
 	if (strcmp(name, "poweroff") == 0 || strcmp(name, "reboot") == 0)
 		return ask_pid1(name);
@@ -721,16 +877,18 @@ main(int argc, char **argv)
 	mount1("tmpfs", "/tmp", "tmpfs");
 	reboot(RB_DISABLE_CAD);		/* Ctrl-Alt-Del (xl reboot) -> SIGINT */
 	panic_default();
+	/* Before any thread: every thread inherits this mask, so each of these
+	 * reaches the one signalfd that reads it (see the file comment). A
+	 * request arriving during boot waits, pending, for its reader. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGPWR);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		fatal("signalfd: %s", strerror(errno));
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	setenv("PATH", "/sbin:/bin", 1);
 	setenv("HOME", "/", 1);
 	say("started");
@@ -742,16 +900,16 @@ main(int argc, char **argv)
 	/* xenstore when there is one and it holds our subtree; else the cmdline. */
 	xenstore_port_find();
 	if ((access("/dev/xen/xenbus", F_OK) == 0 || getenv("XENSTORED_PATH") != NULL) &&
-	    (h = guest_xs_open(base, sizeof(base), err, sizeof(err))) != NULL) {
-		if (guest_cfg_from_xenstore(&cur_cfg, h, base, err, sizeof(err)) < 0)
+	    (wt.h = guest_xs_open(wt.base, sizeof(wt.base), err, sizeof(err))) != NULL) {
+		if (guest_cfg_from_xenstore(&cur_cfg, wt.h, wt.base, err, sizeof(err)) < 0)
 			fatal("%s", err);
 		if (cur_cfg.n == 0) {
-			say("xenstore: %s is empty: using the kernel command line", base);
-			xs_close(h);
-			h = NULL;
+			say("xenstore: %s is empty: using the kernel command line", wt.base);
+			xs_close(wt.h);
+			wt.h = NULL;
 		}
 	}
-	if (h == NULL) {
+	if (wt.h == NULL) {
 		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
 		if (guest_cfg_from_cmdline(&cur_cfg, cmdline, err, sizeof(err)) < 0)
 			fatal("%s", err);
@@ -765,63 +923,17 @@ main(int argc, char **argv)
 	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, state_dir, CONTROL_PATH, &cur_argv,
 	    err, sizeof(err)) < 0)
 		fatal("%s", err);
-	if (h != NULL && !xs_watch(h, base, "gitnet")) {
-		say("xenstore: watch %s: %s (changes will need a restart)", base,
+	if (wt.h != NULL && !xs_watch(wt.h, wt.base, "gitnet")) {
+		say("xenstore: watch %s: %s (changes will need a restart)", wt.base,
 		    strerror(errno));
-		xs_close(h);
-		h = NULL;
+		xs_close(wt.h);
+		wt.h = NULL;
 	}
 	/* Late: the ACPI button registers its input device after its module
 	 * has loaded, asynchronously. */
 	power_button_open();
-	router_start();
-
-	for (;;) {
-		struct pollfd pfd[2 + POWER_MAX] = {
-			{ sfd, POLLIN, 0 },
-			{ h != NULL ? xs_fileno(h) : -1, POLLIN, 0 },
-		};
-		struct signalfd_siginfo si;
-
-		for (int i = 0; i < npower; i++)
-			pfd[2 + i] = (struct pollfd){ power_fd[i], POLLIN, 0 };
-		if (poll(pfd, 2 + (nfds_t)npower, -1) < 0 && errno != EINTR)
-			fatal("poll: %s", strerror(errno));
-		for (int i = 0; i < npower; i++)
-			if (pfd[2 + i].revents && power_button_pressed(power_fd[i])) {
-				say("power button: power-off request");
-				finish(RB_POWER_OFF);
-			}
-		if (pfd[1].revents)
-			xs_changed(h, base, true);
-		if (!pfd[0].revents)
-			continue;
-		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			int st;
-			pid_t p;
-
-			switch (si.ssi_signo) {
-			case SIGCHLD:
-				while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-					if (p == router_pid) {
-						router_pid = -1;
-						say("router exited (%s %d): powering off",
-						    WIFEXITED(st) ? "status" : "signal",
-						    WIFEXITED(st) ? WEXITSTATUS(st) :
-						    WTERMSIG(st));
-						finish(RB_POWER_OFF);
-					}
-				break;
-			case SIGINT:
-				say("SIGINT (Ctrl-Alt-Del, xl reboot)");
-				finish(RB_AUTOBOOT);
-			case SIGHUP:
-				say("SIGHUP ignored");
-				break;
-			default:
-				say("signal %d: power-off request", (int)si.ssi_signo);
-				finish(RB_POWER_OFF);
-			}
-		}
-	}
+	/* From here cur_cfg belongs to the supervisor (xs_changed). */
+	if ((errno = pthread_create(&tid, NULL, supervise, &wt)) != 0)
+		fatal("pthread_create: %s", strerror(errno));
+	route();
 }
