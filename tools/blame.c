@@ -6,8 +6,8 @@
  * what evidence. Commits are chosen as `log -- KEY` chooses them; a
  * change is measured against the commit's first parent.
  */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>		/* optind */
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,11 +208,6 @@ blame_one(git_repository *r, const git_commit *c, const char *path, bool json,
 int
 cmd_blame(const char *repo, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *rev = NULL, *key = NULL;
 	bool json = false;
 	git_repository *r = NULL;
@@ -222,20 +217,8 @@ cmd_blame(const char *repo, int argc, char **argv)
 	char path[256];
 	int ch, rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return 0;
-		default:
-			return tool_badopt("blame", argv);
-		}
-	}
+	if ((ch = tool_opts_json(argc, argv, "blame", help, &json)) >= 0)
+		return ch;
 	if (optind < argc)
 		key = argv[optind++];
 	if (optind < argc)

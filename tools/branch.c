@@ -4,8 +4,8 @@
  * (expire_<unix.usec>, oldest first), then every other branch (peers,
  * replay-pcap results) by name.
  */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>		/* optind */
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,11 +57,6 @@ br_cmp(const void *a, const void *b)
 int
 cmd_branch(const char *repo, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const kinds[] = { "primary", "expire", "other" };
 	git_repository *r = NULL;
 	git_branch_iterator *it = NULL;
@@ -72,20 +67,8 @@ cmd_branch(const char *repo, int argc, char **argv)
 	bool json = false;
 	int ch, rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return 0;
-		default:
-			return tool_badopt("branch", argv);
-		}
-	}
+	if ((ch = tool_opts_json(argc, argv, "branch", help, &json)) >= 0)
+		return ch;
 	if (optind < argc)
 		return tool_err(TOOL_EXIT_USAGE, "branch", "unexpected argument '%s' "
 		    "(usage: branch [--json])", argv[optind]);

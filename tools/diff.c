@@ -6,8 +6,8 @@
  * number of changed entries, not the table size. Both sides of every
  * changed entry are decoded, so a malformed entry is reported, not shown.
  */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>		/* optind */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,11 +81,6 @@ tree_of(git_tree **t, git_repository *r, const git_oid *id)
 int
 cmd_diff(const char *repo, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char *specs[] = { (char *)"arp/", (char *)"nat/" };
 	git_diff_options dopts = GIT_DIFF_OPTIONS_INIT;
 	struct dctx d = { false, true, true, NULL };
@@ -95,20 +90,8 @@ cmd_diff(const char *repo, int argc, char **argv)
 	git_oid a, b;
 	int ch, rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			d.json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return 0;
-		default:
-			return tool_badopt("diff", argv);
-		}
-	}
+	if ((ch = tool_opts_json(argc, argv, "diff", help, &d.json)) >= 0)
+		return ch;
 	if (argc - optind != 2)
 		return tool_err(TOOL_EXIT_USAGE, "diff", "usage: diff A B [--json]");
 	if ((rc = tool_repo_open(&r, repo, "diff")) != 0)

@@ -3,8 +3,8 @@
  * document, the commit named in it, entries in the objects of
  * `show --json`, NAT timeouts counted from the commit's time.
  */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>		/* optind */
 #include <string.h>
 
 #include "tools/cmd.h"
@@ -40,31 +40,16 @@ static const char help[] =
 int
 cmd_export(const char *repo, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *rev = NULL;
+	bool json = true;		/* --json is accepted; JSON is all export writes */
 	git_repository *r = NULL;
 	git_commit *c = NULL;
 	git_oid id;
 	char hex[GIT_OID_HEXSZ + 1], iso[32], head[256];
 	int ch, rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return 0;
-		default:
-			return tool_badopt("export", argv);
-		}
-	}
+	if ((ch = tool_opts_json(argc, argv, "export", help, &json)) >= 0)
+		return ch;
 	if (optind < argc)
 		rev = argv[optind++];
 	if (optind < argc)

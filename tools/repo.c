@@ -10,6 +10,7 @@
  * the entry (learned-on): the tool has no interface table.
  */
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,4 +564,31 @@ tool_badopt(const char *cmd, char **argv)
 		    "argument (see gitnet help %s)", optopt, cmd);
 	return tool_err(TOOL_EXIT_USAGE, cmd, "unknown option '%s' or missing "
 	    "argument (see gitnet help %s)", argv[optind - 1], cmd);
+}
+
+int
+tool_opts_json(int argc, char **argv, const char *cmd, const char *help, bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		default:
+			return tool_badopt(cmd, argv);
+		}
+	}
+	return -1;
 }

@@ -4,8 +4,8 @@
  * owns both shapes). NAT timeouts count from the commit's own time, so the
  * output of a commit never changes.
  */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>		/* optind */
 #include <string.h>
 
 #include "tools/cmd.h"
@@ -68,11 +68,6 @@ table_arg(unsigned *tables, const char *s)
 int
 cmd_show(const char *repo, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *rev = NULL;
 	unsigned tables = TOOL_BOTH;
 	bool json = false, have_table = false;
@@ -81,20 +76,8 @@ cmd_show(const char *repo, int argc, char **argv)
 	git_oid id;
 	int ch, rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return 0;
-		default:
-			return tool_badopt("show", argv);
-		}
-	}
+	if ((ch = tool_opts_json(argc, argv, "show", help, &json)) >= 0)
+		return ch;
 	for (; optind < argc; optind++) {
 		if (!have_table && table_arg(&tables, argv[optind]) == 0) {
 			have_table = true;

@@ -51,6 +51,15 @@ typedef int (*tool_bad_fn)(void *ctx, const char *path, const char *msg);
  */
 int tool_badopt(const char *cmd, char **argv);
 
+/*
+ * Parse the options most commands take, --json and --help (getopt from
+ * scratch). Returns -1 to go on, with optind at the first operand and *json
+ * set; or the exit code: 0 after printing help, TOOL_EXIT_USAGE after a bad
+ * option (tool_badopt's message).
+ */
+int tool_opts_json(int argc, char **argv, const char *cmd, const char *help,
+    bool *json);
+
 /* The message of the last libgit2 error on this thread. */
 const char *tool_gitmsg(void);
 
