@@ -319,6 +319,13 @@ tsec(struct nat *nat, uint64_t now)
 	return now <= nat->t0 ? 0 : (uint32_t)((now - nat->t0) / US);
 }
 
+/* now in seconds since t0, rounded up, given sec = tsec(now): no division. */
+static uint32_t
+sec_up(const struct nat *nat, uint64_t now, uint32_t sec)
+{
+	return now > nat->t0 + (uint64_t)sec * US ? sec + 1 : sec;
+}
+
 static uint64_t
 t_us(const struct nat *nat, uint32_t s)
 {
@@ -742,7 +749,7 @@ tcp_next(uint8_t st, uint8_t fl, bool out)
 /* Note activity on a session: state, expiry, and the events they deserve. */
 static void
 sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
-    uint64_t now, struct nf_out *ev_out, bool fresh)
+    uint32_t sec_up, uint64_t now, struct nf_out *ev_out, bool fresh)
 {
 	uint8_t was = s->state, was_flags = s->flags;
 	uint32_t life;
@@ -758,7 +765,7 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 	life = timeout_of(nat, s->pidx, s->state);
 	/* From the exact time rounded up: a timeout is a minimum (RFC 4787
 	 * REQ-5), never cut short by the one-second resolution. */
-	s->expires = (uint32_t)((now - nat->t0 + US - 1) / US) + life;
+	s->expires = sec_up + life;
 	if (s->expires == 0)
 		s->expires = 1;
 	if (fresh) {
@@ -1075,7 +1082,7 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		s = NULL;
 	}
 	if (s != NULL) {
-		sess_touch(nat, s, k.tcpfl, true, now, out, false);
+		sess_touch(nat, s, k.tcpfl, true, sec_up(nat, now, sec), now, out, false);
 	} else {
 		/* A new session, on the endpoint's mapping (EIM) or a new one. */
 		if ((m = map_find(nat, k.pidx, h->src, k.sport)) == NULL) {
@@ -1089,7 +1096,7 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 				map_delete(nat, m);
 			return why;
 		}
-		sess_touch(nat, s, k.tcpfl, true, now, out, true);
+		sess_touch(nat, s, k.tcpfl, true, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_OUTBOUND, map_new, false, now, out);
 	}
 	rewrite(ip, 12, nat->ext[s->ext_idx], l4, k.sport_off, s->ext_port, k.pidx);
@@ -1145,7 +1152,7 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		s = NULL;
 	}
 	if (s != NULL) {
-		sess_touch(nat, s, k.tcpfl, false, now, out, false);
+		sess_touch(nat, s, k.tcpfl, false, sec_up(nat, now, sec), now, out, false);
 	} else {
 		if ((m = map_by_ext(nat, e, k.pidx, k.dport)) == NULL)
 			return DROP_NAT_NO_MAPPING;
@@ -1153,7 +1160,7 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 			return DROP_NAT_FILTERED;
 		if ((s = sess_create(nat, m, h->src, rport, sec, NAT_SF_INBOUND, &why)) == NULL)
 			return why;
-		sess_touch(nat, s, k.tcpfl, false, now, out, true);
+		sess_touch(nat, s, k.tcpfl, false, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	}
 	rewrite(ip, 16, s->int_ip, l4, k.dport_off, s->int_port, k.pidx);
