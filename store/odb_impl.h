@@ -1,0 +1,44 @@
+/*
+ * Private to the object writer (odb.c) and the pack maintenance that
+ * shares its formats (pack.c): the writer's state and the pack-writing
+ * helpers. Not for the rest of store/.
+ */
+#ifndef STORE_ODB_IMPL_H
+#define STORE_ODB_IMPL_H
+
+#include "internal.h"
+
+struct recorder;
+struct packwrap;
+
+struct store_odb {
+	git_repository	*repo;
+	struct recorder	*rec;
+	struct packwrap	*pw;
+	char		objects[3900];
+	char		packdir[4000];
+	bool		fsync;
+};
+
+/* One object of a pack being written: id, CRC-32 of its bytes, offset. */
+struct pentry {
+	git_oid		id;
+	uint32_t	crc;
+	uint32_t	off;
+};
+
+/* (Re)build the repository's odb: recorder, pack backend, loose backend. */
+int store_odb_rebuild(struct store_odb *o);
+size_t store_oid_hash(const git_oid *id);
+void store_put32(uint8_t *p, uint32_t v);
+int store_fsync_dir(const char *dir);
+/* "PACK", version 2, n objects. */
+void store_pack_header(struct sbuf *b, uint32_t n);
+/*
+ * Finish pack (header and entries in it; v[0..n) describe them): trailer,
+ * index, both durable in objects/pack; name gets "pack-<hex>" if not NULL.
+ */
+int store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v,
+    size_t n, char name[46]);
+
+#endif
