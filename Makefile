@@ -21,7 +21,7 @@ CFLAGS	+= -std=c11 $(OPT) $(WARN) -fno-strict-aliasing
 SAN	= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 B	= build
 
-PKGS_GIT	= libgit2
+PKGS_GIT	= libgit2 zlib
 GIT_CFLAGS	= $(shell pkg-config --cflags $(PKGS_GIT) 2>/dev/null)
 GIT_LIBS	= $(shell pkg-config --libs $(PKGS_GIT) 2>/dev/null)
 CMOCKA_CFLAGS	= $(shell pkg-config --cflags cmocka 2>/dev/null)

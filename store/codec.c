@@ -87,6 +87,12 @@ sbuf_grow(struct sbuf *b, size_t more)
 }
 
 void
+store_sbuf_reserve(struct sbuf *b, size_t more)
+{
+	(void)sbuf_grow(b, more);
+}
+
+void
 store_sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
 	if (!sbuf_grow(b, n))

@@ -23,6 +23,8 @@ struct sbuf {
 };
 
 void store_sbuf_add(struct sbuf *b, const char *s, size_t n);
+/* Room for more bytes without another allocation (sets oom on failure). */
+void store_sbuf_reserve(struct sbuf *b, size_t more);
 void store_sbuf_puts(struct sbuf *b, const char *s);
 void store_sbuf_printf(struct sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -115,11 +117,15 @@ struct tent {
 	size_t		nlen;
 	git_filemode_t	mode;
 	bool		tree;
+	uint32_t	off;		/* where the entry starts in the tree */
 	git_oid		id;
 };
 
 struct tview {
-	git_odb_object	*obj;
+	git_odb_object	*obj;		/* holds the bytes when not ours */
+	const char	*data;		/* the tree object's bytes */
+	size_t		len;
+	git_oid		id;
 	struct tent	*e;
 	size_t		n;
 };
@@ -145,7 +151,8 @@ int store_merge_edits(struct store_edits *out, struct store *st,
  */
 struct store_odb;
 
-int store_odb_open(struct store_odb **out, git_repository *repo, bool fsync);
+int store_odb_open(struct store_odb **out, git_repository *repo, bool fsync,
+    size_t cache_bytes);
 void store_odb_free(struct store_odb *o);
 /*
  * Hash an object with our SHA-1 and record it unless a pack or the
@@ -155,15 +162,51 @@ void store_odb_free(struct store_odb *o);
 int store_odb_put(git_oid *out, struct store_odb *o, git_object_t type,
     const void *data, size_t len);
 /*
- * A recorded (not yet flushed) object, without copy or re-hash: valid until
- * the next flush. GIT_ENOTFOUND when it is not pending.
+ * How a new object's bytes follow from its base's: runs copied from the
+ * base at off, or taken from the new object's own bytes at off.
+ */
+struct store_drun {
+	uint32_t	off, len;
+	bool		copy;
+};
+
+/*
+ * Delta chains in our packs are at most this long: git's default depth is
+ * 50; shorter keeps reads of the newest trees (the head, restart) cheap.
+ */
+#define STORE_DELTA_DEPTH	16
+
+/*
+ * store_odb_put() taking data (malloc'd; freed when the object exists).
+ * When base is pending in this flush with a short chain, the object goes
+ * into the pack as a delta against it, made from runs[0..nruns).
+ */
+int store_odb_put_owned(git_oid *out, struct store_odb *o, git_object_t type,
+    void *data, size_t len, const git_oid *base, const struct store_drun *runs,
+    size_t nruns);
+/* Whether store_odb_put_owned() would store a delta against base. */
+bool store_odb_delta_ok(struct store_odb *o, const git_oid *base);
+/*
+ * A pending object or a cached tree, without copy or re-hash: valid until
+ * the next flush. GIT_ENOTFOUND when it is neither.
  */
 int store_odb_peek(struct store_odb *o, const git_oid *id, git_object_t *type,
     const void **data, size_t *len);
+/*
+ * An object's bytes: pending, cached, or read through libgit2 (a tree is
+ * then cached while there is room; otherwise *obj holds the bytes and the
+ * caller frees it). Valid until the next flush.
+ */
+int store_odb_get(struct store_odb *o, const git_oid *id, git_object_t *type,
+    const void **data, size_t *len, git_odb_object **obj);
 /* Objects recorded and not yet in a pack. */
 size_t store_odb_pending(const struct store_odb *o);
-/* Write recorded objects as one pack (durably if fsync) and forget them. */
-int store_odb_flush(struct store_odb *o);
+/*
+ * Write recorded objects as one pack (durably if fsync) and forget them,
+ * but for the trees reachable from the trees live[0..nlive) (the heads the
+ * next commits edit), which stay in the cache.
+ */
+int store_odb_flush(struct store_odb *o, const git_oid *const *live, size_t nlive);
 /* Pack files present. */
 unsigned store_odb_pack_count(struct store_odb *o);
 /* Merge small packs (entries copied) when there are more than max. */
@@ -184,7 +227,17 @@ void store_sha1_update(struct sha1_ctx *c, const void *p, size_t n);
 void store_sha1_final(struct sha1_ctx *c, uint8_t out[20]);
 uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
 
-/* The expiry index: entry key -> expires (us), for the entries at head. */
+/*
+ * The expiry index: entry key -> expires (us), for the entries at head,
+ * and a min-heap of (expires, key) pushed on every set so that a tick
+ * finds what expired in O(expired + log n), not with a walk. Heap items
+ * are pruned lazily (journal.c): one whose key is gone or has another
+ * expiry is stale and skipped when it surfaces.
+ */
+struct xheap_item {
+	uint64_t	exp, key;
+};
+
 struct xidx {
 	uint64_t	*key;		/* 0: empty slot (keys have a table byte) */
 	uint64_t	*exp;

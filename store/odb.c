@@ -6,13 +6,24 @@
  * and .idx were fsynced and renamed into objects/pack, and whose directory
  * entry was fsynced, before the ref moved.
  *
- * Our packs hold whole objects (no deltas) in zlib *stored* blocks: no
- * compression work on the hot path, still a valid pack for git (see git's
- * Documentation/gitformat-pack.txt: version 2 pack, version 2 index).
- * store_odb_consolidate() merges small packs by copying their entries, so
- * the pack count stays bounded at the cost of a byte copy; the bytes per
- * change come down only with store_odb_repack() (libgit2's packbuilder:
- * deltas and deflate), which is for idle time, not the commit path.
+ * Our packs hold objects in zlib *stored* blocks: no compression work on
+ * the hot path, still a valid pack for git (see git's
+ * Documentation/gitformat-pack.txt: version 2 pack, version 2 index). A
+ * tree written again within one flush (the same shard changed by several
+ * commits) goes in as an OFS_DELTA against its previous version, which the
+ * tree editor describes as runs of copied and new bytes, so the pack grows
+ * by the changed entries, not by the tree; chains stay short
+ * (STORE_DELTA_DEPTH). A base in an older pack cannot be used: git wants a
+ * delta's base in the same pack. store_odb_consolidate() (pack.c) merges
+ * small packs by copying their entries, so the pack count stays bounded at
+ * the cost of a byte copy; the bytes per change come down further only
+ * with store_odb_repack() (libgit2's packbuilder: deltas and deflate),
+ * which is for idle time, not the commit path.
+ *
+ * Trees written by a flush stay in memory as a cache (two generations,
+ * bounded by store_opts.cache_mb): the next commits edit the trees at the
+ * head, and reading them back through libgit2 (a pack search, inflate,
+ * delta resolution) would cost more than the edit.
  *
  * The commit path writes through store_odb_put(): it hashes with our own
  * SHA-1 (SHA-NI when the CPU has it) and records the object directly.
@@ -33,6 +44,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <limits.h>
+#include <zlib.h>
 
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
@@ -232,48 +246,24 @@ store_sha1_final(struct sha1_ctx *c, uint8_t out[20])
 uint32_t
 store_crc32(uint32_t crc, const void *data, size_t n)
 {
-	static uint32_t t[8][256];
-	const uint8_t *p = data;
+	const unsigned char *p = data;
 
-	if (t[0][1] == 0) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
-			t[0][i] = c;
-		}
-		for (uint32_t i = 0; i < 256; i++)
-			for (int k = 1; k < 8; k++)
-				t[k][i] = t[0][t[k - 1][i] & 0xff] ^ (t[k - 1][i] >> 8);
-	}
-	crc = ~crc;
-	for (; n >= 8; n -= 8, p += 8) {	/* slicing by 8 */
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-		crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
-		    t[4][lo >> 24] ^ t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
-	}
-	while (n--)
-		crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	/* zlib's braided CRC-32 is several times our slicing-by-8. */
+	for (; n > UINT_MAX; n -= UINT_MAX, p += UINT_MAX)
+		crc = (uint32_t)crc32(crc, p, UINT_MAX);
+	return (uint32_t)crc32(crc, p, (uInt)n);
 }
 
-/* The recording backend: new objects, in memory, until the next flush. */
-
-struct rec_obj {
-	git_oid		id;
-	git_object_t	type;
-	size_t		len;
-	unsigned char	*data;
-};
+/*
+ * Object tables: the recorder (new objects, in memory, until the next
+ * flush) and the cache (trees already durable in a pack, kept for the next
+ * commits so they are not read back through libgit2). Both are arrays of
+ * objects with an open-addressing index of their ids.
+ */
 
 struct recorder {
 	git_odb_backend	parent;
-	struct rec_obj	*v;
-	size_t		n, cap;
-	uint32_t	*slot;		/* index + 1 into v; 0 empty */
-	size_t		nslot;		/* power of two */
+	struct objtab	t;
 };
 
 size_t
@@ -286,38 +276,92 @@ store_oid_hash(const git_oid *id)
 }
 
 static struct rec_obj *
-rec_find(struct recorder *r, const git_oid *id)
+tab_find(const struct objtab *t, const git_oid *id)
 {
-	if (r->nslot == 0)
+	if (t->nslot == 0)
 		return NULL;
-	for (size_t i = store_oid_hash(id) & (r->nslot - 1);; i = (i + 1) & (r->nslot - 1)) {
-		uint32_t s = r->slot[i];
+	for (size_t i = store_oid_hash(id) & (t->nslot - 1);; i = (i + 1) & (t->nslot - 1)) {
+		uint32_t s = t->slot[i];
 
 		if (s == 0)
 			return NULL;
-		if (git_oid_equal(&r->v[s - 1].id, id))
-			return &r->v[s - 1];
+		if (git_oid_equal(&t->v[s - 1].id, id))
+			return &t->v[s - 1];
 	}
 }
 
 static int
-rec_rehash(struct recorder *r, size_t nslot)
+tab_rehash(struct objtab *t, size_t nslot)
 {
 	uint32_t *slot = calloc(nslot, sizeof(*slot));
 
 	if (slot == NULL)
 		return -1;
-	for (size_t k = 0; k < r->n; k++) {
-		size_t i = store_oid_hash(&r->v[k].id) & (nslot - 1);
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = store_oid_hash(&t->v[k].id) & (nslot - 1);
 
 		while (slot[i] != 0)
 			i = (i + 1) & (nslot - 1);
 		slot[i] = (uint32_t)k + 1;
 	}
-	free(r->slot);
-	r->slot = slot;
-	r->nslot = nslot;
+	free(t->slot);
+	t->slot = slot;
+	t->nslot = nslot;
 	return 0;
+}
+
+/* Add an object not in t, taking data (malloc'd); NULL when out of memory. */
+static struct rec_obj *
+tab_add(struct objtab *t, const git_oid *id, git_object_t type, unsigned char *data,
+    size_t len)
+{
+	struct rec_obj *o;
+	size_t i;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct rec_obj *v = realloc(t->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	if ((t->n + 1) * 2 > t->nslot && tab_rehash(t, t->nslot ? t->nslot * 2 : 1024) < 0)
+		return NULL;
+	o = &t->v[t->n++];
+	memset(o, 0, sizeof(*o));
+	git_oid_cpy(&o->id, id);
+	o->type = type;
+	o->len = len;
+	o->data = data;
+	t->bytes += len;
+	for (i = store_oid_hash(id) & (t->nslot - 1); t->slot[i] != 0; i = (i + 1) & (t->nslot - 1))
+		;
+	t->slot[i] = (uint32_t)t->n;
+	return o;
+}
+
+static void
+tab_clear(struct objtab *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].data);
+		free(t->v[i].delta);
+	}
+	t->n = 0;
+	t->bytes = 0;
+	if (t->nslot)
+		memset(t->slot, 0, t->nslot * sizeof(*t->slot));
+}
+
+static void
+tab_free(struct objtab *t)
+{
+	tab_clear(t);
+	free(t->v);
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
 }
 
 static int
@@ -325,35 +369,16 @@ rec_write(git_odb_backend *b, const git_oid *id, const void *data, size_t len,
     git_object_t type)
 {
 	struct recorder *r = (struct recorder *)b;
-	struct rec_obj *o;
+	unsigned char *copy;
 
-	if (rec_find(r, id) != NULL)
+	if (tab_find(&r->t, id) != NULL)
 		return 0;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		struct rec_obj *v = realloc(r->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			goto oom;
-		r->v = v;
-		r->cap = cap;
-	}
-	if ((r->n + 1) * 2 > r->nslot && rec_rehash(r, r->nslot ? r->nslot * 2 : 1024) < 0)
+	if ((copy = malloc(len ? len : 1)) == NULL)
 		goto oom;
-	o = &r->v[r->n];
-	if ((o->data = malloc(len ? len : 1)) == NULL)
+	memcpy(copy, data, len);
+	if (tab_add(&r->t, id, type, copy, len) == NULL) {
+		free(copy);
 		goto oom;
-	memcpy(o->data, data, len);
-	git_oid_cpy(&o->id, id);
-	o->type = type;
-	o->len = len;
-	r->n++;
-	{
-		size_t i = store_oid_hash(id) & (r->nslot - 1);
-
-		while (r->slot[i] != 0)
-			i = (i + 1) & (r->nslot - 1);
-		r->slot[i] = (uint32_t)r->n;
 	}
 	return 0;
 oom:
@@ -365,7 +390,7 @@ static int
 rec_read(void **out, size_t *len, git_object_t *type, git_odb_backend *b,
     const git_oid *id)
 {
-	struct rec_obj *o = rec_find((struct recorder *)b, id);
+	struct rec_obj *o = tab_find(&((struct recorder *)b)->t, id);
 
 	if (o == NULL)
 		return GIT_ENOTFOUND;
@@ -382,7 +407,7 @@ static int
 rec_read_header(size_t *len, git_object_t *type, git_odb_backend *b,
     const git_oid *id)
 {
-	struct rec_obj *o = rec_find((struct recorder *)b, id);
+	struct rec_obj *o = tab_find(&((struct recorder *)b)->t, id);
 
 	if (o == NULL)
 		return GIT_ENOTFOUND;
@@ -394,17 +419,7 @@ rec_read_header(size_t *len, git_object_t *type, git_odb_backend *b,
 static int
 rec_exists(git_odb_backend *b, const git_oid *id)
 {
-	return rec_find((struct recorder *)b, id) != NULL;
-}
-
-static void
-rec_clear(struct recorder *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		free(r->v[i].data);
-	r->n = 0;
-	if (r->nslot)
-		memset(r->slot, 0, r->nslot * sizeof(*r->slot));
+	return tab_find(&((struct recorder *)b)->t, id) != NULL;
 }
 
 static void
@@ -412,9 +427,7 @@ rec_free(git_odb_backend *b)
 {
 	struct recorder *r = (struct recorder *)b;
 
-	rec_clear(r);
-	free(r->v);
-	free(r->slot);
+	tab_free(&r->t);
 	free(r);
 }
 
@@ -537,7 +550,8 @@ fail:
 }
 
 int
-store_odb_open(struct store_odb **out, git_repository *repo, bool fsync)
+store_odb_open(struct store_odb **out, git_repository *repo, bool fsync,
+    size_t cache_bytes)
 {
 	struct store_odb *o;
 	int error;
@@ -546,6 +560,7 @@ store_odb_open(struct store_odb **out, git_repository *repo, bool fsync)
 		return store_err(-1, "store: out of memory");
 	o->repo = repo;
 	o->fsync = fsync;
+	o->cache_budget = cache_bytes;
 	snprintf(o->objects, sizeof(o->objects), "%sobjects", git_repository_path(repo));
 	snprintf(o->packdir, sizeof(o->packdir), "%s/pack", o->objects);
 	if ((error = store_odb_rebuild(o)) < 0) {
@@ -559,18 +574,74 @@ store_odb_open(struct store_odb **out, git_repository *repo, bool fsync)
 void
 store_odb_free(struct store_odb *o)
 {
-	free(o);	/* the backends belong to the repository's odb */
+	if (o == NULL)
+		return;
+	/* The backends belong to the repository's odb; the cache is ours. */
+	tab_free(&o->cache[0]);
+	tab_free(&o->cache[1]);
+	free(o);
 }
 
 size_t
 store_odb_pending(const struct store_odb *o)
 {
-	return o->rec->n;
+	return o->rec->t.n;
 }
 
-int
-store_odb_put(git_oid *out, struct store_odb *o, git_object_t type, const void *data,
+/*
+ * The cache: trees written by earlier flushes (or read from packs), by
+ * generations. New trees go to the young one; when it holds half the
+ * budget, the old generation is dropped and the young one becomes old. A
+ * hit in the old generation moves the object to the young one, so the
+ * trees at the head of the tables, which every commit reads, stay. Objects
+ * are freed only in store_odb_flush(), never while a reader may hold a
+ * pointer into one (readers live within one store operation).
+ */
+static struct rec_obj *
+cache_find(struct store_odb *o, const git_oid *id)
+{
+	struct rec_obj *c = tab_find(&o->cache[0], id), *old;
+
+	if (c != NULL || (old = tab_find(&o->cache[1], id)) == NULL || old->data == NULL)
+		return c;
+	if ((c = tab_add(&o->cache[0], id, old->type, old->data, old->len)) == NULL)
+		return old;		/* no room to move it: still valid where it is */
+	o->cache[1].bytes -= old->len;
+	old->data = NULL;		/* moved: a tombstone until the generation goes */
+	return c;
+}
+
+/* Keep a copy of a tree read from a pack, while under budget. */
+static void
+cache_copy(struct store_odb *o, const git_oid *id, git_object_t type, const void *data,
     size_t len)
+{
+	unsigned char *copy;
+
+	if (o->cache[0].bytes + len > o->cache_budget / 2 || (copy = malloc(len ? len : 1)) == NULL)
+		return;
+	memcpy(copy, data, len);
+	if (tab_add(&o->cache[0], id, type, copy, len) == NULL)
+		free(copy);
+}
+
+/* At flush: drop the old generation if the young one is full. */
+static void
+cache_age(struct store_odb *o)
+{
+	if (o->cache[0].bytes < o->cache_budget / 2)
+		return;
+	tab_clear(&o->cache[1]);
+	{
+		struct objtab t = o->cache[1];
+
+		o->cache[1] = o->cache[0];
+		o->cache[0] = t;
+	}
+}
+
+static void
+hash_object(git_oid *out, git_object_t type, const void *data, size_t len)
 {
 	struct sha1_ctx sc;
 	char hdr[40];
@@ -580,30 +651,193 @@ store_odb_put(git_oid *out, struct store_odb *o, git_object_t type, const void *
 	store_sha1_update(&sc, hdr, (size_t)hl + 1);		/* with its NUL */
 	store_sha1_update(&sc, data, len);
 	store_sha1_final(&sc, out->id);
+}
+
+int
+store_odb_put(git_oid *out, struct store_odb *o, git_object_t type, const void *data,
+    size_t len)
+{
+	unsigned char *copy;
+
+	hash_object(out, type, data, len);
 	/*
-	 * Pending already: nothing to do. An object already in a pack is
-	 * written again (new objects are the rule; asking every pack costs
-	 * more): git accepts an object in several packs, and the merge of
-	 * packs keeps one copy.
+	 * Pending already, or a tree in the cache (durable in a pack): nothing
+	 * to do. Otherwise an object already in a pack is written again (new
+	 * objects are the rule; asking every pack costs more): git accepts an
+	 * object in several packs, and the merge of packs keeps one copy.
 	 */
-	if (rec_find(o->rec, out) != NULL)
+	if (tab_find(&o->rec->t, out) != NULL || cache_find(o, out) != NULL)
 		return 0;
-	if (rec_write(&o->rec->parent, out, data, len, type) < 0)
+	if ((copy = malloc(len ? len : 1)) == NULL)
 		return store_err(-1, "store: out of memory");
+	memcpy(copy, data, len);
+	if (tab_add(&o->rec->t, out, type, copy, len) == NULL) {
+		free(copy);
+		return store_err(-1, "store: out of memory");
+	}
 	return 0;
+}
+
+/* The pending object a delta against base may use, or NULL. */
+static struct rec_obj *
+delta_base(struct store_odb *o, const git_oid *base)
+{
+	struct rec_obj *b = base ? tab_find(&o->rec->t, base) : NULL;
+
+	return b != NULL && b->depth < STORE_DELTA_DEPTH ? b : NULL;
+}
+
+bool
+store_odb_delta_ok(struct store_odb *o, const git_oid *base)
+{
+	return delta_base(o, base) != NULL;
+}
+
+static void
+put_varint(struct sbuf *d, size_t v)
+{
+	uint8_t c[10];
+	size_t n = 0;
+
+	do {
+		c[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			c[n] |= 0x80;
+		n++;
+	} while (v);
+	store_sbuf_add(d, (const char *)c, n);
+}
+
+/*
+ * git's delta format (gitformat-pack.txt, "Deltified representation"):
+ * base size, result size, then copy instructions (offset and size in the
+ * base, bytes present flagged in the opcode) and inserts of at most 127
+ * literal bytes.
+ */
+static void
+delta_encode(struct sbuf *d, size_t base_len, const unsigned char *data, size_t len,
+    const struct store_drun *runs, size_t nruns)
+{
+	put_varint(d, base_len);
+	put_varint(d, len);
+	for (size_t i = 0; i < nruns; i++) {
+		uint32_t off = runs[i].off, left = runs[i].len;
+
+		while (left > 0) {
+			if (runs[i].copy) {
+				uint32_t n = left > 0xffffff ? 0xffffff : left;
+				uint8_t op[8];
+				size_t k = 1;
+
+				op[0] = 0x80;
+				for (int b = 0; b < 4; b++)
+					if ((off >> (b * 8)) & 0xff) {
+						op[0] |= (uint8_t)(1 << b);
+						op[k++] = (uint8_t)(off >> (b * 8));
+					}
+				for (int b = 0; b < 3; b++)
+					if ((n >> (b * 8)) & 0xff) {
+						op[0] |= (uint8_t)(0x10 << b);
+						op[k++] = (uint8_t)(n >> (b * 8));
+					}
+				store_sbuf_add(d, (const char *)op, k);
+				off += n;
+				left -= n;
+			} else {
+				uint8_t n = left > 127 ? 127 : (uint8_t)left;
+
+				store_sbuf_add(d, (const char *)&n, 1);
+				store_sbuf_add(d, (const char *)data + off, n);
+				off += n;
+				left -= n;
+			}
+		}
+	}
+}
+
+int
+store_odb_put_owned(git_oid *out, struct store_odb *o, git_object_t type, void *data,
+    size_t len, const git_oid *base, const struct store_drun *runs, size_t nruns)
+{
+	struct rec_obj *b, *r;
+	struct sbuf d = { 0 };
+
+	hash_object(out, type, data, len);
+	if (tab_find(&o->rec->t, out) != NULL || cache_find(o, out) != NULL) {
+		free(data);
+		return 0;
+	}
+	b = runs != NULL ? delta_base(o, base) : NULL;
+	if (b != NULL) {
+		size_t bi = (size_t)(b - o->rec->t.v);
+		uint8_t depth = b->depth;
+
+		delta_encode(&d, b->len, data, len, runs, nruns);
+		/* Not worth it (or no memory): the whole object. */
+		if (d.oom || d.len >= len / 2) {
+			store_sbuf_free(&d);
+			b = NULL;
+		}
+		if ((r = tab_add(&o->rec->t, out, type, data, len)) == NULL)
+			goto oom;
+		if (b != NULL) {
+			r->delta = (unsigned char *)d.p;
+			r->dlen = d.len;
+			r->base = (uint32_t)bi + 1;
+			r->depth = depth + 1;
+		}
+		return 0;
+	}
+	if (tab_add(&o->rec->t, out, type, data, len) != NULL)
+		return 0;
+oom:
+	store_sbuf_free(&d);
+	free(data);
+	return store_err(-1, "store: out of memory");
 }
 
 int
 store_odb_peek(struct store_odb *o, const git_oid *id, git_object_t *type,
     const void **data, size_t *len)
 {
-	struct rec_obj *r = rec_find(o->rec, id);
+	struct rec_obj *r = tab_find(&o->rec->t, id);
 
-	if (r == NULL)
+	if (r == NULL && (r = cache_find(o, id)) == NULL)
 		return GIT_ENOTFOUND;
 	*type = r->type;
 	*data = r->data;
 	*len = r->len;
+	return 0;
+}
+
+int
+store_odb_get(struct store_odb *o, const git_oid *id, git_object_t *type,
+    const void **data, size_t *len, git_odb_object **obj)
+{
+	git_odb *odb;
+	int error;
+
+	*obj = NULL;
+	if (store_odb_peek(o, id, type, data, len) == 0)
+		return 0;
+	if ((error = git_repository_odb(&odb, o->repo)) < 0)
+		return error;
+	error = git_odb_read(obj, odb, id);
+	git_odb_free(odb);
+	if (error < 0)
+		return error;
+	*type = git_odb_object_type(*obj);
+	if (*type == GIT_OBJECT_TREE) {
+		cache_copy(o, id, *type, git_odb_object_data(*obj), git_odb_object_size(*obj));
+		if (store_odb_peek(o, id, type, data, len) == 0) {
+			git_odb_object_free(*obj);
+			*obj = NULL;
+			return 0;
+		}
+	}
+	*data = git_odb_object_data(*obj);
+	*len = git_odb_object_size(*obj);
 	return 0;
 }
 
@@ -616,42 +850,41 @@ store_put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* One pack entry: type/size header, then zlib stored blocks. */
+/*
+ * One pack entry: type/size header (an OFS_DELTA's followed by the distance
+ * back to its base), then the bytes in zlib stored blocks.
+ */
 static void
-pack_entry(struct sbuf *b, const struct rec_obj *o)
+pack_entry(struct sbuf *b, unsigned type, const unsigned char *data, size_t len,
+    size_t back)
 {
-	uint8_t h[16], blk[5], tail[4];
-	size_t n = 0, size = o->len, off = 0;
-	uint32_t s1 = 1, s2 = 0;
+	uint8_t h[16], ofs[16], blk[5], tail[4];
+	size_t n = 0, size = len, off = 0, pos = sizeof(ofs) - 1;
 
-	h[n++] = (uint8_t)((size > 15 ? 0x80 : 0) | (unsigned)o->type << 4 | (size & 15));
+	h[n++] = (uint8_t)((size > 15 ? 0x80 : 0) | type << 4 | (size & 15));
 	for (size >>= 4; size; size >>= 7)
 		h[n++] = (uint8_t)((size > 127 ? 0x80 : 0) | (size & 127));
 	store_sbuf_add(b, (const char *)h, n);
+	if (type == PACK_OFS_DELTA) {
+		ofs[pos] = (uint8_t)(back & 127);
+		while (back >>= 7)
+			ofs[--pos] = (uint8_t)(128 | (--back & 127));
+		store_sbuf_add(b, (const char *)ofs + pos, sizeof(ofs) - pos);
+	}
 	store_sbuf_add(b, "\x78\x01", 2);		/* zlib: deflate, 32 K window */
 	do {
-		size_t len = o->len - off > 65535 ? 65535 : o->len - off;
+		size_t l = len - off > 65535 ? 65535 : len - off;
 
-		blk[0] = off + len == o->len;	/* BFINAL, BTYPE 00: stored */
-		blk[1] = (uint8_t)len;
-		blk[2] = (uint8_t)(len >> 8);
-		blk[3] = (uint8_t)~len;
-		blk[4] = (uint8_t)(~len >> 8);
+		blk[0] = off + l == len;	/* BFINAL, BTYPE 00: stored */
+		blk[1] = (uint8_t)l;
+		blk[2] = (uint8_t)(l >> 8);
+		blk[3] = (uint8_t)~l;
+		blk[4] = (uint8_t)(~l >> 8);
 		store_sbuf_add(b, (const char *)blk, 5);
-		store_sbuf_add(b, (const char *)o->data + off, len);
-		off += len;
-	} while (off < o->len);
-	for (size_t i = 0; i < o->len;) {		/* Adler-32 */
-		size_t end = o->len - i > 5552 ? i + 5552 : o->len;	/* no overflow */
-
-		for (; i < end; i++) {
-			s1 += o->data[i];
-			s2 += s1;
-		}
-		s1 %= 65521;
-		s2 %= 65521;
-	}
-	store_put32(tail, s2 << 16 | s1);
+		store_sbuf_add(b, (const char *)data + off, l);
+		off += l;
+	} while (off < len);
+	store_put32(tail, (uint32_t)adler32(1, data, (uInt)len));
 	store_sbuf_add(b, (const char *)tail, 4);
 }
 
@@ -750,6 +983,7 @@ store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v, size
 	store_sbuf_add(pack, (const char *)psum, 20);
 
 	qsort(v, n, sizeof(*v), pentry_cmp);
+	store_sbuf_reserve(&idx, 8 + 1024 + n * 28 + 40);
 	store_sbuf_add(&idx, "\377tOc", 4);
 	store_put32(word, 2);
 	store_sbuf_add(&idx, (const char *)word, 4);
@@ -809,40 +1043,95 @@ done:
 	return error;
 }
 
-int
-store_odb_flush(struct store_odb *o)
+/*
+ * Mark the pending trees reachable from tree id through pending trees: the
+ * versions a flush keeps in the cache. Versions a later commit of the same
+ * window replaced are not worth memory.
+ */
+static void
+mark_live(const struct objtab *t, const git_oid *id, bool *keep, unsigned depth)
 {
-	struct recorder *r = o->rec;
+	const struct rec_obj *r = tab_find(t, id);
+	const unsigned char *p, *end;
+
+	if (r == NULL || r->type != GIT_OBJECT_TREE || keep[r - t->v] || depth > 32)
+		return;
+	keep[r - t->v] = true;
+	for (p = r->data, end = p + r->len; p < end; ) {
+		const unsigned char *nul = memchr(p, '\0', (size_t)(end - p));
+		git_oid sub;
+
+		if (nul == NULL || end - nul < 1 + GIT_OID_RAWSZ)
+			return;
+		if (nul - p > 6 && memcmp(p, "40000 ", 6) == 0) {
+			memcpy(sub.id, nul + 1, GIT_OID_RAWSZ);
+			mark_live(t, &sub, keep, depth + 1);
+		}
+		p = nul + 1 + GIT_OID_RAWSZ;
+	}
+}
+
+int
+store_odb_flush(struct store_odb *o, const git_oid *const *live, size_t nlive)
+{
+	struct objtab *t = &o->rec->t;
 	struct sbuf pack = { 0 };
 	struct pentry *v;
+	bool *keep = NULL;
 	int error;
 
-	if (r->n == 0)
+	if (t->n == 0)
 		return 0;
-	if (r->n > UINT32_MAX / 2)
+	if (t->n > UINT32_MAX / 2)
 		return store_err(STORE_EINVAL, "store: too many objects for one pack");
-	if ((v = malloc(r->n * sizeof(*v))) == NULL)
+	if ((v = malloc(t->n * sizeof(*v))) == NULL)
 		return store_err(-1, "store: out of memory");
-	store_pack_header(&pack, (uint32_t)r->n);
-	for (size_t i = 0; i < r->n && !pack.oom; i++) {
+	{
+		size_t need = 12 + 20;
+
+		for (size_t i = 0; i < t->n; i++)
+			need += (t->v[i].delta ? t->v[i].dlen : t->v[i].len) + 40;
+		store_sbuf_reserve(&pack, need);
+	}
+	store_pack_header(&pack, (uint32_t)t->n);
+	for (size_t i = 0; i < t->n && !pack.oom; i++) {
+		const struct rec_obj *r = &t->v[i];
 		size_t start = pack.len;
 
-		pack_entry(&pack, &r->v[i]);
+		/* A delta's base was recorded before it: it is earlier in the pack. */
+		if (r->delta != NULL)
+			pack_entry(&pack, PACK_OFS_DELTA, r->delta, r->dlen,
+			    start - v[r->base - 1].off);
+		else
+			pack_entry(&pack, (unsigned)r->type, r->data, r->len, 0);
 		if (pack.oom)
 			break;
-		git_oid_cpy(&v[i].id, &r->v[i].id);
+		git_oid_cpy(&v[i].id, &r->id);
 		v[i].off = (uint32_t)start;
 		v[i].crc = store_crc32(0, pack.p + start, pack.len - start);
 	}
-	if ((error = store_pack_commit(o, &pack, v, r->n, NULL)) < 0)
+	if ((error = store_pack_commit(o, &pack, v, t->n, NULL)) < 0)
 		goto done;
 	if ((error = o->pw->inner->refresh(o->pw->inner)) < 0) {
 		error = store_gerr(error, "store: loading new pack");
 		goto done;
 	}
-	rec_clear(r);
+	/* Durable now: the live trees stay as the cache, the rest goes. */
+	if (o->cache_budget > 0 && (keep = calloc(t->n, sizeof(*keep))) != NULL)
+		for (size_t i = 0; i < nlive; i++)
+			mark_live(t, live[i], keep, 0);
+	for (size_t i = 0; i < t->n && keep != NULL; i++) {
+		struct rec_obj *r = &t->v[i];
+
+		if (keep[i] && tab_find(&o->cache[0], &r->id) == NULL &&
+		    tab_add(&o->cache[0], &r->id, r->type, r->data, r->len) != NULL)
+			r->data = NULL;
+	}
+	tab_clear(t);
+	cache_age(o);
 done:
 	store_sbuf_free(&pack);
+	free(keep);
 	free(v);
 	return error;
 }

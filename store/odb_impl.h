@@ -11,6 +11,32 @@
 struct recorder;
 struct packwrap;
 
+#define PACK_OFS_DELTA	6	/* pack entry types of gitformat-pack.txt */
+#define PACK_REF_DELTA	7
+
+/*
+ * An object held in memory: pending in the recorder (with its delta, if
+ * stored as one), or in the tree cache.
+ */
+struct rec_obj {
+	git_oid		id;
+	git_object_t	type;
+	size_t		len;
+	unsigned char	*data;
+	unsigned char	*delta;		/* recorder: delta against base, or NULL */
+	size_t		dlen;
+	uint32_t	base;		/* recorder: index + 1 of the base, 0 none */
+	uint8_t		depth;		/* recorder: length of its delta chain */
+};
+
+struct objtab {
+	struct rec_obj	*v;
+	size_t		n, cap;
+	uint32_t	*slot;		/* index + 1 into v; 0 empty */
+	size_t		nslot;		/* power of two */
+	size_t		bytes;		/* of the objects' data */
+};
+
 struct store_odb {
 	git_repository	*repo;
 	struct recorder	*rec;
@@ -18,6 +44,8 @@ struct store_odb {
 	char		objects[3900];
 	char		packdir[4000];
 	bool		fsync;
+	struct objtab	cache[2];	/* young, old generation of trees */
+	size_t		cache_budget;	/* bytes, both generations */
 };
 
 /* One object of a pack being written: id, CRC-32 of its bytes, offset. */

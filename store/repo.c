@@ -30,6 +30,7 @@ store_opts_default(struct store_opts *o)
 	o->keep_expire = 8;
 	o->max_packs = 16;
 	o->body_max = 50;
+	o->cache_mb = 64;
 	o->fsync = true;
 	o->create = true;
 }
@@ -409,7 +410,8 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if ((error = take_lock(st, git_repository_path(st->repo))) < 0)
 		goto fail;
 	cleanup_stale(git_repository_path(st->repo));
-	if ((error = store_odb_open(&st->odb, st->repo, o->fsync)) < 0)
+	if ((error = store_odb_open(&st->odb, st->repo, o->fsync,
+	    (size_t)st->o.cache_mb << 20)) < 0)
 		goto fail;
 	if ((error = find_primary(st, path)) < 0)
 		goto fail;
@@ -556,7 +558,10 @@ store_flush(struct store *st)
 	if (git_oid_equal(&st->head, &st->durable) && st->nnewrefs == 0)
 		return 0;
 	if (store_odb_pending(st->odb) > 0) {
-		if ((error = store_odb_flush(st->odb)) < 0)
+		/* The trees the next commits edit: primary's, and a pending tick's. */
+		const git_oid *live[2] = { &st->head_tree, &st->tick_tree };
+
+		if ((error = store_odb_flush(st->odb, live, st->tick_pending ? 2 : 1)) < 0)
 			return error;
 		st->npacks++;
 	}

@@ -83,6 +83,7 @@ struct store_opts {
 	unsigned	keep_expire;	/* expiry branches kept: 8 */
 	unsigned	max_packs;	/* consolidate above this: 16 */
 	unsigned	body_max;	/* change lines listed in a batch body: 50 */
+	unsigned	cache_mb;	/* trees kept in memory for commits: 64 (0: none) */
 	bool		fsync;		/* fsync at each flush: true */
 	bool		verify_reads;	/* re-hash every object read: false */
 	bool		create;		/* create the repository if absent: true */

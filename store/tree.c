@@ -113,25 +113,16 @@ store_tview_load(struct tview *tv, struct store *st, const git_oid *id)
 	int error;
 
 	memset(tv, 0, sizeof(*tv));
-	if (store_odb_peek(st->odb, id, &type, &data, &len) != 0) {
-		git_odb *odb;
-
-		if ((error = git_repository_odb(&odb, st->repo)) < 0)
-			return store_gerr(error, "store: object database");
-		error = git_odb_read(&tv->obj, odb, id);
-		git_odb_free(odb);
-		if (error < 0)
-			return store_gerr(error, "store: tree %s",
-			    git_oid_tostr(hex, sizeof(hex), id));
-		type = git_odb_object_type(tv->obj);
-		data = git_odb_object_data(tv->obj);
-		len = git_odb_object_size(tv->obj);
-	}
+	if ((error = store_odb_get(st->odb, id, &type, &data, &len, &tv->obj)) < 0)
+		return store_gerr(error, "store: tree %s", git_oid_tostr(hex, sizeof(hex), id));
 	if (type != GIT_OBJECT_TREE) {
 		store_tview_free(tv);
 		return store_err(STORE_EPARSE, "store: %s is not a tree",
 		    git_oid_tostr(hex, sizeof(hex), id));
 	}
+	tv->data = data;
+	tv->len = len;
+	git_oid_cpy(&tv->id, id);
 	if ((tv->e = malloc((len / 24 + 1) * sizeof(*tv->e))) == NULL) {
 		store_tview_free(tv);
 		return store_err(-1, "store: out of memory");
@@ -139,7 +130,7 @@ store_tview_load(struct tview *tv, struct store *st, const git_oid *id)
 	for (p = data, end = p + len; p < end; tv->n++) {
 		struct tent *e = &tv->e[tv->n];
 		unsigned mode = 0;
-		const char *nul;
+		const char *nul, *start = p;
 
 		for (; p < end && *p >= '0' && *p <= '7'; p++)
 			mode = mode << 3 | (unsigned)(*p - '0');
@@ -149,6 +140,7 @@ store_tview_load(struct tview *tv, struct store *st, const git_oid *id)
 			return store_err(STORE_EPARSE, "store: tree %s: bad entry",
 			    git_oid_tostr(hex, sizeof(hex), id));
 		}
+		e->off = (uint32_t)(start - (const char *)data);
 		e->name = p;
 		e->nlen = (size_t)(nul - p);
 		e->mode = (git_filemode_t)mode;
@@ -215,6 +207,84 @@ group_cmp(const void *a, const void *b)
 }
 
 /*
+ * A tree being written: its bytes, and (when the odb can store it as a
+ * delta) the runs saying which bytes are its base's. Unchanged entries of
+ * the base are copied a run at a time.
+ */
+struct tbuild {
+	struct sbuf	b;
+	struct store_drun *r;
+	size_t		nr, cap;
+	const char	*base;			/* the base tree's bytes */
+	uint32_t	run_off, run_len;	/* base bytes not yet copied */
+	bool		delta, oom;
+};
+
+static void
+tb_run(struct tbuild *tb, uint32_t off, uint32_t len, bool copy)
+{
+	struct store_drun *last = tb->nr ? &tb->r[tb->nr - 1] : NULL;
+
+	if (!tb->delta)
+		return;
+	if (last != NULL && last->copy == copy && last->off + last->len == off) {
+		last->len += len;
+		return;
+	}
+	if (tb->nr == tb->cap) {
+		size_t cap = tb->cap ? tb->cap * 2 : 16;
+		struct store_drun *r = realloc(tb->r, cap * sizeof(*r));
+
+		if (r == NULL) {
+			tb->oom = true;
+			return;
+		}
+		tb->r = r;
+		tb->cap = cap;
+	}
+	tb->r[tb->nr++] = (struct store_drun){ off, len, copy };
+}
+
+static void
+tb_flush(struct tbuild *tb)
+{
+	if (tb->run_len == 0)
+		return;
+	store_sbuf_add(&tb->b, tb->base + tb->run_off, tb->run_len);
+	tb_run(tb, tb->run_off, tb->run_len, true);
+	tb->run_len = 0;
+}
+
+/* Entry i of base, unchanged. */
+static void
+tb_base(struct tbuild *tb, const struct tview *base, size_t i)
+{
+	uint32_t off = base->e[i].off;
+	uint32_t end = i + 1 < base->n ? base->e[i + 1].off : (uint32_t)base->len;
+
+	if (tb->run_len > 0 && tb->run_off + tb->run_len == off) {
+		tb->run_len += end - off;
+		return;
+	}
+	tb_flush(tb);
+	tb->run_off = off;
+	tb->run_len = end - off;
+}
+
+/* A new or changed entry. */
+static void
+tb_new(struct tbuild *tb, git_filemode_t mode, const char *name, size_t nlen,
+    const git_oid *id)
+{
+	size_t start;
+
+	tb_flush(tb);
+	start = tb->b.len;
+	put_entry(&tb->b, mode, name, nlen, id);
+	tb_run(tb, (uint32_t)start, (uint32_t)(tb->b.len - start), false);
+}
+
+/*
  * Apply edits v[0..n) (sorted, unique, all below the tree at depth off) to
  * base (NULL: none), writing the new tree ourselves: base's entries merged
  * in git order with the edited names. *empty is set when nothing remains
@@ -225,7 +295,7 @@ apply_level(git_oid *out, bool *empty, struct store *st, const struct tview *bas
     const struct store_edit *v, size_t n, size_t off)
 {
 	struct group *g;
-	struct sbuf b = { 0 };
+	struct tbuild tb = { 0 };
 	size_t ng = 0, nb = base ? base->n : 0, i, k, count = 0;
 	int error = 0;
 
@@ -274,39 +344,48 @@ apply_level(git_oid *out, bool *empty, struct store *st, const struct tview *bas
 		g[k].tree = te != NULL && te->tree;
 	}
 	qsort(g, ng, sizeof(*g), group_cmp);
+	tb.base = base ? base->data : NULL;
+	/* The base's size plus the edited names: one allocation, mostly. */
+	store_sbuf_reserve(&tb.b, (base ? base->len : 0) + ng * 40);
+	tb.delta = base != NULL && store_odb_delta_ok(st->odb, &base->id);
 	for (i = 0, k = 0; i < nb || k < ng; ) {
 		const struct tent *te = i < nb ? &base->e[i] : NULL;
 
 		if (te != NULL && k < ng && te->nlen == g[k].nlen &&
 		    memcmp(te->name, g[k].name, te->nlen) == 0) {
 			if (g[k].mode != 0) {		/* replaced */
-				put_entry(&b, g[k].mode, g[k].name, g[k].nlen, &g[k].id);
+				tb_new(&tb, g[k].mode, g[k].name, g[k].nlen, &g[k].id);
 				count++;
 			}
 			i++;
 			k++;
 		} else if (k >= ng || (te != NULL && store_name_cmp(te->name, te->nlen, te->tree,
 		    g[k].name, g[k].nlen, g[k].tree) < 0)) {
-			put_entry(&b, te->mode, te->name, te->nlen, &te->id);
+			tb_base(&tb, base, i);
 			count++;
 			i++;
 		} else {
 			if (g[k].mode != 0) {		/* new */
-				put_entry(&b, g[k].mode, g[k].name, g[k].nlen, &g[k].id);
+				tb_new(&tb, g[k].mode, g[k].name, g[k].nlen, &g[k].id);
 				count++;
 			}
 			k++;
 		}
 	}
-	if (b.oom) {
+	tb_flush(&tb);
+	if (tb.b.oom || tb.oom) {
 		error = store_err(-1, "store: out of memory");
 		goto done;
 	}
 	*empty = count == 0;
-	if (!*empty)
-		error = store_odb_put(out, st->odb, GIT_OBJECT_TREE, b.p, b.len);
+	if (!*empty) {
+		error = store_odb_put_owned(out, st->odb, GIT_OBJECT_TREE, tb.b.p, tb.b.len,
+		    tb.delta ? &base->id : NULL, tb.delta ? tb.r : NULL, tb.nr);
+		tb.b.p = NULL;		/* the odb's now */
+	}
 done:
-	store_sbuf_free(&b);
+	store_sbuf_free(&tb.b);
+	free(tb.r);
 	free(g);
 	return error;
 }

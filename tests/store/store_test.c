@@ -906,6 +906,63 @@ store_record_event__arp_and_nat_sessions(void **state)
 	assert_fsck(f->repo);
 }
 
+/*
+ * A tree rewritten several times within one flush goes into the pack as a
+ * delta against its previous version (chains bounded); stock git reads
+ * every version back exactly.
+ */
+static void
+store_flush__rewritten_trees_as_deltas(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	git_oid ids[80];
+	uint32_t changed[80];
+	char hex[GIT_OID_HEXSZ + 1], path[64], val[512];
+	unsigned long deltas = 0, nontree = 0, depth = 0;
+	const char *out;
+
+	opts(&o);
+	st = open_ok(f->repo, &o);
+	for (uint32_t i = 0; i < 400; i++)
+		record_ok(st, arp_change(EV_ADD, 0x0a000000 | i, T0, T0 + 60000000));
+	commit_ok(st, T0, NULL);
+	assert_int_equal(store_flush(st), 0);
+	/* 80 single-change commits in one flush: arp/ and a /24 each time. */
+	for (unsigned k = 0; k < 80; k++) {
+		changed[k] = 0x0a000000 | (k * 37 % 400);
+		record_ok(st, arp_change(EV_UPDATE, changed[k], T0 + 1000000 + k, T0 + 90000000));
+		commit_ok(st, T0 + 1000000 + k, &ids[k]);
+	}
+	assert_int_equal(store_flush(st), 0);
+	assert_int_equal(store_close(st), 0);
+	assert_fsck(f->repo);
+	/* The newest pack holds OFS_DELTA trees, chains no longer than the bound. */
+	out = sh("cd %s/objects/pack && git verify-pack -v $(ls -t *.idx | head -1) | "
+	    "awk 'NF == 7 { n++; if ($2 != \"tree\") bad++; if ($6 > d) d = $6 } "
+	    "END { print n + 0, bad + 0, d + 0 }'", f->repo);
+	assert_int_equal(sscanf(out, "%lu %lu %lu", &deltas, &nontree, &depth), 3);
+	assert_int_equal(nontree, 0);
+	assert_in_range(deltas, 70, 80);	/* the /24 trees; arp/ and the root are too small */
+	assert_in_range(depth, 2, 16);
+	/* Every version of every changed entry, as git reads it. */
+	for (unsigned k = 0; k < 80; k++) {
+		struct store_change c = arp_change(EV_UPDATE, changed[k], T0 + 1000000 + k,
+		    T0 + 90000000);
+		int n;
+
+		store_entry_path(path, sizeof(path), &c.e);
+		n = store_entry_encode(val, sizeof(val), &c.e, ifnames, 2);
+		assert_true(n > 0);
+		val[n] = '\0';
+		assert_string_equal(sh("git --git-dir=%s show %s:%s", f->repo,
+		    git_oid_tostr(hex, sizeof(hex), &ids[k]), path), val);
+		assert_string_equal(sh("git --git-dir=%s ls-tree -r %s | wc -l", f->repo, hex),
+		    "402\n");
+	}
+}
+
 int
 main(void)
 {
@@ -923,6 +980,7 @@ main(void)
 		T(store_commit__rewrites_only_touched_trees),
 		T(store_flush__packs_bounded_and_no_loose),
 		T(store_flush__merge_after_interrupted_merge_keeps_objects),
+		T(store_flush__rewritten_trees_as_deltas),
 		T(store_load__at_revision_and_time),
 		T(store_load__names_unparsable_entry),
 		T(store_tick__seed_history_shape),
