@@ -1,7 +1,8 @@
 /*
  * Pack maintenance: listing, geometric consolidation of small packs by
- * copying their entries, a full repack through libgit2's packbuilder, and
- * the clean-up of what a crash left behind.
+ * copying their entries (deltas included: an OFS_DELTA's distance to its
+ * base is rewritten for the merged pack), a full repack through libgit2's
+ * packbuilder, and the clean-up of what a crash left behind.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -117,58 +118,195 @@ get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int
-off_cmp(const void *a, const void *b)
+/*
+ * Object ids -> their offset in the pack being merged (open addressing;
+ * the zero id marks a free slot). An object in several source packs is
+ * copied once, and a delta whose base was such a duplicate is pointed at
+ * the copy made first.
+ */
+struct oidmap {
+	struct oidslot {
+		git_oid		id;
+		uint32_t	off;
+	}		*v;
+	size_t		cap, n;		/* cap: power of two */
+};
+
+static struct oidslot *
+oidmap_find(const struct oidmap *m, const git_oid *id)
 {
-	const struct pentry *x = a, *y = b;
+	if (m->cap == 0)
+		return NULL;
+	for (size_t i = store_oid_hash(id) & (m->cap - 1); !git_oid_is_zero(&m->v[i].id);
+	    i = (i + 1) & (m->cap - 1))
+		if (git_oid_equal(&m->v[i].id, id))
+			return &m->v[i];
+	return NULL;
+}
+
+/* Map id to off unless mapped: 1 if it was there already, 0 if added, -1 OOM. */
+static int
+oidmap_add(struct oidmap *m, const git_oid *id, uint32_t off)
+{
+	size_t i;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 4096;
+		struct oidmap t = { calloc(cap, sizeof(*t.v)), cap, 0 };
+
+		if (t.v == NULL)
+			return -1;
+		for (size_t k = 0; k < m->cap; k++)
+			if (!git_oid_is_zero(&m->v[k].id))
+				oidmap_add(&t, &m->v[k].id, m->v[k].off);
+		free(m->v);
+		*m = t;
+	}
+	for (i = store_oid_hash(id) & (m->cap - 1); !git_oid_is_zero(&m->v[i].id);
+	    i = (i + 1) & (m->cap - 1))
+		if (git_oid_equal(&m->v[i].id, id))
+			return 1;
+	git_oid_cpy(&m->v[i].id, id);
+	m->v[i].off = off;
+	m->n++;
+	return 0;
+}
+
+/*
+ * Entry headers (gitformat-pack.txt). An entry starts with its type (bits
+ * 4-6 of the first byte) and inflated size, little-endian base 128; an
+ * OFS_DELTA continues with how far back its base starts, a REF_DELTA with
+ * the base's id. Then the zlib stream, which a merge copies untouched.
+ */
+#define SIZE_MAX_BYTES	10	/* a 64-bit size in 4 + 9 * 7 bits */
+
+/* Length of the type-and-size bytes at p[0..len), or 0 if they run past it. */
+static size_t
+hdr_len(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len && i < SIZE_MAX_BYTES; i++)
+		if ((p[i] & 0x80) == 0)
+			return i + 1;
+	return 0;
+}
+
+/*
+ * The offset encoding: big-endian base 128 where each continuation also
+ * adds 1, so every value has exactly one encoding. *used gets its length;
+ * -1 if it runs past len or beyond what a 32-bit index could name.
+ */
+static int
+ofs_decode(uint64_t *rel, size_t *used, const uint8_t *p, size_t len)
+{
+	uint64_t v;
+	size_t i = 0;
+
+	if (len == 0)
+		return -1;
+	v = p[0] & 0x7f;
+	while (p[i] & 0x80) {
+		if (++i >= len || v >= (uint64_t)1 << 32)
+			return -1;
+		v = ((v + 1) << 7) | (p[i] & 0x7f);
+	}
+	*rel = v;
+	*used = i + 1;
+	return 0;
+}
+
+#define OFS_MAX_BYTES	5	/* a 32-bit offset */
+
+/* Encode rel (< 2^32) into out[]; returns the length, as git writes it. */
+static size_t
+ofs_encode(uint8_t out[OFS_MAX_BYTES], uint32_t rel)
+{
+	uint8_t t[OFS_MAX_BYTES];
+	size_t pos = sizeof(t) - 1;
+
+	t[pos] = rel & 0x7f;
+	while (rel >>= 7)
+		t[--pos] = (uint8_t)(0x80 | (--rel & 0x7f));
+	memcpy(out, t + pos, sizeof(t) - pos);
+	return sizeof(t) - pos;
+}
+
+/* One entry of a source pack, in offset order. */
+struct srcent {
+	git_oid		id;
+	uint32_t	crc;		/* from the index */
+	uint32_t	off, end;	/* entry bytes: [off, end) */
+	uint32_t	base;		/* OFS_DELTA: index of the base entry */
+	uint8_t		type;
+	uint8_t		hlen;		/* type and size bytes */
+	uint8_t		olen;		/* OFS_DELTA: offset bytes */
+};
+
+static int
+srcent_cmp(const void *a, const void *b)
+{
+	const struct srcent *x = a, *y = b;
 
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/*
- * Append the objects of pack `name` to out (entries in v from *nv), copying
- * entry bytes as they are. Only packs of whole objects qualify (ours): 1
- * when the pack holds deltas or 64-bit offsets (left alone), 0 when added.
- */
-/* A set of object ids (open addressing), for de-duplicating a merge. */
-struct oidset {
-	git_oid		*v;
-	size_t		cap, n;
-};
-
-/* Add id; 1 if it was there already, 0 if added, -1 out of memory. */
-static int
-oidset_add(struct oidset *s, const git_oid *id)
+/* The entry of e[0..n) (by offset) starting at off, or -1. */
+static long
+srcent_at(const struct srcent *e, size_t n, uint32_t off)
 {
-	size_t i;
+	size_t lo = 0, hi = n;
 
-	if ((s->n + 1) * 2 > s->cap) {
-		struct oidset t = { calloc(s->cap ? s->cap * 2 : 4096, sizeof(git_oid)),
-		    s->cap ? s->cap * 2 : 4096, 0 };
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (t.v == NULL)
-			return -1;
-		for (size_t k = 0; k < s->cap; k++)
-			if (!git_oid_is_zero(&s->v[k]))
-				oidset_add(&t, &s->v[k]);
-		free(s->v);
-		*s = t;
+		if (e[mid].off == off)
+			return (long)mid;
+		if (e[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (i = store_oid_hash(id) & (s->cap - 1); !git_oid_is_zero(&s->v[i]);
-	    i = (i + 1) & (s->cap - 1))
-		if (git_oid_equal(&s->v[i], id))
-			return 1;
-	git_oid_cpy(&s->v[i], id);
-	s->n++;
-	return 0;
+	return -1;
 }
 
+/* Whether the index's sorted id table ids[0..n) holds id. */
+static bool
+idx_has(const uint8_t *ids, uint32_t n, const uint8_t *id)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ids + (size_t)mid * GIT_OID_RAWSZ, id, GIT_OID_RAWSZ);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Append the objects of pack `name` to out (their entries to v from *nv),
+ * in the pack's offset order, skipping those already in seen. Entries are
+ * copied as they are, except that an OFS_DELTA gets the distance to its
+ * base's copy in out (the base is earlier in its pack, so it was copied,
+ * or met as a duplicate of an earlier copy, before the delta) and a CRC
+ * of its new bytes. A REF_DELTA names its base by id: it qualifies when
+ * the base is in the same pack or already in out. Returns 0 when added, 1
+ * when the pack is left alone (64-bit offsets or not ours, an unknown
+ * entry type, a REF_DELTA base elsewhere), or a negative error (the merge
+ * is abandoned) on a pack that contradicts its index.
+ */
 static int
 raw_append(struct store_odb *o, const char *name, struct sbuf *out,
-    struct pentry **v, size_t *nv, size_t *cap, struct oidset *seen)
+    struct pentry **v, size_t *nv, size_t *cap, struct oidmap *seen)
 {
 	struct sbuf idx = { 0 }, pack = { 0 };
-	struct pentry *e = NULL;
+	struct srcent *e = NULL;
+	const uint8_t *ids, *pk;
 	char path[4400];
 	uint32_t n;
 	int error;
@@ -185,7 +323,8 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 		goto done;
 	}
 	n = get32((uint8_t *)idx.p + 8 + 1020);
-	if (idx.len != 8 + 1024 + (size_t)n * 28 + 40 || get32((uint8_t *)pack.p + 8) != n) {
+	if (idx.len != 8 + 1024 + (size_t)n * 28 + 40 || get32((uint8_t *)pack.p + 8) != n ||
+	    pack.len - 20 > 0x7fffffff) {
 		error = 1;		/* 64-bit offsets, or not ours: leave it */
 		goto done;
 	}
@@ -193,24 +332,73 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 		error = store_err(-1, "store: out of memory");
 		goto done;
 	}
+	ids = (const uint8_t *)idx.p + 8 + 1024;
+	pk = (const uint8_t *)pack.p;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *base = (const uint8_t *)idx.p + 8 + 1024;
-
-		memcpy(e[i].id.id, base + (size_t)i * 20, 20);
-		e[i].crc = get32(base + (size_t)n * 20 + (size_t)i * 4);
-		e[i].off = get32(base + (size_t)n * 24 + (size_t)i * 4);
+		memcpy(e[i].id.id, ids + (size_t)i * 20, 20);
+		e[i].crc = get32(ids + (size_t)n * 20 + (size_t)i * 4);
+		e[i].off = get32(ids + (size_t)n * 24 + (size_t)i * 4);
 	}
-	qsort(e, n, sizeof(*e), off_cmp);
+	qsort(e, n, sizeof(*e), srcent_cmp);
+	/* Check every entry before appending any. */
 	for (uint32_t i = 0; i < n; i++) {
-		size_t end = i + 1 < n ? e[i + 1].off : pack.len - 20;
-		unsigned type = ((uint8_t)pack.p[e[i].off] >> 4) & 7;
+		size_t end = i + 1 < n ? e[i + 1].off : pack.len - 20, hl, ol;
+		uint64_t rel;
+		long b;
 
-		if (e[i].off < 12 || end > pack.len - 20 || end <= e[i].off) {
+		if (e[i].off < 12 || end > pack.len - 20 || end <= e[i].off ||
+		    (hl = hdr_len(pk + e[i].off, end - e[i].off)) == 0) {
 			error = store_err(STORE_EIO, "store: %s: bad offsets", name);
 			goto done;
 		}
-		if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG) {
-			error = 1;	/* deltas: a deep pack, left alone */
+		e[i].end = (uint32_t)end;
+		e[i].hlen = (uint8_t)hl;
+		e[i].olen = 0;
+		e[i].type = (pk[e[i].off] >> 4) & 7;
+		switch (e[i].type) {
+		case GIT_OBJECT_COMMIT:
+		case GIT_OBJECT_TREE:
+		case GIT_OBJECT_BLOB:
+		case GIT_OBJECT_TAG:
+			break;
+		case PACK_OFS_DELTA:
+			/* The base starts rel bytes back, at an entry before this one. */
+			if (ofs_decode(&rel, &ol, pk + e[i].off + hl, end - e[i].off - hl) < 0 ||
+			    rel == 0 || rel > e[i].off ||
+			    (b = srcent_at(e, i, (uint32_t)(e[i].off - rel))) < 0) {
+				error = store_err(STORE_EIO, "store: %s: delta at %u: no base",
+				    name, (unsigned)e[i].off);
+				goto done;
+			}
+			e[i].olen = (uint8_t)ol;
+			e[i].base = (uint32_t)b;
+			/*
+			 * Its bytes get rewritten, and no longer the ones the index
+			 * vouches for: check those, so damage is not given a fresh CRC.
+			 */
+			if (store_crc32(0, pk + e[i].off, end - e[i].off) != e[i].crc) {
+				error = store_err(STORE_EIO, "store: %s: entry at %u: CRC mismatch",
+				    name, (unsigned)e[i].off);
+				goto done;
+			}
+			break;
+		case PACK_REF_DELTA:
+			if (end - e[i].off < hl + GIT_OID_RAWSZ) {
+				error = store_err(STORE_EIO, "store: %s: bad offsets", name);
+				goto done;
+			}
+			{
+				git_oid bid;
+
+				memcpy(bid.id, pk + e[i].off + hl, GIT_OID_RAWSZ);
+				if (!idx_has(ids, n, bid.id) && oidmap_find(seen, &bid) == NULL) {
+					error = 1;	/* a thin pack: its base is elsewhere */
+					goto done;
+				}
+			}
+			break;
+		default:
+			error = 1;	/* type 0 or 5: not a pack we understand */
 			goto done;
 		}
 	}
@@ -226,11 +414,18 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 		*cap = c;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		size_t end = i + 1 < n ? e[i + 1].off : pack.len - 20;
+		const uint8_t *src = pk + e[i].off, *rest;
+		size_t restlen;
+		uint8_t h[SIZE_MAX_BYTES + OFS_MAX_BYTES];
+		const struct oidslot *b;
 		struct pentry *d;
-		int dup = oidset_add(seen, &e[i].id);
+		int dup;
 
-		if (dup < 0) {
+		if (out->len > 0x7fffffff) {
+			error = store_err(-1, "store: merged pack too large");
+			goto done;
+		}
+		if ((dup = oidmap_add(seen, &e[i].id, (uint32_t)out->len)) < 0) {
 			error = store_err(-1, "store: out of memory");
 			goto done;
 		}
@@ -238,9 +433,28 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 			continue;	/* in an earlier pack too: once is enough */
 		d = &(*v)[(*nv)++];
 		d->id = e[i].id;
-		d->crc = e[i].crc;
 		d->off = (uint32_t)out->len;
-		store_sbuf_add(out, pack.p + e[i].off, end - e[i].off);
+		if (e[i].type != PACK_OFS_DELTA) {
+			d->crc = e[i].crc;
+			store_sbuf_add(out, (const char *)src, e[i].end - e[i].off);
+			continue;
+		}
+		rest = src + e[i].hlen + e[i].olen;
+		restlen = e[i].end - e[i].off - e[i].hlen - e[i].olen;
+		/* The base, earlier in this pack, was copied or found a duplicate. */
+		if ((b = oidmap_find(seen, &e[e[i].base].id)) == NULL) {
+			error = store_err(STORE_EIO, "store: %s: delta at %u: no base",
+			    name, (unsigned)e[i].off);
+			goto done;
+		}
+		memcpy(h, src, e[i].hlen);
+		{
+			size_t hl = e[i].hlen + ofs_encode(h + e[i].hlen, d->off - b->off);
+
+			d->crc = store_crc32(store_crc32(0, h, hl), rest, restlen);
+			store_sbuf_add(out, (const char *)h, hl);
+		}
+		store_sbuf_add(out, (const char *)rest, restlen);
 	}
 	error = 0;
 done:
@@ -249,6 +463,12 @@ done:
 	store_sbuf_free(&pack);
 	return error;
 }
+
+/*
+ * Files stock git keeps beside a pack of its own (a repack of a bare
+ * repository writes a bitmap by default), meaningless without it.
+ */
+static const char *const pack_companions[] = { ".rev", ".bitmap", ".mtimes" };
 
 static void
 pack_remove(struct store_odb *o, const char *name)
@@ -260,6 +480,10 @@ pack_remove(struct store_odb *o, const char *name)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s.pack", o->packdir, name);
 	unlink(path);
+	for (size_t i = 0; i < sizeof(pack_companions) / sizeof(*pack_companions); i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", o->packdir, name, pack_companions[i]);
+		unlink(path);
+	}
 }
 
 /*
@@ -269,8 +493,16 @@ pack_remove(struct store_odb *o, const char *name)
  * no delta search), so a flush never waits on delta compression and each
  * object is copied O(log n) times. Packs of PACK_BIG bytes or more are not
  * copied again (their number grows with the history, not with the commit
- * rate; store_odb_repack() folds them). Packs with deltas (repack, stock
- * git) are left as they are. An object in several packs is copied once.
+ * rate; store_odb_repack() folds them). An object in several packs is
+ * copied once, from the smallest pack holding it.
+ *
+ * Deltas are copied as deltas (raw_append): each object keeps the
+ * representation it had in the pack it is copied from, so a chain is as
+ * long as it was there, unless its base was a duplicate copied earlier
+ * from another pack with a longer chain. Duplicates are rare (the inputs
+ * of a merge that a crash left beside it, which are the same bytes), so
+ * depth is not tracked here; store_odb_repack() rebuilds chains anyway.
+ * Packs with 64-bit offsets, and thin packs, are left as they are.
  */
 #define PACK_BIG	((uint64_t)64 << 20)
 
@@ -280,7 +512,7 @@ store_odb_consolidate(struct store_odb *o, unsigned max)
 	struct packinfo *p = NULL;
 	struct pentry *v = NULL;
 	struct sbuf out = { 0 };
-	struct oidset seen = { 0 };
+	struct oidmap seen = { 0 };
 	char name[46];
 	bool *used = NULL;
 	size_t nv = 0, cap = 0, merged = 0;
@@ -429,6 +661,17 @@ remove_matching(const char *dir, bool packs)
 
 			/* A pack whose index never arrived holds nothing a ref names. */
 			snprintf(path, sizeof(path), "%s/%.*s.idx", dir, (int)(l - 5), nm);
+			stale = stat(path, &st) < 0 && errno == ENOENT;
+		}
+		for (size_t i = 0; packs && !stale &&
+		    i < sizeof(pack_companions) / sizeof(*pack_companions); i++) {
+			size_t cl = strlen(pack_companions[i]);
+			struct stat st;
+
+			/* Stock git writes these after the pack: without it, left over. */
+			if (l <= cl || strcmp(nm + l - cl, pack_companions[i]) != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%.*s.pack", dir, (int)(l - cl), nm);
 			stale = stat(path, &st) < 0 && errno == ENOENT;
 		}
 		if (stale) {
