@@ -242,11 +242,31 @@ struct xidx {
 	uint64_t	*key;		/* 0: empty slot (keys have a table byte) */
 	uint64_t	*exp;
 	size_t		cap, n;		/* cap: power of two */
+	struct xheap_item *heap;	/* NULL: built from the index at the next tick */
+	size_t		hn, hcap;
 };
 
 int store_xidx_set(struct xidx *x, uint64_t key, uint64_t exp);
 void store_xidx_del(struct xidx *x, uint64_t key);
 void store_xidx_free(struct xidx *x);
+/* --- expiry heap and fast tick merge (journal.c, tick.c) --- */
+/* Whether key is indexed; its expiry in *exp. */
+bool store_xidx_get(const struct xidx *x, uint64_t key, uint64_t *exp);
+/*
+ * Take the keys whose expiry is at or before now off the heap: *keys
+ * (malloc'd, sorted, unique; NULL when none) and *n. They stay in the
+ * index; store_xidx_requeue() puts those still indexed back on the heap.
+ */
+int store_xidx_expired(struct xidx *x, uint64_t now, uint64_t **keys, size_t *n);
+void store_xidx_requeue(struct xidx *x, const uint64_t *keys, size_t n);
+
+/* A key primary changed while a tick is pending (tick.c). */
+struct tick_touch {
+	uint64_t	key;		/* 0: empty slot */
+	uint64_t	u;		/* the table's unique key, when present */
+	bool		present, has_u;
+};
+/* --- end --- */
 
 struct store_ref {
 	char		name[96];
@@ -275,6 +295,21 @@ struct store {
 	git_oid		tick_commit, tick_tree, tick_base_tree;
 	char		tick_name[64];		/* expire_<unix.usec> */
 	uint64_t	tick_now;
+	/*
+	 * The pending tick's fast merge (tick.c): what the tick removes, and
+	 * the keys primary changed since the fork, noted by every path that
+	 * moves head while a tick is pending. tick_fast is cleared when a
+	 * note failed; tick_head is head as of the last noted move, so a
+	 * move nobody noted shows. Either sends the merge the generic way.
+	 */
+	uint64_t	*tick_keys;		/* sorted, unique */
+	char		(*tick_paths)[STORE_PATH_MAX];
+	size_t		tick_n;
+	git_oid		tick_head;
+	bool		tick_fast;
+	struct tick_touch *touch;		/* open addressing, cap a power of 2 */
+	size_t		touch_cap, touch_n;
+	uint64_t	tick_nfast, tick_nslow;	/* merges made each way */
 
 	struct store_ref *newrefs;		/* created at the next flush */
 	size_t		nnewrefs;
@@ -293,5 +328,16 @@ int store_queue_ref(struct store *st, const char *name, const git_oid *id);
 int store_merge_into_head(struct store *st, const git_oid *theirs_commit,
     const git_oid *theirs_tree, const git_oid *base_tree, const char *subject,
     const char *trailer, uint64_t now_us);
+/* --- fast tick merge (tick.c) --- */
+/*
+ * While a tick is pending, every path that moves head notes each key it
+ * changed (e: the entry now at head, NULL: removed), then calls
+ * store_tick_moved() with the head it started from.
+ */
+void store_tick_note(struct store *st, uint64_t key, const struct store_entry *e);
+void store_tick_moved(struct store *st, const git_oid *prev);
+/* Release the pending tick's bookkeeping (store_free). */
+void store_tick_free(struct store *st);
+/* --- end --- */
 
 #endif

@@ -446,6 +446,7 @@ store_free(struct store *st)
 	if (st->lockfd >= 0)
 		close(st->lockfd);
 	store_xidx_free(&st->xi);
+	store_tick_free(st);
 	free(st->j);
 	free(st->newrefs);
 	free(st->path);

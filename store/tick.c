@@ -7,6 +7,24 @@
  * "tick: merge expire_<unix.usec>" with the table-aware merge, so an entry
  * refreshed on primary meanwhile survives. The branch ref is created at
  * the next flush, with the objects durable; old ones are pruned there.
+ *
+ * The tick's merge without walking trees. The branch only removes a known
+ * set R of keys (sorted, with their paths, kept from store_tick_begin()),
+ * so the three-way merge reduces to a rule per key of R, given the keys
+ * primary touched since the fork. Those are noted by store_commit() and
+ * store_merge_into_head(), the only ways head moves while a tick is
+ * pending (repo.c's own commits run at open only):
+ *	not touched: remove it (theirs removed it, ours did not change it);
+ *	touched: ours stands (a refresh beats an expiry), unless ours is
+ *	absent (nothing to do) or its blob is the fork's (the generic merge
+ *	sees it unchanged: remove), found by path lookups in both trees.
+ * The generic merge also checks, for tables with a unique key, that what
+ * ours changed has no clash (NAT: two mappings on one external port):
+ * theirs adds none, but ours could carry one in. So when two touched
+ * entries share a unique key, a note failed, or head moved without a note
+ * (tick_head shows it), the merge goes the generic way. Either way the
+ * tree is the one store_merge_edits() gives; the fast way costs O(|R| +
+ * touched) tree work, whatever the size of the tables.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +40,7 @@ store_merge_into_head(struct store *st, const git_oid *theirs_commit,
 	struct store_edits es = { 0 };
 	struct sbuf msg = { 0 }, conf = { 0 };
 	const git_oid *parents[2] = { &st->head, theirs_commit };
-	git_oid tree, id;
+	git_oid tree, id, prev;
 	int conflicts, error;
 
 	if ((conflicts = store_merge_edits(&es, st, base_tree, &st->head_tree,
@@ -47,9 +65,12 @@ store_merge_into_head(struct store *st, const git_oid *theirs_commit,
 		goto done;
 	if (git_oid_equal(&st->head, &st->durable))
 		st->unflushed_us = now_us;
+	git_oid_cpy(&prev, &st->head);
 	git_oid_cpy(&st->head, &id);
 	git_oid_cpy(&st->head_tree, &tree);
-	error = store_xidx_apply_edits(st, &es);
+	/* Notes each key for a pending tick; a failure leaves tick_head behind. */
+	if ((error = store_xidx_apply_edits(st, &es)) == 0)
+		store_tick_moved(st, &prev);
 done:
 	store_edits_free(&es);
 	store_sbuf_free(&msg);
@@ -57,13 +78,225 @@ done:
 	return error < 0 ? error : conflicts;
 }
 
+static size_t
+touch_slot(uint64_t key, size_t cap)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
+static struct tick_touch *
+touch_find(const struct store *st, uint64_t key)
+{
+	size_t m = st->touch_cap - 1;
+
+	if (st->touch_cap == 0)
+		return NULL;
+	for (size_t s = touch_slot(key, st->touch_cap); st->touch[s].key != 0; s = (s + 1) & m)
+		if (st->touch[s].key == key)
+			return &st->touch[s];
+	return NULL;
+}
 
 static int
-key_cmp(const void *a, const void *b)
+touch_grow(struct store *st)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	size_t cap = st->touch_cap ? st->touch_cap * 2 : 256;
+	struct tick_touch *v = calloc(cap, sizeof(*v));
 
-	return x < y ? -1 : x > y;
+	if (v == NULL)
+		return -1;
+	for (size_t i = 0; i < st->touch_cap; i++) {
+		size_t s;
+
+		if (st->touch[i].key == 0)
+			continue;
+		for (s = touch_slot(st->touch[i].key, cap); v[s].key != 0; s = (s + 1) & (cap - 1))
+			;
+		v[s] = st->touch[i];
+	}
+	free(st->touch);
+	st->touch = v;
+	st->touch_cap = cap;
+	return 0;
+}
+
+void
+store_tick_note(struct store *st, uint64_t key, const struct store_entry *e)
+{
+	const struct store_table *tab;
+	struct tick_touch *t;
+	size_t s, m;
+
+	if (!st->tick_pending || !st->tick_fast)
+		return;
+	if ((st->touch_n + 1) * 2 > st->touch_cap && touch_grow(st) < 0) {
+		st->tick_fast = false;		/* the generic merge needs no notes */
+		return;
+	}
+	m = st->touch_cap - 1;
+	for (s = touch_slot(key, st->touch_cap); st->touch[s].key != 0 &&
+	    st->touch[s].key != key; s = (s + 1) & m)
+		;
+	t = &st->touch[s];
+	if (t->key == 0) {
+		t->key = key;
+		st->touch_n++;
+	}
+	t->present = e != NULL;
+	t->has_u = false;
+	if (e != NULL && (tab = store_table_by_id(e->table)) != NULL && tab->unique != NULL) {
+		t->u = tab->unique(e);
+		t->has_u = true;
+	}
+}
+
+void
+store_tick_moved(struct store *st, const git_oid *prev)
+{
+	if (!st->tick_pending)
+		return;
+	if (!git_oid_equal(prev, &st->tick_head))
+		st->tick_fast = false;		/* head moved in between, unnoted */
+	git_oid_cpy(&st->tick_head, &st->head);
+}
+
+/*
+ * Release the tick's bookkeeping: once merged (the touch table is a few
+ * KiB, not worth keeping between ticks), and in store_free().
+ */
+void
+store_tick_free(struct store *st)
+{
+	free(st->tick_keys);
+	free(st->tick_paths);
+	free(st->touch);
+	st->tick_keys = NULL;
+	st->tick_paths = NULL;
+	st->touch = NULL;
+	st->tick_n = st->touch_n = st->touch_cap = 0;
+	st->tick_fast = false;
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/*
+ * Whether two entries primary touched share a table's unique key: a clash
+ * the generic merge would record (what ours changed is a subset of what
+ * was touched, each noted as it is at head).
+ */
+static bool
+touch_clash(const struct store *st)
+{
+	uint64_t (*v)[2];
+	size_t n = 0;
+	bool clash = false;
+
+	if (st->touch_n < 2)
+		return false;
+	if ((v = malloc(st->touch_n * sizeof(*v))) == NULL)
+		return true;			/* the generic merge will tell */
+	for (size_t i = 0; i < st->touch_cap; i++) {
+		const struct tick_touch *t = &st->touch[i];
+
+		if (t->key == 0 || !t->present || !t->has_u)
+			continue;
+		v[n][0] = t->key >> 56;		/* the table */
+		v[n][1] = t->u;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), pair_cmp);
+	for (size_t i = 1; i < n && !clash; i++)
+		clash = v[i][0] == v[i - 1][0] && v[i][1] == v[i - 1][1];
+	free(v);
+	return clash;
+}
+
+/* The entry at path under tree root (a copy, name unset); *found false if none. */
+static int
+path_entry(struct tent *out, bool *found, struct store *st, const git_oid *root,
+    const char *path)
+{
+	git_oid id;
+	int error;
+
+	*found = false;
+	git_oid_cpy(&id, root);
+	for (const char *p = path; ; ) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		const struct tent *e;
+		struct tview tv;
+
+		if ((error = store_tview_load(&tv, st, &id)) < 0)
+			return error;
+		e = store_tview_find(&tv, p, len);
+		if (e != NULL && slash == NULL) {
+			*out = *e;
+			out->name = NULL;
+			*found = true;
+		} else if (e != NULL && e->tree) {
+			git_oid_cpy(&id, &e->id);
+		} else {
+			e = NULL;
+		}
+		store_tview_free(&tv);
+		if (e == NULL || slash == NULL)
+			return 0;
+		p = slash + 1;
+	}
+}
+
+/*
+ * The tick's merge by the rules at the top of this file: edits against
+ * head from R alone, then the same commit store_merge_into_head() makes.
+ */
+static int
+tick_merge_fast(struct store *st, const char *msg, uint64_t now_us)
+{
+	struct store_edits es = { 0 };
+	const git_oid *parents[2] = { &st->head, &st->tick_commit };
+	git_oid tree, id;
+	int error = 0;
+
+	for (size_t i = 0; i < st->tick_n && error == 0; i++) {
+		const char *path = st->tick_paths[i];
+		struct tent o, b;
+		bool have_o, have_b;
+
+		if (touch_find(st, st->tick_keys[i]) != NULL) {
+			if ((error = path_entry(&o, &have_o, st, &st->head_tree, path)) < 0 ||
+			    (error = path_entry(&b, &have_b, st, &st->tick_base_tree,
+			    path)) < 0)
+				break;
+			/* Gone on primary, or changed there since the fork: ours stands. */
+			if (!have_o || !have_b || o.mode != b.mode || !git_oid_equal(&o.id, &b.id))
+				continue;
+		}
+		if (store_edits_add(&es, path, 0, NULL) == NULL)
+			error = -1;
+	}
+	if (error < 0 || (error = store_tree_apply(&tree, st, &st->head_tree, &es)) < 0 ||
+	    (error = store_commit_tree(&id, st, &tree, parents, 2, msg, now_us)) < 0)
+		goto done;
+	if (git_oid_equal(&st->head, &st->durable))
+		st->unflushed_us = now_us;
+	git_oid_cpy(&st->head, &id);
+	git_oid_cpy(&st->head_tree, &tree);
+	error = store_xidx_apply_edits(st, &es);
+done:
+	store_edits_free(&es);
+	return error;
 }
 
 int
@@ -74,8 +307,9 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 	const git_oid *parents[1] = { &st->head };
 	unsigned na = 0, nn = 0;
 	uint64_t *keys = NULL;
+	char (*paths)[STORE_PATH_MAX] = NULL;
 	size_t n = 0;
-	char t[24], path[STORE_PATH_MAX], ref[96];
+	char t[24], ref[96];
 	git_oid tree, id;
 	int error = 0;
 
@@ -85,28 +319,25 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 		*n_nat = 0;
 	if (st->tick_pending && (error = store_tick_finish(st, now_us)) < 0)
 		return error;
-	for (size_t i = 0; i < st->xi.cap; i++)
-		if (st->xi.key[i] != 0 && st->xi.exp[i] <= now_us)
-			n++;
+	/* Sorted keys, ARP first, then NAT; off the heap until the merge. */
+	if ((error = store_xidx_expired(&st->xi, now_us, &keys, &n)) < 0)
+		return error;
 	if (n == 0)
 		return 1;
-	if ((keys = malloc(n * sizeof(*keys))) == NULL)
-		return store_err(-1, "store: out of memory");
-	n = 0;
-	for (size_t i = 0; i < st->xi.cap; i++)
-		if (st->xi.key[i] != 0 && st->xi.exp[i] <= now_us)
-			keys[n++] = st->xi.key[i];
-	qsort(keys, n, sizeof(*keys), key_cmp);	/* ARP first, then NAT */
+	if ((paths = malloc(n * sizeof(*paths))) == NULL) {
+		error = store_err(-1, "store: out of memory");
+		goto done;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct store_table *tab = store_table_by_id((uint8_t)(keys[i] >> 56));
 		struct store_entry e;
 
 		tab->from_key(&e, keys[i]);
-		if (store_entry_path(path, sizeof(path), &e) < 0) {
+		if (store_entry_path(paths[i], sizeof(paths[i]), &e) < 0) {
 			error = STORE_EINVAL;
 			goto done;
 		}
-		if (store_edits_add(&es, path, 0, NULL) == NULL) {
+		if (store_edits_add(&es, paths[i], 0, NULL) == NULL) {
 			error = -1;
 			goto done;
 		}
@@ -152,12 +383,22 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 	git_oid_cpy(&st->tick_base_tree, &st->head_tree);
 	st->tick_now = now_us;
 	st->tick_pending = true;
+	st->tick_keys = keys;
+	st->tick_paths = paths;
+	st->tick_n = n;
+	keys = NULL;
+	paths = NULL;
+	git_oid_cpy(&st->tick_head, &st->head);
+	st->tick_fast = true;
 	if (n_arp)
 		*n_arp = na;
 	if (n_nat)
 		*n_nat = nn;
 done:
+	if (keys != NULL)		/* failed: the heap has them again */
+		store_xidx_requeue(&st->xi, keys, n);
 	free(keys);
+	free(paths);
 	store_edits_free(&es);
 	store_sbuf_free(&msg);
 	return error;
@@ -166,17 +407,33 @@ done:
 int
 store_tick_finish(struct store *st, uint64_t now_us)
 {
-	char subject[96], trailer[64], t[24];
+	char subject[96], trailer[64], msg[192], t[24];
 	int error;
 
 	if (!st->tick_pending)
 		return 1;
 	snprintf(subject, sizeof(subject), "tick: merge %s", st->tick_name);
 	snprintf(trailer, sizeof(trailer), "Tick-Time: %s", store_time_fmt(t, st->tick_now));
-	error = store_merge_into_head(st, &st->tick_commit, &st->tick_tree,
-	    &st->tick_base_tree, subject, trailer, now_us);
-	if (error < 0)
-		return error;
+	if (st->tick_fast && git_oid_equal(&st->head, &st->tick_head) && !touch_clash(st)) {
+		/* store_merge_into_head()'s message, without conflicts. */
+		snprintf(msg, sizeof(msg), "%s\n\n%s\n", subject, trailer);
+		if ((error = tick_merge_fast(st, msg, now_us)) < 0)
+			return error;
+		st->tick_nfast++;
+	} else {
+		if ((error = store_merge_into_head(st, &st->tick_commit, &st->tick_tree,
+		    &st->tick_base_tree, subject, trailer, now_us)) < 0)
+			return error;
+		st->tick_nslow++;
+	}
+	/*
+	 * The tick's keys the merge left in the index go back on the heap.
+	 * Those primary set again are on it already (twice is harmless); the
+	 * others (head moved unnoted) would be missed: the heap keeps every
+	 * indexed key, as a walk of the index would find it.
+	 */
+	store_xidx_requeue(&st->xi, st->tick_keys, st->tick_n);
+	store_tick_free(st);
 	st->tick_pending = false;
 	return 0;
 }
