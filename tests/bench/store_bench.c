@@ -16,6 +16,10 @@
  *		(256 ports per inside host, 256 hosts per /24)
  *	BENCH tick_merge_us_10k / _1m, RATIO tick_merge_1m_vs_10k
  *		merging an expiry branch with 100 changes on each side
+ *	BENCH store_commit_us_100k, tick_merge_us_100k, RATIO *_1m_vs_100k
+ *		the same at 100 k: from there on a single change rewrites
+ *		trees of the same sizes (full /24 and port trees), so the ratio
+ *		to 1 M shows what the table size costs beyond the tree sizes
  *	BENCH store_open_load_1m		restart: open and load every entry
  *	BENCH repo_bytes_per_change		after an hour of simulated churn
  *		and a store_repack() (before it: _before_repack)
@@ -420,6 +424,7 @@ main(int argc, char **argv)
 	unsigned n_store = 20000, n_loose = 300, n_fi = 5000, n_batch = 100, hour = 3600;
 	struct store *st, *s10k, *s1m;
 	double store_cps, loose_cps, fi_cps, c10k, c1m, m10k, m1m;
+	double c100k = 0, m100k = 0;
 	char src[128], cmd[512];
 
 	quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -477,16 +482,31 @@ main(int argc, char **argv)
 		printf("BENCH store_open_load_%s %.0f ms\n", quick ? "100k" : "1m",
 		    (mono() - t0) * 1e3);
 	}
+	if (!quick) {
+		struct store *s100k = nat_table("nat100k.git", 100000);
+
+		c100k = commit_cost(s100k, 100000, 4000);
+		m100k = tick_merge_cost(s100k, 100000, 20);
+		store_free(s100k);
+	}
 	c10k = commit_cost(s10k, 10000, quick ? 1000 : 4000);
 	c1m = commit_cost(s1m, big, quick ? 1000 : 4000);
 	printf("BENCH store_commit_us_10k %.1f us\n", c10k);
 	printf("BENCH store_commit_us_%s %.1f us\n", quick ? "100k" : "1m", c1m);
 	printf("RATIO commit_cost_%s_vs_10k %.2f\n", quick ? "100k" : "1m", c1m / c10k);
-	m10k = tick_merge_cost(s10k, 10000, 5);
-	m1m = tick_merge_cost(s1m, big, 5);
+	if (!quick) {
+		printf("BENCH store_commit_us_100k %.1f us\n", c100k);
+		printf("RATIO commit_cost_1m_vs_100k %.2f\n", c1m / c100k);
+	}
+	m10k = tick_merge_cost(s10k, 10000, 20);
+	m1m = tick_merge_cost(s1m, big, 20);
 	printf("BENCH tick_merge_us_10k %.0f us\n", m10k);
 	printf("BENCH tick_merge_us_%s %.0f us\n", quick ? "100k" : "1m", m1m);
 	printf("RATIO tick_merge_%s_vs_10k %.2f\n", quick ? "100k" : "1m", m1m / m10k);
+	if (!quick) {
+		printf("BENCH tick_merge_us_100k %.0f us\n", m100k);
+		printf("RATIO tick_merge_1m_vs_100k %.2f\n", m1m / m100k);
+	}
 	store_free(s10k);
 	store_free(s1m);
 	fflush(stdout);
