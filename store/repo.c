@@ -619,41 +619,60 @@ struct walk {
 	void		*ctx;
 };
 
+/*
+ * The walk reads trees as the commit path does (the cache first, and what
+ * it reads stays there while there is room: the commits after a restart
+ * edit these trees) and blobs straight from the object database, not
+ * through libgit2's object layer (a parse and a cache entry per blob).
+ */
 static int
-walk_tree(struct walk *w, const git_tree *t, char *path, size_t len)
+walk_tree(struct walk *w, const git_oid *id, char *path, size_t len)
 {
-	int error = 0;
+	struct tview tv;
+	int error;
 
-	for (size_t i = 0; i < git_tree_entrycount(t) && error == 0; i++) {
-		const git_tree_entry *te = git_tree_entry_byindex(t, i);
-		const char *name = git_tree_entry_name(te);
-		size_t nl = strlen(name);
+	if ((error = store_tview_load(&tv, w->st, id)) < 0) {
+		char why[256];
 
-		if (len + 1 + nl >= STORE_PATH_MAX)
-			return store_err(STORE_EPARSE, "store: %s/%s: path too long", path, name);
+		snprintf(why, sizeof(why), "%s", store_strerror());
+		return store_err(error, "store: %s: %s", path, why);
+	}
+	for (size_t i = 0; i < tv.n && error == 0; i++) {
+		const struct tent *te = &tv.e[i];
+
+		if (len + 1 + te->nlen >= STORE_PATH_MAX) {
+			error = store_err(STORE_EPARSE, "store: %s/%s: path too long", path,
+			    te->name);
+			break;
+		}
 		path[len] = '/';
-		memcpy(path + len + 1, name, nl + 1);
-		if (git_tree_entry_type(te) == GIT_OBJECT_TREE) {
-			git_tree *sub;
-
-			if ((error = git_tree_lookup(&sub, w->st->repo, git_tree_entry_id(te))) < 0)
-				return store_gerr(error, "store: %s: tree", path);
-			error = walk_tree(w, sub, path, len + 1 + nl);
-			git_tree_free(sub);
+		memcpy(path + len + 1, te->name, te->nlen + 1);
+		if (te->tree) {
+			error = walk_tree(w, &te->id, path, len + 1 + te->nlen);
 		} else {
 			struct store_entry e;
-			git_blob *b;
+			git_odb_object *obj = NULL;
+			git_object_t type;
+			const void *data;
+			size_t dlen;
 
-			if ((error = git_blob_lookup(&b, w->st->repo, git_tree_entry_id(te))) < 0)
-				return store_gerr(error, "store: %s: blob", path);
-			error = store_entry_decode(&e, path, git_blob_rawcontent(b),
-			    (size_t)git_blob_rawsize(b), w->st->o.ifnames, w->st->o.n_ifnames);
-			git_blob_free(b);
+			if ((error = store_odb_get(w->st->odb, &te->id, &type, &data, &dlen,
+			    &obj)) < 0) {
+				error = store_gerr(error, "store: %s: blob", path);
+				break;
+			}
+			if (type != GIT_OBJECT_BLOB)
+				error = store_err(STORE_EPARSE, "store: %s: not a blob", path);
+			else
+				error = store_entry_decode(&e, path, data, dlen, w->st->o.ifnames,
+				    w->st->o.n_ifnames);
+			git_odb_object_free(obj);
 			if (error == 0)
 				error = w->fn(w->ctx, &e);
 		}
 		path[len] = '\0';
 	}
+	store_tview_free(&tv);
 	return error;
 }
 
@@ -661,35 +680,30 @@ int
 store_load(struct store *st, const git_oid *id, store_entry_fn fn, void *ctx)
 {
 	struct walk w = { st, fn, ctx };
+	struct tview root = { 0 };
 	git_commit *c = NULL;
-	git_tree *root = NULL;
 	char path[STORE_PATH_MAX];
 	int error;
 
-	if ((error = git_commit_lookup(&c, st->repo, id ? id : &st->head)) < 0 ||
-	    (error = git_commit_tree(&root, c)) < 0) {
+	if ((error = git_commit_lookup(&c, st->repo, id ? id : &st->head)) < 0) {
 		char hex[GIT_OID_HEXSZ + 1];
 
-		error = store_gerr(error, "store: commit %s",
+		return store_gerr(error, "store: commit %s",
 		    git_oid_tostr(hex, sizeof(hex), id ? id : &st->head));
-		goto done;
 	}
+	if ((error = store_tview_load(&root, st, git_commit_tree_id(c))) < 0)
+		goto done;
 	for (size_t i = 0; i < store_ntables && error == 0; i++) {
-		const git_tree_entry *te = git_tree_entry_byname(root, store_tables[i]->name);
-		git_tree *t;
+		const char *name = store_tables[i]->name;
+		const struct tent *te = store_tview_find(&root, name, strlen(name));
 
-		if (te == NULL || git_tree_entry_type(te) != GIT_OBJECT_TREE)
+		if (te == NULL || !te->tree)
 			continue;
-		if ((error = git_tree_lookup(&t, st->repo, git_tree_entry_id(te))) < 0) {
-			error = store_gerr(error, "store: %s: tree", store_tables[i]->name);
-			break;
-		}
-		snprintf(path, sizeof(path), "%s", store_tables[i]->name);
-		error = walk_tree(&w, t, path, strlen(path));
-		git_tree_free(t);
+		snprintf(path, sizeof(path), "%s", name);
+		error = walk_tree(&w, &te->id, path, strlen(path));
 	}
 done:
-	git_tree_free(root);
+	store_tview_free(&root);
 	git_commit_free(c);
 	return error;
 }
