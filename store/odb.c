@@ -657,25 +657,12 @@ int
 store_odb_put(git_oid *out, struct store_odb *o, git_object_t type, const void *data,
     size_t len)
 {
-	unsigned char *copy;
+	unsigned char *copy = malloc(len ? len : 1);
 
-	hash_object(out, type, data, len);
-	/*
-	 * Pending already, or a tree in the cache (durable in a pack): nothing
-	 * to do. Otherwise an object already in a pack is written again (new
-	 * objects are the rule; asking every pack costs more): git accepts an
-	 * object in several packs, and the merge of packs keeps one copy.
-	 */
-	if (tab_find(&o->rec->t, out) != NULL || cache_find(o, out) != NULL)
-		return 0;
-	if ((copy = malloc(len ? len : 1)) == NULL)
+	if (copy == NULL)
 		return store_err(-1, "store: out of memory");
 	memcpy(copy, data, len);
-	if (tab_add(&o->rec->t, out, type, copy, len) == NULL) {
-		free(copy);
-		return store_err(-1, "store: out of memory");
-	}
-	return 0;
+	return store_odb_put_owned(out, o, type, copy, len, NULL, NULL, 0);
 }
 
 /* The pending object a delta against base may use, or NULL. */
@@ -762,39 +749,40 @@ store_odb_put_owned(git_oid *out, struct store_odb *o, git_object_t type, void *
 {
 	struct rec_obj *b, *r;
 	struct sbuf d = { 0 };
+	size_t bi = 0;
+	uint8_t depth = 0;
 
 	hash_object(out, type, data, len);
+	/*
+	 * Pending already, or a tree in the cache (durable in a pack): nothing
+	 * to do. Otherwise an object already in a pack is written again (new
+	 * objects are the rule; asking every pack costs more): git accepts an
+	 * object in several packs, and the merge of packs keeps one copy.
+	 */
 	if (tab_find(&o->rec->t, out) != NULL || cache_find(o, out) != NULL) {
 		free(data);
 		return 0;
 	}
-	b = runs != NULL ? delta_base(o, base) : NULL;
-	if (b != NULL) {
-		size_t bi = (size_t)(b - o->rec->t.v);
-		uint8_t depth = b->depth;
-
+	if (runs != NULL && (b = delta_base(o, base)) != NULL) {
+		/* Where the base is: tab_add() may move the objects. */
+		bi = (size_t)(b - o->rec->t.v);
+		depth = b->depth + 1;
 		delta_encode(&d, b->len, data, len, runs, nruns);
-		/* Not worth it (or no memory): the whole object. */
-		if (d.oom || d.len >= len / 2) {
-			store_sbuf_free(&d);
-			b = NULL;
-		}
-		if ((r = tab_add(&o->rec->t, out, type, data, len)) == NULL)
-			goto oom;
-		if (b != NULL) {
-			r->delta = (unsigned char *)d.p;
-			r->dlen = d.len;
-			r->base = (uint32_t)bi + 1;
-			r->depth = depth + 1;
-		}
-		return 0;
+		if (d.oom || d.len >= len / 2)
+			store_sbuf_free(&d);	/* no memory, or not worth it: whole */
 	}
-	if (tab_add(&o->rec->t, out, type, data, len) != NULL)
-		return 0;
-oom:
-	store_sbuf_free(&d);
-	free(data);
-	return store_err(-1, "store: out of memory");
+	if ((r = tab_add(&o->rec->t, out, type, data, len)) == NULL) {
+		store_sbuf_free(&d);
+		free(data);
+		return store_err(-1, "store: out of memory");
+	}
+	if (d.p != NULL) {
+		r->delta = (unsigned char *)d.p;
+		r->dlen = d.len;
+		r->base = (uint32_t)bi + 1;
+		r->depth = depth;
+	}
+	return 0;
 }
 
 int
