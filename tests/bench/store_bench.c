@@ -329,29 +329,59 @@ nat_table(const char *name, uint32_t n)
 	return st;
 }
 
-/* Mean microseconds of a single-change commit (flushed every 100). */
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) (sorts v). */
+static double
+median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), dbl_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * Microseconds of a single-change commit, flushed every 100 as a group
+ * commit would: the median over runs of 100 commits and their flush, so a
+ * writeback stall of the disk in one run does not move the figure.
+ */
 static double
 commit_cost(struct store *st, uint32_t n, unsigned rounds)
 {
-	double t0 = mono();
+	unsigned runs = rounds / 100;
+	double *v = calloc(runs, sizeof(*v)), us;
 
-	for (unsigned k = 0; k < rounds; k++) {
-		record(st, nat_change(EV_UPDATE, rnd() % n, T0 + 2000000 + k, FAR + k));
-		commit(st, T0 + 2000000 + k);
-		if (k % 100 == 99)
-			flush(st);
+	if (v == NULL)
+		die("calloc");
+	for (unsigned r = 0, k = 0; r < runs; r++) {
+		double t0 = mono();
+
+		for (unsigned i = 0; i < 100; i++, k++) {
+			record(st, nat_change(EV_UPDATE, rnd() % n, T0 + 2000000 + k, FAR + k));
+			commit(st, T0 + 2000000 + k);
+		}
+		flush(st);
+		v[r] = (mono() - t0) * 1e6 / 100;
 	}
-	flush(st);
-	return (mono() - t0) * 1e6 / rounds;
+	us = median(v, runs);
+	free(v);
+	return us;
 }
 
-/* Mean microseconds of merging a tick of 100 removals with 100 changes. */
+/* Median microseconds of merging a tick of 100 removals with 100 changes. */
 static double
 tick_merge_cost(struct store *st, uint32_t n, unsigned rounds)
 {
-	double total = 0;
+	double *v = calloc(rounds, sizeof(*v)), us;
 	uint64_t now = T0 + 10000000000ULL;
 
+	if (v == NULL)
+		die("calloc");
 	for (unsigned r = 0; r < rounds; r++, now += 10000000) {
 		double t0;
 		unsigned na, nn;
@@ -367,10 +397,12 @@ tick_merge_cost(struct store *st, uint32_t n, unsigned rounds)
 		t0 = mono();
 		if (store_tick_finish(st, now + 4) != 0)
 			die("tick finish");
-		total += mono() - t0;
+		v[r] = (mono() - t0) * 1e6;
 		flush(st);
 	}
-	return total * 1e6 / rounds;
+	us = median(v, rounds);
+	free(v);
+	return us;
 }
 
 /* Virtual hour: a change every 100 ms, a flush a second, a tick every 10 s. */
