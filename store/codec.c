@@ -296,33 +296,68 @@ proto_parse(uint8_t *p, const char *s, size_t n)
 	return -1;
 }
 
+/* Decimal v at p; returns the end. */
+static char *
+put_dec(char *p, unsigned v)
+{
+	char t[10];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = t[--n];
+	return p;
+}
+
+/* "a.b.c/d" of ip at p (paths are built for every change: no printf). */
+static char *
+put_ip_path(char *p, uint32_t ip)
+{
+	p = put_dec(p, ip >> 24);
+	*p++ = '.';
+	p = put_dec(p, (ip >> 16) & 0xff);
+	*p++ = '.';
+	p = put_dec(p, (ip >> 8) & 0xff);
+	*p++ = '/';
+	return put_dec(p, ip & 0xff);
+}
+
 int
 store_entry_path(char *buf, size_t cap, const struct store_entry *e)
 {
-	uint32_t ip;
-	int n;
+	char t[64], *p = t;
+	const char *proto;
+	size_t n;
 
 	switch (e->table) {
 	case EV_TABLE_ARP:
-		ip = e->arp.ip;
-		n = snprintf(buf, cap, "arp/%u.%u.%u/%u", ip >> 24,
-		    (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+		memcpy(p, "arp/", 4);
+		p = put_ip_path(p + 4, e->arp.ip);
 		break;
 	case EV_TABLE_NAT:
-		if (proto_name(e->nat.proto) == NULL)
+		if ((proto = proto_name(e->nat.proto)) == NULL)
 			return store_err(STORE_EINVAL, "store: nat: protocol %u not stored",
 			    e->nat.proto);
-		ip = e->nat.in_ip;
-		n = snprintf(buf, cap, "nat/%s/%u.%u.%u/%u/%u",
-		    proto_name(e->nat.proto), ip >> 24, (ip >> 16) & 0xff,
-		    (ip >> 8) & 0xff, ip & 0xff, e->nat.in_port);
+		memcpy(p, "nat/", 4);
+		n = strlen(proto);	/* "icmp" at most */
+		memcpy(p + 4, proto, n);
+		p[4 + n] = '/';
+		p = put_ip_path(p + 5 + n, e->nat.in_ip);
+		*p++ = '/';
+		p = put_dec(p, e->nat.in_port);
 		break;
 	default:
 		return store_err(STORE_EINVAL, "store: unknown table %u", e->table);
 	}
-	if (n < 0 || (size_t)n >= cap)
+	n = (size_t)(p - t);
+	if (n >= cap)
 		return store_err(STORE_EINVAL, "store: path buffer too small");
-	return n;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	return (int)n;
 }
 
 int

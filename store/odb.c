@@ -759,7 +759,8 @@ store_odb_put_owned(git_oid *out, struct store_odb *o, git_object_t type, void *
 	 * objects are the rule; asking every pack costs more): git accepts an
 	 * object in several packs, and the merge of packs keeps one copy.
 	 */
-	if (tab_find(&o->rec->t, out) != NULL || cache_find(o, out) != NULL) {
+	if (tab_find(&o->rec->t, out) != NULL ||
+	    (type == GIT_OBJECT_TREE && cache_find(o, out) != NULL)) {
 		free(data);
 		return 0;
 	}
