@@ -23,6 +23,9 @@
 
 #include "store/store.h"
 
+#define FX_OWN_FIXTURE
+#include "tests/store/fixture.h"
+
 #define T0	1429688300000000ULL
 #define S(x)	(T0 + (uint64_t)(x) * 1000000)
 
@@ -36,47 +39,14 @@ struct fx {
 	git_oid		base;
 };
 
-static const char *
-sh(const char *fmt, ...)
-{
-	static char out[16384];
-	char cmd[2048];
-	va_list ap;
-	FILE *p;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if ((p = popen(cmd, "r")) == NULL)
-		fail_msg("popen %s", cmd);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
-
-static void
-assert_fsck(const char *repo)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "git --git-dir=%s fsck --strict --no-progress "
-	    ">%s.fsck 2>&1", repo, repo);
-	if (system(cmd) != 0)
-		fail_msg("git fsck --strict failed on %s:\n%s", repo, sh("cat %s.fsck", repo));
-}
-
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct store_opts o;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/merge_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (fx_mkdir(f->dir, sizeof(f->dir), f->repo, sizeof(f->repo), "merge_test") < 0)
 		return -1;
-	snprintf(f->repo, sizeof(f->repo), "%s/state.git", f->dir);
 	store_opts_default(&o);
 	o.router_id = "r1";
 	o.fsync = false;
@@ -90,14 +60,12 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[160];
+	int error;
 
 	store_free(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	error = fx_rmdir(f->dir);
 	free(f);
-	return 0;
+	return error;
 }
 
 static struct store_entry
@@ -155,58 +123,11 @@ base_done(struct fx *f)
 	git_oid_cpy(&f->base, store_head(f->st));
 }
 
-/* Theirs: entries to set (remove == false) or remove, on top of base. */
-struct their {
-	struct store_entry e;
-	bool		remove;
-};
-
+/* Theirs: v[0..n) set or removed on top of base, as branch "theirs". */
 static void
 theirs(struct fx *f, const struct their *v, size_t n, uint64_t now)
 {
-	git_repository *repo = store_repo(f->st);
-	git_tree_update up[16];
-	char paths[16][64], val[512];
-	git_commit *base;
-	git_tree *bt, *nt;
-	git_oid tree, id;
-	git_signature *sig;
-	git_reference *ref;
-	const git_commit *parents[1];
-	int len;
-
-	assert_true(n <= 16);
-	assert_int_equal(git_commit_lookup(&base, repo, &f->base), 0);
-	for (size_t i = 0; i < n; i++) {
-		memset(&up[i], 0, sizeof(up[i]));
-		store_entry_path(paths[i], sizeof(paths[i]), &v[i].e);
-		up[i].path = paths[i];
-		if (v[i].remove) {
-			up[i].action = GIT_TREE_UPDATE_REMOVE;
-			continue;
-		}
-		up[i].action = GIT_TREE_UPDATE_UPSERT;
-		up[i].filemode = GIT_FILEMODE_BLOB;
-		len = store_entry_encode(val, sizeof(val), &v[i].e, NULL, 0);
-		assert_true(len > 0);
-		assert_int_equal(git_blob_create_from_buffer(&up[i].id, repo, val,
-		    (size_t)len), 0);
-	}
-	assert_int_equal(git_commit_tree(&bt, base), 0);
-	assert_int_equal(git_tree_create_updated(&tree, repo, bt, n, up), 0);
-	assert_int_equal(git_tree_lookup(&nt, repo, &tree), 0);
-	assert_int_equal(git_signature_new(&sig, "r2", "r2@gitnet",
-	    (git_time_t)(now / 1000000), 0), 0);
-	parents[0] = base;
-	assert_int_equal(git_commit_create(&id, repo, NULL, sig, sig, NULL, "theirs\n",
-	    nt, 1, parents), 0);
-	git_tree_free(nt);
-	git_tree_free(bt);
-	assert_int_equal(git_reference_create(&ref, repo, "refs/heads/theirs", &id, 1,
-	    NULL), 0);
-	git_reference_free(ref);
-	git_signature_free(sig);
-	git_commit_free(base);
+	fx_branch(f->st, "refs/heads/theirs", &f->base, v, n, now, NULL, 0);
 }
 
 static int

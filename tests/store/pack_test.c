@@ -20,63 +20,11 @@
 
 #include "store/odb_impl.h"
 
+#define FX_NAME "pack_test"
+#include "tests/store/fixture.h"
+
 #define T0	1429688300000000ULL
 
-static const char *const ifnames[] = { "inside", "outside" };
-
-struct fx {
-	char	dir[64];
-	char	repo[96];
-	char	packdir[128];
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pack_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->repo, sizeof(f->repo), "%s/state.git", f->dir);
-	snprintf(f->packdir, sizeof(f->packdir), "%s/objects/pack", f->repo);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Run a shell command, return its stdout (static buffer, trailing \n kept). */
-static const char *
-sh(const char *fmt, ...)
-{
-	static char out[65536];
-	char cmd[4096];
-	va_list ap;
-	FILE *p;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if ((p = popen(cmd, "r")) == NULL)
-		fail_msg("popen %s", cmd);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
 
 /* Run a shell command; fail the test with its output unless it exits 0. */
 static void
@@ -96,34 +44,6 @@ sh_ok(const char *fmt, ...)
 	if (system(cmd) != 0)
 		fail_msg("%s:\n%s", cmd, sh("cat %s", out));
 	unlink(out);
-}
-
-static void
-assert_fsck(const char *repo)
-{
-	sh_ok("git --git-dir=%s fsck --strict --no-progress", repo);
-}
-
-static void
-opts(struct store_opts *o)
-{
-	store_opts_default(o);
-	o->router_id = "r1";
-	o->router_info = "interfaces inside outside";
-	o->ifnames = ifnames;
-	o->n_ifnames = 2;
-	o->fsync = false;	/* tests: the crash test covers durability */
-}
-
-static struct store *
-open_ok(const char *repo, const struct store_opts *o)
-{
-	struct store *st = NULL;
-	int error = store_open(&st, repo, o);
-
-	if (error != 0)
-		fail_msg("store_open: %d %s", error, store_strerror());
-	return st;
 }
 
 static unsigned

@@ -19,84 +19,12 @@
 #include "netfn/nat.h"
 #include "store/store.h"
 
+#define FX_NAME "store_test"
+#include "tests/store/fixture.h"
+
 #define T0	1429688300000000ULL	/* 2015-04-22, the seed history's day */
 
-static const char *const ifnames[] = { "inside", "outside" };
 static const uint8_t mac1[6] = { 0x02, 0x50, 0x2a, 0x16, 0x6d, 0x01 };
-
-struct fx {
-	char	dir[64];
-	char	repo[96];
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/store_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->repo, sizeof(f->repo), "%s/state.git", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Run a shell command, return its stdout (static buffer, trailing \n kept). */
-static const char *
-sh(const char *fmt, ...)
-{
-	static char out[16384];
-	char cmd[2048];
-	va_list ap;
-	FILE *p;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if ((p = popen(cmd, "r")) == NULL)
-		fail_msg("popen %s", cmd);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
-
-static void
-assert_fsck(const char *repo)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "git --git-dir=%s fsck --strict --no-progress "
-	    ">%s.fsck 2>&1", repo, repo);
-	if (system(cmd) != 0)
-		fail_msg("git fsck --strict failed on %s:\n%s", repo, sh("cat %s.fsck", repo));
-}
-
-static void
-opts(struct store_opts *o)
-{
-	store_opts_default(o);
-	o->router_id = "r1";
-	o->router_info = "interfaces inside outside";
-	o->ifnames = ifnames;
-	o->n_ifnames = 2;
-	o->fsync = false;	/* tests: the crash test covers durability */
-}
 
 static struct store_change
 arp_change(uint8_t op, uint32_t ip, uint64_t now, uint64_t expires)
@@ -114,17 +42,6 @@ arp_change(uint8_t op, uint32_t ip, uint64_t now, uint64_t expires)
 	c.e.arp.updated_us = now;
 	c.e.arp.expires_us = expires;
 	return c;
-}
-
-static struct store *
-open_ok(const char *repo, const struct store_opts *o)
-{
-	struct store *st = NULL;
-	int error = store_open(&st, repo, o);
-
-	if (error != 0)
-		fail_msg("store_open: %d %s", error, store_strerror());
-	return st;
 }
 
 static void

@@ -27,95 +27,12 @@
 
 #include "store/internal.h"
 
+#define FX_NAME "tick_test"
+#include "tests/store/fixture.h"
+
 #define T0	1429688300000000ULL	/* 2015-04-22, the seed history's day */
 #define SEC	1000000ULL
 
-static const char *const ifnames[] = { "inside", "outside" };
-
-struct fx {
-	char	dir[64];
-	char	repo[96];
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tick_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->repo, sizeof(f->repo), "%s/state.git", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Run a shell command, return its stdout (static buffer, trailing \n kept). */
-static const char *
-sh(const char *fmt, ...)
-{
-	static char out[16384];
-	char cmd[2048];
-	va_list ap;
-	FILE *p;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if ((p = popen(cmd, "r")) == NULL)
-		fail_msg("popen %s", cmd);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
-
-static void
-assert_fsck(const char *repo)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "git --git-dir=%s fsck --strict --no-progress "
-	    ">%s.fsck 2>&1", repo, repo);
-	if (system(cmd) != 0)
-		fail_msg("git fsck --strict failed on %s:\n%s", repo, sh("cat %s.fsck", repo));
-}
-
-static void
-opts(struct store_opts *o)
-{
-	store_opts_default(o);
-	o->router_id = "r1";
-	o->router_info = "interfaces inside outside";
-	o->ifnames = ifnames;
-	o->n_ifnames = 2;
-	o->fsync = false;	/* tests: the crash test covers durability */
-}
-
-static struct store *
-open_ok(const char *repo, const struct store_opts *o)
-{
-	struct store *st = NULL;
-	int error = store_open(&st, repo, o);
-
-	if (error != 0)
-		fail_msg("store_open: %d %s", error, store_strerror());
-	return st;
-}
 
 /* A commit, or none when the changes left the tree as it was. */
 static void
@@ -535,61 +452,6 @@ store_tick_finish__fast_merge_equals_generic(void **state)
 	assert_fsck(f->repo);
 }
 
-/* Theirs for store_merge: entries set (or removed) on top of commit base. */
-struct their {
-	struct store_entry e;
-	bool		remove;
-};
-
-static void
-make_branch(struct store *st, const char *ref, const git_oid *base_id,
-    const struct their *v, size_t n, uint64_t now)
-{
-	git_repository *repo = store_repo(st);
-	git_tree_update up[8];
-	char paths[8][64], val[512];
-	git_commit *base;
-	git_tree *bt, *nt;
-	git_oid tree, id;
-	git_signature *sig;
-	git_reference *r;
-	const git_commit *parents[1];
-
-	assert_true(n <= 8);
-	assert_int_equal(git_commit_lookup(&base, repo, base_id), 0);
-	for (size_t i = 0; i < n; i++) {
-		int len;
-
-		memset(&up[i], 0, sizeof(up[i]));
-		store_entry_path(paths[i], sizeof(paths[i]), &v[i].e);
-		up[i].path = paths[i];
-		if (v[i].remove) {
-			up[i].action = GIT_TREE_UPDATE_REMOVE;
-			continue;
-		}
-		up[i].action = GIT_TREE_UPDATE_UPSERT;
-		up[i].filemode = GIT_FILEMODE_BLOB;
-		len = store_entry_encode(val, sizeof(val), &v[i].e, ifnames, 2);
-		assert_true(len > 0);
-		assert_int_equal(git_blob_create_from_buffer(&up[i].id, repo, val,
-		    (size_t)len), 0);
-	}
-	assert_int_equal(git_commit_tree(&bt, base), 0);
-	assert_int_equal(git_tree_create_updated(&tree, repo, bt, n, up), 0);
-	assert_int_equal(git_tree_lookup(&nt, repo, &tree), 0);
-	assert_int_equal(git_signature_new(&sig, "r2", "r2@gitnet",
-	    (git_time_t)(now / SEC), 0), 0);
-	parents[0] = base;
-	assert_int_equal(git_commit_create(&id, repo, NULL, sig, sig, NULL, "theirs\n",
-	    nt, 1, parents), 0);
-	assert_int_equal(git_reference_create(&r, repo, ref, &id, 1, NULL), 0);
-	git_reference_free(r);
-	git_tree_free(nt);
-	git_tree_free(bt);
-	git_signature_free(sig);
-	git_commit_free(base);
-}
-
 static const char *
 show(struct fx *f, const char *path)
 {
@@ -642,7 +504,7 @@ store_merge__while_tick_pending(void **state)
 	v[1].e = arp_ent(5, T0 + 15 * SEC, T0 + 300 * SEC, 0);	/* new */
 	v[2].e = nat_ent(1, T0, T0 + 3600 * SEC, 0);		/* unmapped */
 	v[2].remove = true;
-	make_branch(st, "refs/heads/other", &base, v, 3, T0 + 15 * SEC);
+	fx_branch(st, "refs/heads/other", &base, v, 3, T0 + 15 * SEC, ifnames, 2);
 
 	assert_int_equal(store_tick_begin(st, T0 + 20 * SEC, &na, &nn), 0);
 	assert_int_equal(na, 5);
