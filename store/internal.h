@@ -228,6 +228,20 @@ void store_sha1_final(struct sha1_ctx *c, uint8_t out[20]);
 uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
 
 /*
+ * The home slot of a 64-bit entry key in an open-addressing table of cap
+ * slots (a power of two): keys share their high bytes (the table, the
+ * subnet), so mix them first (the 64-bit finalizer of MurmurHash3).
+ */
+static inline size_t
+store_key_slot(uint64_t key, size_t cap)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
+/*
  * The expiry index: entry key -> expires (us), for the entries at head,
  * and a min-heap of (expires, key) pushed on every set so that a tick
  * finds what expired in O(expired + log n), not with a walk. Heap items

@@ -43,15 +43,6 @@ static const char *const cause_names[] = {
 #undef NAME
 };
 
-static size_t
-xslot(uint64_t key, size_t cap)
-{
-	key ^= key >> 33;
-	key *= 0xff51afd7ed558ccdULL;
-	key ^= key >> 33;
-	return (size_t)key & (cap - 1);
-}
-
 static int
 xidx_grow(struct xidx *x)
 {
@@ -68,7 +59,7 @@ xidx_grow(struct xidx *x)
 
 		if (x->key[i] == 0)
 			continue;
-		for (s = xslot(x->key[i], cap); key[s] != 0; s = (s + 1) & (cap - 1))
+		for (s = store_key_slot(x->key[i], cap); key[s] != 0; s = (s + 1) & (cap - 1))
 			;
 		key[s] = x->key[i];
 		exp[s] = x->exp[i];
@@ -188,7 +179,7 @@ store_xidx_set(struct xidx *x, uint64_t key, uint64_t exp)
 
 	if ((x->n + 1) * 2 > x->cap && xidx_grow(x) < 0)
 		return -1;
-	for (s = xslot(key, x->cap); x->key[s] != 0; s = (s + 1) & (x->cap - 1))
+	for (s = store_key_slot(key, x->cap); x->key[s] != 0; s = (s + 1) & (x->cap - 1))
 		if (x->key[s] == key)
 			break;
 	if (x->key[s] == 0)
@@ -209,7 +200,7 @@ store_xidx_get(const struct xidx *x, uint64_t key, uint64_t *exp)
 {
 	if (x->cap == 0)
 		return false;
-	for (size_t s = xslot(key, x->cap); x->key[s] != 0; s = (s + 1) & (x->cap - 1))
+	for (size_t s = store_key_slot(key, x->cap); x->key[s] != 0; s = (s + 1) & (x->cap - 1))
 		if (x->key[s] == key) {
 			*exp = x->exp[s];
 			return true;
@@ -286,13 +277,13 @@ store_xidx_del(struct xidx *x, uint64_t key)
 
 	if (x->cap == 0)
 		return;
-	for (s = xslot(key, x->cap); x->key[s] != key; s = (s + 1) & m)
+	for (s = store_key_slot(key, x->cap); x->key[s] != key; s = (s + 1) & m)
 		if (x->key[s] == 0)
 			return;
 	x->key[s] = 0;
 	x->n--;
 	for (size_t i = (s + 1) & m; x->key[i] != 0; i = (i + 1) & m) {
-		size_t home = xslot(x->key[i], x->cap);
+		size_t home = store_key_slot(x->key[i], x->cap);
 
 		/* Move i back into the hole unless its home lies in (s, i]. */
 		if (((i - home) & m) >= ((i - s) & m)) {

@@ -78,15 +78,6 @@ done:
 	return error < 0 ? error : conflicts;
 }
 
-static size_t
-touch_slot(uint64_t key, size_t cap)
-{
-	key ^= key >> 33;
-	key *= 0xff51afd7ed558ccdULL;
-	key ^= key >> 33;
-	return (size_t)key & (cap - 1);
-}
-
 static struct tick_touch *
 touch_find(const struct store *st, uint64_t key)
 {
@@ -94,7 +85,7 @@ touch_find(const struct store *st, uint64_t key)
 
 	if (st->touch_cap == 0)
 		return NULL;
-	for (size_t s = touch_slot(key, st->touch_cap); st->touch[s].key != 0; s = (s + 1) & m)
+	for (size_t s = store_key_slot(key, st->touch_cap); st->touch[s].key != 0; s = (s + 1) & m)
 		if (st->touch[s].key == key)
 			return &st->touch[s];
 	return NULL;
@@ -113,7 +104,7 @@ touch_grow(struct store *st)
 
 		if (st->touch[i].key == 0)
 			continue;
-		for (s = touch_slot(st->touch[i].key, cap); v[s].key != 0; s = (s + 1) & (cap - 1))
+		for (s = store_key_slot(st->touch[i].key, cap); v[s].key != 0; s = (s + 1) & (cap - 1))
 			;
 		v[s] = st->touch[i];
 	}
@@ -137,7 +128,7 @@ store_tick_note(struct store *st, uint64_t key, const struct store_entry *e)
 		return;
 	}
 	m = st->touch_cap - 1;
-	for (s = touch_slot(key, st->touch_cap); st->touch[s].key != 0 &&
+	for (s = store_key_slot(key, st->touch_cap); st->touch[s].key != 0 &&
 	    st->touch[s].key != key; s = (s + 1) & m)
 		;
 	t = &st->touch[s];
