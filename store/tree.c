@@ -90,9 +90,10 @@ store_name_cmp(const char *a, size_t al, bool at, const char *b, size_t bl, bool
 }
 
 /*
- * A parsed tree, read without libgit2's object layer: a tree written by the
- * last commits is still in the recorder and is used in place (no copy, no
- * second hash); older ones come through git_odb_read (hash-checked, cached).
+ * A parsed tree, read without libgit2's object layer: a tree pending in the
+ * recorder or kept in the tree cache is used in place (no copy, no second
+ * hash); others come through git_odb_read and join the cache while it has
+ * room.
  */
 void
 store_tview_free(struct tview *tv)
