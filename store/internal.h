@@ -212,6 +212,20 @@ int store_odb_flush(struct store_odb *o, const git_oid *const *live, size_t nliv
 unsigned store_odb_pack_count(struct store_odb *o);
 /* Merge small packs (entries copied) when there are more than max. */
 int store_odb_consolidate(struct store_odb *o, unsigned max);
+/*
+ * The same in the background: start a merge of the small packs on a
+ * thread of its own (nothing when one is under way or the packs are few);
+ * poll finishes one that is done, or waits for it: 1 when one finished
+ * (the pack count changed), 0 when none, or an error. Only between flushes
+ * (nothing pending). store_odb_free() waits for a merge and keeps it.
+ */
+int store_odb_merge_start(struct store_odb *o, unsigned max);
+int store_odb_merge_poll(struct store_odb *o, bool wait);
+/* store_odb_merge_poll() keeping a failure for the next poll to report. */
+int store_odb_merge_settle(struct store_odb *o, bool wait);
+bool store_odb_merging(const struct store_odb *o);
+/* Wait for a merge and finish it without reopening the packs (closing). */
+void store_odb_merge_abandon(struct store_odb *o);
 /* Rewrite every pack as one with deltas and compression (slow). */
 int store_odb_repack(struct store_odb *o);
 /* Remove temporary and index-less pack files left by a crash. */

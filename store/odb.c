@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <zlib.h>
 
 #include <git2/sys/odb_backend.h>
@@ -175,15 +176,17 @@ sha1_blocks_ni(uint32_t h[5], const uint8_t *p, size_t nblocks)
 static void
 sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks)
 {
-	static int ni = -1;
+	static atomic_int ni = -1;	/* the merge thread hashes too */
+	int have = atomic_load_explicit(&ni, memory_order_relaxed);
 
-	if (ni < 0) {
+	if (have < 0) {
 		unsigned a, b, c, d;
 
-		ni = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
+		have = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
 		    getenv("STORE_NO_SHANI") == NULL;
+		atomic_store_explicit(&ni, have, memory_order_relaxed);
 	}
-	if (ni) {
+	if (have) {
 		sha1_blocks_ni(h, p, nblocks);
 		return;
 	}
@@ -576,6 +579,7 @@ store_odb_free(struct store_odb *o)
 {
 	if (o == NULL)
 		return;
+	store_odb_merge_abandon(o);
 	/* The backends belong to the repository's odb; the cache is ours. */
 	tab_free(&o->cache[0]);
 	tab_free(&o->cache[1]);

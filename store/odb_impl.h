@@ -10,6 +10,7 @@
 
 struct recorder;
 struct packwrap;
+struct merge_job;
 
 #define PACK_OFS_DELTA	6	/* pack entry types of gitformat-pack.txt */
 #define PACK_REF_DELTA	7
@@ -46,6 +47,9 @@ struct store_odb {
 	bool		fsync;
 	struct objtab	cache[2];	/* young, old generation of trees */
 	size_t		cache_budget;	/* bytes, both generations */
+	struct merge_job *job;		/* a merge of packs under way (pack.c) */
+	int		merge_error;	/* a failed merge, until a poll reports it */
+	char		merge_msg[512];
 };
 
 /* One object of a pack being written: id, CRC-32 of its bytes, offset. */

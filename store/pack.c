@@ -1,10 +1,13 @@
 /*
  * Pack maintenance: listing, geometric consolidation of small packs by
  * copying their entries (deltas included: an OFS_DELTA's distance to its
- * base is rewritten for the merged pack), a full repack through libgit2's
- * packbuilder, and the clean-up of what a crash left behind.
+ * base is rewritten for the merged pack), on a thread of its own while
+ * commits go on, a full repack through libgit2's packbuilder, and the
+ * clean-up of what a crash left behind.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -506,69 +509,230 @@ pack_remove(struct store_odb *o, const char *name)
  */
 #define PACK_BIG	((uint64_t)64 << 20)
 
-int
-store_odb_consolidate(struct store_odb *o, unsigned max)
+/*
+ * A merge of packs: chosen by the writer, built (read the packs, write the
+ * merged one durably) on a thread of its own, finished by the writer
+ * (remove the merged packs, reopen the pack backend) at a flush. The
+ * build reads only pack files and o's paths and fsync flag, so it runs
+ * beside commits and flushes; a crash leaves the merged pack beside its
+ * inputs, which the next merge de-duplicates.
+ */
+struct merge_job {
+	struct store_odb *o;
+	struct packinfo	*p;		/* the packs, smallest first */
+	unsigned	cut;		/* p[0..cut) are merged */
+	bool		*used;		/* p[i] went into the merged pack */
+	char		name[46];	/* the merged pack */
+	size_t		merged;
+	int		error;
+	char		msg[512];
+	pthread_t	thread;
+	bool		threaded;
+	atomic_bool	done;
+};
+
+static void
+job_free(struct merge_job *j)
 {
-	struct packinfo *p = NULL;
-	struct pentry *v = NULL;
-	struct sbuf out = { 0 };
-	struct oidmap seen = { 0 };
-	char name[46];
-	bool *used = NULL;
-	size_t nv = 0, cap = 0, merged = 0;
-	unsigned n, cut, small = 0;
+	if (j == NULL)
+		return;
+	free(j->used);
+	free(j->p);
+	free(j);
+}
+
+/* The geometric choice above; NULL when fewer than two packs qualify. */
+static int
+job_plan(struct merge_job **out, struct store_odb *o, unsigned max)
+{
+	struct merge_job *j;
+	unsigned n, small = 0;
 	uint64_t below = 0;
 	int error;
 
-	if ((error = pack_list(o, &p, &n)) < 0)
+	*out = NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return store_err(-1, "store: out of memory");
+	j->o = o;
+	if ((error = pack_list(o, &j->p, &n)) < 0) {
+		free(j);
 		return error;
-	if (n <= max || store_odb_pending(o) != 0)
-		goto done;
-	qsort(p, n, sizeof(*p), pinfo_cmp);
-	while (small < n && p[small].bytes < PACK_BIG)
+	}
+	if (n <= max) {
+		job_free(j);
+		return 0;
+	}
+	qsort(j->p, n, sizeof(*j->p), pinfo_cmp);
+	while (small < n && j->p[small].bytes < PACK_BIG)
 		small++;
-	cut = small;
+	j->cut = small;
 	for (unsigned i = 0; i < small; i++) {
-		if (i >= 2 && p[i].bytes > 2 * below) {
-			cut = i;
+		if (i >= 2 && j->p[i].bytes > 2 * below) {
+			j->cut = i;
 			break;
 		}
-		below += p[i].bytes;
+		below += j->p[i].bytes;
 	}
-	if ((used = calloc(n, sizeof(*used))) == NULL) {
-		error = store_err(-1, "store: out of memory");
-		goto done;
+	if (j->cut < 2 || (j->used = calloc(j->cut, sizeof(*j->used))) == NULL) {
+		error = j->cut < 2 ? 0 : store_err(-1, "store: out of memory");
+		job_free(j);
+		return error;
 	}
+	*out = j;
+	return 0;
+}
+
+/* Write the merged pack, durably. Touches no libgit2 state. */
+static void
+job_build(struct merge_job *j)
+{
+	struct pentry *v = NULL;
+	struct sbuf out = { 0 };
+	struct oidmap seen = { 0 };
+	size_t nv = 0, cap = 0;
+	int error = 0;
+
 	store_pack_header(&out, 0);
-	for (unsigned i = 0; i < cut; i++) {
-		if ((error = raw_append(o, p[i].name, &out, &v, &nv, &cap, &seen)) < 0)
+	for (unsigned i = 0; i < j->cut; i++) {
+		if ((error = raw_append(j->o, j->p[i].name, &out, &v, &nv, &cap, &seen)) < 0)
 			goto done;
-		used[i] = error == 0;
-		merged += error == 0;
+		j->used[i] = error == 0;
+		j->merged += error == 0;
 	}
 	error = 0;
-	if (merged < 2)
+	if (j->merged < 2)
 		goto done;
 	store_put32((uint8_t *)out.p + 8, (uint32_t)nv);
-	if ((error = store_pack_commit(o, &out, v, nv, name)) < 0)
-		goto done;
-	/*
-	 * The merged pack is durable: the old ones may go. Not one whose name
-	 * it took: when every object of the others was a duplicate, the merged
-	 * pack is byte for byte that pack, renamed over it.
-	 */
-	for (unsigned i = 0; i < cut; i++)
-		if (used[i] && strcmp(p[i].name, name) != 0)
-			pack_remove(o, p[i].name);
-	/* The pack backend still holds the deleted packs: start afresh. */
-	error = store_odb_rebuild(o);
+	error = store_pack_commit(j->o, &out, v, nv, j->name);
 done:
+	if (error < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", store_strerror());
+	j->error = error < 0 ? error : 0;
 	store_sbuf_free(&out);
 	free(seen.v);
-	free(used);
 	free(v);
-	free(p);
+}
+
+static void *
+job_main(void *arg)
+{
+	struct merge_job *j = arg;
+
+	job_build(j);
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+/*
+ * The merged pack is durable: the old ones may go. Not one whose name it
+ * took: when every object of the others was a duplicate, the merged pack
+ * is byte for byte that pack, renamed over it. Then the pack backend,
+ * which still holds the deleted packs, starts afresh (rebuild false: the
+ * store is closing).
+ */
+static int
+job_finish(struct store_odb *o, struct merge_job *j, bool rebuild)
+{
+	int error = j->error;
+
+	if (error < 0) {
+		/* Reported by the next poll (a pack count does not report). */
+		o->merge_error = error;
+		snprintf(o->merge_msg, sizeof(o->merge_msg), "%s", j->msg);
+		error = 0;
+	} else if (j->merged >= 2) {
+		for (unsigned i = 0; i < j->cut; i++)
+			if (j->used[i] && strcmp(j->p[i].name, j->name) != 0)
+				pack_remove(o, j->p[i].name);
+		if (rebuild)
+			error = store_odb_rebuild(o);
+	}
+	job_free(j);
+	return error < 0 ? error : 1;
+}
+
+int
+store_odb_merge_settle(struct store_odb *o, bool wait)
+{
+	struct merge_job *j = o->job;
+
+	if (j == NULL || (!wait && !atomic_load(&j->done)))
+		return 0;
+	if (j->threaded)
+		pthread_join(j->thread, NULL);
+	j->threaded = false;
+	if (store_odb_pending(o) != 0)
+		return 0;	/* the pack backend may only be rebuilt between flushes */
+	o->job = NULL;
+	return job_finish(o, j, true);
+}
+
+int
+store_odb_merge_poll(struct store_odb *o, bool wait)
+{
+	int error = store_odb_merge_settle(o, wait);
+
+	if (error >= 0 && o->merge_error < 0) {
+		error = store_err(o->merge_error, "%s", o->merge_msg);
+		o->merge_error = 0;
+	}
 	return error;
+}
+
+bool
+store_odb_merging(const struct store_odb *o)
+{
+	return o->job != NULL;
+}
+
+int
+store_odb_merge_start(struct store_odb *o, unsigned max)
+{
+	struct merge_job *j;
+	int error;
+
+	if (o->job != NULL)
+		return 0;
+	if ((error = job_plan(&j, o, max)) < 0 || j == NULL)
+		return error;
+	if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+		job_build(j);		/* no thread: do it here */
+		atomic_store(&j->done, true);
+	} else {
+		j->threaded = true;
+	}
+	o->job = j;
+	return 0;
+}
+
+void
+store_odb_merge_abandon(struct store_odb *o)
+{
+	struct merge_job *j = o->job;
+
+	if (j == NULL)
+		return;
+	if (j->threaded)
+		pthread_join(j->thread, NULL);
+	o->job = NULL;
+	(void)job_finish(o, j, false);
+	o->merge_error = 0;	/* closing: nobody to tell; nothing was lost */
+}
+
+int
+store_odb_consolidate(struct store_odb *o, unsigned max)
+{
+	struct merge_job *j;
+	int error;
+
+	if ((error = store_odb_merge_poll(o, true)) < 0)
+		return error;
+	if (store_odb_pending(o) != 0 || (error = job_plan(&j, o, max)) < 0 || j == NULL)
+		return error;
+	job_build(j);
+	if ((error = job_finish(o, j, true)) < 0)
+		return error;
+	return store_odb_merge_poll(o, false);	/* reports a failed build */
 }
 
 static int
@@ -611,7 +775,8 @@ store_odb_repack(struct store_odb *o)
 	unsigned n;
 	int error;
 
-	if ((error = pack_list(o, &p, &n)) < 0)
+	if ((error = store_odb_merge_poll(o, true)) < 0 ||
+	    (error = pack_list(o, &p, &n)) < 0)
 		return error;
 	if (n == 0 || store_odb_pending(o) != 0)
 		goto done;

@@ -50,6 +50,9 @@ store_head(const struct store *st)
 unsigned
 store_pack_count(struct store *st)
 {
+	/* Settle a merge under way first (a failure shows at the next flush). */
+	if (store_odb_merge_settle(st->odb, true) == 1)
+		st->npacks = store_odb_pack_count(st->odb);
 	return store_odb_pack_count(st->odb);
 }
 
@@ -594,11 +597,17 @@ store_flush(struct store *st)
 		if ((error = prune_expire(st)) < 0)
 			return error;
 	}
-	if (st->npacks > st->o.max_packs) {
-		if ((error = store_odb_consolidate(st->odb, st->o.max_packs)) < 0)
-			return error;
+	/*
+	 * Packs are merged in the background; a flush waits for a merge only
+	 * when the packs made meanwhile reach twice the bound.
+	 */
+	if ((error = store_odb_merge_poll(st->odb, st->npacks >= 2 * st->o.max_packs)) < 0)
+		return error;
+	if (error == 1)
 		st->npacks = store_odb_pack_count(st->odb);
-	}
+	if (st->npacks > st->o.max_packs && !store_odb_merging(st->odb) &&
+	    (error = store_odb_merge_start(st->odb, st->o.max_packs)) < 0)
+		return error;
 	return 0;
 }
 

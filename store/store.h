@@ -217,7 +217,10 @@ const git_oid *store_head(const struct store *st);
  */
 int store_repack(struct store *st);
 
-/* Number of pack files under objects/pack. */
+/*
+ * Number of pack files under objects/pack, once a merge of packs under way
+ * in the background (store_flush starts them above max_packs) is done.
+ */
 unsigned store_pack_count(struct store *st);
 
 /*

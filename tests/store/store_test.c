@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "netfn/nat.h"
-#include "store/store.h"
+#include "store/internal.h"
 
 #define FX_NAME "store_test"
 #include "tests/store/fixture.h"
@@ -376,6 +376,14 @@ collect(void *ctx, const struct store_entry *e)
 	return 0;
 }
 
+static int
+count_entry(void *ctx, const struct store_entry *e)
+{
+	(void)e;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
 static void
 store_flush__packs_bounded_and_no_loose(void **state)
 {
@@ -423,6 +431,45 @@ store_flush__packs_bounded_and_no_loose(void **state)
 	assert_fsck(f->repo);
 	assert_string_equal(sh("git --git-dir=%s ls-tree -r --name-only primary | wc -l",
 	    f->repo), "203\n");
+}
+
+/*
+ * Packs merge in the background: flushes go on while a merge runs, the
+ * packs stay under twice the bound, and every change is in primary.
+ */
+static void
+store_flush__merges_packs_in_the_background(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	unsigned started = 0, most = 0, count = 0;
+
+	opts(&o);
+	o.max_packs = 3;
+	st = open_ok(f->repo, &o);
+	for (unsigned round = 0; round < 40; round++) {
+		bool before = store_odb_merging(st->odb);
+		unsigned n;
+
+		for (uint32_t i = 0; i < 50; i++)
+			record_ok(st, arp_change(EV_ADD, 0x0a000000 | round << 8 | i,
+			    T0 + round * 1000000, 0));
+		commit_ok(st, T0 + round * 1000000, NULL);
+		assert_int_equal(store_flush(st), 0);
+		started += !before && store_odb_merging(st->odb);
+		n = (unsigned)atoi(sh("ls %s/objects/pack/*.idx | wc -l", f->repo));
+		most = n > most ? n : most;
+	}
+	assert_true(started >= 3);
+	assert_in_range(most, 4, 2 * 3 + 1);
+	assert_in_range(store_pack_count(st), 1, 2 * 3 + 1);
+	store_free(st);
+	assert_fsck(f->repo);
+	st = open_ok(f->repo, &o);
+	assert_int_equal(store_load(st, NULL, count_entry, &count), 0);
+	assert_int_equal(count, 40 * 50);
+	store_free(st);
 }
 
 /*
@@ -896,6 +943,7 @@ main(void)
 		T(store_commit__batch_message_capped_with_trailers),
 		T(store_commit__rewrites_only_touched_trees),
 		T(store_flush__packs_bounded_and_no_loose),
+		T(store_flush__merges_packs_in_the_background),
 		T(store_flush__merge_after_interrupted_merge_keeps_objects),
 		T(store_flush__rewritten_trees_as_deltas),
 		T(store_load__at_revision_and_time),
