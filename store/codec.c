@@ -675,22 +675,11 @@ store_read_entry(struct store_entry *e, struct store *st, const git_oid *id,
 	size_t len;
 	int error;
 
-	if (store_odb_peek(st->odb, id, &type, &data, &len) != 0) {
-		git_odb *odb;
+	if ((error = store_odb_get(st->odb, id, &type, &data, &len, &obj)) < 0) {
+		char hex[GIT_OID_HEXSZ + 1];
 
-		if ((error = git_repository_odb(&odb, st->repo)) == 0) {
-			error = git_odb_read(&obj, odb, id);
-			git_odb_free(odb);
-		}
-		if (error < 0) {
-			char hex[GIT_OID_HEXSZ + 1];
-
-			return store_gerr(error, "store: %s: blob %s", path,
-			    git_oid_tostr(hex, sizeof(hex), id));
-		}
-		type = git_odb_object_type(obj);
-		data = git_odb_object_data(obj);
-		len = git_odb_object_size(obj);
+		return store_gerr(error, "store: %s: blob %s", path,
+		    git_oid_tostr(hex, sizeof(hex), id));
 	}
 	if (type != GIT_OBJECT_BLOB)
 		error = store_err(STORE_EPARSE, "store: %s: not a blob", path);

@@ -605,7 +605,7 @@ store_flush(struct store *st)
 		return error;
 	if (error == 1)
 		st->npacks = store_odb_pack_count(st->odb);
-	if (st->npacks > st->o.max_packs && !store_odb_merging(st->odb) &&
+	if (st->npacks > st->o.max_packs &&
 	    (error = store_odb_merge_start(st->odb, st->o.max_packs)) < 0)
 		return error;
 	return 0;
