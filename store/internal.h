@@ -7,8 +7,38 @@
 #define STORE_INTERNAL_H
 
 #include <stdarg.h>
+#include <string.h>
+
+#include <git2.h>
 
 #include "store.h"
+
+/*
+ * store.h speaks struct store_oid; libgit2 speaks git_oid. Both are the 20
+ * raw bytes of a SHA-1 and nothing else, so a pointer to one is read as
+ * the other at the boundary (checked here, once).
+ */
+_Static_assert(sizeof(git_oid) == sizeof(struct store_oid), "oid layout");
+_Static_assert(STORE_ENOTFOUND == GIT_ENOTFOUND && STORE_EEXISTS == GIT_EEXISTS &&
+    STORE_EMODIFIED == GIT_EMODIFIED, "error codes");
+
+static inline const git_oid *
+store_goid(const struct store_oid *id)
+{
+	return (const git_oid *)(const void *)id;
+}
+
+static inline git_oid *
+store_goid_mut(struct store_oid *id)
+{
+	return (git_oid *)(void *)id;
+}
+
+static inline const struct store_oid *
+store_soid(const git_oid *id)
+{
+	return (const struct store_oid *)(const void *)id;
+}
 
 #define STORE_PATH_MAX	64	/* longest entry path, with room to spare */
 #define STORE_VALUE_MAX	1024	/* longest encoded entry */
@@ -200,6 +230,11 @@ int store_odb_peek(struct store_odb *o, const git_oid *id, git_object_t *type,
  */
 int store_odb_get(struct store_odb *o, const git_oid *id, git_object_t *type,
     const void **data, size_t *len, git_odb_object **obj);
+/*
+ * (Re)build the repository's odb: recorder, pack backend (which sees the
+ * packs present now), loose backend. Drops what the recorder holds.
+ */
+int store_odb_rebuild(struct store_odb *o);
 /* Objects recorded and not yet in a pack. */
 size_t store_odb_pending(const struct store_odb *o);
 /*
@@ -302,7 +337,24 @@ struct store_ref {
 	git_oid		id;
 };
 
+/* A reader is a handle on a store: its own (read-only) or a writer's. */
+struct store_reader {
+	struct store	*st;
+};
+
+/* store_touches()'s few recent path lookups (reader.c). */
+#define STORE_PCACHE	8
+
+struct store_pcache {
+	git_oid		tree, id;
+	char		path[128];
+	int		rc;
+	bool		used;
+};
+
 struct store {
+	struct store_reader rd;			/* rd.st == this store */
+	bool		readonly;		/* opened by store_reader_open */
 	git_repository	*repo;
 	struct store_odb *odb;
 	struct store_opts o;
@@ -340,10 +392,16 @@ struct store {
 	size_t		touch_cap, touch_n;
 	uint64_t	tick_nfast, tick_nslow;	/* merges made each way */
 
+	struct store_pcache pcache[STORE_PCACHE];
+	unsigned	pcache_next;
+
 	struct store_ref *newrefs;		/* created at the next flush */
 	size_t		nnewrefs;
 	bool		prune_expire;
 };
+
+/* The underlying repository (the store's own tests reach libgit2 here). */
+git_repository *store_repo(struct store *st);
 
 /* Commit tree with parents on top of nothing (the caller moves head). */
 int store_commit_tree(git_oid *out, struct store *st, const git_oid *tree,

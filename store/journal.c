@@ -554,7 +554,7 @@ store_commit_tree(git_oid *out, struct store *st, const git_oid *tree,
 }
 
 int
-store_commit(struct store *st, uint64_t now_us, git_oid *out)
+store_commit(struct store *st, uint64_t now_us, struct store_oid *out)
 {
 	struct store_edits es = { 0 };
 	struct sbuf msg = { 0 };
@@ -616,7 +616,7 @@ store_commit(struct store *st, uint64_t now_us, git_oid *out)
 	git_oid_cpy(&st->head, &id);
 	git_oid_cpy(&st->head_tree, &tree);
 	if (out != NULL)
-		git_oid_cpy(out, &id);
+		git_oid_cpy(store_goid_mut(out), &id);
 	/* What a pending tick's merge must know (the last change of a key wins). */
 	for (size_t i = 0; i < st->jn && st->tick_pending; i++) {
 		const struct store_change *c = &st->j[i];

@@ -59,8 +59,6 @@ struct pentry {
 	uint32_t	off;
 };
 
-/* (Re)build the repository's odb: recorder, pack backend, loose backend. */
-int store_odb_rebuild(struct store_odb *o);
 size_t store_oid_hash(const git_oid *id);
 void store_put32(uint8_t *p, uint32_t v);
 int store_fsync_dir(const char *dir);

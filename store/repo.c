@@ -41,10 +41,10 @@ store_repo(struct store *st)
 	return st->repo;
 }
 
-const git_oid *
+const struct store_oid *
 store_head(const struct store *st)
 {
-	return &st->head;
+	return store_soid(&st->head);
 }
 
 unsigned
@@ -341,6 +341,118 @@ index_entry(void *ctx, const struct store_entry *e)
 	return exp ? store_xidx_set(&st->xi, t->key(e), exp) : 0;
 }
 
+/*
+ * A store with its copies of path and the options' strings; NULL when out
+ * of memory. The caller has called git_libgit2_init() (store_free undoes it).
+ */
+static struct store *
+store_alloc(const char *path, const struct store_opts *o)
+{
+	struct store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->rd.st = st;
+	st->o = *o;
+	st->lockfd = -1;
+	st->path = strdup(path);
+	st->router_id = strdup(o->router_id);
+	st->router_info = o->router_info ? strdup(o->router_info) : NULL;
+	if (st->path == NULL || st->router_id == NULL ||
+	    (o->router_info && st->router_info == NULL)) {
+		store_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Process-wide libgit2 settings, the same for readers and writers. */
+static void
+lib_opts(const struct store_opts *o)
+{
+	/*
+	 * Keep parsed trees of any size in libgit2's cache (the default limit,
+	 * 4 KiB, is below a 256-entry shard, re-read and re-parsed each commit).
+	 */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)1 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_COMMIT, (size_t)1 << 16);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, (int)o->verify_reads);
+}
+
+/*
+ * The reader opens as the writer does, up to what a writer owns: no lock,
+ * no clean-up, no creation, no meta/router, no expiry index. Its object
+ * database is the store's (the recorder stays empty: nothing is written).
+ */
+int
+store_reader_open(struct store_reader **out, const char *path)
+{
+	struct store_opts o;
+	struct store *st;
+	struct stat sb;
+	int error;
+
+	*out = NULL;
+	store_opts_default(&o);
+	o.router_id = "gitnet-reader";
+	o.create = false;
+	o.fsync = false;
+	if (stat(path, &sb) < 0)
+		return store_err(STORE_ENOTFOUND, "no repository at '%s'", path);
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	if ((st = store_alloc(path, &o)) == NULL) {
+		git_libgit2_shutdown();
+		return store_err(-1, "store: out of memory");
+	}
+	st->readonly = true;
+	lib_opts(&o);
+	if (git_repository_open_ext(&st->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL) < 0) {
+		error = store_err(STORE_EFOREIGN, "'%s' is not a git repository", path);
+		goto fail;
+	}
+	if ((error = find_primary(st, path)) < 0)
+		goto fail;
+	if (error == 1) {
+		error = store_err(STORE_EFOREIGN,
+		    "'%s' is not a gitnet store (no branch primary)", path);
+		goto fail;
+	}
+	if ((error = check_schema(st)) < 0 ||
+	    (error = store_odb_open(&st->odb, st->repo, false,
+	    (size_t)st->o.cache_mb << 20)) < 0)
+		goto fail;
+	*out = &st->rd;
+	return 0;
+fail:
+	store_free(st);
+	return error;
+}
+
+void
+store_reader_free(struct store_reader *r)
+{
+	if (r != NULL && r->st->readonly)
+		store_free(r->st);
+}
+
+int
+store_reader_refresh(struct store_reader *r)
+{
+	struct store *st = r->st;
+	int error;
+
+	if (!st->readonly)
+		return 0;	/* a writer knows what it wrote */
+	if ((error = store_odb_rebuild(st->odb)) < 0 ||
+	    (error = find_primary(st, st->path)) < 0)
+		return error;
+	if (error == 1)
+		return store_err(STORE_EFOREIGN, "store: %s: branch primary is gone", st->path);
+	return check_schema(st);
+}
+
 int
 store_open(struct store **out, const char *path, const struct store_opts *o)
 {
@@ -355,31 +467,15 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		return store_err(STORE_EINVAL, "store: a router id without <, > or newline is required");
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
-	if ((st = calloc(1, sizeof(*st))) == NULL)
+	if ((st = store_alloc(path, o)) == NULL)
 		return store_err(-1, "store: out of memory");
-	st->o = *o;
-	st->lockfd = -1;
 	if (st->o.body_max == 0)
 		st->o.body_max = 50;
 	if (st->o.batch_max == 0)
 		st->o.batch_max = 1024;
 	if (st->o.max_packs < 2)
 		st->o.max_packs = 2;
-	st->path = strdup(path);
-	st->router_id = strdup(o->router_id);
-	st->router_info = o->router_info ? strdup(o->router_info) : NULL;
-	if (st->path == NULL || st->router_id == NULL ||
-	    (o->router_info && st->router_info == NULL)) {
-		error = store_err(-1, "store: out of memory");
-		goto fail;
-	}
-	/*
-	 * Keep parsed trees of any size in libgit2's cache (the default limit,
-	 * 4 KiB, is below a 256-entry shard, re-read and re-parsed each commit).
-	 */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)1 << 20);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_COMMIT, (size_t)1 << 16);
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, (int)o->verify_reads);
+	lib_opts(o);
 	/* Refs and packs: fsynced by libgit2 too (the ref file and its directory). */
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, (int)o->fsync);
 
@@ -429,7 +525,7 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if ((error = check_schema(st)) < 0)
 		goto fail;
 	st->npacks = store_odb_pack_count(st->odb);
-	if (!fresh && ((error = store_load(st, NULL, index_entry, st)) < 0 ||
+	if (!fresh && ((error = store_load(&st->rd, NULL, index_entry, st)) < 0 ||
 	    (error = update_router(st)) < 0))
 		goto fail;
 	*out = st;
@@ -468,6 +564,10 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return 0;
+	if (st->readonly) {
+		store_free(st);
+		return 0;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	if (st->tick_pending && (error = store_tick_finish(st, now)) < 0)
@@ -622,132 +722,3 @@ store_repack(struct store *st)
 	return 0;
 }
 
-struct walk {
-	struct store	*st;
-	store_entry_fn	fn;
-	void		*ctx;
-};
-
-/*
- * The walk reads trees as the commit path does (the cache first, and what
- * it reads stays there while there is room: the commits after a restart
- * edit these trees) and blobs straight from the object database, not
- * through libgit2's object layer (a parse and a cache entry per blob).
- */
-static int
-walk_tree(struct walk *w, const git_oid *id, char *path, size_t len)
-{
-	struct tview tv;
-	int error;
-
-	if ((error = store_tview_load(&tv, w->st, id)) < 0) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s", store_strerror());
-		return store_err(error, "store: %s: %s", path, why);
-	}
-	for (size_t i = 0; i < tv.n && error == 0; i++) {
-		const struct tent *te = &tv.e[i];
-
-		if (len + 1 + te->nlen >= STORE_PATH_MAX) {
-			error = store_err(STORE_EPARSE, "store: %s/%s: path too long", path,
-			    te->name);
-			break;
-		}
-		path[len] = '/';
-		memcpy(path + len + 1, te->name, te->nlen + 1);
-		if (te->tree) {
-			error = walk_tree(w, &te->id, path, len + 1 + te->nlen);
-		} else {
-			struct store_entry e;
-			git_odb_object *obj = NULL;
-			git_object_t type;
-			const void *data;
-			size_t dlen;
-
-			if ((error = store_odb_get(w->st->odb, &te->id, &type, &data, &dlen,
-			    &obj)) < 0) {
-				error = store_gerr(error, "store: %s: blob", path);
-				break;
-			}
-			if (type != GIT_OBJECT_BLOB)
-				error = store_err(STORE_EPARSE, "store: %s: not a blob", path);
-			else
-				error = store_entry_decode(&e, path, data, dlen, w->st->o.ifnames,
-				    w->st->o.n_ifnames);
-			git_odb_object_free(obj);
-			if (error == 0)
-				error = w->fn(w->ctx, &e);
-		}
-		path[len] = '\0';
-	}
-	store_tview_free(&tv);
-	return error;
-}
-
-int
-store_load(struct store *st, const git_oid *id, store_entry_fn fn, void *ctx)
-{
-	struct walk w = { st, fn, ctx };
-	struct tview root = { 0 };
-	git_commit *c = NULL;
-	char path[STORE_PATH_MAX];
-	int error;
-
-	if ((error = git_commit_lookup(&c, st->repo, id ? id : &st->head)) < 0) {
-		char hex[GIT_OID_HEXSZ + 1];
-
-		return store_gerr(error, "store: commit %s",
-		    git_oid_tostr(hex, sizeof(hex), id ? id : &st->head));
-	}
-	if ((error = store_tview_load(&root, st, git_commit_tree_id(c))) < 0)
-		goto done;
-	for (size_t i = 0; i < store_ntables && error == 0; i++) {
-		const char *name = store_tables[i]->name;
-		const struct tent *te = store_tview_find(&root, name, strlen(name));
-
-		if (te == NULL || !te->tree)
-			continue;
-		snprintf(path, sizeof(path), "%s", name);
-		error = walk_tree(&w, &te->id, path, strlen(path));
-	}
-done:
-	store_tview_free(&root);
-	git_commit_free(c);
-	return error;
-}
-
-int
-store_at_time(git_oid *out, struct store *st, uint64_t t_us)
-{
-	git_revwalk *w = NULL;
-	git_oid id;
-	int error;
-
-	if ((error = git_revwalk_new(&w, st->repo)) < 0 ||
-	    (error = git_revwalk_push(w, &st->head)) < 0) {
-		error = store_gerr(error, "store: history walk");
-		goto done;
-	}
-	git_revwalk_simplify_first_parent(w);
-	while ((error = git_revwalk_next(&id, w)) == 0) {
-		git_commit *c;
-
-		if ((error = git_commit_lookup(&c, st->repo, &id)) < 0) {
-			error = store_gerr(error, "store: history walk");
-			break;
-		}
-		if ((uint64_t)git_commit_time(c) <= t_us / 1000000) {
-			git_oid_cpy(out, &id);
-			git_commit_free(c);
-			break;
-		}
-		git_commit_free(c);
-	}
-	if (error == GIT_ITEROVER)
-		error = store_err(GIT_ENOTFOUND, "store: no commit at or before %llu.%06llu",
-		    (unsigned long long)(t_us / 1000000), (unsigned long long)(t_us % 1000000));
-done:
-	git_revwalk_free(w);
-	return error;
-}

@@ -59,19 +59,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <git2.h>
-
 #include "netfn/arp.h"
 #include "netfn/event.h"
 
 #define STORE_SCHEMA	"gitnet-store 1"
 
-/* Error codes beyond libgit2's (which are passed through). */
+/*
+ * Error codes. The first three keep libgit2's values (the store passes its
+ * codes through); the rest are the store's own.
+ */
+#define STORE_ENOTFOUND	(-3)	/* no such revision, path, ref or commit */
+#define STORE_EEXISTS	(-4)	/* a ref that must not exist does */
+#define STORE_EMODIFIED	(-15)	/* a ref moved: compare-and-swap failed */
 #define STORE_EFOREIGN	(-100)	/* not a gitnet store, or another schema */
 #define STORE_ELOCKED	(-101)	/* another live process owns the store */
 #define STORE_EPARSE	(-102)	/* an entry file that does not parse */
 #define STORE_EINVAL	(-103)	/* bad argument */
 #define STORE_EIO	(-104)	/* a system call failed */
+#define STORE_EREFUSED	(-105)	/* merge input that is not a valid table */
+
+/* An object id: a SHA-1, 20 raw bytes (the same bytes as libgit2's). */
+#define STORE_OID_RAWSZ	20
+#define STORE_OID_HEXSZ	40
+
+struct store_oid {
+	uint8_t		id[STORE_OID_RAWSZ];
+};
+
+bool store_oid_equal(const struct store_oid *a, const struct store_oid *b);
+bool store_oid_is_zero(const struct store_oid *a);
+/* Lowercase hex, NUL-terminated; returns buf. */
+char *store_oid_fmt(char buf[STORE_OID_HEXSZ + 1], const struct store_oid *id);
+/* Full 40-digit hex only: 0 or STORE_EINVAL. */
+int store_oid_parse(struct store_oid *out, const char *hex);
 
 struct store_opts {
 	const char	*router_id;	/* author/committer name; required */
@@ -152,6 +172,207 @@ struct store_change {
 struct store;
 
 /*
+ * The reader: a read-only handle on a state repository. It takes no lock
+ * and never writes a byte (no lock file, no clean-up, no ref, no object),
+ * so it is safe on a live repository that a router is writing and on a
+ * copy. Every read of a state repository goes through one: the gitnet
+ * tool, restore, a standby. A writer has a reader of its own
+ * (store_reader_of), which sees the writer's commits before they are
+ * durable; a standalone reader sees what is on disk as of its open (or its
+ * last store_reader_refresh).
+ */
+struct store_reader;
+
+/*
+ * Open the repository at path for reading. Refuses what is not a bare git
+ * repository, has no branch primary, or another meta/schema
+ * (STORE_EFOREIGN, with a message naming the reason), and a missing path
+ * (STORE_ENOTFOUND).
+ */
+int store_reader_open(struct store_reader **out, const char *path);
+/* NULL: no-op. Not for the reader of a writer (it goes with the writer). */
+void store_reader_free(struct store_reader *r);
+/* The writer's own reader, valid as long as the writer. */
+struct store_reader *store_reader_of(struct store *st);
+/* Pick up packs and refs written since the open (a long-lived reader). */
+int store_reader_refresh(struct store_reader *r);
+
+/*
+ * Resolve a revision as git does (a branch, a full ref, a hex id or its
+ * prefix, rev~N, rev^, ...) to a commit. NULL means primary.
+ * STORE_ENOTFOUND for an unknown revision, STORE_EINVAL for one that
+ * does not name a commit (message set in both cases).
+ */
+int store_resolve(struct store_oid *out, struct store_reader *r, const char *rev);
+
+/* Who and when, as a commit records it. */
+struct store_sig {
+	const char	*name, *email;
+	int64_t		time;		/* unix seconds */
+	int		tz;		/* minutes east of UTC */
+};
+
+/* A commit as read: one allocation, freed by store_commit_free(). */
+struct store_commit {
+	struct store_oid id, tree;
+	struct store_oid *parent;	/* nparent of them */
+	unsigned	nparent;
+	struct store_sig author, committer;
+	const char	*message;	/* whole, as written */
+	const char	*summary;	/* first line, without its newline */
+};
+
+int store_commit_read(struct store_commit **out, struct store_reader *r,
+    const struct store_oid *id);
+void store_commit_free(struct store_commit *c);
+
+/*
+ * History walks. Commits reachable from start[] and not from hide[], newest
+ * first as `git log` orders them (topological, then committer time), or
+ * oldest first with STORE_WALK_REVERSE; only first parents with
+ * STORE_WALK_FIRST_PARENT. fn gets each commit (valid during the call); a
+ * non-zero return stops the walk and is returned.
+ */
+#define STORE_WALK_FIRST_PARENT	0x1u
+#define STORE_WALK_REVERSE	0x2u
+
+struct store_walk {
+	const struct store_oid *start;
+	size_t		nstart;
+	const struct store_oid *hide;
+	size_t		nhide;
+	unsigned	flags;
+};
+
+typedef int (*store_commit_fn)(void *ctx, const struct store_commit *c);
+int store_log(struct store_reader *r, const struct store_walk *w,
+    store_commit_fn fn, void *ctx);
+
+/* The merge base of two commits: STORE_ENOTFOUND when they share none. */
+int store_merge_base(struct store_oid *out, struct store_reader *r,
+    const struct store_oid *a, const struct store_oid *b);
+
+/*
+ * Refs whose full name matches glob (fnmatch, e.g. "refs/heads/ *" without
+ * the space; NULL: every ref), in name order, each with the commit it
+ * names (symbolic refs resolved, annotated tags peeled; peeled is false
+ * for a ref straight at a commit). A non-zero return from fn stops it.
+ */
+typedef int (*store_ref_fn)(void *ctx, const char *name,
+    const struct store_oid *commit, bool peeled);
+int store_refs(struct store_reader *r, const char *glob, store_ref_fn fn,
+    void *ctx);
+/* The commit a ref names (full name); STORE_ENOTFOUND when absent. */
+int store_ref_read(struct store_oid *out, struct store_reader *r, const char *name);
+
+/*
+ * The file at path (an entry, meta/..., conflicts/...) in commit's tree:
+ * 0 with its bytes in *text (malloc'd, NUL-terminated, caller frees; may
+ * be NULL to ask only whether it exists) and *len, and its blob id in
+ * *blob (may be NULL); 1 when there is no file at path.
+ */
+int store_read_file(char **text, size_t *len, struct store_oid *blob,
+    struct store_reader *r, const struct store_oid *commit, const char *path);
+
+/* Table selection for walks and diffs. */
+#define STORE_TABLE_ARP		0x1u
+#define STORE_TABLE_NAT		0x2u
+#define STORE_TABLE_BOTH	(STORE_TABLE_ARP | STORE_TABLE_NAT)
+
+/* One entry as read from a tree: its path, decoded value and raw text. */
+struct store_item {
+	const char	*path;		/* "arp/10.0.0/2" */
+	struct store_entry e;
+	char		dev[32];	/* ARP learned-on as written ("inside") */
+	const char	*text;		/* the blob; valid during the callback */
+	size_t		len;
+};
+
+typedef int (*store_item_fn)(void *ctx, const struct store_item *it);
+/* An entry that does not decode; msg names the path and the problem. */
+typedef int (*store_bad_fn)(void *ctx, const char *path, const char *msg);
+
+/*
+ * Call fn for each entry of the selected tables at commit, in path order.
+ * An entry that fails to decode goes to bad and the walk goes on; with bad
+ * NULL the walk stops with STORE_EPARSE. A non-zero return from fn or bad
+ * stops the walk and is returned.
+ */
+int store_items(struct store_reader *r, const struct store_oid *commit,
+    unsigned tables, store_item_fn fn, store_bad_fn bad, void *ctx);
+
+/* Decode an entry's text at path into it (text kept by the caller). */
+int store_item_decode(struct store_item *it, const char *path,
+    const char *text, size_t len);
+
+/*
+ * The files that differ between the trees of commits a and b (either
+ * NULL: an empty tree), in path order, under every top-level directory
+ * (meta/, arp/, nat/, conflicts/) or, with prefix, only under it ("arp",
+ * "nat/udp"). old or new_ is NULL for a file that is absent on that side.
+ * Identical subtrees are skipped, so the cost is O(changes).
+ */
+typedef int (*store_diff_fn)(void *ctx, const char *path, const char *old,
+    size_t olen, const char *new_, size_t nlen);
+int store_diff(struct store_reader *r, const struct store_oid *a,
+    const struct store_oid *b, const char *prefix, store_diff_fn fn, void *ctx);
+
+/*
+ * Whether commit c changed path (a file or a directory; NULL: anything):
+ * a root commit changes what it holds, a commit with one parent what
+ * differs from it, a merge only what differs from every parent (what the
+ * merge itself decided).
+ */
+bool store_touches(struct store_reader *r, const struct store_commit *c,
+    const char *path);
+
+/*
+ * Write transactions, on any ref. Objects made in a transaction stay in
+ * memory; store_txn_commit() writes them as one pack (fsync), then applies
+ * every ref update it holds by compare-and-swap against the old id given,
+ * in the order given -- the store's one durable path, which group
+ * commits, ticks, merges, gc, replay and replay-pcap all take. Updates
+ * to primary also move the writer's head. Nothing is visible on disk
+ * before commit; store_txn_rollback() drops everything.
+ *
+ * A transaction edits one working tree at a time: store_txn_tree() sets it
+ * to a commit's tables (or empty ones), puts and removes change it, and
+ * store_txn_make_commit() records it as a commit with the parents given.
+ * Text put under a table path is checked with the table's codec; paths
+ * outside meta/, arp/, nat/ and conflicts/ are refused (STORE_EREFUSED).
+ * One transaction at a time per writer, and none while the journal holds
+ * changes of primary (commit them first).
+ */
+struct store_txn;
+
+int store_txn_begin(struct store_txn **out, struct store *st);
+/* The working tree: commit's tree, or (NULL) empty tables with meta/. */
+int store_txn_tree(struct store_txn *t, const struct store_oid *commit);
+int store_txn_put(struct store_txn *t, const struct store_entry *e);
+int store_txn_put_text(struct store_txn *t, const char *path,
+    const char *text, size_t len);
+/* 0, or 1 when there was nothing at path. */
+int store_txn_remove(struct store_txn *t, const char *path);
+/*
+ * The working tree as a commit with parents[0..nparent) and message msg;
+ * author and committer NULL: the writer's router id at now_us. The tree
+ * stays the working tree (later edits build on it).
+ */
+int store_txn_make_commit(struct store_oid *out, struct store_txn *t,
+    const struct store_oid *parents, size_t nparent,
+    const struct store_sig *author, const struct store_sig *committer,
+    const char *msg, uint64_t now_us);
+/*
+ * Queue a ref update: set ref (a full name) to new_ (NULL: delete it) if
+ * it names old now (NULL: only if it does not exist).
+ */
+int store_txn_ref(struct store_txn *t, const char *ref,
+    const struct store_oid *new_, const struct store_oid *old);
+/* Write durably and move the refs; the transaction is freed either way. */
+int store_txn_commit(struct store_txn *t);
+void store_txn_rollback(struct store_txn *t);
+
+/*
  * Open the store at path, creating it (bare repository, first commit
  * "store: create empty tables" with meta/) if absent and o->create. With
  * o->router_info set, a changed meta/router is committed ("store: router
@@ -169,9 +390,6 @@ void store_free(struct store *st);
 
 /* The message of the last failure on this thread. */
 const char *store_strerror(void);
-
-/* The underlying repository (owned by the store; for reading). */
-git_repository *store_repo(struct store *st);
 
 /* Append a change to the journal. STORE_EINVAL on an unknown table or op. */
 int store_record(struct store *st, const struct store_change *c);
@@ -191,7 +409,7 @@ size_t store_pending(const struct store *st);
  * time now_us. Returns 0 and the id in out (may be NULL), or 1 when the
  * journal was empty (no commit).
  */
-int store_commit(struct store *st, uint64_t now_us, git_oid *out);
+int store_commit(struct store *st, uint64_t now_us, struct store_oid *out);
 
 /*
  * Make every commit so far durable: write the new objects as one pack,
@@ -208,7 +426,7 @@ int store_flush(struct store *st);
 int store_poll(struct store *st, uint64_t now_us);
 
 /* The current head of primary (in memory; durable after store_flush). */
-const git_oid *store_head(const struct store *st);
+const struct store_oid *store_head(const struct store *st);
 
 /*
  * Flush, then rewrite every pack as one with deltas and compression
@@ -247,8 +465,25 @@ int store_tick(struct store *st, uint64_t now_us);
  * into primary with the table-aware merge; commit "merge <branch>" with two
  * parents (in memory; flush to make it durable). Returns the number of
  * conflicts recorded (>= 0) or a negative error.
+ *
+ * Merge input is untrusted: every path of branch's tree is validated
+ * (only meta/ files the store understands with the same schema, table
+ * paths whose files decode with their codec, conflicts/ records, regular
+ * files and trees -- no symlink, no gitlink, no other top-level name);
+ * anything else fails with STORE_EREFUSED, a message naming the path, and
+ * nothing changed.
  */
 int store_merge(struct store *st, const char *branch, uint64_t now_us);
+
+/*
+ * The same merge into any branch into (a short or full name; NULL or
+ * primary: store_merge()), as one durable transaction: the merge commit
+ * is written and into moved by compare-and-swap before it returns.
+ * Returns the number of conflicts recorded, or a negative error; 0 and
+ * no commit when into already contains branch (a fast-forward moves it).
+ */
+int store_merge_into(struct store *st, const char *branch, const char *into,
+    uint64_t now_us);
 
 /*
  * Git merge driver body for one entry file: merge the blobs in files
@@ -264,17 +499,21 @@ typedef int (*store_entry_fn)(void *ctx, const struct store_entry *e);
 
 /*
  * Call fn for every entry (ARP then NAT, in path order) of the tables at
- * commit id (NULL: primary's head). A non-zero return from fn stops the
- * walk and is returned. STORE_EPARSE names the entry file that fails.
+ * commit id (NULL: primary's head; for the writer, its head in memory).
+ * Entries are decoded with the writer's interface names (a reader has
+ * none: learned-on is then kept as ifidx 0, see store_items() for the
+ * name). A non-zero return from fn stops the walk and is returned.
+ * STORE_EPARSE names the entry file that fails.
  */
-int store_load(struct store *st, const git_oid *id, store_entry_fn fn, void *ctx);
+int store_load(struct store_reader *r, const struct store_oid *id,
+    store_entry_fn fn, void *ctx);
 
 /*
  * The last commit on primary's first-parent line whose committer time is
  * at or before t_us (second granularity, as git records it).
- * GIT_ENOTFOUND if none.
+ * STORE_ENOTFOUND if none.
  */
-int store_at_time(git_oid *out, struct store *st, uint64_t t_us);
+int store_at_time(struct store_oid *out, struct store_reader *r, uint64_t t_us);
 
 /* Codecs, exposed for tests and tools. */
 int store_entry_path(char *buf, size_t cap, const struct store_entry *e);

@@ -110,7 +110,7 @@ cmd_diff(const char *repo, int argc, char **argv)
 		fputs("[", stdout);
 	for (size_t i = 0; i < git_diff_num_deltas(diff) && rc == 0; i++) {
 		const git_diff_delta *dd = git_diff_get_delta(diff, i);
-		struct tool_entry eo, en;
+		struct store_item eo, en;
 		char *bo = NULL, *bn = NULL, joined[1024];
 		const char *op;
 

@@ -84,7 +84,7 @@ bad_cb(void *ctx, const char *path, const char *msg)
 }
 
 static int
-entry_cb(void *ctx, const struct tool_entry *te)
+entry_cb(void *ctx, const struct store_item *te)
 {
 	struct fctx *f = ctx;
 	uint64_t exp;

@@ -95,7 +95,7 @@ left_s(uint64_t expires, uint64_t now)
 }
 
 static void
-arp_line(FILE *f, const struct tool_entry *te)
+arp_line(FILE *f, const struct store_item *te)
 {
 	char ip[16], mac[18];
 
@@ -107,7 +107,7 @@ arp_line(FILE *f, const struct tool_entry *te)
 
 /* One conntrack -L line per remote; a mapping without one shows 0.0.0.0:0. */
 static void
-nat_lines(FILE *f, const struct tool_entry *te, uint64_t now)
+nat_lines(FILE *f, const struct store_item *te, uint64_t now)
 {
 	const struct store_nat *n = &te->e.nat;
 	struct store_nat_remote none = { 0, 0, STORE_NAT_NEW };
@@ -139,7 +139,7 @@ nat_lines(FILE *f, const struct tool_entry *te, uint64_t now)
 }
 
 void
-tool_entry_json(FILE *f, const struct tool_entry *te, uint64_t now)
+tool_entry_json(FILE *f, const struct store_item *te, uint64_t now)
 {
 	char a[16], b[18];
 
@@ -191,7 +191,7 @@ struct show {
 };
 
 static int
-show_cb(void *ctx, const struct tool_entry *te)
+show_cb(void *ctx, const struct store_item *te)
 {
 	struct show *s = ctx;
 

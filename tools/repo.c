@@ -1,11 +1,11 @@
 /*
- * Read-only access to a state repository for the tool: opening it (and
- * refusing what is not a gitnet store), resolving revisions, walking the
- * tables of a commit, and the per-path history helpers log and blame use.
+ * The tool's side of reading a state repository: the store's reader
+ * (store_reader_open: no lock, no writes) with its refusals printed as the
+ * tool's errors, user keys and times parsed, and field-level comparison of
+ * entry texts for diff and blame.
  *
- * Invariants: libgit2 only reads here (no lock, no ref or object writes), so
- * a router may commit to the same repository meanwhile; entries are decoded
- * with the store's own codec (store_entry_decode), so the tool accepts
+ * Invariants: a router may commit to the same repository meanwhile;
+ * entries are decoded with the store's own codec, so the tool accepts
  * exactly what the store writes. The ARP interface is kept as written in
  * the entry (learned-on): the tool has no interface table.
  */
@@ -33,220 +33,56 @@ tool_err(int code, const char *cmd, const char *fmt, ...)
 	return code;
 }
 
-const char *
-tool_gitmsg(void)
+int
+tool_repo_open(struct store_reader **out, const char *path, const char *cmd)
 {
-	const git_error *e = git_error_last();
+	int error = store_reader_open(out, path);
 
-	return e && e->message ? e->message : "unknown error";
+	if (error == 0)
+		return 0;
+	/* The store's message names the path and the reason. */
+	tool_err(error == STORE_ENOTFOUND || error == STORE_EFOREIGN ? TOOL_EXIT_USAGE :
+	    TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+	return error == STORE_ENOTFOUND || error == STORE_EFOREIGN ? TOOL_EXIT_USAGE :
+	    TOOL_EXIT_FAIL;
 }
 
 int
-tool_repo_open(git_repository **out, const char *path, const char *cmd)
+tool_resolve(struct store_oid *out, struct store_reader *r, const char *rev,
+    const char *cmd)
 {
-	git_repository *r = NULL;
-	git_reference *ref = NULL;
-	git_commit *c = NULL;
-	git_tree *t = NULL;
-	git_tree_entry *te = NULL;
-	git_blob *b = NULL;
-	struct stat sb;
-	int rc = TOOL_EXIT_USAGE;
-
-	*out = NULL;
-	if (stat(path, &sb) < 0)
-		return tool_err(TOOL_EXIT_USAGE, cmd, "no repository at '%s'", path);
-	if (git_repository_open_ext(&r, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return tool_err(TOOL_EXIT_USAGE, cmd, "'%s' is not a git repository",
-		    path);
-	if (git_reference_lookup(&ref, r, "refs/heads/primary") < 0 ||
-	    git_commit_lookup(&c, r, git_reference_target(ref)) < 0 ||
-	    git_commit_tree(&t, c) < 0) {
-		tool_err(rc, cmd, "'%s' is not a gitnet store (no branch primary)", path);
-		goto done;
-	}
-	if (git_tree_entry_bypath(&te, t, "meta/schema") < 0 ||
-	    git_blob_lookup(&b, r, git_tree_entry_id(te)) < 0) {
-		tool_err(rc, cmd, "'%s' is not a gitnet store (no meta/schema)", path);
-		goto done;
-	}
-	if ((size_t)git_blob_rawsize(b) != strlen(STORE_SCHEMA) + 1 ||
-	    memcmp(git_blob_rawcontent(b), STORE_SCHEMA "\n",
-	    strlen(STORE_SCHEMA) + 1) != 0) {
-		tool_err(rc, cmd, "'%s': unknown schema (this tool reads '%s')", path,
-		    STORE_SCHEMA);
-		goto done;
-	}
-	*out = r;
-	r = NULL;
-	rc = 0;
-done:
-	git_blob_free(b);
-	git_tree_entry_free(te);
-	git_tree_free(t);
-	git_commit_free(c);
-	git_reference_free(ref);
-	git_repository_free(r);
-	return rc;
-}
-
-int
-tool_resolve(git_oid *out, git_repository *r, const char *rev, const char *cmd)
-{
-	git_object *o = NULL, *p = NULL;
-
-	if (rev == NULL)
-		rev = "primary";
-	if (git_revparse_single(&o, r, rev) < 0)
-		return tool_err(TOOL_EXIT_USAGE, cmd, "unknown revision '%s'", rev);
-	if (git_object_peel(&p, o, GIT_OBJECT_COMMIT) < 0) {
-		git_object_free(o);
-		return tool_err(TOOL_EXIT_USAGE, cmd, "'%s' does not name a commit", rev);
-	}
-	git_oid_cpy(out, git_object_id(p));
-	git_object_free(p);
-	git_object_free(o);
-	return 0;
-}
-
-/* The learned-on value as written, so `dev inside` survives without ifnames. */
-static void
-dev_of(char dev[32], const char *text, size_t len)
-{
-	const char *p = text, *end = text + len, *nl;
-
-	dev[0] = '\0';
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		if ((size_t)(nl - p) > 11 && memcmp(p, "learned-on ", 11) == 0) {
-			size_t n = (size_t)(nl - p) - 11;
-
-			if (n > 31)
-				n = 31;
-			memcpy(dev, p + 11, n);
-			dev[n] = '\0';
-			return;
-		}
-	}
-}
-
-static int
-decode(struct tool_entry *te, const char *path, const char *text, size_t len)
-{
-	te->path = path;
-	te->text = text;
-	te->len = len;
-	if (store_entry_decode(&te->e, path, text, len, NULL, 0) < 0)
-		return -1;
-	if (te->e.table == EV_TABLE_ARP)
-		dev_of(te->dev, text, len);
-	else
-		te->dev[0] = '\0';
+	if (store_resolve(out, r, rev) < 0)
+		return tool_err(TOOL_EXIT_USAGE, cmd, "%s", store_strerror());
 	return 0;
 }
 
 int
-tool_entry_read(struct tool_entry *te, char **buf, git_repository *r,
-    const git_oid *blob, const char *path, const char *cmd)
+tool_entry_read(struct store_item *te, char **buf, struct store_reader *r,
+    const struct store_oid *commit, const char *path, const char *cmd)
 {
-	git_blob *b;
 	size_t len;
+	int rc;
 
 	*buf = NULL;
-	if (git_blob_lookup(&b, r, blob) < 0)
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s: %s", path, tool_gitmsg());
-	len = (size_t)git_blob_rawsize(b);
-	if ((*buf = malloc(len + 1)) == NULL) {
-		git_blob_free(b);
-		return tool_err(TOOL_EXIT_FAIL, cmd, "out of memory");
-	}
-	memcpy(*buf, git_blob_rawcontent(b), len);
-	(*buf)[len] = '\0';
-	git_blob_free(b);
-	if (decode(te, path, *buf, len) < 0)
+	if ((rc = store_read_file(buf, &len, NULL, r, commit, path)) < 0)
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+	if (rc == 1)
+		return 1;
+	if (store_item_decode(te, path, *buf, len) < 0)
 		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
 	return 0;
 }
 
-struct walk {
-	git_repository	*r;
-	const char	*top;
-	tool_entry_fn	fn;
-	tool_bad_fn	bad;
-	void		*ctx;
-	const char	*cmd;
-	int		rc;
-};
-
-static int
-walk_cb(const char *root, const git_tree_entry *e, void *payload)
-{
-	struct walk *w = payload;
-	struct tool_entry te;
-	char path[256];
-	git_blob *b;
-	int rc;
-
-	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
-		return 0;
-	snprintf(path, sizeof(path), "%s/%s%s", w->top, root, git_tree_entry_name(e));
-	if (git_blob_lookup(&b, w->r, git_tree_entry_id(e)) < 0) {
-		w->rc = tool_err(TOOL_EXIT_FAIL, w->cmd, "%s: %s", path, tool_gitmsg());
-		return -1;
-	}
-	if (decode(&te, path, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b)) < 0) {
-		if (w->bad != NULL)
-			rc = w->bad(w->ctx, path, store_strerror());
-		else
-			rc = tool_err(TOOL_EXIT_FAIL, w->cmd, "%s", store_strerror());
-	} else {
-		rc = w->fn(w->ctx, &te);
-	}
-	git_blob_free(b);
-	if (rc != 0) {
-		w->rc = rc;
-		return -1;
-	}
-	return 0;
-}
-
 int
-tool_load(git_repository *r, const git_oid *commit, unsigned tables,
-    tool_entry_fn fn, tool_bad_fn bad, void *ctx, const char *cmd)
+tool_load(struct store_reader *r, const struct store_oid *commit, unsigned tables,
+    store_item_fn fn, store_bad_fn bad, void *ctx, const char *cmd)
 {
-	static const char *const tops[] = { "arp", "nat" };
-	git_commit *c = NULL;
-	git_tree *t = NULL;
-	struct walk w = { r, NULL, fn, bad, ctx, cmd, 0 };
+	int rc = store_items(r, commit, tables, fn, bad, ctx);
 
-	if (git_commit_lookup(&c, r, commit) < 0 || git_commit_tree(&t, c) < 0) {
-		git_commit_free(c);
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_gitmsg());
-	}
-	for (unsigned i = 0; i < 2 && w.rc == 0; i++) {
-		git_tree_entry *te = NULL;
-		git_tree *sub = NULL;
-
-		if (!(tables & (1u << i)))
-			continue;
-		if (git_tree_entry_bypath(&te, t, tops[i]) < 0)
-			continue;	/* an empty table has no tree */
-		if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
-		    git_tree_lookup(&sub, r, git_tree_entry_id(te)) < 0) {
-			w.rc = tool_err(TOOL_EXIT_FAIL, cmd, "%s/ is not a tree", tops[i]);
-		} else {
-			w.top = tops[i];
-			if (git_tree_walk(sub, GIT_TREEWALK_PRE, walk_cb, &w) < 0 &&
-			    w.rc == 0)
-				w.rc = tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_gitmsg());
-		}
-		git_tree_free(sub);
-		git_tree_entry_free(te);
-	}
-	git_tree_free(t);
-	git_commit_free(c);
-	return w.rc;
+	/* A failure of the store's is negative; fn's and bad's own codes pass. */
+	if (rc < 0)
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+	return rc;
 }
 
 int
@@ -271,103 +107,6 @@ tool_key_path(char *buf, size_t cap, const char *key, const char *cmd)
 	}
 	return tool_err(-1, cmd, "'%s' is not an entry key (arp/a.b.c/d, "
 	    "nat/proto/a.b.c/d/port or an IPv4 address)", key);
-}
-
-int
-tool_path_id(git_oid *out, git_repository *r, const git_commit *c, const char *path)
-{
-	git_tree *t = NULL;
-	git_tree_entry *te = NULL;
-	int rc = 1;
-
-	if (git_commit_tree(&t, c) < 0)
-		return 1;
-	if (git_tree_entry_bypath(&te, t, path) == 0) {
-		git_oid_cpy(out, git_tree_entry_id(te));
-		rc = 0;
-	}
-	(void)r;
-	git_tree_entry_free(te);
-	git_tree_free(t);
-	return rc;
-}
-
-/*
- * A history walk asks for each commit's path id twice (as a commit, then as
- * its child's parent): a few recent answers, by tree id, halve the tree
- * reads. Process-wide and single-threaded, as the tool is.
- */
-#define PATH_CACHE	8
-
-static struct {
-	git_oid	tree, id;
-	char	path[128];
-	int	rc;
-	bool	used;
-} path_cache[PATH_CACHE];
-static unsigned path_cache_next;
-
-static int
-path_id_cached(git_oid *out, git_repository *r, const git_commit *c, const char *path)
-{
-	const git_oid *t = git_commit_tree_id(c);
-	unsigned i;
-	int rc;
-
-	for (i = 0; i < PATH_CACHE; i++)
-		if (path_cache[i].used && git_oid_equal(&path_cache[i].tree, t) &&
-		    strcmp(path_cache[i].path, path) == 0) {
-			git_oid_cpy(out, &path_cache[i].id);
-			return path_cache[i].rc;
-		}
-	rc = tool_path_id(out, r, c, path);
-	if (strlen(path) < sizeof(path_cache[0].path)) {
-		i = path_cache_next++ % PATH_CACHE;
-		git_oid_cpy(&path_cache[i].tree, t);
-		git_oid_cpy(&path_cache[i].id, rc == 0 ? out : t);
-		snprintf(path_cache[i].path, sizeof(path_cache[i].path), "%s", path);
-		path_cache[i].rc = rc;
-		path_cache[i].used = true;
-	}
-	return rc;
-}
-
-static bool
-same_at(git_repository *r, const git_commit *a, const git_commit *b, const char *path)
-{
-	git_oid x, y;
-	int ha, hb;
-
-	if (path == NULL)
-		return git_oid_equal(git_commit_tree_id(a), git_commit_tree_id(b));
-	if (git_oid_equal(git_commit_tree_id(a), git_commit_tree_id(b)))
-		return true;
-	ha = path_id_cached(&x, r, a, path);
-	hb = path_id_cached(&y, r, b, path);
-	if (ha != hb)
-		return false;
-	return ha == 1 || git_oid_equal(&x, &y);
-}
-
-bool
-tool_touches(git_repository *r, const git_commit *c, const char *path)
-{
-	unsigned n = git_commit_parentcount(c);
-	bool touched = true;
-	git_oid id;
-
-	if (n == 0)
-		return path == NULL || tool_path_id(&id, r, c, path) == 0;
-	for (unsigned i = 0; i < n && touched; i++) {
-		git_commit *p;
-
-		if (git_commit_parent(&p, c, i) < 0)
-			continue;
-		if (same_at(r, c, p, path))
-			touched = false;
-		git_commit_free(p);
-	}
-	return touched;
 }
 
 /* The i-th field of text: key (with a remote's endpoint) and value. */

@@ -1,12 +1,13 @@
 /*
- * Shared helpers of the gitnet tool's read commands (tools/repo.c,
- * tools/print.c): a read-only view of a state repository through libgit2,
- * the table walk, the per-key history walk, field-level entry comparison,
- * and the output shapes (`ip neigh`, `conntrack -L`, JSON) that show, at
- * and export share.
+ * Shared helpers of the gitnet tool's commands (tools/repo.c,
+ * tools/print.c): opening a state repository with the store's reader and
+ * reporting what it refuses, field-level entry comparison, and the output
+ * shapes (`ip neigh`, `conntrack -L`, JSON) that show, at and export
+ * share. The tool is parsing and printing only: every read and write of
+ * a repository goes through store/ (store.h), never through libgit2.
  *
- * Invariants: nothing here takes the store's lock or writes the
- * repository, so every function is safe while a router commits to it.
+ * Invariants: the reader takes no lock and writes nothing, so every read
+ * command is safe while a router commits to the repository.
  * Errors are reported once, on stderr, as "gitnet: <cmd>: <what>", by the
  * function that found them; callers only map the return to an exit code
  * (TOOL_EXIT_* below, as tools/cmd.h specifies).
@@ -19,8 +20,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <git2.h>
-
 #include "store/store.h"
 
 #define TOOL_EXIT_OK	0
@@ -28,22 +27,10 @@
 #define TOOL_EXIT_USAGE	2	/* bad usage or bad input */
 
 /* Table selection for walks and output. */
-#define TOOL_ARP	1u
-#define TOOL_NAT	2u
-#define TOOL_BOTH	(TOOL_ARP | TOOL_NAT)
+#define TOOL_ARP	STORE_TABLE_ARP
+#define TOOL_NAT	STORE_TABLE_NAT
+#define TOOL_BOTH	STORE_TABLE_BOTH
 
-/* One entry as read from a tree: its path, decoded value and raw text. */
-struct tool_entry {
-	const char	*path;		/* "arp/10.0.0/2" */
-	struct store_entry e;
-	char		dev[32];	/* ARP learned-on as written ("inside") */
-	const char	*text;		/* the blob; valid during the callback */
-	size_t		len;
-};
-
-typedef int (*tool_entry_fn)(void *ctx, const struct tool_entry *te);
-/* Called for an entry that does not decode; msg names path and line. */
-typedef int (*tool_bad_fn)(void *ctx, const char *path, const char *msg);
 
 /*
  * Report the option getopt refused (argv[optind - 1]) as
@@ -60,23 +47,20 @@ int tool_badopt(const char *cmd, char **argv);
 int tool_opts_json(int argc, char **argv, const char *cmd, const char *help,
     bool *json);
 
-/* The message of the last libgit2 error on this thread. */
-const char *tool_gitmsg(void);
-
 /* Print "gitnet: <cmd>: <fmt...>" on stderr; returns code. */
 int tool_err(int code, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Open path read-only (bare or not) and check it is a gitnet store: branch
- * primary exists and its meta/schema reads STORE_SCHEMA. Prints the reason
- * and returns TOOL_EXIT_USAGE (missing, not a repository, not gitnet) or
- * TOOL_EXIT_FAIL (a git error).
+ * Open path with the store's reader (no lock, no writes) and check it is a
+ * gitnet store: branch primary exists and its meta/schema reads
+ * STORE_SCHEMA. Prints the reason and returns TOOL_EXIT_USAGE (missing,
+ * not a repository, not gitnet) or TOOL_EXIT_FAIL (a read error).
  */
-int tool_repo_open(git_repository **out, const char *path, const char *cmd);
+int tool_repo_open(struct store_reader **out, const char *path, const char *cmd);
 
 /* Resolve rev (NULL: primary) to a commit id; unknown -> TOOL_EXIT_USAGE. */
-int tool_resolve(git_oid *out, git_repository *r, const char *rev,
+int tool_resolve(struct store_oid *out, struct store_reader *r, const char *rev,
     const char *cmd);
 
 /*
@@ -85,29 +69,22 @@ int tool_resolve(git_oid *out, git_repository *r, const char *rev,
  * is printed and ends the walk with TOOL_EXIT_FAIL. A non-zero return from
  * fn or bad ends the walk and is returned.
  */
-int tool_load(git_repository *r, const git_oid *commit, unsigned tables,
-    tool_entry_fn fn, tool_bad_fn bad, void *ctx, const char *cmd);
+int tool_load(struct store_reader *r, const struct store_oid *commit,
+    unsigned tables, store_item_fn fn, store_bad_fn bad, void *ctx,
+    const char *cmd);
 
-/* Decode one blob at path into te (text kept in *buf, caller frees). */
-int tool_entry_read(struct tool_entry *te, char **buf, git_repository *r,
-    const git_oid *blob, const char *path, const char *cmd);
+/*
+ * Read and decode the entry at path in commit into te (text kept in *buf,
+ * caller frees): 0, 1 when absent, or TOOL_EXIT_FAIL (printed).
+ */
+int tool_entry_read(struct store_item *te, char **buf, struct store_reader *r,
+    const struct store_oid *commit, const char *path, const char *cmd);
 
 /*
  * Turn a user key into a tree path: "arp/..." and "nat/..." are checked and
  * kept, "a.b.c.d" means its ARP entry. -1 (message printed) if not a key.
  */
 int tool_key_path(char *buf, size_t cap, const char *key, const char *cmd);
-
-/* The blob id at path in commit's tree; 1 when absent, 0 when found. */
-int tool_path_id(git_oid *out, git_repository *r, const git_commit *c,
-    const char *path);
-
-/*
- * Whether commit c changed path (NULL: any path): a root commit changes
- * what it holds, a commit with one parent what differs from it, a merge
- * only what differs from every parent (what the merge itself decided).
- */
-bool tool_touches(git_repository *r, const git_commit *c, const char *path);
 
 /*
  * Field-level differences between two entry texts (either may be NULL:
@@ -142,19 +119,21 @@ void tool_trailers(const char *msg, void (*fn)(void *ctx, const char *line),
  * both {<head>"arp":[...],"nat":[...]} (head: more members, or NULL). For
  * show, at and export.
  */
-int tool_show(git_repository *r, const git_oid *commit, uint64_t now_us,
+int tool_show(struct store_reader *r, const struct store_oid *commit, uint64_t now_us,
     unsigned tables, bool json, const char *head, const char *cmd);
 
 /* The JSON object of one entry (ip -j neigh / conntrack-like). */
-void tool_entry_json(FILE *f, const struct tool_entry *te, uint64_t now_us);
+void tool_entry_json(FILE *f, const struct store_item *te, uint64_t now_us);
 
 /*
  * One commit: as text "<id:12> <iso time> <subject>" then its trailers
  * indented by four; as JSON the members "id", "time", "unix", "parents",
  * "subject", "causes", "conflicts" (no braces, for the caller to extend).
  */
-void tool_commit_text(FILE *f, const git_commit *c);
-void tool_commit_json(FILE *f, const git_commit *c);
+void tool_commit_text(FILE *f, const struct store_commit *c);
+void tool_commit_json(FILE *f, const struct store_commit *c);
+/* The first 12 hex digits of an id (buf: 13 bytes). */
+char *tool_short_id(char buf[13], const struct store_oid *id);
 
 /* Parse a TIME argument of `at` into unix microseconds; -1 if malformed. */
 int tool_time_parse(uint64_t *us, const char *s, uint64_t now_us);
