@@ -398,7 +398,7 @@ state_restore(struct state *s, struct nf *nf, uint64_t now, char *err, size_t er
 {
 	struct restore_ctx r = { .nf = nf, .now = now };
 
-	if (store_load(s->store, NULL, restore_one, &r) < 0) {
+	if (store_load(store_reader_of(s->store), NULL, restore_one, &r) < 0) {
 		snprintf(err, errlen, "state: %s: loading primary: %s", s->o.dir,
 		    store_strerror());
 		return -1;

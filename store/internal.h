@@ -40,6 +40,12 @@ store_soid(const git_oid *id)
 	return (const struct store_oid *)(const void *)id;
 }
 
+static inline struct store_oid *
+store_soid_mut(git_oid *id)
+{
+	return (struct store_oid *)(void *)id;
+}
+
 #define STORE_PATH_MAX	64	/* longest entry path, with room to spare */
 #define STORE_VALUE_MAX	1024	/* longest encoded entry */
 

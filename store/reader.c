@@ -344,12 +344,10 @@ store_refs(struct store_reader *r, const char *glob, store_ref_fn fn, void *ctx)
 		git_oid id;
 		bool peeled;
 
-		if ((error = ref_commit(&id, &peeled, r->st, names[i])) == 1 ||
-		    error == STORE_ENOTFOUND) {
-			error = 0;	/* no commit behind it, or gone meanwhile */
-			continue;
-		}
-		if (error == 0)
+		error = ref_commit(&id, &peeled, r->st, names[i]);
+		if (error == 1 || error == STORE_ENOTFOUND)
+			error = fn(ctx, names[i], NULL, false);	/* no commit behind it */
+		else if (error == 0)
 			error = fn(ctx, names[i], store_soid(&id), peeled);
 	}
 done:
@@ -472,6 +470,33 @@ store_read_file(char **text, size_t *len, struct store_oid *blob,
 	if (text == NULL && len == NULL)
 		return 0;
 	return blob_copy(text, len, st, &te.id, path);
+}
+
+int
+store_list(struct store_reader *r, const struct store_oid *commit, const char *dir,
+    store_list_fn fn, void *ctx)
+{
+	struct store *st = r->st;
+	struct tview tv;
+	struct tent te;
+	git_oid root;
+	int error;
+
+	if ((error = commit_tree(&root, st, commit)) < 0)
+		return error;
+	if (dir != NULL && dir[0] != '\0') {
+		if ((error = entry_at(&te, st, &root, dir)) != 0)
+			return error;
+		if (!te.tree)
+			return 1;
+		git_oid_cpy(&root, &te.id);
+	}
+	if ((error = store_tview_load(&tv, st, &root)) < 0)
+		return error;
+	for (size_t i = 0; i < tv.n && error == 0; i++)
+		error = fn(ctx, tv.e[i].name, (unsigned)tv.e[i].mode);
+	store_tview_free(&tv);
+	return error;
 }
 
 /* The learned-on value as written, so `dev inside` survives without ifnames. */
@@ -900,7 +925,7 @@ store_at_time(struct store_oid *out, struct store_reader *r, uint64_t t_us)
 		git_commit_free(c);
 	}
 	if (error == GIT_ITEROVER)
-		error = store_err(STORE_ENOTFOUND, "store: no commit at or before %llu.%06llu",
+		error = store_err(STORE_ENOTFOUND, "store: no commit on primary at or before %llu.%06llu",
 		    (unsigned long long)(t_us / 1000000), (unsigned long long)(t_us % 1000000));
 done:
 	git_revwalk_free(w);

@@ -291,7 +291,7 @@ check_schema(struct store *st)
 		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 			n--;
 		error = store_err(STORE_EFOREIGN,
-		    "store: %s: schema '%.*s' is not supported (this is '%s')",
+		    "store: %s: unknown schema '%.*s' is not supported (this is '%s')",
 		    st->path, n > 60 ? 60 : n, p, STORE_SCHEMA);
 	}
 done:

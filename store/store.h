@@ -256,7 +256,9 @@ int store_merge_base(struct store_oid *out, struct store_reader *r,
  * Refs whose full name matches glob (fnmatch, e.g. "refs/heads/ *" without
  * the space; NULL: every ref), in name order, each with the commit it
  * names (symbolic refs resolved, annotated tags peeled; peeled is false
- * for a ref straight at a commit). A non-zero return from fn stops it.
+ * for a ref straight at a commit), or commit NULL for a ref that names no
+ * commit (dangling, or a tag of something else). A non-zero return from
+ * fn stops it.
  */
 typedef int (*store_ref_fn)(void *ctx, const char *name,
     const struct store_oid *commit, bool peeled);
@@ -273,6 +275,21 @@ int store_ref_read(struct store_oid *out, struct store_reader *r, const char *na
  */
 int store_read_file(char **text, size_t *len, struct store_oid *blob,
     struct store_reader *r, const struct store_oid *commit, const char *path);
+
+/*
+ * The entries of directory dir ("" for the top) in commit's tree, in git's
+ * order, each with its git mode (STORE_MODE_*; anything else is what some
+ * other tool wrote). 1 when dir is absent or not a directory.
+ */
+#define STORE_MODE_DIR		0040000
+#define STORE_MODE_FILE		0100644
+#define STORE_MODE_EXEC		0100755
+#define STORE_MODE_LINK		0120000
+#define STORE_MODE_GITLINK	0160000
+
+typedef int (*store_list_fn)(void *ctx, const char *name, unsigned mode);
+int store_list(struct store_reader *r, const struct store_oid *commit,
+    const char *dir, store_list_fn fn, void *ctx);
 
 /* Table selection for walks and diffs. */
 #define STORE_TABLE_ARP		0x1u

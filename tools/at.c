@@ -45,49 +45,16 @@ static const char help[] =
 "    gitnet at 2026-11-22T10:00:00Z nat --json\n"
 "    gitnet at @1429688434.6\n";
 
-/* primary's first-parent line, as store_at_time() walks it. */
-static int
-at_commit(git_oid *out, git_repository *r, uint64_t t_us)
-{
-	git_revwalk *w = NULL;
-	git_oid id;
-	int rc = TOOL_EXIT_FAIL;
-
-	if (git_revwalk_new(&w, r) < 0 || git_revwalk_push_ref(w, "refs/heads/primary") < 0) {
-		git_revwalk_free(w);
-		return tool_err(TOOL_EXIT_FAIL, "at", "cannot walk primary");
-	}
-	git_revwalk_simplify_first_parent(w);
-	while (git_revwalk_next(&id, w) == 0) {
-		git_commit *c;
-
-		if (git_commit_lookup(&c, r, &id) < 0)
-			break;
-		if ((uint64_t)git_commit_time(c) <= t_us / 1000000) {
-			git_oid_cpy(out, &id);
-			rc = 0;
-		}
-		git_commit_free(c);
-		if (rc == 0)
-			break;
-	}
-	git_revwalk_free(w);
-	if (rc != 0)
-		tool_err(rc, "at", "no commit on primary at or before %llu.%06llu",
-		    (unsigned long long)(t_us / 1000000), (unsigned long long)(t_us % 1000000));
-	return rc;
-}
-
 int
 cmd_at(const char *repo, int argc, char **argv)
 {
 	const char *when = NULL;
 	unsigned tables = TOOL_BOTH;
 	bool json = false, have_table = false;
-	git_repository *r = NULL;
-	git_oid id;
+	struct store_reader *r = NULL;
+	struct store_oid id;
 	uint64_t t;
-	char hex[GIT_OID_HEXSZ + 1];
+	char hex[STORE_OID_HEXSZ + 1];
 	int rc;
 
 	/* By hand: "-5min" is a TIME, which getopt would take for options. */
@@ -120,11 +87,12 @@ cmd_at(const char *repo, int argc, char **argv)
 		    "2026-11-22T10:00:00Z, @1429688434.6 or -5min)", when);
 	if ((rc = tool_repo_open(&r, repo, "at")) != 0)
 		return rc;
-	if ((rc = at_commit(&id, r, t)) == 0) {
-		git_oid_tostr(hex, sizeof(hex), &id);
-		fprintf(stderr, "gitnet: at: commit %s\n", hex);
+	if (store_at_time(&id, r, t) < 0) {
+		rc = tool_err(TOOL_EXIT_FAIL, "at", "%s", tool_storemsg());
+	} else {
+		fprintf(stderr, "gitnet: at: commit %s\n", store_oid_fmt(hex, &id));
 		rc = tool_show(r, &id, t, tables, json, NULL, "at");
 	}
-	git_repository_free(r);
+	store_reader_free(r);
 	return rc;
 }

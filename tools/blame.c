@@ -52,23 +52,15 @@ static const char help[] =
 "    gitnet blame 192.168.1.1\n"
 "    gitnet blame nat/tcp/192.168.1/2/51000 --json | jq '.[].causes'\n";
 
-/* The blob text at path in commit c, or NULL when absent. */
+/* The file's text at path in commit id, or NULL when absent. */
 static char *
-text_at(size_t *len, git_repository *r, const git_commit *c, const char *path)
+text_at(size_t *len, struct store_reader *r, const struct store_oid *id, const char *path)
 {
-	git_oid id;
-	git_blob *b;
-	char *p;
+	char *p = NULL;
 
 	*len = 0;
-	if (tool_path_id(&id, r, c, path) != 0 || git_blob_lookup(&b, r, &id) < 0)
+	if (store_read_file(&p, len, NULL, r, id, path) != 0)
 		return NULL;
-	*len = (size_t)git_blob_rawsize(b);
-	if ((p = malloc(*len + 1)) != NULL) {
-		memcpy(p, git_blob_rawcontent(b), *len);
-		p[*len] = '\0';
-	}
-	git_blob_free(b);
 	return p;
 }
 
@@ -166,31 +158,30 @@ field_cb(void *ctx, const char *field, const char *old, const char *new_)
 }
 
 static void
-blame_one(git_repository *r, const git_commit *c, const char *path, bool json,
-    bool first)
+blame_one(struct store_reader *r, const struct store_commit *c, const char *path,
+    bool json, bool first)
 {
-	git_commit *p = NULL;
 	size_t olen = 0, nlen = 0;
 	char *old = NULL, *new_, joined[1024], want[300];
 	const char *op;
 	struct out o = { json, true };
 
-	if (git_commit_parentcount(c) > 0 && git_commit_parent(&p, c, 0) == 0)
-		old = text_at(&olen, r, p, path);
-	new_ = text_at(&nlen, r, c, path);
+	if (c->nparent > 0)
+		old = text_at(&olen, r, &c->parent[0], path);
+	new_ = text_at(&nlen, r, &c->id, path);
 	op = old == NULL ? "add" : new_ == NULL ? "remove" : "change";
 	key_words(want, sizeof(want), path);
 	if (json) {
 		fputs(first ? "\n  {" : ",\n  {", stdout);
 		tool_commit_json(stdout, c);
 		fputs(",\"lines\":[", stdout);
-		body_lines(git_commit_message(c), want, true);
+		body_lines(c->message, want, true);
 		printf("],\"op\":\"%s\",\"changes\":[", op);
 		tool_fields_diff(old, olen, new_, nlen, field_cb, &o);
 		fputs("]}", stdout);
 	} else {
 		tool_commit_text(stdout, c);
-		body_lines(git_commit_message(c), want, false);
+		body_lines(c->message, want, false);
 		if (old == NULL && new_ != NULL) {
 			tool_fields_join(joined, sizeof(joined), new_, nlen);
 			printf("    + %s\n", joined);
@@ -202,7 +193,25 @@ blame_one(git_repository *r, const git_commit *c, const char *path, bool json,
 	}
 	free(old);
 	free(new_);
-	git_commit_free(p);
+}
+
+struct blame_walk {
+	struct store_reader *r;
+	const char	*path;
+	bool		json;
+	size_t		n;
+};
+
+static int
+blame_commit(void *arg, const struct store_commit *c)
+{
+	struct blame_walk *b = arg;
+
+	if (store_touches(b->r, c, b->path)) {
+		blame_one(b->r, c, b->path, b->json, b->n == 0);
+		b->n++;
+	}
+	return 0;
 }
 
 int
@@ -210,10 +219,11 @@ cmd_blame(const char *repo, int argc, char **argv)
 {
 	const char *rev = NULL, *key = NULL;
 	bool json = false;
-	git_repository *r = NULL;
-	git_revwalk *w = NULL;
-	git_oid id;
-	size_t n = 0;
+	struct store_reader *r = NULL;
+	struct store_oid id;
+	/* Oldest first: the walk itself is reversed. */
+	struct store_walk w = { .start = &id, .nstart = 1, .flags = STORE_WALK_REVERSE };
+	struct blame_walk b = { .path = NULL };
 	char path[256];
 	int ch, rc;
 
@@ -231,32 +241,16 @@ cmd_blame(const char *repo, int argc, char **argv)
 		return rc;
 	if ((rc = tool_resolve(&id, r, rev, "blame")) != 0)
 		goto done;
-	if (git_revwalk_new(&w, r) < 0 || git_revwalk_push(w, &id) < 0 ||
-	    git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
-	    GIT_SORT_REVERSE) < 0) {
-		rc = tool_err(TOOL_EXIT_FAIL, "blame", "cannot walk history");
-		goto done;
-	}
-	/* Oldest first: the walk itself is reversed. */
+	b.r = r;
+	b.path = path;
+	b.json = json;
 	if (json)
 		fputs("[", stdout);
-	while (git_revwalk_next(&id, w) == 0) {
-		git_commit *c;
-
-		if (git_commit_lookup(&c, r, &id) < 0) {
-			rc = tool_err(TOOL_EXIT_FAIL, "blame", "cannot read a commit");
-			break;
-		}
-		if (tool_touches(r, c, path)) {
-			blame_one(r, c, path, json, n == 0);
-			n++;
-		}
-		git_commit_free(c);
-	}
+	if (store_log(r, &w, blame_commit, &b) < 0)
+		rc = tool_err(TOOL_EXIT_FAIL, "blame", "%s", tool_storemsg());
 	if (json)
-		fputs(n == 0 ? "]\n" : "\n]\n", stdout);
+		fputs(b.n == 0 ? "]\n" : "\n]\n", stdout);
 done:
-	git_revwalk_free(w);
-	git_repository_free(r);
+	store_reader_free(r);
 	return rc;
 }

@@ -41,7 +41,7 @@ static const char help[] =
 struct br {
 	char	*name;
 	int	rank;		/* 0 primary, 1 expire, 2 other */
-	git_oid	head;
+	struct store_oid head;
 };
 
 static int
@@ -54,16 +54,44 @@ br_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+struct br_list {
+	struct br	*v;
+	size_t		n, cap;
+};
+
+static int
+br_add(void *arg, const char *ref, const struct store_oid *head, bool peeled)
+{
+	struct br_list *l = arg;
+	const char *name = ref + strlen("refs/heads/");
+
+	(void)peeled;
+	if (head == NULL)
+		return 0;		/* names no commit: not a branch to list */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct br *nv = realloc(l->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return tool_err(TOOL_EXIT_FAIL, "branch", "out of memory");
+		l->v = nv;
+		l->cap = cap;
+	}
+	if ((l->v[l->n].name = strdup(name)) == NULL)
+		return tool_err(TOOL_EXIT_FAIL, "branch", "out of memory");
+	l->v[l->n].rank = strcmp(name, "primary") == 0 ? 0 :
+	    strncmp(name, "expire_", 7) == 0 ? 1 : 2;
+	l->v[l->n].head = *head;
+	l->n++;
+	return 0;
+}
+
 int
 cmd_branch(const char *repo, int argc, char **argv)
 {
 	static const char *const kinds[] = { "primary", "expire", "other" };
-	git_repository *r = NULL;
-	git_branch_iterator *it = NULL;
-	git_reference *ref;
-	git_branch_t type;
-	struct br *v = NULL;
-	size_t n = 0, cap = 0;
+	struct store_reader *r = NULL;
+	struct br_list l = { NULL, 0, 0 };
 	bool json = false;
 	int ch, rc;
 
@@ -74,71 +102,42 @@ cmd_branch(const char *repo, int argc, char **argv)
 		    "(usage: branch [--json])", argv[optind]);
 	if ((rc = tool_repo_open(&r, repo, "branch")) != 0)
 		return rc;
-	if (git_branch_iterator_new(&it, r, GIT_BRANCH_LOCAL) < 0) {
-		rc = tool_err(TOOL_EXIT_FAIL, "branch", "cannot list branches");
+	if ((rc = store_refs(r, "refs/heads/*", br_add, &l)) != 0) {
+		if (rc < 0)
+			rc = tool_err(TOOL_EXIT_FAIL, "branch", "%s", tool_storemsg());
 		goto done;
 	}
-	while (git_branch_next(&ref, &type, it) == 0) {
-		const char *name;
-		git_reference *res = NULL;
-
-		if (git_reference_resolve(&res, ref) < 0 ||
-		    git_branch_name(&name, ref) < 0) {
-			git_reference_free(ref);
-			continue;
-		}
-		if (n == cap) {
-			struct br *nv;
-
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				git_reference_free(res);
-				git_reference_free(ref);
-				rc = tool_err(TOOL_EXIT_FAIL, "branch", "out of memory");
-				goto done;
-			}
-			v = nv;
-		}
-		v[n].name = strdup(name);
-		v[n].rank = strcmp(name, "primary") == 0 ? 0 :
-		    strncmp(name, "expire_", 7) == 0 ? 1 : 2;
-		git_oid_cpy(&v[n].head, git_reference_target(res));
-		n++;
-		git_reference_free(res);
-		git_reference_free(ref);
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), br_cmp);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), br_cmp);
 	if (json)
 		fputs("[", stdout);
-	for (size_t i = 0; i < n; i++) {
-		git_commit *c = NULL;
-		char hex[GIT_OID_HEXSZ + 1], iso[32];
+	for (size_t i = 0; i < l.n; i++) {
+		struct store_commit *c = NULL;
+		char hex[STORE_OID_HEXSZ + 1], iso[32];
 		const char *subj = "";
 
-		if (git_commit_lookup(&c, r, &v[i].head) == 0)
-			subj = git_commit_summary(c);
-		git_oid_tostr(hex, sizeof(hex), &v[i].head);
+		if (store_commit_read(&c, r, &l.v[i].head) == 0)
+			subj = c->summary;
+		store_oid_fmt(hex, &l.v[i].head);
 		if (json) {
 			fputs(i ? ",\n  {\"name\":" : "\n  {\"name\":", stdout);
-			tool_json_str(stdout, v[i].name);
+			tool_json_str(stdout, l.v[i].name);
 			printf(",\"kind\":\"%s\",\"head\":\"%s\",\"time\":\"%s\",\"subject\":",
-			    kinds[v[i].rank], hex,
-			    c ? tool_iso(iso, git_commit_time(c)) : "");
+			    kinds[l.v[i].rank], hex,
+			    c ? tool_iso(iso, c->committer.time) : "");
 			tool_json_str(stdout, subj);
 			fputs("}", stdout);
 		} else {
-			printf("%-7s %s %.12s %s\n", kinds[v[i].rank], v[i].name, hex, subj);
+			printf("%-7s %s %.12s %s\n", kinds[l.v[i].rank], l.v[i].name, hex, subj);
 		}
-		git_commit_free(c);
+		store_commit_free(c);
 	}
 	if (json)
-		fputs(n ? "\n]\n" : "]\n", stdout);
+		fputs(l.n ? "\n]\n" : "]\n", stdout);
 done:
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
-	git_branch_iterator_free(it);
-	git_repository_free(r);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].name);
+	free(l.v);
+	store_reader_free(r);
 	return rc;
 }

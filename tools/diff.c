@@ -65,29 +65,45 @@ field_cb(void *ctx, const char *field, const char *old, const char *new_)
 	d->ffirst = false;
 }
 
+/* One file that differs: decoded with the codec, then printed. */
 static int
-tree_of(git_tree **t, git_repository *r, const git_oid *id)
+diff_one(void *arg, const char *path, const char *bo, size_t lo, const char *bn,
+    size_t ln)
 {
-	git_commit *c;
-	int rc;
+	struct dctx *d = arg;
+	struct store_item eo, en;
+	char joined[1024];
+	const char *op;
 
-	if (git_commit_lookup(&c, r, id) < 0)
-		return -1;
-	rc = git_commit_tree(t, c);
-	git_commit_free(c);
-	return rc;
+	d->path = path;
+	if ((bo != NULL && store_item_decode(&eo, path, bo, lo) < 0) ||
+	    (bn != NULL && store_item_decode(&en, path, bn, ln) < 0))
+		return tool_err(TOOL_EXIT_FAIL, "diff", "%s", tool_storemsg());
+	op = bo == NULL ? "add" : bn == NULL ? "remove" : "change";
+	if (d->json) {
+		fputs(d->first ? "\n  {\"key\":" : ",\n  {\"key\":", stdout);
+		tool_json_str(stdout, path);
+		printf(",\"op\":\"%s\",\"changes\":[", op);
+		d->ffirst = true;
+		tool_fields_diff(bo, lo, bn, ln, field_cb, d);
+		fputs("]}", stdout);
+	} else if (bo == NULL || bn == NULL) {
+		tool_fields_join(joined, sizeof(joined), bo ? bo : bn, bo ? lo : ln);
+		printf("%c %s %s\n", bo ? '-' : '+', path, joined);
+	} else {
+		tool_fields_diff(bo, lo, bn, ln, field_cb, d);
+	}
+	d->first = false;
+	return 0;
 }
 
 int
 cmd_diff(const char *repo, int argc, char **argv)
 {
-	char *specs[] = { (char *)"arp/", (char *)"nat/" };
-	git_diff_options dopts = GIT_DIFF_OPTIONS_INIT;
+	static const char *const tops[] = { "arp", "nat" };
 	struct dctx d = { false, true, true, NULL };
-	git_repository *r = NULL;
-	git_tree *ta = NULL, *tb = NULL;
-	git_diff *diff = NULL;
-	git_oid a, b;
+	struct store_reader *r = NULL;
+	struct store_oid a, b;
 	int ch, rc;
 
 	if ((ch = tool_opts_json(argc, argv, "diff", help, &d.json)) >= 0)
@@ -99,60 +115,14 @@ cmd_diff(const char *repo, int argc, char **argv)
 	if ((rc = tool_resolve(&a, r, argv[optind], "diff")) != 0 ||
 	    (rc = tool_resolve(&b, r, argv[optind + 1], "diff")) != 0)
 		goto done;
-	dopts.pathspec.strings = specs;
-	dopts.pathspec.count = 2;
-	if (tree_of(&ta, r, &a) < 0 || tree_of(&tb, r, &b) < 0 ||
-	    git_diff_tree_to_tree(&diff, r, ta, tb, &dopts) < 0) {
-		rc = tool_err(TOOL_EXIT_FAIL, "diff", "cannot compare the trees");
-		goto done;
-	}
 	if (d.json)
 		fputs("[", stdout);
-	for (size_t i = 0; i < git_diff_num_deltas(diff) && rc == 0; i++) {
-		const git_diff_delta *dd = git_diff_get_delta(diff, i);
-		struct store_item eo, en;
-		char *bo = NULL, *bn = NULL, joined[1024];
-		const char *op;
-
-		d.path = dd->status == GIT_DELTA_DELETED ? dd->old_file.path :
-		    dd->new_file.path;
-		if (dd->status != GIT_DELTA_ADDED)
-			rc = tool_entry_read(&eo, &bo, r, &dd->old_file.id,
-			    dd->old_file.path, "diff");
-		if (rc == 0 && dd->status != GIT_DELTA_DELETED)
-			rc = tool_entry_read(&en, &bn, r, &dd->new_file.id,
-			    dd->new_file.path, "diff");
-		if (rc != 0) {
-			free(bo);
-			free(bn);
-			break;
-		}
-		op = bo == NULL ? "add" : bn == NULL ? "remove" : "change";
-		if (d.json) {
-			fputs(d.first ? "\n  {\"key\":" : ",\n  {\"key\":", stdout);
-			tool_json_str(stdout, d.path);
-			printf(",\"op\":\"%s\",\"changes\":[", op);
-			d.ffirst = true;
-			tool_fields_diff(bo, bo ? eo.len : 0, bn, bn ? en.len : 0,
-			    field_cb, &d);
-			fputs("]}", stdout);
-		} else if (bo == NULL || bn == NULL) {
-			tool_fields_join(joined, sizeof(joined), bo ? bo : bn,
-			    bo ? eo.len : en.len);
-			printf("%c %s %s\n", bo ? '-' : '+', d.path, joined);
-		} else {
-			tool_fields_diff(bo, eo.len, bn, en.len, field_cb, &d);
-		}
-		d.first = false;
-		free(bo);
-		free(bn);
-	}
+	for (size_t i = 0; i < 2 && rc == 0; i++)
+		if ((rc = store_diff(r, &a, &b, tops[i], diff_one, &d)) < 0)
+			rc = tool_err(TOOL_EXIT_FAIL, "diff", "%s", tool_storemsg());
 	if (d.json && rc == 0)
 		fputs(d.first ? "]\n" : "\n]\n", stdout);
 done:
-	git_diff_free(diff);
-	git_tree_free(ta);
-	git_tree_free(tb);
-	git_repository_free(r);
+	store_reader_free(r);
 	return rc;
 }

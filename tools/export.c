@@ -42,10 +42,10 @@ cmd_export(const char *repo, int argc, char **argv)
 {
 	const char *rev = NULL;
 	bool json = true;		/* --json is accepted; JSON is all export writes */
-	git_repository *r = NULL;
-	git_commit *c = NULL;
-	git_oid id;
-	char hex[GIT_OID_HEXSZ + 1], iso[32], head[256];
+	struct store_reader *r = NULL;
+	struct store_commit *c = NULL;
+	struct store_oid id;
+	char hex[STORE_OID_HEXSZ + 1], iso[32], head[256];
 	int ch, rc;
 
 	if ((ch = tool_opts_json(argc, argv, "export", help, &json)) >= 0)
@@ -59,18 +59,17 @@ cmd_export(const char *repo, int argc, char **argv)
 		return rc;
 	if ((rc = tool_resolve(&id, r, rev, "export")) != 0)
 		goto done;
-	if (git_commit_lookup(&c, r, &id) < 0) {
-		rc = tool_err(TOOL_EXIT_FAIL, "export", "cannot read commit");
+	if (store_commit_read(&c, r, &id) < 0) {
+		rc = tool_err(TOOL_EXIT_FAIL, "export", "%s", tool_storemsg());
 		goto done;
 	}
-	git_oid_tostr(hex, sizeof(hex), &id);
 	snprintf(head, sizeof(head), "\"commit\":\"%s\",\"time\":\"%s\","
-	    "\"unix\":%lld,\"schema\":\"%s\",", hex, tool_iso(iso, git_commit_time(c)),
-	    (long long)git_commit_time(c), STORE_SCHEMA);
-	rc = tool_show(r, &id, (uint64_t)git_commit_time(c) * 1000000, TOOL_BOTH, true,
+	    "\"unix\":%lld,\"schema\":\"%s\",", store_oid_fmt(hex, &id),
+	    tool_iso(iso, c->committer.time), (long long)c->committer.time, STORE_SCHEMA);
+	rc = tool_show(r, &id, (uint64_t)c->committer.time * 1000000, TOOL_BOTH, true,
 	    head, "export");
 done:
-	git_commit_free(c);
-	git_repository_free(r);
+	store_commit_free(c);
+	store_reader_free(r);
 	return rc;
 }

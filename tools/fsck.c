@@ -134,67 +134,68 @@ ext_cmp(const void *x, const void *y)
 }
 
 /* The time of the last "tick: merge expire_<t>" on primary's own line. */
-static bool
-last_tick(uint64_t *t_us, git_repository *r, const git_oid *head)
+struct tick_find {
+	uint64_t	t_us;
+	bool		found;
+};
+
+static int
+tick_cb(void *arg, const struct store_commit *c)
 {
-	git_revwalk *w = NULL;
-	git_oid id;
-	bool found = false;
+	struct tick_find *t = arg;
+	unsigned long long s, u;
+	int n = 0;
 
-	if (git_revwalk_new(&w, r) < 0 || git_revwalk_push(w, head) < 0) {
-		git_revwalk_free(w);
-		return false;
+	if (sscanf(c->summary, "tick: merge expire_%llu.%6llu%n", &s, &u, &n) == 2 &&
+	    n > 0) {
+		t->t_us = (uint64_t)s * 1000000 + (uint64_t)u;
+		t->found = true;
+		return 1;	/* found: stop */
 	}
-	git_revwalk_simplify_first_parent(w);
-	while (!found && git_revwalk_next(&id, w) == 0) {
-		git_commit *c;
-		unsigned long long s, u;
-		int n = 0;
-
-		if (git_commit_lookup(&c, r, &id) < 0)
-			break;
-		if (sscanf(git_commit_summary(c), "tick: merge expire_%llu.%6llu%n",
-		    &s, &u, &n) == 2 && n > 0) {
-			*t_us = (uint64_t)s * 1000000 + (uint64_t)u;
-			found = true;
-		}
-		git_commit_free(c);
-	}
-	git_revwalk_free(w);
-	return found;
+	return 0;
 }
 
-static void
-top_check(struct fctx *f, git_repository *r, const git_oid *head)
+static bool
+last_tick(uint64_t *t_us, struct store_reader *r, const struct store_oid *head)
 {
-	static const char *const ok[] = { "meta", "arp", "nat", "conflicts" };
-	git_commit *c = NULL;
-	git_tree *t = NULL;
+	struct store_walk w = { .start = head, .nstart = 1,
+	    .flags = STORE_WALK_FIRST_PARENT };
+	struct tick_find t = { 0, false };
 
-	if (git_commit_lookup(&c, r, head) < 0 || git_commit_tree(&t, c) < 0) {
-		printf("%s: cannot read the head commit's tree\n", f->branch);
-		f->findings++;
-		goto done;
-	}
-	for (size_t i = 0; i < git_tree_entrycount(t); i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(t, i);
-		const char *name = git_tree_entry_name(e);
-		bool known = false;
-
-		for (size_t k = 0; k < 4; k++)
-			known = known || strcmp(name, ok[k]) == 0;
-		if (!known || git_tree_entry_type(e) != GIT_OBJECT_TREE) {
-			printf("%s: %s: not part of a gitnet store\n", f->branch, name);
-			f->findings++;
-		}
-	}
-done:
-	git_tree_free(t);
-	git_commit_free(c);
+	if (store_log(r, &w, tick_cb, &t) < 0 || !t.found)
+		return false;
+	*t_us = t.t_us;
+	return true;
 }
 
 static int
-check_branch(struct fctx *f, git_repository *r, const char *name, const git_oid *head)
+top_cb(void *arg, const char *name, unsigned mode)
+{
+	static const char *const ok[] = { "meta", "arp", "nat", "conflicts" };
+	struct fctx *f = arg;
+	bool known = false;
+
+	for (size_t k = 0; k < 4; k++)
+		known = known || strcmp(name, ok[k]) == 0;
+	if (!known || mode != STORE_MODE_DIR) {
+		printf("%s: %s: not part of a gitnet store\n", f->branch, name);
+		f->findings++;
+	}
+	return 0;
+}
+
+static void
+top_check(struct fctx *f, struct store_reader *r, const struct store_oid *head)
+{
+	if (store_list(r, head, "", top_cb, f) < 0) {
+		printf("%s: cannot read the head commit's tree\n", f->branch);
+		f->findings++;
+	}
+}
+
+static int
+check_branch(struct fctx *f, struct store_reader *r, const char *name,
+    const struct store_oid *head)
 {
 	int rc;
 
@@ -221,6 +222,27 @@ check_branch(struct fctx *f, git_repository *r, const char *name, const git_oid 
 	return 0;
 }
 
+struct fsck_walk {
+	struct fctx	*f;
+	struct store_reader *r;
+	unsigned	nbr;
+};
+
+static int
+branch_cb(void *arg, const char *ref, const struct store_oid *head, bool peeled)
+{
+	struct fsck_walk *w = arg;
+
+	(void)peeled;
+	if (head == NULL) {
+		printf("%s: branch does not resolve\n", ref);
+		w->f->findings++;
+		return 0;
+	}
+	w->nbr++;
+	return check_branch(w->f, w->r, ref + strlen("refs/heads/"), head);
+}
+
 int
 cmd_fsck(const char *repo, int argc, char **argv)
 {
@@ -230,11 +252,8 @@ cmd_fsck(const char *repo, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fctx f = { 0 };
-	git_repository *r = NULL;
-	git_branch_iterator *it = NULL;
-	git_reference *ref;
-	git_branch_t type;
-	unsigned nbr = 0;
+	struct store_reader *r = NULL;
+	struct fsck_walk w = { &f, NULL, 0 };
 	double tol = 1;
 	char *end;
 	int ch, rc;
@@ -262,34 +281,16 @@ cmd_fsck(const char *repo, int argc, char **argv)
 	f.tol_us = (uint64_t)(tol * 1e6);
 	if ((rc = tool_repo_open(&r, repo, "fsck")) != 0)
 		return rc;
-	if (git_branch_iterator_new(&it, r, GIT_BRANCH_LOCAL) < 0) {
-		rc = tool_err(TOOL_EXIT_FAIL, "fsck", "cannot list branches");
-		goto done;
-	}
-	while (rc == 0 && git_branch_next(&ref, &type, it) == 0) {
-		git_reference *res = NULL;
-		const char *name;
-
-		if (git_branch_name(&name, ref) < 0 ||
-		    git_reference_resolve(&res, ref) < 0) {
-			printf("%s: branch does not resolve\n", git_reference_name(ref));
-			f.findings++;
-		} else {
-			rc = check_branch(&f, r, name, git_reference_target(res));
-			nbr++;
-		}
-		git_reference_free(res);
-		git_reference_free(ref);
-	}
+	w.r = r;
+	if ((rc = store_refs(r, "refs/heads/*", branch_cb, &w)) < 0)
+		rc = tool_err(TOOL_EXIT_FAIL, "fsck", "%s", tool_storemsg());
 	if (rc == 0) {
 		fprintf(stderr, "gitnet: fsck: %u branches, %u arp and %u nat entries "
-		    "checked, %u finding%s\n", nbr, f.narp, f.nnat, f.findings,
+		    "checked, %u finding%s\n", w.nbr, f.narp, f.nnat, f.findings,
 		    f.findings == 1 ? "" : "s");
 		rc = f.findings ? TOOL_EXIT_FAIL : 0;
 	}
-done:
 	free(f.ext);
-	git_branch_iterator_free(it);
-	git_repository_free(r);
+	store_reader_free(r);
 	return rc;
 }

@@ -50,6 +50,41 @@ static const char help[] =
 "    gitnet log -- 192.168.1.1\n"
 "    gitnet log expire_1429688374.601896 --json -- nat/tcp/10.0.0/2/51000\n";
 
+struct log_walk {
+	struct store_reader *r;
+	const char	*key;		/* entry path, or NULL */
+	unsigned	tables;
+	bool		json, first;
+	long		max, shown;
+};
+
+static int
+log_one(void *arg, const struct store_commit *c)
+{
+	struct log_walk *l = arg;
+	bool keep;
+
+	if (l->max >= 0 && l->shown >= l->max)
+		return 1;		/* enough: stop the walk */
+	if (l->key != NULL)
+		keep = store_touches(l->r, c, l->key);
+	else if (l->tables != 0)
+		keep = ((l->tables & TOOL_ARP) && store_touches(l->r, c, "arp")) ||
+		    ((l->tables & TOOL_NAT) && store_touches(l->r, c, "nat"));
+	else
+		keep = true;
+	if (keep && l->json) {
+		fputs(l->first ? "\n  {" : ",\n  {", stdout);
+		tool_commit_json(stdout, c);
+		fputs("}", stdout);
+	} else if (keep) {
+		tool_commit_text(stdout, c);
+	}
+	l->first = l->first && !keep;
+	l->shown += keep;
+	return 0;
+}
+
 int
 cmd_log(const char *repo, int argc, char **argv)
 {
@@ -63,12 +98,13 @@ cmd_log(const char *repo, int argc, char **argv)
 	};
 	const char *rev = NULL, *key = NULL;
 	unsigned tables = 0;
-	bool json = false, first = true;
-	git_repository *r = NULL;
-	git_revwalk *w = NULL;
-	git_oid id;
+	bool json = false;
+	struct store_reader *r = NULL;
+	struct store_oid id;
+	struct store_walk w = { .start = &id, .nstart = 1 };
+	struct log_walk l = { .first = true };
 	char path[256];
-	long max = -1, shown = 0;
+	long max = -1;
 	char *end;
 	int ch, rc, nargs = argc;
 
@@ -106,6 +142,9 @@ cmd_log(const char *repo, int argc, char **argv)
 			return tool_badopt("log", argv);
 		}
 	}
+	l.tables = tables;
+	l.json = json;
+	l.max = max;
 	if (optind < nargs)
 		rev = argv[optind++];
 	if (optind < nargs)
@@ -117,43 +156,15 @@ cmd_log(const char *repo, int argc, char **argv)
 		return rc;
 	if ((rc = tool_resolve(&id, r, rev, "log")) != 0)
 		goto done;
-	if (git_revwalk_new(&w, r) < 0 || git_revwalk_push(w, &id) < 0 ||
-	    git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0) {
-		rc = tool_err(TOOL_EXIT_FAIL, "log", "cannot walk history");
-		goto done;
-	}
+	l.r = r;
+	l.key = key != NULL ? path : NULL;
 	if (json)
 		fputs("[", stdout);
-	while ((max < 0 || shown < max) && git_revwalk_next(&id, w) == 0) {
-		git_commit *c;
-		bool keep;
-
-		if (git_commit_lookup(&c, r, &id) < 0) {
-			rc = tool_err(TOOL_EXIT_FAIL, "log", "cannot read a commit");
-			break;
-		}
-		if (key != NULL)
-			keep = tool_touches(r, c, path);
-		else if (tables != 0)
-			keep = ((tables & TOOL_ARP) && tool_touches(r, c, "arp")) ||
-			    ((tables & TOOL_NAT) && tool_touches(r, c, "nat"));
-		else
-			keep = true;
-		if (keep && json) {
-			fputs(first ? "\n  {" : ",\n  {", stdout);
-			tool_commit_json(stdout, c);
-			fputs("}", stdout);
-		} else if (keep) {
-			tool_commit_text(stdout, c);
-		}
-		first = first && !keep;
-		shown += keep;
-		git_commit_free(c);
-	}
+	if (store_log(r, &w, log_one, &l) < 0)
+		rc = tool_err(TOOL_EXIT_FAIL, "log", "%s", tool_storemsg());
 	if (json)
-		fputs(first ? "]\n" : "\n]\n", stdout);
+		fputs(l.first ? "]\n" : "\n]\n", stdout);
 done:
-	git_revwalk_free(w);
-	git_repository_free(r);
+	store_reader_free(r);
 	return rc;
 }

@@ -208,7 +208,7 @@ show_cb(void *ctx, const struct store_item *te)
 }
 
 int
-tool_show(git_repository *r, const git_oid *commit, uint64_t now_us,
+tool_show(struct store_reader *r, const struct store_oid *commit, uint64_t now_us,
     unsigned tables, bool json, const char *head, const char *cmd)
 {
 	struct show s = { now_us, json, true };
@@ -242,15 +242,24 @@ trailer_text(void *ctx, const char *line)
 	fprintf(ctx, "    %s\n", line);
 }
 
-void
-tool_commit_text(FILE *f, const git_commit *c)
+char *
+tool_short_id(char buf[13], const struct store_oid *id)
 {
-	char hex[GIT_OID_HEXSZ + 1], iso[32];
+	char hex[STORE_OID_HEXSZ + 1];
 
-	git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
-	fprintf(f, "%.12s %s %s\n", hex, tool_iso(iso, git_commit_time(c)),
-	    git_commit_summary((git_commit *)c));
-	tool_trailers(git_commit_message(c), trailer_text, f);
+	memcpy(buf, store_oid_fmt(hex, id), 12);
+	buf[12] = '\0';
+	return buf;
+}
+
+void
+tool_commit_text(FILE *f, const struct store_commit *c)
+{
+	char id[13], iso[32];
+
+	fprintf(f, "%s %s %s\n", tool_short_id(id, &c->id),
+	    tool_iso(iso, c->committer.time), c->summary);
+	tool_trailers(c->message, trailer_text, f);
 }
 
 struct jtrail {
@@ -273,26 +282,24 @@ trailer_json(void *ctx, const char *line)
 }
 
 void
-tool_commit_json(FILE *f, const git_commit *c)
+tool_commit_json(FILE *f, const struct store_commit *c)
 {
-	char hex[GIT_OID_HEXSZ + 1], iso[32];
+	char hex[STORE_OID_HEXSZ + 1], iso[32];
 	struct jtrail j = { f, "Cause: ", true };
 
-	git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
-	fprintf(f, "\"id\":\"%s\",\"time\":\"%s\",\"unix\":%lld,\"parents\":[", hex,
-	    tool_iso(iso, git_commit_time(c)), (long long)git_commit_time(c));
-	for (unsigned i = 0; i < git_commit_parentcount(c); i++) {
-		git_oid_tostr(hex, sizeof(hex), git_commit_parent_id(c, i));
-		fprintf(f, "%s\"%s\"", i ? "," : "", hex);
-	}
+	fprintf(f, "\"id\":\"%s\",\"time\":\"%s\",\"unix\":%lld,\"parents\":[",
+	    store_oid_fmt(hex, &c->id), tool_iso(iso, c->committer.time),
+	    (long long)c->committer.time);
+	for (unsigned i = 0; i < c->nparent; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", store_oid_fmt(hex, &c->parent[i]));
 	fputs("],\"subject\":", f);
-	tool_json_str(f, git_commit_summary((git_commit *)c));
+	tool_json_str(f, c->summary);
 	fputs(",\"causes\":[", f);
-	tool_trailers(git_commit_message(c), trailer_json, &j);
+	tool_trailers(c->message, trailer_json, &j);
 	fputs("],\"conflicts\":[", f);
 	j.prefix = "Conflict: ";
 	j.first = true;
-	tool_trailers(git_commit_message(c), trailer_json, &j);
+	tool_trailers(c->message, trailer_json, &j);
 	fputs("]", f);
 }
 

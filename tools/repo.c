@@ -33,6 +33,14 @@ tool_err(int code, const char *cmd, const char *fmt, ...)
 	return code;
 }
 
+const char *
+tool_storemsg(void)
+{
+	const char *m = store_strerror();
+
+	return strncmp(m, "store: ", 7) == 0 ? m + 7 : m;
+}
+
 int
 tool_repo_open(struct store_reader **out, const char *path, const char *cmd)
 {
@@ -42,7 +50,7 @@ tool_repo_open(struct store_reader **out, const char *path, const char *cmd)
 		return 0;
 	/* The store's message names the path and the reason. */
 	tool_err(error == STORE_ENOTFOUND || error == STORE_EFOREIGN ? TOOL_EXIT_USAGE :
-	    TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+	    TOOL_EXIT_FAIL, cmd, "%s", tool_storemsg());
 	return error == STORE_ENOTFOUND || error == STORE_EFOREIGN ? TOOL_EXIT_USAGE :
 	    TOOL_EXIT_FAIL;
 }
@@ -52,7 +60,7 @@ tool_resolve(struct store_oid *out, struct store_reader *r, const char *rev,
     const char *cmd)
 {
 	if (store_resolve(out, r, rev) < 0)
-		return tool_err(TOOL_EXIT_USAGE, cmd, "%s", store_strerror());
+		return tool_err(TOOL_EXIT_USAGE, cmd, "%s", tool_storemsg());
 	return 0;
 }
 
@@ -65,11 +73,11 @@ tool_entry_read(struct store_item *te, char **buf, struct store_reader *r,
 
 	*buf = NULL;
 	if ((rc = store_read_file(buf, &len, NULL, r, commit, path)) < 0)
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_storemsg());
 	if (rc == 1)
 		return 1;
 	if (store_item_decode(te, path, *buf, len) < 0)
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_storemsg());
 	return 0;
 }
 
@@ -81,7 +89,7 @@ tool_load(struct store_reader *r, const struct store_oid *commit, unsigned table
 
 	/* A failure of the store's is negative; fn's and bad's own codes pass. */
 	if (rc < 0)
-		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", store_strerror());
+		return tool_err(TOOL_EXIT_FAIL, cmd, "%s", tool_storemsg());
 	return rc;
 }
 

@@ -71,9 +71,9 @@ cmd_show(const char *repo, int argc, char **argv)
 	const char *rev = NULL;
 	unsigned tables = TOOL_BOTH;
 	bool json = false, have_table = false;
-	git_repository *r = NULL;
-	git_commit *c = NULL;
-	git_oid id;
+	struct store_reader *r = NULL;
+	struct store_commit *c = NULL;
+	struct store_oid id;
 	int ch, rc;
 
 	if ((ch = tool_opts_json(argc, argv, "show", help, &json)) >= 0)
@@ -91,13 +91,13 @@ cmd_show(const char *repo, int argc, char **argv)
 	if ((rc = tool_repo_open(&r, repo, "show")) != 0)
 		return rc;
 	if ((rc = tool_resolve(&id, r, rev, "show")) == 0) {
-		if (git_commit_lookup(&c, r, &id) < 0)
-			rc = tool_err(TOOL_EXIT_FAIL, "show", "cannot read commit");
+		if (store_commit_read(&c, r, &id) < 0)
+			rc = tool_err(TOOL_EXIT_FAIL, "show", "%s", tool_storemsg());
 		else
-			rc = tool_show(r, &id, (uint64_t)git_commit_time(c) * 1000000,
+			rc = tool_show(r, &id, (uint64_t)c->committer.time * 1000000,
 			    tables, json, NULL, "show");
 	}
-	git_commit_free(c);
-	git_repository_free(r);
+	store_commit_free(c);
+	store_reader_free(r);
 	return rc;
 }

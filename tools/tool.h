@@ -47,6 +47,9 @@ int tool_badopt(const char *cmd, char **argv);
 int tool_opts_json(int argc, char **argv, const char *cmd, const char *help,
     bool *json);
 
+/* The store's last message on this thread, without its "store: " prefix. */
+const char *tool_storemsg(void);
+
 /* Print "gitnet: <cmd>: <fmt...>" on stderr; returns code. */
 int tool_err(int code, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

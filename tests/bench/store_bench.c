@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <git2.h>
+
 #include "store/store.h"
 
 #define T0	1429688300000000ULL

@@ -175,7 +175,7 @@ crash__acked_changes_survive_sigkill(void **state)
 			fail_msg("kill %d: reopen: %s", k, store_strerror());
 		memset(s.bit, 0, 1u << 20);
 		s.max = 0;
-		if (store_load(st, NULL, mark, &s) != 0)
+		if (store_load(store_reader_of(st), NULL, mark, &s) != 0)
 			fail_msg("kill %d: load: %s", k, store_strerror());
 		store_free(st);
 		for (uint64_t q = 1; q <= acked; q++)

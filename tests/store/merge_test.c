@@ -120,7 +120,7 @@ static void
 base_done(struct fx *f)
 {
 	assert_int_equal(store_flush(f->st), 0);
-	git_oid_cpy(&f->base, store_head(f->st));
+	git_oid_cpy(&f->base, store_goid(store_head(f->st)));
 }
 
 /* Theirs: v[0..n) set or removed on top of base, as branch "theirs". */
@@ -369,9 +369,9 @@ merge__already_merged_is_a_no_op(void **state)
 	base_done(f);
 	theirs(f, NULL, 0, S(2));
 	assert_int_equal(merge(f, S(3)), 0);
-	git_oid_cpy(&before, store_head(f->st));
+	git_oid_cpy(&before, store_goid(store_head(f->st)));
 	assert_int_equal(merge(f, S(4)), 0);		/* theirs is an ancestor now */
-	assert_true(git_oid_equal(&before, store_head(f->st)));
+	assert_true(git_oid_equal(&before, store_goid(store_head(f->st))));
 }
 
 static char self[4096];

@@ -47,7 +47,7 @@ arp_change(uint8_t op, uint32_t ip, uint64_t now, uint64_t expires)
 static void
 commit_ok(struct store *st, uint64_t now, git_oid *out)
 {
-	int error = store_commit(st, now, out);
+	int error = store_commit(st, now, store_soid_mut(out));
 
 	if (error != 0)
 		fail_msg("store_commit: %d %s", error, store_strerror());
@@ -149,7 +149,7 @@ store_open__refuses_other_schema(void **state)
 	st = NULL;
 	assert_int_equal(store_open(&st, f->repo, &o), STORE_EFOREIGN);
 	assert_non_null(strstr(store_strerror(),
-	    "schema 'gitnet-store 2' is not supported (this is 'gitnet-store 1')"));
+	    "unknown schema 'gitnet-store 2' is not supported (this is 'gitnet-store 1')"));
 	/* No meta/schema at all. */
 	sh("export GIT_DIR=%s GIT_INDEX_FILE=%s/idx; printf '0 %%040d\\tmeta/schema\\n' 0 | "
 	    "git update-index --index-info && t=$(git write-tree) && "
@@ -214,7 +214,7 @@ store_commit__single_change_message_and_entry(void **state)
 
 	opts(&o);
 	st = open_ok(f->repo, &o);
-	assert_int_equal(store_commit(st, T0, &id), 1);		/* nothing yet */
+	assert_int_equal(store_commit(st, T0, store_soid_mut(&id)), 1);		/* nothing yet */
 	{
 		struct store_change bad = arp_change(EV_ADD, 0x0a000002, T0, 0);
 
@@ -235,7 +235,7 @@ store_commit__single_change_message_and_entry(void **state)
 	assert_int_equal(store_pending(st), 1);
 	commit_ok(st, T0 + 700000, &id);
 	assert_int_equal(store_pending(st), 0);
-	assert_true(git_oid_equal(&id, store_head(st)));
+	assert_true(git_oid_equal(&id, store_goid(store_head(st))));
 	assert_int_equal(store_flush(st), 0);
 	store_free(st);
 	assert_string_equal(sh("git --git-dir=%s rev-parse primary", f->repo),
@@ -315,7 +315,7 @@ tree_id_at(git_oid *out, struct store *st, const char *path)
 	git_tree *t;
 	git_tree_entry *te;
 
-	assert_int_equal(git_commit_lookup(&c, store_repo(st), store_head(st)), 0);
+	assert_int_equal(git_commit_lookup(&c, store_repo(st), store_goid(store_head(st))), 0);
 	assert_int_equal(git_commit_tree(&t, c), 0);
 	assert_int_equal(git_tree_entry_bypath(&te, t, path), 0);
 	git_oid_cpy(out, git_tree_entry_id(te));
@@ -416,7 +416,7 @@ store_flush__packs_bounded_and_no_loose(void **state)
 		static struct { char s[8192]; } b;
 
 		b.s[0] = '\0';
-		assert_int_equal(store_load(st, NULL, collect, &b), 0);
+		assert_int_equal(store_load(store_reader_of(st), NULL, collect, &b), 0);
 		for (const char *p = b.s; (p = strchr(p, ' ')) != NULL; p++)
 			count++;
 	}
@@ -467,7 +467,7 @@ store_flush__merges_packs_in_the_background(void **state)
 	store_free(st);
 	assert_fsck(f->repo);
 	st = open_ok(f->repo, &o);
-	assert_int_equal(store_load(st, NULL, count_entry, &count), 0);
+	assert_int_equal(store_load(store_reader_of(st), NULL, count_entry, &count), 0);
 	assert_int_equal(count, 40 * 50);
 	store_free(st);
 }
@@ -516,7 +516,7 @@ store_flush__merge_after_interrupted_merge_keeps_objects(void **state)
 	assert_fsck(f->repo);
 	st = open_ok(f->repo, &o);
 	b.s[0] = '\0';
-	assert_int_equal(store_load(st, NULL, collect, &b), 0);
+	assert_int_equal(store_load(store_reader_of(st), NULL, collect, &b), 0);
 	assert_int_equal(strncmp(b.s, "arp/10.0.0/0 arp/10.1.0/0 arp/11.0.0/0 ", 39), 0);
 	store_free(st);
 }
@@ -538,23 +538,23 @@ store_load__at_revision_and_time(void **state)
 	commit_ok(st, T0 + 5000000, &c2);
 	assert_int_equal(store_flush(st), 0);
 	b.s[0] = '\0';
-	assert_int_equal(store_load(st, &c1, collect, &b), 0);
+	assert_int_equal(store_load(store_reader_of(st), store_soid(&c1), collect, &b), 0);
 	assert_string_equal(b.s, "arp/10.0.0/2 ");
 	b.s[0] = '\0';
-	assert_int_equal(store_load(st, NULL, collect, &b), 0);
+	assert_int_equal(store_load(store_reader_of(st), NULL, collect, &b), 0);
 	assert_string_equal(b.s, "arp/10.0.0/2 arp/10.0.0/3 ");
-	assert_int_equal(store_at_time(&at, st, T0 + 4999999), 0);
+	assert_int_equal(store_at_time(store_soid_mut(&at), store_reader_of(st), T0 + 4999999), 0);
 	assert_true(git_oid_equal(&at, &c1));
-	assert_int_equal(store_at_time(&at, st, T0 + 5000000), 0);
+	assert_int_equal(store_at_time(store_soid_mut(&at), store_reader_of(st), T0 + 5000000), 0);
 	assert_true(git_oid_equal(&at, &c2));
-	assert_int_equal(store_at_time(&at, st, T0 - 1000000), GIT_ENOTFOUND);
+	assert_int_equal(store_at_time(store_soid_mut(&at), store_reader_of(st), T0 - 1000000), GIT_ENOTFOUND);
 	store_free(st);
 
 	/* After a restart the expiry index is rebuilt from the tree. */
 	st = open_ok(f->repo, &o);
 	assert_int_equal(store_tick(st, T0 + 70000000), 0);
 	b.s[0] = '\0';
-	assert_int_equal(store_load(st, NULL, collect, &b), 0);
+	assert_int_equal(store_load(store_reader_of(st), NULL, collect, &b), 0);
 	assert_string_equal(b.s, "arp/10.0.0/3 ");
 	assert_int_equal(store_close(st), 0);
 	assert_fsck(f->repo);
@@ -654,9 +654,9 @@ store_tick__nothing_expired_no_commit(void **state)
 	record_ok(st, arp_change(EV_ADD, 0x0a000002, T0, T0 + 60000000));
 	record_ok(st, arp_change(EV_ADD, 0x0a000003, T0, 0));	/* never expires */
 	commit_ok(st, T0, NULL);
-	git_oid_cpy(&before, store_head(st));
+	git_oid_cpy(&before, store_goid(store_head(st)));
 	assert_int_equal(store_tick(st, T0 + 59999999), 1);
-	assert_true(git_oid_equal(&before, store_head(st)));
+	assert_true(git_oid_equal(&before, store_goid(store_head(st))));
 	assert_int_equal(store_tick_finish(st, T0), 1);
 	assert_int_equal(store_close(st), 0);
 	assert_string_equal(sh("git --git-dir=%s branch --list 'expire_*' | wc -l", f->repo),

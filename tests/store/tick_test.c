@@ -169,7 +169,7 @@ static void
 model_load(struct store *st, struct model *m)
 {
 	memset(m, 0, sizeof(*m));
-	assert_int_equal(store_load(st, NULL, model_add, m), 0);
+	assert_int_equal(store_load(store_reader_of(st), NULL, model_add, m), 0);
 }
 
 static void
@@ -316,7 +316,7 @@ assert_merge_commit(struct store *st, const git_oid *prev, const git_oid *tick,
 	git_commit *c;
 	char want[128], t[24];
 
-	assert_int_equal(git_commit_lookup(&c, store_repo(st), store_head(st)), 0);
+	assert_int_equal(git_commit_lookup(&c, store_repo(st), store_goid(store_head(st))), 0);
 	assert_int_equal(git_commit_parentcount(c), 2);
 	assert_true(git_oid_equal(git_commit_parent_id(c, 0), prev));
 	assert_true(git_oid_equal(git_commit_parent_id(c, 1), tick));
@@ -424,7 +424,7 @@ store_tick_finish__fast_merge_equals_generic(void **state)
 		}
 
 		generic_tree(&want, st);
-		git_oid_cpy(&prev, store_head(st));
+		git_oid_cpy(&prev, store_goid(store_head(st)));
 		assert_int_equal(store_tick_finish(st, tt + SEC), 0);
 		assert_int_equal(st->tick_nfast, ++ticks);
 		assert_int_equal(st->tick_nslow, 0);
@@ -498,7 +498,7 @@ store_merge__while_tick_pending(void **state)
 	}
 	commit_ok(st, T0);
 	assert_int_equal(store_flush(st), 0);
-	git_oid_cpy(&base, store_head(st));
+	git_oid_cpy(&base, store_goid(store_head(st)));
 	memset(v, 0, sizeof(v));
 	v[0].e = arp_ent(0, T0 + 15 * SEC, T0 + 300 * SEC, 1);	/* refresh */
 	v[1].e = arp_ent(5, T0 + 15 * SEC, T0 + 300 * SEC, 0);	/* new */
