@@ -1,5 +1,6 @@
 /*
- * Names of drop reasons, event operations and event causes.
+ * Names of drop reasons, event operations, event causes and the IP
+ * protocols gitnet translates.
  *
  * Every table is generated from the X-macro list that generates its enum
  * (drop.h, event.h), so a name can never drift from its value. A value
@@ -7,9 +8,11 @@
  * names itself "?" instead of indexing past a table.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "drop.h"
 #include "event.h"
+#include "wire.h"
 
 static const char *const drop_names[DROP_MAX] = {
 #define NF_DROP_NAME(sym, name, text) [DROP_##sym] = name,
@@ -64,4 +67,31 @@ const char *
 ev_cause_name(enum ev_cause cause)
 {
 	return name_lookup(ev_cause_names, EV_CAUSE_MAX, (unsigned)cause);
+}
+
+const char *
+ip_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP_:	return "tcp";
+	case IPPROTO_UDP_:	return "udp";
+	case IPPROTO_ICMP_:	return "icmp";
+	default:		return NULL;
+	}
+}
+
+int
+ip_proto_parse(uint8_t *proto, const char *s, size_t n)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP_, IPPROTO_UDP_, IPPROTO_ICMP_ };
+
+	for (size_t i = 0; i < sizeof(protos); i++) {
+		const char *name = ip_proto_name(protos[i]);
+
+		if (strlen(name) == n && memcmp(name, s, n) == 0) {
+			*proto = protos[i];
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -276,5 +276,14 @@ char *mac_ntop(const uint8_t mac[ETH_ALEN], char buf[18]);
 int ipv4_pton(const char *s, uint32_t *out);
 /* Parse "aa:bb:cc:dd:ee:ff": 0 or -1. */
 int mac_pton(const char *s, uint8_t mac[ETH_ALEN]);
+/*
+ * The protocols gitnet translates by name, as conntrack, paths and
+ * commit messages write them: "tcp", "udp", "icmp"; NULL for any other
+ * (netfn/names.c). These four are the only IPv4/MAC/protocol text
+ * routines: every other layer calls them.
+ */
+const char *ip_proto_name(uint8_t proto);
+/* The protocol named by s[0..n) exactly ("tcp", "udp", "icmp"): 0 or -1. */
+int ip_proto_parse(uint8_t *proto, const char *s, size_t n);
 
 #endif

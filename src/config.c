@@ -495,11 +495,6 @@ config_add_pool(struct router_config *c, const char *s, char *why, size_t wl)
 	return 0;
 }
 
-static const char *
-config_proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_TCP_ ? "tcp" : "udp";
-}
 
 /* "PROTO:PORT=IP:PORT": the external port of the outside address, the inside
  * endpoint. Where the inside address lies is config_check's business. */
@@ -507,7 +502,7 @@ static int
 config_add_forward(struct router_config *c, const char *s, char *why, size_t wl)
 {
 	struct config_forward f;
-	char buf[CONFIG_LINE_MAX + 1], sa[16], sb[16];
+	char buf[CONFIG_LINE_MAX + 1], sa[16], sb[16], pname[8];
 	const char *eq, *colon, *port;
 	uint32_t v;
 	unsigned i;
@@ -519,11 +514,11 @@ config_add_forward(struct router_config *c, const char *s, char *why, size_t wl)
 		return config_fail(why, wl, "'%s' lacks =IP:PORT", s);
 	if ((colon = memchr(s, ':', (size_t)(eq - s))) == NULL)
 		return config_fail(why, wl, "'%s' lacks PROTO: before the port", s);
-	if ((size_t)(colon - s) == 3 && strncasecmp(s, "tcp", 3) == 0)
-		f.proto = IPPROTO_TCP_;
-	else if ((size_t)(colon - s) == 3 && strncasecmp(s, "udp", 3) == 0)
-		f.proto = IPPROTO_UDP_;
-	else
+	for (size_t k = 0; k < sizeof(pname) && s + k < colon; k++)
+		pname[k] = (char)tolower((unsigned char)s[k]);
+	if ((size_t)(colon - s) >= sizeof(pname) ||
+	    ip_proto_parse(&f.proto, pname, (size_t)(colon - s)) < 0 ||
+	    (f.proto != IPPROTO_TCP_ && f.proto != IPPROTO_UDP_))
 		return config_fail(why, wl, "protocol '%.*s' is not tcp or udp",
 		    (int)(colon - s), s);
 	memcpy(buf, colon + 1, (size_t)(eq - colon - 1));
@@ -560,12 +555,12 @@ config_add_forward(struct router_config *c, const char *s, char *why, size_t wl)
 			continue;
 		if (o->ext_port == f.ext_port)
 			return config_fail(why, wl, "%s port %u is already forwarded to %s:%u",
-			    config_proto_name(f.proto), f.ext_port,
+			    ip_proto_name(f.proto), f.ext_port,
 			    ipv4_ntop(o->int_ip, sa), o->int_port);
 		if (o->int_ip == f.int_ip && o->int_port == f.int_port)
 			return config_fail(why, wl,
 			    "%s %s:%u is already forwarded from port %u",
-			    config_proto_name(f.proto), ipv4_ntop(f.int_ip, sb),
+			    ip_proto_name(f.proto), ipv4_ntop(f.int_ip, sb),
 			    f.int_port, o->ext_port);
 	}
 	if (c->nforwards >= CONFIG_MAX_FORWARDS)
@@ -932,7 +927,7 @@ config_check_nat(const struct router_config *c, char *err, size_t errlen)
 		const struct config_forward *f = &c->forwards[i];
 
 		snprintf(what, sizeof(what), "forward %s:%u: address",
-		    config_proto_name(f->proto), f->ext_port);
+		    ip_proto_name(f->proto), f->ext_port);
 		if (!config_on_subnet(in, f->int_ip))
 			return config_fail(err, errlen,
 			    "%s %s is not on the inside subnet %s/%u", what,

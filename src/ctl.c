@@ -17,6 +17,7 @@
 
 #include "netfn/wire.h"
 #include "router.h"
+#include "store/store.h"
 
 void
 router_report_stats(const struct router *r, int fd)
@@ -103,94 +104,37 @@ router_report_stats(const struct router *r, int fd)
 	}
 }
 
+/*
+ * The ARP and NAT reports convert live entries to store entries and print
+ * them with the store's formatters (store/format.c), the ones `gitnet show`
+ * prints history with: the two cannot drift apart.
+ */
 void
 router_report_arp(struct router *r, int fd)
 {
 	struct arp_entry e[256];
 	size_t n = arp_dump(nf_arp(r->nf), e, sizeof(e) / sizeof(e[0]));
+	char line[STORE_FMT_MAX];
+	struct store_entry se;
 
 	for (size_t i = 0; i < n; i++) {
-		char ip[16], mac[18];
-		const char *dev = r->ifnames[e[i].ifidx];
-
-		ipv4_ntop(e[i].ip, ip);
-		if (e[i].state == ARP_INCOMPLETE || e[i].state == ARP_FAILED)
-			dprintf(fd, "%s dev %s %s\n", ip, dev, arp_state_name(e[i].state));
-		else
-			dprintf(fd, "%s dev %s lladdr %s %s\n", ip, dev,
-			    mac_ntop(e[i].mac, mac), arp_state_name(e[i].state));
+		store_entry_from_arp(&se, &e[i]);
+		store_fmt_neigh(line, sizeof(line), &se.arp, r->ifnames[e[i].ifidx]);
+		dprintf(fd, "%s", line);
 	}
 }
 
-static const char *
-proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_TCP_ ? "tcp" : proto == IPPROTO_UDP_ ? "udp" : "icmp";
-}
-
 /*
- * One session as conntrack -L prints one: original tuple (inside endpoint to
- * remote), reply tuple (remote to external endpoint), [UNREPLIED]/[ASSURED].
+ * Sessions as conntrack -L lists them, one line (or JSON object) each:
+ * every session is a store entry with its one remote, its own timeout.
  */
-static void
-nat_line(int fd, const struct nat_session *s, uint64_t now)
-{
-	char ii[16], ei[16], ri[16];
-	uint64_t left = s->expires_us == 0 ? 0 :
-	    s->expires_us > now ? (s->expires_us - now) / 1000000 : 0;
-
-	ipv4_ntop(s->int_ip, ii);
-	ipv4_ntop(s->ext_ip, ei);
-	ipv4_ntop(s->rem_ip, ri);
-	dprintf(fd, "%-8s %u %llu ", proto_name(s->proto), s->proto,
-	    (unsigned long long)left);
-	if (s->proto == IPPROTO_TCP_)
-		dprintf(fd, "%s ", nat_tcp_state_name(s->state));
-	if (s->proto == IPPROTO_ICMP_)
-		dprintf(fd, "src=%s dst=%s type=8 code=0 id=%u %s"
-		    "src=%s dst=%s type=0 code=0 id=%u ", ii, ri, s->int_port,
-		    s->flags & NAT_SF_REPLIED ? "" : "[UNREPLIED] ", ri, ei, s->ext_port);
-	else
-		dprintf(fd, "src=%s dst=%s sport=%u dport=%u %s"
-		    "src=%s dst=%s sport=%u dport=%u %s", ii, ri, s->int_port, s->rem_port,
-		    s->flags & NAT_SF_REPLIED ? "" : "[UNREPLIED] ", ri, ei, s->rem_port,
-		    s->ext_port, s->flags & NAT_SF_REPLIED ? "[ASSURED] " : "");
-	dprintf(fd, "mark=0 use=1\n");
-}
-
-static void
-nat_json(int fd, const struct nat_session *s, uint64_t now, bool first)
-{
-	char ii[16], ei[16], ri[16];
-	uint64_t left = s->expires_us == 0 ? 0 :
-	    s->expires_us > now ? (s->expires_us - now) / 1000000 : 0;
-
-	dprintf(fd, "%s{\"proto\":\"%s\",\"state\":%s%s%s,\"timeout\":%llu,"
-	    "\"inside\":{\"ip\":\"%s\",\"port\":%u},"
-	    "\"external\":{\"ip\":\"%s\",\"port\":%u},"
-	    "\"remote\":{\"ip\":\"%s\",\"port\":%u},"
-	    "\"replied\":%s,\"inbound\":%s,\"static\":%s,"
-	    "\"created\":%llu.%06llu,\"expires\":%llu.%06llu}",
-	    first ? "" : ",\n", proto_name(s->proto),
-	    s->proto == IPPROTO_TCP_ ? "\"" : "",
-	    s->proto == IPPROTO_TCP_ ? nat_tcp_state_name(s->state) : "null",
-	    s->proto == IPPROTO_TCP_ ? "\"" : "", (unsigned long long)left,
-	    ipv4_ntop(s->int_ip, ii), s->int_port, ipv4_ntop(s->ext_ip, ei), s->ext_port,
-	    ipv4_ntop(s->rem_ip, ri), s->rem_port,
-	    s->flags & NAT_SF_REPLIED ? "true" : "false",
-	    s->flags & NAT_SF_INBOUND ? "true" : "false",
-	    s->flags & NAT_SF_STATIC ? "true" : "false",
-	    (unsigned long long)(s->created_us / 1000000),
-	    (unsigned long long)(s->created_us % 1000000),
-	    (unsigned long long)(s->expires_us / 1000000),
-	    (unsigned long long)(s->expires_us % 1000000));
-}
-
 void
 router_report_nat(struct router *r, int fd, bool json)
 {
 	struct nat *nat = nf_nat(r->nf);
 	struct nat_session s[256];
+	char line[STORE_FMT_MAX];
+	struct store_entry se;
 	uint64_t now = router_now_us();
 	uint32_t cursor = 0;
 	bool first = true;
@@ -205,10 +149,12 @@ router_report_nat(struct router *r, int fd, bool json)
 				/* expired but not yet swept: already gone */
 				if (s[i].expires_us != 0 && s[i].expires_us <= now)
 					continue;
+				store_entry_from_nat(&se, &s[i]);
 				if (json)
-					nat_json(fd, &s[i], now, first);
+					store_fmt_conntrack_json(line, sizeof(line), &se.nat, 0, now);
 				else
-					nat_line(fd, &s[i], now);
+					store_fmt_conntrack(line, sizeof(line), &se.nat, now);
+				dprintf(fd, "%s%s", json && !first ? ",\n" : "", line);
 				first = false;
 			}
 		} while (cursor != 0);

@@ -128,7 +128,7 @@ static void
 warn_kernel_address(const char *dev)
 {
 	struct ifaddrs *ifa, *p;
-	char a[INET_ADDRSTRLEN];
+	char a[16];
 
 	if (getifaddrs(&ifa) != 0)
 		return;
@@ -137,8 +137,8 @@ warn_kernel_address(const char *dev)
 		    strcmp(p->ifa_name, dev) == 0)
 			logmsg("router: warning: %s has kernel address %s; the kernel "
 			    "will answer ARP beside the router", dev,
-			    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)p->ifa_addr)->sin_addr,
-			    a, sizeof(a)));
+			    ipv4_ntop(ntohl(((struct sockaddr_in *)(void *)
+			    p->ifa_addr)->sin_addr.s_addr), a));
 	freeifaddrs(ifa);
 }
 
@@ -263,7 +263,7 @@ router_static(struct router *r, struct nf_out *out)
 		if ((e = nf_forward_add(r->nf, fw->proto, fw->ext_port, fw->int_ip,
 		    fw->int_port, router_now_us(), out)) < 0) {
 			logmsg("router: forward %s:%u=%s:%u: %s",
-			    fw->proto == IPPROTO_TCP_ ? "tcp" : "udp", fw->ext_port,
+			    ip_proto_name(fw->proto), fw->ext_port,
 			    ipv4_ntop(fw->int_ip, a), fw->int_port, strerror(-e));
 			return -1;
 		}

@@ -17,11 +17,11 @@ sink_format(char *buf, size_t len, const struct nf_event *ev,
 	if (ev->table == EV_TABLE_NAT) {
 		const struct ev_nat *n = &ev->nat;
 		char ii[16], ei[16], ri[16];
-		const char *p = n->proto == IPPROTO_TCP_ ? "tcp" :
-		    n->proto == IPPROTO_UDP_ ? "udp" : "icmp";
+		const char *p = ip_proto_name(n->proto);
 
 		snprintf(buf, len, "nat: %s %s %s:%u -> %s:%u to %s:%u%s%s (%s)",
-		    ev->op == EV_ADD && n->mapping_new ? "map" : ev_op_name(ev->op), p,
+		    ev->op == EV_ADD && n->mapping_new ? "map" : ev_op_name(ev->op),
+		    p != NULL ? p : "?",
 		    ipv4_ntop(n->int_ip, ii), n->int_port, ipv4_ntop(n->ext_ip, ei),
 		    n->ext_port, ipv4_ntop(n->rem_ip, ri), n->rem_port,
 		    n->proto == IPPROTO_TCP_ ? " " : "",

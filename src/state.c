@@ -111,27 +111,10 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 
 /* A stored remote state as a NAT session state (restart). */
 static void
-session_of(struct nat_session *n, uint8_t proto, uint8_t rstate)
+session_of(struct nat_session *n, uint8_t proto, const struct store_nat_remote *r)
 {
 	n->proto = proto;
-	n->state = NAT_TCP_NONE;
-	n->flags = 0;
-	switch (rstate) {
-	case STORE_NAT_ESTABLISHED:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_ESTABLISHED : 0;
-		n->flags = NAT_SF_REPLIED;
-		break;
-	case STORE_NAT_TRANSITORY:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_TIME_WAIT : 0;
-		n->flags = NAT_SF_REPLIED;
-		break;
-	case STORE_NAT_CLOSED:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_RST : 0;
-		break;
-	default:
-		n->state = proto == IPPROTO_TCP_ ? NAT_TCP_SYN_OUT : 0;
-		break;
-	}
+	store_nat_remote_to(&n->state, &n->flags, proto, r);
 }
 
 static void
@@ -370,7 +353,7 @@ state_restore_entry(struct nf *nf, const struct store_entry *e, uint64_t now,
 			.created_us = e->nat.created_us, .expires_us = e->nat.expires_us,
 		};
 
-		session_of(&ns, e->nat.proto, e->nat.remote[i].state);
+		session_of(&ns, e->nat.proto, &e->nat.remote[i]);
 		if (nat_restore(nf_nat(nf), &ns, now) == 0)
 			n->nat++;
 		else

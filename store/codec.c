@@ -11,8 +11,14 @@
  * exactly one path. Values (keys sorted, one per line, `\n` after each):
  *	arp: expires, learned-on, lladdr, state, updated
  *	nat: created, expires, external, remote (0..4 lines, sorted as text)
- * Times are "sec.usec" with six digits, or "never" for 0. The decoder is
- * strict: an unknown or missing key is an error naming the path and line.
+ * A remote line is `remote IP:PORT STATE`, STATE a word of
+ * STORE_NAT_RSTATES (new or established for UDP and ICMP, conntrack's
+ * states for TCP) and, for a TCP remote that never answered, a trailing
+ * ` unreplied`. Times are "sec.usec" with six digits, or "never" for 0.
+ * The decoder is strict: an unknown or missing key is an error naming the
+ * path and line. IPv4, MAC and protocol text come from netfn (wire.h);
+ * the output shapes of an entry (ip neigh, conntrack, JSON, commit
+ * messages) live in store/format.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -209,38 +215,16 @@ octets_parse(uint32_t *ip, const char *s, int n)
 	return s;
 }
 
-static char *
-ip_fmt(char buf[16], uint32_t ip)
-{
-	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
-	    (ip >> 8) & 0xff, ip & 0xff);
-	return buf;
-}
-
-static char *
-mac_fmt(char buf[18], const uint8_t m[ETH_ALEN])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
-	    m[0], m[1], m[2], m[3], m[4], m[5]);
-	return buf;
-}
-
+/* Lowercase only: one MAC has one spelling in a stored value. */
 static int
 mac_parse(uint8_t m[ETH_ALEN], const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
+	uint8_t t[ETH_ALEN];
+	char back[18];
 
-	if (strlen(s) != 17)
+	if (mac_pton(s, t) < 0 || strcmp(mac_ntop(t, back), s) != 0)
 		return -1;
-	for (int i = 0; i < ETH_ALEN; i++) {
-		const char *hi = memchr(hex, s[i * 3], 16);
-		const char *lo = memchr(hex, s[i * 3 + 1], 16);
-
-		if (s[i * 3] == '\0' || s[i * 3 + 1] == '\0' || hi == NULL ||
-		    lo == NULL || (i < 5 && s[i * 3 + 2] != ':'))
-			return -1;
-		m[i] = (uint8_t)((hi - hex) << 4 | (lo - hex));
-	}
+	memcpy(m, t, ETH_ALEN);
 	return 0;
 }
 
@@ -248,10 +232,16 @@ mac_parse(uint8_t m[ETH_ALEN], const char *s)
 static int
 endpoint_parse(uint32_t *ip, uint16_t *port, const char *s)
 {
+	const char *colon = strchr(s, ':');
+	char a[16];
 	uint32_t p;
 
-	if ((s = octets_parse(ip, s, 4)) == NULL || *s++ != ':' ||
-	    (s = dec_parse(&p, s, 65535)) == NULL || *s != '\0')
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(a))
+		return -1;
+	memcpy(a, s, (size_t)(colon - s));
+	a[colon - s] = '\0';
+	if (ipv4_pton(a, ip) < 0 || (s = dec_parse(&p, colon + 1, 65535)) == NULL ||
+	    *s != '\0')
 		return -1;
 	*port = (uint16_t)p;
 	return 0;
@@ -264,36 +254,45 @@ static const char *const arp_states[] = {
 };
 
 static const char *const nat_rstates[] = {
-#define NAME(sym, name) name,
+#define NAME(sym, word, ct) word,
 	STORE_NAT_RSTATES(NAME)
 #undef NAME
 };
 
-static const char *
-proto_name(uint8_t p)
+static const char *const nat_rstates_ct[] = {
+#define NAME(sym, word, ct) ct,
+	STORE_NAT_RSTATES(NAME)
+#undef NAME
+};
+
+const char *
+store_nat_rstate_name(uint8_t state)
 {
-	switch (p) {
-	case IPPROTO_TCP:	return "tcp";
-	case IPPROTO_UDP:	return "udp";
-	case IPPROTO_ICMP:	return "icmp";
-	default:		return NULL;
-	}
+	return state < STORE_NAT_RSTATE_MAX ? nat_rstates[state] : "?";
 }
 
-static int
-proto_parse(uint8_t *p, const char *s, size_t n)
+const char *
+store_nat_rstate_conntrack(uint8_t state)
 {
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	return state < STORE_NAT_RSTATE_MAX ? nat_rstates_ct[state] : "?";
+}
 
-	for (size_t i = 0; i < sizeof(protos); i++) {
-		const char *name = proto_name(protos[i]);
-
-		if (strlen(name) == n && memcmp(name, s, n) == 0) {
-			*p = protos[i];
-			return 0;
-		}
-	}
-	return -1;
+/*
+ * Which states a protocol's remote may be in, and whether it may carry
+ * STORE_NAT_UNREPLIED: UDP and ICMP say it with new; TCP's own words
+ * (legacy new and transitory too) for TCP.
+ */
+static bool
+rstate_valid(uint8_t proto, uint8_t state, uint8_t flags)
+{
+	if (state >= STORE_NAT_RSTATE_MAX || (flags & ~STORE_NAT_UNREPLIED &
+	    ~STORE_NAT_INBOUND) != 0)
+		return false;
+	if (proto != IPPROTO_TCP)
+		return (state == STORE_NAT_NEW || state == STORE_NAT_ESTABLISHED) &&
+		    !(flags & STORE_NAT_UNREPLIED);
+	return !(flags & STORE_NAT_UNREPLIED) ||
+	    (state != STORE_NAT_NEW && state != STORE_NAT_TRANSITORY);
 }
 
 /* Decimal v at p; returns the end. */
@@ -338,7 +337,7 @@ store_entry_path(char *buf, size_t cap, const struct store_entry *e)
 		p = put_ip_path(p + 4, e->arp.ip);
 		break;
 	case EV_TABLE_NAT:
-		if ((proto = proto_name(e->nat.proto)) == NULL)
+		if ((proto = ip_proto_name(e->nat.proto)) == NULL)
 			return store_err(STORE_EINVAL, "store: nat: protocol %u not stored",
 			    e->nat.proto);
 		memcpy(p, "nat/", 4);
@@ -379,7 +378,7 @@ store_path_parse(struct store_entry *e, const char *path)
 		e->table = EV_TABLE_NAT;
 		p = path + 4;
 		if ((slash = strchr(p, '/')) == NULL ||
-		    proto_parse(&e->nat.proto, p, (size_t)(slash - p)) < 0)
+		    ip_proto_parse(&e->nat.proto, p, (size_t)(slash - p)) < 0)
 			return -1;
 		p = slash + 1;
 		if ((p = octets_parse(&hi, p, 3)) == NULL || *p++ != '/' ||
@@ -452,26 +451,17 @@ w_time(struct wbuf *w, uint64_t us)
 static void
 w_ip(struct wbuf *w, uint32_t ip)
 {
-	for (int sh = 24; sh >= 0; sh -= 8) {
-		w_dec(w, (ip >> sh) & 0xff, 0);
-		if (sh)
-			w_add(w, ".", 1);
-	}
+	char t[16];
+
+	w_str(w, ipv4_ntop(ip, t));
 }
 
 static void
 w_mac(struct wbuf *w, const uint8_t m[ETH_ALEN])
 {
-	static const char hex[] = "0123456789abcdef";
-	char t[17];
+	char t[18];
 
-	for (int i = 0; i < ETH_ALEN; i++) {
-		t[i * 3] = hex[m[i] >> 4];
-		t[i * 3 + 1] = hex[m[i] & 15];
-		if (i < 5)
-			t[i * 3 + 2] = ':';
-	}
-	w_add(w, t, 17);
+	w_add(w, mac_ntop(m, t), 17);
 }
 
 int
@@ -479,7 +469,7 @@ store_entry_encode(char *buf, size_t cap, const struct store_entry *e,
     const char *const *ifnames, unsigned n_ifnames)
 {
 	struct wbuf w = { buf, cap, 0, cap == 0 };
-	char rl[STORE_NAT_REMOTES][48];
+	char rl[STORE_NAT_REMOTES][64];
 	char *sorted[STORE_NAT_REMOTES];
 
 	if (cap > 0)
@@ -522,15 +512,17 @@ store_entry_encode(char *buf, size_t cap, const struct store_entry *e,
 			const struct store_nat_remote *r = &e->nat.remote[i];
 			struct wbuf l = { rl[i], sizeof(rl[i]), 0, false };
 
-			if (r->state >= STORE_NAT_RSTATE_MAX)
-				return store_err(STORE_EINVAL, "store: nat: bad remote state %u",
-				    r->state);
+			if (!rstate_valid(e->nat.proto, r->state, r->flags))
+				return store_err(STORE_EINVAL, "store: nat: bad remote state %u "
+				    "flags %#x", r->state, r->flags);
 			w_str(&l, "remote ");
 			w_ip(&l, r->ip);
 			w_str(&l, ":");
 			w_dec(&l, r->port, 0);
 			w_str(&l, " ");
 			w_str(&l, nat_rstates[r->state]);
+			if (r->flags & STORE_NAT_UNREPLIED)
+				w_str(&l, " unreplied");
 			w_str(&l, "\n");
 			sorted[i] = rl[i];
 		}
@@ -637,9 +629,17 @@ store_entry_decode(struct store_entry *e, const char *path, const char *text,
 				    path, lineno, STORE_NAT_REMOTES);
 			bad = -1;
 			if (st != NULL) {
-				*st++ = '\0';
+				char *fl = strchr(++st, ' ');
+
+				st[-1] = '\0';
+				r->flags = 0;
+				if (fl != NULL && strcmp(fl, " unreplied") == 0) {
+					*fl = '\0';
+					r->flags = STORE_NAT_UNREPLIED;
+				}
 				for (unsigned s = 0; s < STORE_NAT_RSTATE_MAX; s++)
-					if (strcmp(st, nat_rstates[s]) == 0) {
+					if (strcmp(st, nat_rstates[s]) == 0 &&
+					    rstate_valid(e->nat.proto, (uint8_t)s, r->flags)) {
 						r->state = (uint8_t)s;
 						bad = 0;
 					}
@@ -711,40 +711,6 @@ arp_expires(const struct store_entry *e)
 	return e->arp.expires_us;
 }
 
-static void
-arp_describe(struct sbuf *b, const struct store_change *c)
-{
-	char a[16], m[18], o[18];
-	const struct arp_entry *e = &c->e.arp;
-
-	ip_fmt(a, e->ip);
-	mac_fmt(m, e->mac);
-	switch (c->op) {
-	case EV_ADD:
-		store_sbuf_printf(b, "add %s -> %s", a, m);
-		break;
-	case EV_UPDATE:
-		store_sbuf_printf(b, "update %s -> %s %s", a, m,
-		    e->state < ARP_STATE_MAX ? arp_states[e->state] : "?");
-		break;
-	case EV_REMOVE:
-		store_sbuf_printf(b, "remove %s", a);
-		break;
-	case EV_LLADDR:
-		store_sbuf_printf(b, "lladdr-change %s %s -> %s", a, mac_fmt(o, c->old_mac), m);
-		break;
-	}
-}
-
-static void
-arp_summary(struct sbuf *b, const struct store_entry *e)
-{
-	char a[16], m[18], t[24];
-
-	store_sbuf_printf(b, "arp %s lladdr %s updated %s", ip_fmt(a, e->arp.ip),
-	    mac_fmt(m, e->arp.mac), store_time_fmt(t, e->arp.updated_us));
-}
-
 /* Order two ARP entries independently of which side holds them. */
 static int
 arp_cmp(const struct arp_entry *a, const struct arp_entry *b)
@@ -797,39 +763,6 @@ nat_expires(const struct store_entry *e)
 	return e->nat.expires_us;
 }
 
-static void
-nat_mapping(struct sbuf *b, const struct store_nat *n)
-{
-	char a[16], x[16];
-	const char *pn = proto_name(n->proto);
-
-	store_sbuf_printf(b, "%s %s:%u", pn ? pn : "?", ip_fmt(a, n->in_ip), n->in_port);
-	if (n->ext_ip != 0 || n->ext_port != 0)
-		store_sbuf_printf(b, " -> %s:%u", ip_fmt(x, n->ext_ip), n->ext_port);
-}
-
-static void
-nat_describe(struct sbuf *b, const struct store_change *c)
-{
-	static const char *const verb[EV_OP_MAX] = {
-		[EV_ADD] = "map", [EV_UPDATE] = "update", [EV_REMOVE] = "unmap",
-		[EV_LLADDR] = "update",
-	};
-
-	store_sbuf_printf(b, "%s ", c->op < EV_OP_MAX ? verb[c->op] : "?");
-	nat_mapping(b, &c->e.nat);
-}
-
-static void
-nat_summary(struct sbuf *b, const struct store_entry *e)
-{
-	char t[24];
-
-	store_sbuf_puts(b, "nat ");
-	nat_mapping(b, &e->nat);
-	store_sbuf_printf(b, " created %s", store_time_fmt(t, e->nat.created_us));
-}
-
 /*
  * Same inside endpoint changed on both sides: with one external endpoint
  * the later expiry (a refresh) wins; with two, the older mapping wins
@@ -872,14 +805,13 @@ nat_rank(const struct store_entry *e)
 
 static const struct store_table arp_table = {
 	.name = "arp", .id = EV_TABLE_ARP, .key = arp_key, .from_key = arp_from_key,
-	.expires = arp_expires, .describe = arp_describe, .summary = arp_summary,
-	.resolve = arp_table_resolve,
+	.expires = arp_expires, .resolve = arp_table_resolve,
 };
 
 static const struct store_table nat_table = {
 	.name = "nat", .id = EV_TABLE_NAT, .key = nat_key, .from_key = nat_from_key,
-	.expires = nat_expires, .describe = nat_describe, .summary = nat_summary,
-	.resolve = nat_table_resolve, .unique = nat_unique, .rank = nat_rank,
+	.expires = nat_expires, .resolve = nat_table_resolve, .unique = nat_unique,
+	.rank = nat_rank,
 };
 
 const struct store_table *const store_tables[] = { &arp_table, &nat_table };

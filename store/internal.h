@@ -83,10 +83,6 @@ struct store_table {
 	/* An entry holding just the key fields of key k. */
 	void		(*from_key)(struct store_entry *e, uint64_t k);
 	uint64_t	(*expires)(const struct store_entry *e);
-	/* "add 10.0.0.2 -> 02:50:2a:16:6d:01" for a change's line. */
-	void		(*describe)(struct sbuf *b, const struct store_change *c);
-	/* "arp 10.0.0.2 lladdr 02:..." for conflict lines. */
-	void		(*summary)(struct sbuf *b, const struct store_entry *e);
 	/*
 	 * Both sides changed one entry (base may be NULL: added on both):
 	 * 0 keeps ours, 1 theirs; *clash set when the loser must be recorded.

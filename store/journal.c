@@ -376,24 +376,89 @@ store_record(struct store *st, const struct store_change *c)
 	return 0;
 }
 
-/* A session's state as the store words it (conntrack's TCP detail aside). */
-static uint8_t
-nat_rstate(uint8_t proto, uint8_t tcp_state, uint8_t flags)
+/*
+ * netfn's TCP states map one to one onto conntrack's words; UDP and ICMP
+ * have only "did anything come back". The one place netfn's NAT state
+ * becomes the store's.
+ */
+struct store_nat_remote
+store_nat_remote_of(uint8_t proto, uint32_t ip, uint16_t port, uint8_t tcp_state,
+    uint8_t nat_flags)
 {
-	if (proto != IPPROTO_TCP)
-		return flags & NAT_SF_REPLIED ? STORE_NAT_ESTABLISHED : STORE_NAT_NEW;
-	switch (tcp_state) {
-	case NAT_TCP_ESTABLISHED:
-		return STORE_NAT_ESTABLISHED;
-	case NAT_TCP_FIN_OUT:
-	case NAT_TCP_FIN_IN:
-	case NAT_TCP_TIME_WAIT:
-		return STORE_NAT_TRANSITORY;
-	case NAT_TCP_RST:
-		return STORE_NAT_CLOSED;
-	default:
-		return STORE_NAT_NEW;
+	static const uint8_t tcp[NAT_TCP_MAX] = {
+		[NAT_TCP_NONE] = STORE_NAT_NONE,
+		[NAT_TCP_SYN_OUT] = STORE_NAT_SYN_SENT,
+		[NAT_TCP_SYN_IN] = STORE_NAT_SYN_RECV,
+		[NAT_TCP_ESTABLISHED] = STORE_NAT_ESTABLISHED,
+		[NAT_TCP_FIN_OUT] = STORE_NAT_FIN_WAIT,
+		[NAT_TCP_FIN_IN] = STORE_NAT_CLOSE_WAIT,
+		[NAT_TCP_TIME_WAIT] = STORE_NAT_TIME_WAIT,
+		[NAT_TCP_RST] = STORE_NAT_CLOSED,
+	};
+	struct store_nat_remote r = { .ip = ip, .port = port };
+	bool replied = nat_flags & NAT_SF_REPLIED;
+
+	if (nat_flags & NAT_SF_INBOUND)
+		r.flags |= STORE_NAT_INBOUND;
+	if (proto != IPPROTO_TCP) {
+		r.state = replied ? STORE_NAT_ESTABLISHED : STORE_NAT_NEW;
+		return r;
 	}
+	r.state = tcp_state < NAT_TCP_MAX ? tcp[tcp_state] : STORE_NAT_NONE;
+	if (!replied)
+		r.flags |= STORE_NAT_UNREPLIED;
+	return r;
+}
+
+void
+store_nat_remote_to(uint8_t *tcp_state, uint8_t *nat_flags, uint8_t proto,
+    const struct store_nat_remote *r)
+{
+	static const uint8_t tcp[STORE_NAT_RSTATE_MAX] = {
+		[STORE_NAT_NEW] = NAT_TCP_SYN_OUT,
+		[STORE_NAT_ESTABLISHED] = NAT_TCP_ESTABLISHED,
+		[STORE_NAT_TRANSITORY] = NAT_TCP_TIME_WAIT,
+		[STORE_NAT_CLOSED] = NAT_TCP_RST,
+		[STORE_NAT_NONE] = NAT_TCP_NONE,
+		[STORE_NAT_SYN_SENT] = NAT_TCP_SYN_OUT,
+		[STORE_NAT_SYN_RECV] = NAT_TCP_SYN_IN,
+		[STORE_NAT_FIN_WAIT] = NAT_TCP_FIN_OUT,
+		[STORE_NAT_CLOSE_WAIT] = NAT_TCP_FIN_IN,
+		[STORE_NAT_TIME_WAIT] = NAT_TCP_TIME_WAIT,
+	};
+
+	*tcp_state = proto == IPPROTO_TCP && r->state < STORE_NAT_RSTATE_MAX ?
+	    tcp[r->state] : NAT_TCP_NONE;
+	*nat_flags = (store_nat_replied(r) ? NAT_SF_REPLIED : 0) |
+	    (r->flags & STORE_NAT_INBOUND ? NAT_SF_INBOUND : 0);
+}
+
+void
+store_entry_from_arp(struct store_entry *e, const struct arp_entry *a)
+{
+	memset(e, 0, sizeof(*e));
+	e->table = EV_TABLE_ARP;
+	e->arp = *a;
+}
+
+void
+store_entry_from_nat(struct store_entry *e, const struct nat_session *s)
+{
+	struct store_nat *m = &e->nat;
+
+	memset(e, 0, sizeof(*e));
+	e->table = EV_TABLE_NAT;
+	m->proto = s->proto;
+	m->in_ip = s->int_ip;
+	m->in_port = s->int_port;
+	m->ext_ip = s->ext_ip;
+	m->ext_port = s->ext_port;
+	m->flags = s->flags & NAT_SF_STATIC ? STORE_NAT_STATIC : 0;
+	m->nremote = 1;
+	m->remote[0] = store_nat_remote_of(s->proto, s->rem_ip, s->rem_port, s->state,
+	    s->flags);
+	m->created_us = s->created_us;
+	m->expires_us = s->expires_us;
 }
 
 /*
@@ -420,11 +485,11 @@ nat_from_event(struct store_change *c, const struct nf_event *ev)
 	m->ext_ip = n->ext_ip;
 	m->ext_port = n->ext_port;
 	m->nremote = n->nremote < STORE_NAT_REMOTES ? n->nremote : STORE_NAT_REMOTES;
+	/* History keeps what conntrack -L shows; who began it is live only. */
 	for (unsigned i = 0; i < m->nremote && i < EV_NAT_REMOTES; i++) {
-		m->remote[i].ip = n->remote[i].ip;
-		m->remote[i].port = n->remote[i].port;
-		m->remote[i].state = nat_rstate(n->proto, n->remote[i].state,
-		    n->remote[i].flags);
+		m->remote[i] = store_nat_remote_of(n->proto, n->remote[i].ip,
+		    n->remote[i].port, n->remote[i].state, n->remote[i].flags);
+		m->remote[i].flags &= STORE_NAT_UNREPLIED;
 	}
 	m->created_us = n->map_created_us;
 	m->expires_us = n->map_expires_us;
@@ -466,10 +531,10 @@ store_pending(const struct store *st)
 static void
 change_line(struct sbuf *b, const struct store_change *c)
 {
-	const struct store_table *t = store_table_by_id(c->e.table);
+	char line[STORE_FMT_MAX];
 
-	store_sbuf_printf(b, "%s: ", t->name);
-	t->describe(b, c);
+	store_fmt_change(line, sizeof(line), c);
+	store_sbuf_puts(b, line);
 }
 
 static void
@@ -478,10 +543,9 @@ cause_line(struct sbuf *b, const struct store *st, const struct store_change *c)
 	store_sbuf_printf(b, "Cause: %s", cause_names[c->cause]);
 	if (c->e.table == EV_TABLE_ARP &&
 	    (c->cause == EV_CAUSE_ARP_REPLY || c->cause == EV_CAUSE_ARP_REQUEST)) {
-		const uint8_t *m = c->e.arp.mac;
+		char m[18];
 
-		store_sbuf_printf(b, " from %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
-		    m[3], m[4], m[5]);
+		store_sbuf_printf(b, " from %s", mac_ntop(c->e.arp.mac, m));
 		if (st->o.ifnames && c->e.arp.ifidx < st->o.n_ifnames &&
 		    st->o.ifnames[c->e.arp.ifidx])
 			store_sbuf_printf(b, " on %s", st->o.ifnames[c->e.arp.ifidx]);

@@ -174,21 +174,19 @@ note_ours(struct mctx *m, const char *path, const struct tent *base,
 }
 
 static int
-record_conflict(struct mctx *m, const struct store_table *t, const char *path,
+record_conflict(struct mctx *m, const char *path,
     const git_oid *loser_id, const struct store_entry *loser,
     const struct store_entry *winner)
 {
-	char cpath[STORE_PATH_MAX + 16];
+	char cpath[STORE_PATH_MAX + 16], lose[STORE_FMT_MAX], win[STORE_FMT_MAX];
 
 	snprintf(cpath, sizeof(cpath), "conflicts/%s", path);
 	if (store_edits_add(m->out, cpath, GIT_FILEMODE_BLOB, loser_id) == NULL)
 		return -1;
 	if (m->msg != NULL) {
-		store_sbuf_puts(m->msg, "Conflict: ");
-		t->summary(m->msg, loser);
-		store_sbuf_puts(m->msg, " (kept ");
-		t->summary(m->msg, winner);
-		store_sbuf_puts(m->msg, ")\n");
+		store_fmt_summary(lose, sizeof(lose), loser);
+		store_fmt_summary(win, sizeof(win), winner);
+		store_sbuf_printf(m->msg, "Conflict: %s (kept %s)\n", lose, win);
 	}
 	m->conflicts++;
 	return 0;
@@ -215,7 +213,7 @@ both_changed(struct mctx *m, const char *path, const struct tent *b,
 	if (win == 1 && store_edits_add(m->out, path, GIT_FILEMODE_BLOB, &t->id) == NULL)
 		return -1;
 	if (clash)
-		return record_conflict(m, tab, path, win ? &o->id : &t->id,
+		return record_conflict(m, path, win ? &o->id : &t->id,
 		    win ? &eo : &et, win ? &et : &eo);
 	return 0;
 }
@@ -399,7 +397,7 @@ check_unique(struct mctx *m, const struct store_table *tab, const struct tview *
 			w = i;		/* the group's first is the winner */
 			continue;
 		}
-		if ((error = record_conflict(m, tab, c[i].path, c[i].id, &c[i].e,
+		if ((error = record_conflict(m, c[i].path, c[i].id, &c[i].e,
 		    &c[w].e)) < 0)
 			goto done;
 		if (store_edits_add(m->out, c[i].path, 0, NULL) == NULL) {

@@ -41,6 +41,12 @@ store_repo(struct store *st)
 	return st->repo;
 }
 
+const char *
+store_lib_version(void)
+{
+	return LIBGIT2_VERSION;
+}
+
 const struct store_oid *
 store_head(const struct store *st)
 {

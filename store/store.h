@@ -112,26 +112,51 @@ struct store_opts {
 /* Fill o with the defaults above (router_id "gitnet"). */
 void store_opts_default(struct store_opts *o);
 
-/* State of a NAT mapping towards one remote endpoint. */
-#define STORE_NAT_RSTATES(X)			\
-	X(NEW,		"new")			\
-	X(ESTABLISHED,	"established")		\
-	X(TRANSITORY,	"transitory")		\
-	X(CLOSED,	"closed")
+/*
+ * State of a NAT mapping towards one remote endpoint: the one vocabulary
+ * for NAT state outside netfn, in stored values, conntrack -L lines and
+ * JSON, lossless for what conntrack -L shows. X(symbol, stored word,
+ * conntrack word). UDP and ICMP use new (nothing came back) and
+ * established; TCP uses conntrack's states, converted from netfn's once
+ * (store_nat_remote_of), and a TCP remote that has sent nothing back
+ * carries STORE_NAT_UNREPLIED (stored as a trailing " unreplied"). new
+ * (for TCP) and transitory are what older repositories hold; they are
+ * read, shown, and written back unchanged, never made from netfn states.
+ */
+#define STORE_NAT_RSTATES(X)					\
+	X(NEW,		"new",		"NEW")			\
+	X(ESTABLISHED,	"established",	"ESTABLISHED")		\
+	X(TRANSITORY,	"transitory",	"TRANSITORY")		\
+	X(CLOSED,	"closed",	"CLOSE")		\
+	X(NONE,		"none",		"NONE")			\
+	X(SYN_SENT,	"syn-sent",	"SYN_SENT")		\
+	X(SYN_RECV,	"syn-recv",	"SYN_RECV")		\
+	X(FIN_WAIT,	"fin-wait",	"FIN_WAIT")		\
+	X(CLOSE_WAIT,	"close-wait",	"CLOSE_WAIT")		\
+	X(TIME_WAIT,	"time-wait",	"TIME_WAIT")
 
 enum store_nat_rstate {
-#define STORE_NAT_RSTATE_ENUM(sym, name) STORE_NAT_##sym,
+#define STORE_NAT_RSTATE_ENUM(sym, word, ct) STORE_NAT_##sym,
 	STORE_NAT_RSTATES(STORE_NAT_RSTATE_ENUM)
 #undef STORE_NAT_RSTATE_ENUM
 	STORE_NAT_RSTATE_MAX
 };
 
+/* The stored word ("syn-sent") and conntrack's ("SYN_SENT"); "?" if unknown. */
+const char *store_nat_rstate_name(uint8_t state);
+const char *store_nat_rstate_conntrack(uint8_t state);
+
 #define STORE_NAT_REMOTES	4
+
+/* store_nat_remote.flags */
+#define STORE_NAT_UNREPLIED	0x01	/* TCP: nothing came back yet (stored) */
+#define STORE_NAT_INBOUND	0x02	/* the remote began it (live only) */
 
 struct store_nat_remote {
 	uint32_t	ip;
 	uint16_t	port;
 	uint8_t		state;		/* enum store_nat_rstate */
+	uint8_t		flags;		/* STORE_NAT_UNREPLIED, _INBOUND */
 };
 
 /*
@@ -146,10 +171,13 @@ struct store_nat {
 	uint32_t	ext_ip;
 	uint16_t	ext_port;
 	uint8_t		nremote;
+	uint8_t		flags;		/* STORE_NAT_STATIC (live only) */
 	struct store_nat_remote remote[STORE_NAT_REMOTES];
 	uint64_t	created_us;
 	uint64_t	expires_us;	/* 0: never */
 };
+
+#define STORE_NAT_STATIC	0x01	/* a port forward */
 
 /* One table entry: ARP (ip, mac, state, ifidx, updated, expires) or NAT. */
 struct store_entry {
@@ -405,6 +433,9 @@ int store_close(struct store *st);
 /* Release without committing or flushing (what a crash would leave). */
 void store_free(struct store *st);
 
+/* The version of the git library the store runs on ("1.5.1"). */
+const char *store_lib_version(void);
+
 /* The message of the last failure on this thread. */
 const char *store_strerror(void);
 
@@ -531,6 +562,75 @@ int store_load(struct store_reader *r, const struct store_oid *id,
  * STORE_ENOTFOUND if none.
  */
 int store_at_time(struct store_oid *out, struct store_reader *r, uint64_t t_us);
+
+/*
+ * Live netfn state as store entries, for the control socket; the journal
+ * converts events with the same functions. An ARP entry is the store's
+ * type already. A NAT session becomes a mapping with that one remote and
+ * the session's own created and expires (the live view is per session;
+ * history keeps mappings). store_nat_remote_of is the one conversion of
+ * netfn's TCP states and NAT_SF_* flags into STORE_NAT_RSTATES;
+ * store_nat_remote_to the way back, for a restart (legacy new: SYN_SENT,
+ * transitory: TIME_WAIT).
+ */
+struct nat_session;
+void store_entry_from_arp(struct store_entry *e, const struct arp_entry *a);
+void store_entry_from_nat(struct store_entry *e, const struct nat_session *s);
+struct store_nat_remote store_nat_remote_of(uint8_t proto, uint32_t ip,
+    uint16_t port, uint8_t tcp_state, uint8_t nat_flags);
+void store_nat_remote_to(uint8_t *tcp_state, uint8_t *nat_flags, uint8_t proto,
+    const struct store_nat_remote *r);
+
+/*
+ * Output shapes of an entry (store/format.c), one formatter each, shared
+ * by the control socket and the gitnet tool. Each writes NUL-terminated
+ * text into buf[0..cap) and returns the length the whole text needs, as
+ * snprintf does (>= cap: cut short). STORE_FMT_MAX fits any one entry.
+ * NAT timeouts count from now_us; nothing reads a clock.
+ */
+#define STORE_FMT_MAX	1024
+
+/* Something came back from this remote ([ASSURED], "replied":true). */
+bool store_nat_replied(const struct store_nat_remote *r);
+/* Seconds left at now_us (0 for never, or already past). */
+uint64_t store_nat_timeout_s(const struct store_nat *n, uint64_t now_us);
+/*
+ * `ip neigh`: "10.0.0.2 dev inside lladdr 02:50:2a:16:6d:01 REACHABLE\n";
+ * the lladdr only when known (not INCOMPLETE or FAILED).
+ */
+int store_fmt_neigh(char *buf, size_t cap, const struct arp_entry *a,
+    const char *dev);
+/*
+ * `conntrack -L`: one line per remote of the mapping (0.0.0.0:0 when it
+ * has none), each ending in "mark=0 use=1\n":
+ * "udp      17 29 src=192.168.1.2 dst=8.8.8.8 sport=5000 dport=53 src=8.8.8.8
+ * dst=203.0.113.1 sport=53 dport=61001 [ASSURED] mark=0 use=1\n".
+ */
+int store_fmt_conntrack(char *buf, size_t cap, const struct store_nat *n,
+    uint64_t now_us);
+/*
+ * One entry as a JSON object (gitnet show --json): ARP as `ip -j neigh`
+ * {"dst","dev","lladdr","state":["REACHABLE"],"updated","expires","key"},
+ * NAT {"proto","timeout","inside","external","remotes":[{"ip","port",
+ * "state"}],"created","expires","key"}; times unix seconds, null for never.
+ */
+int store_fmt_json(char *buf, size_t cap, const struct store_entry *e,
+    const char *dev, uint64_t now_us);
+/*
+ * The JSON of conntrack line i of a mapping (the control socket's
+ * nat-json): {"proto","state" (TCP: conntrack's name, else null),
+ * "timeout","inside","external","remote","replied","inbound","static",
+ * "created","expires"}.
+ */
+int store_fmt_conntrack_json(char *buf, size_t cap, const struct store_nat *n,
+    unsigned i, uint64_t now_us);
+/*
+ * A change as its commit-message line: "arp: add 10.0.0.2 ->
+ * 02:50:2a:16:6d:01", "nat: map tcp 192.168.1.2:51000 -> 203.0.113.1:61001".
+ */
+int store_fmt_change(char *buf, size_t cap, const struct store_change *c);
+/* An entry in a Conflict: trailer: "arp 10.0.0.2 lladdr ... updated ...". */
+int store_fmt_summary(char *buf, size_t cap, const struct store_entry *e);
 
 /* Codecs, exposed for tests and tools. */
 int store_entry_path(char *buf, size_t cap, const struct store_entry *e);

@@ -348,13 +348,13 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 	for (size_t i = 0; i < n && i < st->o.body_max; i++) {
 		struct store_change c;
 		const struct store_table *tab = store_table_by_id((uint8_t)(keys[i] >> 56));
+		char line[STORE_FMT_MAX];
 
 		memset(&c, 0, sizeof(c));
 		c.op = EV_REMOVE;
 		tab->from_key(&c.e, keys[i]);
-		store_sbuf_printf(&msg, "%s: ", tab->name);
-		tab->describe(&msg, &c);
-		store_sbuf_puts(&msg, "\n");
+		store_fmt_change(line, sizeof(line), &c);
+		store_sbuf_printf(&msg, "%s\n", line);
 	}
 	if (n > st->o.body_max)
 		store_sbuf_printf(&msg, "... and %zu more\n", n - st->o.body_max);

@@ -213,10 +213,8 @@ check_branch(struct fctx *f, struct store_reader *r, const char *name,
 
 		if (a->proto != b->proto || a->ip != b->ip || a->port != b->port)
 			continue;
-		tool_ip(ip, b->ip);
 		printf("%s: %s: external %s %s:%u also mapped by %s\n", name, b->path,
-		    b->proto == IPPROTO_TCP ? "tcp" : b->proto == IPPROTO_UDP ? "udp" :
-		    "icmp", ip, b->port, a->path);
+		    ip_proto_name(b->proto), ipv4_ntop(b->ip, ip), b->port, a->path);
 		f->findings++;
 	}
 	return 0;

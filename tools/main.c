@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <git2.h>
 
 #include "store/store.h"
 #include "tools/cmd.h"
@@ -81,12 +80,7 @@ usage(FILE *f)
 static int
 run(const struct cmd *c, const char *repo, int argc, char **argv)
 {
-	int rc;
-
-	git_libgit2_init();
-	rc = c->run(repo, argc, argv);
-	git_libgit2_shutdown();
-	return rc;
+	return c->run(repo, argc, argv);
 }
 
 int
@@ -114,7 +108,7 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("gitnet %s (store schema \"%s\", libgit2 %s)\n", GITNET_VERSION,
-			    STORE_SCHEMA, LIBGIT2_VERSION);
+			    STORE_SCHEMA, store_lib_version());
 			return 0;
 		} else {
 			fprintf(stderr, "gitnet: unknown option '%s' (see gitnet --help)\n",

@@ -1,15 +1,14 @@
 /*
- * Output shapes shared by show, at and export: ARP entries as `ip neigh`
- * prints them (`10.0.0.2 dev inside lladdr 02:50:2a:16:6d:01 REACHABLE`,
- * and `ip -j neigh`-like JSON with the state as an array), NAT mappings as
- * `conntrack -L` lines (one per remote endpoint, the line shape of the
- * router's control socket, src/ctl.c), and small JSON helpers.
+ * Output for show, at and export, and small JSON helpers. The shapes of
+ * an entry (`ip neigh`, `conntrack -L` one line per remote endpoint, the
+ * JSON objects) are the store's formatters (store/format.c), the same the
+ * router's control socket prints with (src/ctl.c); this file only walks
+ * the tables and writes them to stdout.
  *
  * Invariant: output depends only on the commit and the `now` passed in
  * (NAT timeouts count from it), never on the wall clock, so it is exact
  * and testable.
  */
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -59,129 +58,12 @@ tool_json_time(FILE *f, uint64_t us)
 }
 
 void
-tool_ip(char buf[16], uint32_t ip)
-{
-	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
-	    (ip >> 8) & 0xff, ip & 0xff);
-}
-
-static const char *
-proto_str(uint8_t p)
-{
-	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "icmp";
-}
-
-static const char *const rstate_upper[] = {
-	"NEW", "ESTABLISHED", "TRANSITORY", "CLOSED",
-};
-
-static const char *const rstate_lower[] = {
-#define NAME(sym, name) name,
-	STORE_NAT_RSTATES(NAME)
-#undef NAME
-};
-
-static void
-mac_str(char buf[18], const uint8_t m[6])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-	    m[4], m[5]);
-}
-
-static uint64_t
-left_s(uint64_t expires, uint64_t now)
-{
-	return expires == 0 ? 0 : expires > now ? (expires - now) / 1000000 : 0;
-}
-
-static void
-arp_line(FILE *f, const struct store_item *te)
-{
-	char ip[16], mac[18];
-
-	tool_ip(ip, te->e.arp.ip);
-	mac_str(mac, te->e.arp.mac);
-	fprintf(f, "%s dev %s lladdr %s %s\n", ip, te->dev, mac,
-	    arp_state_name((enum arp_state)te->e.arp.state));
-}
-
-/* One conntrack -L line per remote; a mapping without one shows 0.0.0.0:0. */
-static void
-nat_lines(FILE *f, const struct store_item *te, uint64_t now)
-{
-	const struct store_nat *n = &te->e.nat;
-	struct store_nat_remote none = { 0, 0, STORE_NAT_NEW };
-	char ii[16], ei[16], ri[16];
-	unsigned cnt = n->nremote ? n->nremote : 1;
-
-	tool_ip(ii, n->in_ip);
-	tool_ip(ei, n->ext_ip);
-	for (unsigned i = 0; i < cnt; i++) {
-		const struct store_nat_remote *r = n->nremote ? &n->remote[i] : &none;
-		bool replied = r->state != STORE_NAT_NEW;
-
-		tool_ip(ri, r->ip);
-		fprintf(f, "%-8s %u %llu ", proto_str(n->proto), n->proto,
-		    (unsigned long long)left_s(n->expires_us, now));
-		if (n->proto == IPPROTO_TCP)
-			fprintf(f, "%s ", rstate_upper[r->state]);
-		if (n->proto == IPPROTO_ICMP)
-			fprintf(f, "src=%s dst=%s type=8 code=0 id=%u %s"
-			    "src=%s dst=%s type=0 code=0 id=%u ", ii, ri, n->in_port,
-			    replied ? "" : "[UNREPLIED] ", ri, ei, n->ext_port);
-		else
-			fprintf(f, "src=%s dst=%s sport=%u dport=%u %s"
-			    "src=%s dst=%s sport=%u dport=%u %s", ii, ri, n->in_port,
-			    r->port, replied ? "" : "[UNREPLIED] ", ri, ei, r->port,
-			    n->ext_port, replied ? "[ASSURED] " : "");
-		fprintf(f, "mark=0 use=1\n");
-	}
-}
-
-void
 tool_entry_json(FILE *f, const struct store_item *te, uint64_t now)
 {
-	char a[16], b[18];
+	char buf[STORE_FMT_MAX];
 
-	if (te->e.table == EV_TABLE_ARP) {
-		tool_ip(a, te->e.arp.ip);
-		mac_str(b, te->e.arp.mac);
-		fprintf(f, "{\"dst\":\"%s\",\"dev\":", a);
-		tool_json_str(f, te->dev);
-		fprintf(f, ",\"lladdr\":\"%s\",\"state\":[\"%s\"],\"updated\":", b,
-		    arp_state_name((enum arp_state)te->e.arp.state));
-		tool_json_time(f, te->e.arp.updated_us);
-		fputs(",\"expires\":", f);
-		tool_json_time(f, te->e.arp.expires_us);
-		fputs(",\"key\":", f);
-		tool_json_str(f, te->path);
-		fputc('}', f);
-		return;
-	}
-	{
-		const struct store_nat *n = &te->e.nat;
-
-		tool_ip(a, n->in_ip);
-		fprintf(f, "{\"proto\":\"%s\",\"timeout\":%llu,\"inside\":{\"ip\":\"%s\","
-		    "\"port\":%u},", proto_str(n->proto),
-		    (unsigned long long)left_s(n->expires_us, now), a, n->in_port);
-		tool_ip(a, n->ext_ip);
-		fprintf(f, "\"external\":{\"ip\":\"%s\",\"port\":%u},\"remotes\":[", a,
-		    n->ext_port);
-		for (unsigned i = 0; i < n->nremote; i++) {
-			tool_ip(a, n->remote[i].ip);
-			fprintf(f, "%s{\"ip\":\"%s\",\"port\":%u,\"state\":\"%s\"}",
-			    i ? "," : "", a, n->remote[i].port,
-			    rstate_lower[n->remote[i].state]);
-		}
-		fputs("],\"created\":", f);
-		tool_json_time(f, n->created_us);
-		fputs(",\"expires\":", f);
-		tool_json_time(f, n->expires_us);
-		fputs(",\"key\":", f);
-		tool_json_str(f, te->path);
-		fputc('}', f);
-	}
+	store_fmt_json(buf, sizeof(buf), &te->e, te->dev, now);
+	fputs(buf, f);
 }
 
 struct show {
@@ -195,13 +77,17 @@ show_cb(void *ctx, const struct store_item *te)
 {
 	struct show *s = ctx;
 
+	char buf[STORE_FMT_MAX];
+
 	if (s->json) {
 		fputs(s->first ? "\n  " : ",\n  ", stdout);
 		tool_entry_json(stdout, te, s->now);
-	} else if (te->e.table == EV_TABLE_ARP) {
-		arp_line(stdout, te);
 	} else {
-		nat_lines(stdout, te, s->now);
+		if (te->e.table == EV_TABLE_ARP)
+			store_fmt_neigh(buf, sizeof(buf), &te->e.arp, te->dev);
+		else
+			store_fmt_conntrack(buf, sizeof(buf), &te->e.nat, s->now);
+		fputs(buf, stdout);
 	}
 	s->first = false;
 	return 0;

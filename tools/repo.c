@@ -97,8 +97,7 @@ int
 tool_key_path(char *buf, size_t cap, const char *key, const char *cmd)
 {
 	struct store_entry e;
-	unsigned a, b, c, d;
-	char tail;
+	uint32_t ip;
 
 	if (strncmp(key, "arp/", 4) == 0 || strncmp(key, "nat/", 4) == 0) {
 		/* The codec's strict parser: an invalid path is no key. */
@@ -108,9 +107,9 @@ tool_key_path(char *buf, size_t cap, const char *key, const char *cmd)
 		snprintf(buf, cap, "%s", key);
 		return 0;
 	}
-	if (sscanf(key, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 &&
-	    a < 256 && b < 256 && c < 256 && d < 256) {
-		snprintf(buf, cap, "arp/%u.%u.%u/%u", a, b, c, d);
+	if (ipv4_pton(key, &ip) == 0) {
+		snprintf(buf, cap, "arp/%u.%u.%u/%u", ip >> 24, (ip >> 16) & 0xff,
+		    (ip >> 8) & 0xff, ip & 0xff);
 		return 0;
 	}
 	return tool_err(-1, cmd, "'%s' is not an entry key (arp/a.b.c/d, "

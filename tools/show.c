@@ -1,7 +1,7 @@
 /*
  * gitnet show [REV] [arp|nat] [--json]: the tables at a revision, ARP in
- * the shape of `ip neigh`, NAT in the shape of `conntrack -L` (tools/print.c
- * owns both shapes). NAT timeouts count from the commit's own time, so the
+ * the shape of `ip neigh`, NAT in the shape of `conntrack -L` (the store's
+ * formatters own both shapes, store/format.c). NAT timeouts count from the commit's own time, so the
  * output of a commit never changes.
  */
 #include <stdio.h>
@@ -20,15 +20,19 @@ static const char help[] =
 "\n"
 "DESCRIPTION\n"
 "    Prints the tables as they were at REV (default: primary). ARP entries\n"
-"    read as `ip neigh` prints them:\n"
+"    read as `ip neigh` prints them, the lladdr only when it is known (not\n"
+"    for INCOMPLETE or FAILED):\n"
 "        10.0.0.2 dev inside lladdr 02:50:2a:16:6d:01 REACHABLE\n"
 "    NAT mappings read as `conntrack -L` prints them, one line per remote\n"
 "    endpoint of a mapping (a mapping with no remote yet shows 0.0.0.0:0):\n"
 "        udp      17 29 src=192.168.1.2 dst=8.8.8.8 sport=5000 dport=53 \\\n"
 "        src=8.8.8.8 dst=203.0.113.1 sport=53 dport=61001 [ASSURED] mark=0 use=1\n"
-"    The timeout is what was left at the commit's own time. A remote in\n"
-"    state new is [UNREPLIED]; TCP lines carry the remote's state in\n"
-"    capitals (NEW, ESTABLISHED, TRANSITORY, CLOSED).\n"
+"    The timeout is what was left at the commit's own time. A remote that\n"
+"    has sent nothing back is [UNREPLIED], one that has [ASSURED]; TCP\n"
+"    lines carry conntrack's state name (SYN_SENT, ESTABLISHED, TIME_WAIT,\n"
+"    CLOSE ...; NEW or TRANSITORY in repositories written before those).\n"
+"    The router's control socket (`arp`, `nat`) prints the same lines:\n"
+"    both print with the store's formatters.\n"
 "    ARP entries come first, in path order (arp/<a.b.c>/<d>).\n"
 "\n"
 "OPTIONS\n"
@@ -40,7 +44,9 @@ static const char help[] =
 "              {\"dst\",\"dev\",\"lladdr\",\"state\":[\"REACHABLE\"],\"updated\",\n"
 "              \"expires\",\"key\"}; NAT objects: {\"proto\",\"timeout\",\"inside\",\n"
 "              \"external\",\"remotes\":[{\"ip\",\"port\",\"state\"}],\"created\",\n"
-"              \"expires\",\"key\"}. Times are unix seconds, null for never.\n"
+"              \"expires\",\"key\"}, a remote's state as stored (new, established,\n"
+"              syn-sent unreplied, time-wait ...). Times are unix seconds,\n"
+"              null for never.\n"
 "    --help    this text\n"
 "\n"
 "EXIT STATUS\n"

@@ -110,7 +110,6 @@ void tool_json_str(FILE *f, const char *s);	/* a quoted JSON string */
 void tool_json_field(FILE *f, bool first, const char *field, const char *old,
     const char *new_);
 void tool_json_time(FILE *f, uint64_t us);	/* 1429688434.645130 or null */
-void tool_ip(char buf[16], uint32_t ip);
 
 /* Trailer lines of a message ("Cause: ...", "Conflict: ...") via fn. */
 void tool_trailers(const char *msg, void (*fn)(void *ctx, const char *line),
@@ -125,7 +124,7 @@ void tool_trailers(const char *msg, void (*fn)(void *ctx, const char *line),
 int tool_show(struct store_reader *r, const struct store_oid *commit, uint64_t now_us,
     unsigned tables, bool json, const char *head, const char *cmd);
 
-/* The JSON object of one entry (ip -j neigh / conntrack-like). */
+/* The JSON object of one entry (store_fmt_json; ip -j neigh / conntrack-like). */
 void tool_entry_json(FILE *f, const struct store_item *te, uint64_t now_us);
 
 /*

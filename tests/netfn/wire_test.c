@@ -1351,6 +1351,32 @@ drop_name__every_reason_named(void **state)
 	assert_string_equal(drop_text((enum drop)1000), "?");
 }
 
+/* The one protocol name table: the three gitnet translates, nothing else. */
+static void
+ip_proto_name__names_and_parses(void **state)
+{
+	uint8_t p = 99;
+
+	(void)state;
+	assert_string_equal(ip_proto_name(IPPROTO_TCP_), "tcp");
+	assert_string_equal(ip_proto_name(IPPROTO_UDP_), "udp");
+	assert_string_equal(ip_proto_name(IPPROTO_ICMP_), "icmp");
+	assert_null(ip_proto_name(0));
+	assert_null(ip_proto_name(47));		/* GRE */
+	assert_int_equal(ip_proto_parse(&p, "tcp", 3), 0);
+	assert_int_equal(p, IPPROTO_TCP_);
+	assert_int_equal(ip_proto_parse(&p, "icmp/", 4), 0);
+	assert_int_equal(p, IPPROTO_ICMP_);
+	assert_int_equal(ip_proto_parse(&p, "udp", 3), 0);
+	assert_int_equal(p, IPPROTO_UDP_);
+	p = 99;
+	assert_int_equal(ip_proto_parse(&p, "TCP", 3), -1);
+	assert_int_equal(ip_proto_parse(&p, "tc", 2), -1);
+	assert_int_equal(ip_proto_parse(&p, "tcpx", 4), -1);
+	assert_int_equal(ip_proto_parse(&p, "", 0), -1);
+	assert_int_equal(p, 99);
+}
+
 static void
 ev_names__ops_and_causes(void **state)
 {
@@ -1423,6 +1449,7 @@ main(void)
 		cmocka_unit_test(mac_pton__parses_and_rejects),
 		cmocka_unit_test(drop_name__every_reason_named),
 		cmocka_unit_test(ev_names__ops_and_causes),
+		cmocka_unit_test(ip_proto_name__names_and_parses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -844,7 +844,9 @@ store_record_event__arp_and_nat_sessions(void **state)
 	ev.nat.mapping_new = 0;
 	ev.nat.nremote = 2;
 	ev.nat.remote[0].state = NAT_TCP_ESTABLISHED;
-	ev.nat.remote[1] = (struct ev_nat_remote){ 0xc633640a, 80, NAT_TCP_FIN_IN, 0 };
+	ev.nat.remote[0].flags = NAT_SF_REPLIED;
+	ev.nat.remote[1] = (struct ev_nat_remote){ 0xc633640a, 80, NAT_TCP_FIN_IN,
+	    NAT_SF_REPLIED };
 	assert_int_equal(store_record_event(st, &ev), 0);
 	commit_ok(st, T0 + 2000000, NULL);
 	assert_int_equal(store_flush(st), 0);
@@ -853,7 +855,7 @@ store_record_event__arp_and_nat_sessions(void **state)
 	    "nat: map tcp 192.168.1.2:51000 -> 203.0.113.1:61001\n");
 	assert_string_equal(sh("git --git-dir=%s show primary:nat/tcp/192.168.1/2/51000",
 	    f->repo), "created 1429688301.000000\nexpires 1429688541.000000\n"
-	    "external 203.0.113.1:61001\nremote 198.51.100.10:80 transitory\n"
+	    "external 203.0.113.1:61001\nremote 198.51.100.10:80 close-wait\n"
 	    "remote 198.51.100.9:443 established\n");
 	ev.op = EV_REMOVE;			/* one session goes: an update */
 	ev.nat.nremote = 1;
