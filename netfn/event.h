@@ -1,8 +1,10 @@
 /*
  * Table change events: what netfn tells the outside world about its tables.
  *
- * Every change to an ARP entry (and, later, a NAT mapping) is returned as an
- * event in the pipeline's output, for the store to record as a commit. An
+ * Every change to an ARP entry or a NAT session is returned as an event in
+ * the pipeline's output; the router's state writer hands it to the store
+ * (store_record_event), which turns it into a change of the entry it
+ * names and commits it with the group. An
  * event is a value: it holds everything needed to write the entry's new state
  * and the commit's cause line, and points into nothing.
  */

@@ -3,7 +3,7 @@
  * events out.
  *
  *	parse Ethernet -> ARP -> IPv4 -> local delivery (ICMP echo) or
- *	forward: TTL, route (LPM), [NAT, issue 3], ARP resolve, rewrite
+ *	forward: TTL, route (LPM), NAT (netfn/nat.h), ARP resolve, rewrite
  *
  * A forwarded frame is rewritten in place (MACs, TTL, header checksum by
  * RFC 1624) and queued for sending without a copy; frames the router makes

@@ -1,5 +1,6 @@
 /*
- * Event formatting shared by the log sink and, later, the store sink.
+ * The `-v` log's line for one table event (the router's log sink); the
+ * store journals the same events and writes its own commit lines.
  */
 #include <stdio.h>
 

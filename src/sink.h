@@ -2,9 +2,10 @@
  * Where table events go once netfn has returned them.
  *
  * The event loop hands each batch's events to one sink, off the packet path
- * (after the batch's frames are sent). Today the sink logs them; the store
- * (issue 5) plugs in here as a sink that journals them for group commit. A
- * sink must not block: it copies what it needs and returns.
+ * (after the batch's frames are sent). The router's sink (router_main.c)
+ * passes them to the state writer's ring (src/state.h), which journals them
+ * for the store's group commit, and logs them with -v. A sink must not
+ * block: it copies what it needs and returns.
  */
 #ifndef SRC_SINK_H
 #define SRC_SINK_H
