@@ -397,15 +397,26 @@ int
 state_restore(struct state *s, struct nf *nf, uint64_t now, char *err, size_t errlen)
 {
 	struct restore_ctx r = { .nf = nf, .now = now };
+	struct store_skipped skip = { 0 };
 
-	if (store_load(s->store, NULL, restore_one, &r) < 0) {
+	/*
+	 * What the repository holds never stops the router: an entry that does
+	 * not decode (an interface renamed between runs, a hand edit) or no
+	 * longer fits the pipeline is skipped and counted. Only a repository
+	 * that cannot be read at all fails (state_open already refused one that
+	 * is not gitnet's, or of a newer schema).
+	 */
+	if (store_load_skipping(s->store, NULL, restore_one, &r, &skip) < 0) {
 		snprintf(err, errlen, "state: %s: loading primary: %s", s->o.dir,
 		    store_strerror());
 		return -1;
 	}
+	if (skip.n > 0)
+		fprintf(stderr, "state: restore: skipped %llu undecodable entries; first: %s\n",
+		    (unsigned long long)skip.n, skip.first);
 	s->st.restored_arp = r.n.arp;
 	s->st.restored_nat = r.n.nat;
-	s->st.restore_skipped = r.n.skipped;
+	s->st.restore_skipped = r.n.skipped + skip.n;
 	return 0;
 }
 
