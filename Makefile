@@ -112,6 +112,19 @@ $(B)/fuzz/%: tests/fuzz/%.c $(NETFN_SRC)
 		-fno-sanitize-recover=undefined \
 		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $< $(NETFN_SRC)
 
+# The control-socket parser alone; the restore path over the store (and
+# libgit2), with state.c's restore step.
+$(B)/fuzz/ctl_fuzz: tests/fuzz/ctl_fuzz.c src/ctl_parse.c
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ $^
+$(B)/fuzz/restore_fuzz: tests/fuzz/restore_fuzz.c src/state.c src/clock.c $(STORE_SRC) $(NETFN_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(GIT_CFLAGS) \
+		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $^ \
+		$(GIT_LIBS) -lpthread
+
 FUZZ_SECONDS ?= 300
 
 need-deps:
@@ -140,6 +153,8 @@ netns: all
 # Seeds are written by tests/fuzz/seeds.py, not kept as binary files.
 fuzz-seeds:
 	@python3 tests/fuzz/seeds.py $(B)/fuzz/seeds/pipeline_fuzz
+	@python3 tests/fuzz/seeds.py --ctl $(B)/fuzz/seeds/ctl_fuzz
+	@python3 tests/fuzz/seeds.py --restore $(B)/fuzz/seeds/restore_fuzz
 
 fuzz: $(FUZZ_BINS) fuzz-seeds
 	@for f in $(FUZZ_BINS); do mkdir -p $(B)/corpus/$${f##*/}; \
