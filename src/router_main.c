@@ -169,6 +169,7 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	so.router_info = info;
 	so.ifnames = r->ifnames;
 	so.n_ifnames = ROUTER_NIF;
+	so.verbose = (unsigned)r->cfg.verbose;
 	if (state_open(&r->state, &so, err, errlen) < 0 ||
 	    state_restore(r->state, r->nf, router_now_us(), err, errlen) < 0)
 		return -1;

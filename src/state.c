@@ -193,10 +193,29 @@ record(struct state *s, const struct nf_event *ev)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * With -v, name primary's head each time it is durable (its flush returned):
+ * the promise a crash test holds the repository to (that commit must be on
+ * primary after any later kill).
+ */
+static void
+log_durable(struct state *s)
+{
+	const unsigned char *id = store_head(s->store)->id;
+	char hex[41];
+
+	if (s->o.verbose < 1)
+		return;
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	fprintf(stderr, "state: durable: head=%s\n", hex);
+}
+
 /* Everything recorded so far is durable as of now: note the lags. */
 static void
 durable(struct state *s, uint64_t now)
 {
+	log_durable(s);
 	for (unsigned i = 0; i < s->npending; i++) {
 		s->lag[s->lag_at] = now > s->pending_oldest[i] ? now - s->pending_oldest[i] : 0;
 		s->lag_at = (s->lag_at + 1) % LAG_SAMPLES;
@@ -277,6 +296,8 @@ tick_finish(struct state *s, uint64_t now)
 		count_error(s, "flush");
 		return;
 	}
+	if (e == 0)
+		log_durable(s);
 	pthread_mutex_lock(&s->mu);
 	s->st.ticks++;
 	pthread_mutex_unlock(&s->mu);
