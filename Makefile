@@ -97,6 +97,11 @@ $(B)/tests/store/%: $(call asan,tests/store/%.c) $(B)/asan/libstore.a $(B)/asan/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
 
+# The store's fault tests wrap its write and fsync calls (libgit2's are not).
+$(B)/tests/store/fault_test: $(call asan,tests/store/fault_test.c) $(B)/asan/libstore.a $(B)/asan/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -Wl,--wrap=write,--wrap=fsync -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
+
 # Benchmarks: optimised, no sanitizers. store_* benchmarks get the store.
 $(B)/tests/bench/store_%: $(call obj,tests/bench/store_%.c) $(B)/libstore.a $(B)/libnetfn.a
 	@mkdir -p $(@D)
