@@ -117,6 +117,14 @@ $(B)/fuzz/%: tests/fuzz/%.c $(NETFN_SRC)
 		-fno-sanitize-recover=undefined \
 		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $< $(NETFN_SRC)
 
+# The pipeline with netfn's allocations in the harness's snapshot arena.
+$(B)/fuzz/pipeline_fuzz: tests/fuzz/pipeline_fuzz.c tests/fuzz/arena.h $(NETFN_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -include tests/fuzz/arena.h \
+		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ \
+		tests/fuzz/pipeline_fuzz.c $(NETFN_SRC)
+
 # The control-socket parser alone; the restore path over the store (and
 # libgit2), with state.c's restore step.
 $(B)/fuzz/ctl_fuzz: tests/fuzz/ctl_fuzz.c src/ctl_parse.c
