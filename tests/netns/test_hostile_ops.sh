@@ -33,7 +33,8 @@ STATE=$GN_RUN/state
 
 # --- 12: --control at a file that is not a socket ---------------------------
 echo "precious" >"$GN_RUN/notasocket"
-in_rtr "$GN_ROUTER" --inside "$RTR_IN_DEV=$RTR_IN_IP/24" \
+# Bounded: a router that replaces the file starts, and would run on.
+timeout 5 ip netns exec "$RTR" "$GN_ROUTER" --inside "$RTR_IN_DEV=$RTR_IN_IP/24" \
     --outside "$RTR_OUT_DEV=$RTR_OUT_IP/24" --state none \
     --control "$GN_RUN/notasocket" >"$GN_RUN/notsock.log" 2>&1
 rc=$?
