@@ -102,6 +102,7 @@ gn_bg "$SRV" echo socat TCP-LISTEN:7000,reuseaddr,fork SYSTEM:cat
 gn_bg "$SRV" sink $GN_UDPTOOL quiet "$SRV_IP:9000" 600
 gn_wait_listen 5 "$SRV" 7000 || gn_die "no echo server"
 
+from=$(wc -l <"$GN_ROUTER_LOG" 2>/dev/null || echo 0)
 gn_router_start -v --udp-timeout 2 || gn_die "router did not start"
 # The echo runs for the whole test; its duration is an upper bound.
 gn_bg "$CLI" tcp "$GN_PY" "$GN_RUN/chaos.py" echo "$SRV_IP:7000" 600 100 "$GN_RUN/stop"
@@ -112,7 +113,6 @@ CHURN=$GN_LAST_PID
 
 fsck_bad=0 lost=0 promised=0 restarts_failed=0
 for k in $(seq 1 "$KILLS"); do
-	from=$(wc -l <"$GN_ROUTER_LOG")
 	# A random moment: 150 ms to 1 s into this run.
 	sleep "0.$(printf '%03d' $((150 + RANDOM % 850)))"
 	kill -KILL "$GN_ROUTER_PID" 2>/dev/null
@@ -131,6 +131,7 @@ for k in $(seq 1 "$KILLS"); do
 			echo "# kill $k: durable $head is not on primary ($("${G[@]}" rev-parse primary))"
 		fi
 	fi
+	from=$(wc -l <"$GN_ROUTER_LOG")
 	if ! gn_router_start -v --udp-timeout 2; then
 		restarts_failed=$((restarts_failed + 1))
 		gn_router_start -v --udp-timeout 2 || gn_die "kill $k: the router does not restart"
