@@ -97,6 +97,11 @@ $(B)/tests/store/%: $(call asan,tests/store/%.c) $(B)/asan/libstore.a $(B)/asan/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
 
+# The store's fault tests wrap its write and fsync calls (libgit2's are not).
+$(B)/tests/store/fault_test: $(call asan,tests/store/fault_test.c) $(B)/asan/libstore.a $(B)/asan/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -Wl,--wrap=write,--wrap=fsync -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
+
 # Benchmarks: optimised, no sanitizers. store_* benchmarks get the store.
 $(B)/tests/bench/store_%: $(call obj,tests/bench/store_%.c) $(B)/libstore.a $(B)/libnetfn.a
 	@mkdir -p $(@D)
@@ -111,6 +116,27 @@ $(B)/fuzz/%: tests/fuzz/%.c $(NETFN_SRC)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined \
 		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $< $(NETFN_SRC)
+
+# The pipeline with netfn's allocations in the harness's snapshot arena.
+$(B)/fuzz/pipeline_fuzz: tests/fuzz/pipeline_fuzz.c tests/fuzz/arena.h $(NETFN_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -include tests/fuzz/arena.h \
+		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ \
+		tests/fuzz/pipeline_fuzz.c $(NETFN_SRC)
+
+# The control-socket parser alone; the restore path over the store (and
+# libgit2), with state.c's restore step.
+$(B)/fuzz/ctl_fuzz: tests/fuzz/ctl_fuzz.c src/ctl_parse.c
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ $^
+$(B)/fuzz/restore_fuzz: tests/fuzz/restore_fuzz.c src/state.c src/clock.c $(STORE_SRC) $(NETFN_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(GIT_CFLAGS) \
+		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $^ \
+		$(GIT_LIBS) -lpthread
 
 FUZZ_SECONDS ?= 300
 
@@ -140,6 +166,8 @@ netns: all
 # Seeds are written by tests/fuzz/seeds.py, not kept as binary files.
 fuzz-seeds:
 	@python3 tests/fuzz/seeds.py $(B)/fuzz/seeds/pipeline_fuzz
+	@python3 tests/fuzz/seeds.py --ctl $(B)/fuzz/seeds/ctl_fuzz
+	@python3 tests/fuzz/seeds.py --restore $(B)/fuzz/seeds/restore_fuzz
 
 fuzz: $(FUZZ_BINS) fuzz-seeds
 	@for f in $(FUZZ_BINS); do mkdir -p $(B)/corpus/$${f##*/}; \

@@ -2,20 +2,34 @@
  * The control socket and the reports it serves.
  *
  * One command per connection, answered in plain text and closed, so that
- * `socat - UNIX-CONNECT:PATH <<< stats` is a complete client. The socket is
- * served from the event loop between batches; a client gets 100 ms to send
- * its command, so a stuck client costs the data path at most that once.
+ * `socat - UNIX-CONNECT:PATH <<< stats` is a complete client.
+ *
+ * The socket never blocks the data path. It is served from the event loop
+ * between batches, and every client socket is non-blocking: a command is
+ * read as its bytes arrive (ctl_parse.c), the answer is written into the
+ * client's own buffer (a memfd) and sent as the socket takes it. Memory per
+ * client is bounded: the NAT table, the one report that grows with the
+ * traffic, is produced a chunk of sessions at a time, the next only once the
+ * client has read the last below CTL_OUT_LOW (so it is not a snapshot: a
+ * session may change between chunks, as with conntrack -L). A client that
+ * sends no command within CTL_IDLE_US, or leaves a full buffer unread for
+ * CTL_STALL_US, is dropped; beyond CTL_CLIENTS at once, a new connection
+ * is told so and closed.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "netfn/wire.h"
+#include "ctl.h"
 #include "router.h"
 #include "store/store.h"
 
@@ -112,55 +126,74 @@ router_report_stats(const struct router *r, int fd)
 void
 router_report_arp(struct router *r, int fd)
 {
-	struct arp_entry e[256];
-	size_t n = arp_dump(nf_arp(r->nf), e, sizeof(e) / sizeof(e[0]));
+	/* Every entry the cache can hold (max_entries, 1024 by default). */
+	size_t cap = r->cfg.arp.max_entries ? r->cfg.arp.max_entries : arp_count(nf_arp(r->nf));
+	struct arp_entry *e = calloc(cap ? cap : 1, sizeof(*e));
 	char line[STORE_FMT_MAX];
 	struct store_entry se;
+	size_t n;
 
+	if (e == NULL) {
+		dprintf(fd, "error: out of memory\n");
+		return;
+	}
+	n = arp_dump(nf_arp(r->nf), e, cap);
 	for (size_t i = 0; i < n; i++) {
 		store_entry_from_arp(&se, &e[i]);
 		store_fmt_neigh(line, sizeof(line), &se.arp, r->ifnames[e[i].ifidx]);
 		dprintf(fd, "%s", line);
 	}
+	free(e);
 }
 
 /*
- * Sessions as conntrack -L lists them, one line (or JSON object) each:
+ * One chunk of the NAT report: the sessions of one nat_dump call from
+ * *cursor on, as conntrack -L lists them, one line (or JSON object) each:
  * every session is a store entry with its one remote, its own timeout.
+ * Returns false after the last (and the closing "]" of JSON).
  */
-void
-router_report_nat(struct router *r, int fd, bool json)
+static bool
+report_nat_chunk(struct router *r, int fd, bool json, uint32_t *cursor, bool *first)
 {
 	struct nat *nat = nf_nat(r->nf);
 	struct nat_session s[256];
 	char line[STORE_FMT_MAX];
 	struct store_entry se;
 	uint64_t now = router_now_us();
-	uint32_t cursor = 0;
-	bool first = true;
 	size_t n;
 
-	if (json)
-		dprintf(fd, "[");
 	if (nat != NULL) {
-		do {
-			n = nat_dump(nat, s, sizeof(s) / sizeof(s[0]), &cursor);
-			for (size_t i = 0; i < n; i++) {
-				/* expired but not yet swept: already gone */
-				if (s[i].expires_us != 0 && s[i].expires_us <= now)
-					continue;
-				store_entry_from_nat(&se, &s[i]);
-				if (json)
-					store_fmt_conntrack_json(line, sizeof(line), &se.nat, 0, now);
-				else
-					store_fmt_conntrack(line, sizeof(line), &se.nat, now);
-				dprintf(fd, "%s%s", json && !first ? ",\n" : "", line);
-				first = false;
-			}
-		} while (cursor != 0);
+		n = nat_dump(nat, s, sizeof(s) / sizeof(s[0]), cursor);
+		for (size_t i = 0; i < n; i++) {
+			/* expired but not yet swept: already gone */
+			if (s[i].expires_us != 0 && s[i].expires_us <= now)
+				continue;
+			store_entry_from_nat(&se, &s[i]);
+			if (json)
+				store_fmt_conntrack_json(line, sizeof(line), &se.nat, 0, now);
+			else
+				store_fmt_conntrack(line, sizeof(line), &se.nat, now);
+			dprintf(fd, "%s%s", json && !*first ? ",\n" : "", line);
+			*first = false;
+		}
+		if (*cursor != 0)
+			return true;
 	}
 	if (json)
 		dprintf(fd, "]\n");
+	return false;
+}
+
+void
+router_report_nat(struct router *r, int fd, bool json)
+{
+	uint32_t cursor = 0;
+	bool first = true;
+
+	if (json)
+		dprintf(fd, "[");
+	while (report_nat_chunk(r, fd, json, &cursor, &first))
+		;
 }
 
 void
@@ -185,79 +218,299 @@ router_report_routes(const struct router *r, int fd)
 	}
 }
 
+#define CTL_CLIENTS	32
+#define CTL_OUT_LOW	(64 * 1024)		/* make more of a report below this */
+#define CTL_IDLE_US	(5ULL * 1000000)	/* to send the command line */
+#define CTL_STALL_US	(10ULL * 1000000)	/* to read some of a full buffer */
+
+struct ctl_client {
+	int		fd;		/* -1: slot free */
+	int		mfd;		/* the answer so far (memfd), -1 until the command */
+	struct ctl_line	line;
+	off_t		sent, made;	/* bytes of mfd sent, written */
+	bool		more;		/* a NAT report not yet complete */
+	bool		json, first;
+	uint32_t	cursor;
+	uint64_t	since;		/* accepted, or last byte sent */
+};
+
+struct ctl {
+	int		lfd;		/* listening socket */
+	int		ep;		/* lfd and the clients: what the loop polls */
+	char		path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct ctl_client c[CTL_CLIENTS];
+};
+
 int
-ctl_open(const char *path, char *err, size_t errlen)
+ctl_open(struct router *r, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	struct epoll_event ev = { .events = EPOLLIN };
+	const char *path = r->cfg.control;
+	struct ctl *c;
+	struct stat sb;
+	int fd = -1;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "control: %s: path too long", path);
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
+	/* Only a socket is ours to replace: a typo must not delete a file. */
+	if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "control: %s exists and is not a socket; not "
+		    "replacing it (give another --control path)", path);
+		return -1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "control: out of memory");
+		return -1;
+	}
+	c->lfd = c->ep = -1;
+	for (int i = 0; i < CTL_CLIENTS; i++)
+		c->c[i].fd = c->c[i].mfd = -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		snprintf(err, errlen, "control: socket: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		snprintf(err, errlen, "control: %s: another router is listening there", path);
-		close(fd);
-		return -1;
+		goto fail;
 	}
-	unlink(path);			/* left by a router that died */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+	if (unlink(path) < 0 && errno != ENOENT) {	/* left by a router that died */
 		snprintf(err, errlen, "control: %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		goto fail;
 	}
-	chmod(path, 0600);
-	return fd;
+	/*
+	 * The mode is set between bind and listen: until listen, a connect is
+	 * refused, so no client ever reaches a socket with the umask's mode
+	 * (and umask, being per process, would race the guest's other work).
+	 */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 16) < 0) {
+		snprintf(err, errlen, "control: %s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	if ((c->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "control: epoll: %s", strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	ev.data.fd = fd;
+	epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev);
+	c->lfd = fd;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	r->ctl = c;
+	r->ctl_fd = c->ep;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (c->ep >= 0)
+		close(c->ep);
+	free(c);
+	return -1;
+}
+
+static void
+client_drop(struct ctl *c, struct ctl_client *k)
+{
+	epoll_ctl(c->ep, EPOLL_CTL_DEL, k->fd, NULL);
+	close(k->fd);
+	if (k->mfd >= 0)
+		close(k->mfd);
+	memset(k, 0, sizeof(*k));
+	k->fd = k->mfd = -1;
+}
+
+/* Append the next part of the answer to k->mfd. */
+static void
+client_make(struct router *r, struct ctl_client *k)
+{
+	if (k->more)
+		k->more = report_nat_chunk(r, k->mfd, k->json, &k->cursor, &k->first);
+	k->made = lseek(k->mfd, 0, SEEK_CUR);
+}
+
+/* The command is known: start the answer and switch to writing. */
+static void
+client_answer(struct router *r, struct ctl *c, struct ctl_client *k, enum ctl_cmd cmd)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = k->fd };
+
+	if ((k->mfd = memfd_create("gitnet-ctl", MFD_CLOEXEC)) < 0) {
+		client_drop(c, k);
+		return;
+	}
+	switch (cmd) {
+	case CTL_STATS:
+		router_report_stats(r, k->mfd);
+		break;
+	case CTL_ARP:
+		router_report_arp(r, k->mfd);
+		break;
+	case CTL_NAT:
+	case CTL_NAT_JSON:
+		k->json = cmd == CTL_NAT_JSON;
+		k->first = k->more = true;
+		if (k->json)
+			dprintf(k->mfd, "[");
+		break;
+	case CTL_ROUTES:
+		router_report_routes(r, k->mfd);
+		break;
+	case CTL_HELP:
+		dprintf(k->mfd, "commands: stats arp nat nat-json routes help\n");
+		break;
+	case CTL_TOO_LONG:
+		dprintf(k->mfd, "error: command line longer than %d bytes\n", CTL_LINE_MAX);
+		break;
+	default:
+		dprintf(k->mfd, "error: unknown command '%s' (try help)\n",
+		    ctl_line_text(&k->line));
+		break;
+	}
+	client_make(r, k);
+	k->since = router_now_us();
+	epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev);
+}
+
+static void
+client_read(struct router *r, struct ctl *c, struct ctl_client *k)
+{
+	uint8_t buf[256];
+	enum ctl_cmd cmd = CTL_NONE;
+	ssize_t n;
+	size_t used;
+
+	while (cmd == CTL_NONE) {
+		if ((n = read(k->fd, buf, sizeof(buf))) < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				client_drop(c, k);
+			return;
+		}
+		cmd = n == 0 ? ctl_line_end(&k->line) :
+		    ctl_line_feed(&k->line, buf, (size_t)n, &used);
+	}
+	client_answer(r, c, k, cmd);
+}
+
+static void
+client_write(struct router *r, struct ctl *c, struct ctl_client *k)
+{
+	for (;;) {
+		if (k->sent == k->made) {
+			if (!k->more) {
+				client_drop(c, k);	/* all sent: EOF tells the client */
+				return;
+			}
+			/* Drained: reuse the buffer from its start. */
+			if (ftruncate(k->mfd, 0) < 0 || lseek(k->mfd, 0, SEEK_SET) < 0) {
+				client_drop(c, k);
+				return;
+			}
+			k->sent = 0;
+			while (k->more && lseek(k->mfd, 0, SEEK_CUR) < CTL_OUT_LOW)
+				client_make(r, k);
+			k->made = lseek(k->mfd, 0, SEEK_CUR);
+			continue;
+		}
+		ssize_t n = sendfile(k->fd, k->mfd, &k->sent, (size_t)(k->made - k->sent));
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				client_drop(c, k);
+			return;
+		}
+		if (n > 0)
+			k->since = router_now_us();
+	}
+}
+
+static void
+ctl_accept(struct ctl *c)
+{
+	int fd;
+
+	while ((fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+		struct ctl_client *k = NULL;
+
+		for (int i = 0; i < CTL_CLIENTS && k == NULL; i++)
+			if (c->c[i].fd < 0)
+				k = &c->c[i];
+		if (k == NULL) {
+			/* One try, never a wait: a full socket buffer loses the note. */
+			static const char busy[] = "error: busy (too many control clients)\n";
+
+			if (write(fd, busy, sizeof(busy) - 1) < 0)
+				(void)0;
+			close(fd);
+			continue;
+		}
+		if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		k->fd = fd;
+		k->since = router_now_us();
+	}
 }
 
 void
 ctl_serve(struct router *r)
 {
-	char cmd[128];
-	struct pollfd p;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
+	struct ctl *c = r->ctl;
+	struct epoll_event ready[CTL_CLIENTS + 1];
+	uint64_t now;
+	int n;
 
-	if ((fd = accept4(r->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+	if (c == NULL)
 		return;
-	p = (struct pollfd){ .fd = fd, .events = POLLIN };
-	while (got < sizeof(cmd) - 1 && poll(&p, 1, 100) == 1) {
-		if ((n = read(fd, cmd + got, sizeof(cmd) - 1 - got)) <= 0)
+	n = epoll_wait(c->ep, ready, CTL_CLIENTS + 1, 0);
+	for (int i = 0; i < n; i++) {
+		int fd = ready[i].data.fd;
+
+		if (fd == c->lfd) {
+			ctl_accept(c);
+			continue;
+		}
+		for (int j = 0; j < CTL_CLIENTS; j++) {
+			struct ctl_client *k = &c->c[j];
+
+			if (k->fd != fd)
+				continue;
+			if (k->mfd < 0)
+				client_read(r, c, k);
+			else
+				client_write(r, c, k);
 			break;
-		got += (size_t)n;
-		if (memchr(cmd, '\n', got) != NULL)
-			break;
+		}
 	}
-	cmd[got] = '\0';
-	cmd[strcspn(cmd, "\r\n")] = '\0';
-	if (strcmp(cmd, "stats") == 0)
-		router_report_stats(r, fd);
-	else if (strcmp(cmd, "arp") == 0)
-		router_report_arp(r, fd);
-	else if (strcmp(cmd, "nat") == 0)
-		router_report_nat(r, fd, false);
-	else if (strcmp(cmd, "nat-json") == 0)
-		router_report_nat(r, fd, true);
-	else if (strcmp(cmd, "routes") == 0)
-		router_report_routes(r, fd);
-	else if (strcmp(cmd, "help") == 0 || cmd[0] == '\0')
-		dprintf(fd, "commands: stats arp nat nat-json routes help\n");
-	else
-		dprintf(fd, "error: unknown command '%s' (try help)\n", cmd);
-	close(fd);
+	now = router_now_us();
+	for (int j = 0; j < CTL_CLIENTS; j++) {
+		struct ctl_client *k = &c->c[j];
+
+		if (k->fd >= 0 && now - k->since >= (k->mfd < 0 ? CTL_IDLE_US : CTL_STALL_US))
+			client_drop(c, k);
+	}
 }
 
 void
-ctl_close(int fd, const char *path)
+ctl_close(struct router *r)
 {
-	if (fd < 0)
+	struct ctl *c = r->ctl;
+
+	r->ctl = NULL;
+	r->ctl_fd = -1;
+	if (c == NULL)
 		return;
-	close(fd);
-	unlink(path);
+	for (int j = 0; j < CTL_CLIENTS; j++)
+		if (c->c[j].fd >= 0)
+			client_drop(c, &c->c[j]);
+	close(c->ep);
+	close(c->lfd);
+	unlink(c->path);
+	free(c);
 }

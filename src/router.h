@@ -23,7 +23,8 @@ struct router {
 	struct nf		*nf;
 	struct sink		sink;
 	struct state		*state;		/* NULL: --state none */
-	int			ctl_fd;		/* listening control socket, -1 none */
+	struct ctl		*ctl;		/* the control socket (ctl.c) */
+	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */
 	uint64_t		started_us;
@@ -57,14 +58,19 @@ void router_report_nat(struct router *r, int fd, bool json);
 void router_report_routes(const struct router *r, int fd);
 
 /*
- * Control socket: a Unix stream socket at path; a client writes one command
- * line (stats, arp, nat, nat-json, routes, help) and reads the answer until
- * EOF. A socket
- * file left by a dead router is replaced; a live one is an error.
+ * Control socket: a Unix stream socket at r->cfg.control, mode 0600; a
+ * client writes one command line (stats, arp, nat, nat-json, routes, help)
+ * and reads the answer until EOF. A socket file left by a dead router is
+ * replaced; a live one, or a file that is not a socket, is an error. Sets
+ * r->ctl and r->ctl_fd (an fd the loop polls for readable).
  */
-int ctl_open(const char *path, char *err, size_t errlen);
-/* Serve one pending connection (never waits more than 100 ms on a client). */
+int ctl_open(struct router *r, char *err, size_t errlen);
+/*
+ * Serve what is ready: accept, read commands, send answers, drop idle and
+ * stalled clients. Never blocks. Call when r->ctl_fd is readable and about
+ * once a second (the timeouts).
+ */
 void ctl_serve(struct router *r);
-void ctl_close(int fd, const char *path);
+void ctl_close(struct router *r);
 
 #endif

@@ -169,6 +169,7 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	so.router_info = info;
 	so.ifnames = r->ifnames;
 	so.n_ifnames = ROUTER_NIF;
+	so.verbose = (unsigned)r->cfg.verbose;
 	if (state_open(&r->state, &so, err, errlen) < 0 ||
 	    state_restore(r->state, r->nf, router_now_us(), err, errlen) < 0)
 		return -1;
@@ -177,6 +178,38 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	    r->cfg.state_dir, (unsigned long long)st.restored_arp,
 	    (unsigned long long)st.restored_nat, (unsigned long long)st.restore_skipped,
 	    (double)(router_now_us() - t0) / 1000);
+	return 0;
+}
+
+/*
+ * Port forwards from the config, before the state is restored: forwards win.
+ * A restored session of the forward's own inside endpoint joins the forward's
+ * mapping (so a connection through the forward survives the restart); a
+ * restored dynamic session that holds the forwarded external port for
+ * another inside endpoint (the forward is new, or changed) is refused by
+ * nat_restore and counted in state_restore_skipped. Re-mapping it to another
+ * port would break its connection anyway (the remote knows the old port), so
+ * dropping it is the same outcome said plainly. A forward adds no session:
+ * no event, nothing to commit.
+ */
+static int
+router_forwards(struct router *r, char *err, size_t errlen)
+{
+	struct nf_out none = { 0 };
+	char a[16];
+	int e;
+
+	for (unsigned i = 0; i < r->cfg.nforwards; i++) {
+		const struct config_forward *fw = &r->cfg.forwards[i];
+
+		if ((e = nf_forward_add(r->nf, fw->proto, fw->ext_port, fw->int_ip,
+		    fw->int_port, router_now_us(), &none)) < 0) {
+			snprintf(err, errlen, "router: forward %s:%u=%s:%u: %s",
+			    ip_proto_name(fw->proto), fw->ext_port,
+			    ipv4_ntop(fw->int_ip, a), fw->int_port, strerror(-e));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -231,9 +264,11 @@ router_open(struct router *r, char *err, size_t errlen)
 		}
 	}
 	r->sink = (struct sink){ .events = sink_events, .ctx = r };
+	if (router_forwards(r, err, errlen) < 0)
+		return -1;
 	if (strcmp(r->cfg.state_dir, "none") != 0 && router_state_open(r, err, errlen) < 0)
 		return -1;
-	if ((r->ctl_fd = ctl_open(r->cfg.control, err, errlen)) < 0)
+	if (ctl_open(r, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -244,30 +279,18 @@ router_close(struct router *r)
 	/* The data path has stopped: commit and flush what it left. */
 	state_close(r->state);
 	r->state = NULL;
-	ctl_close(r->ctl_fd, r->cfg.control);
+	ctl_close(r);
 	for (int i = 0; i < ROUTER_NIF; i++)
 		io_close(r->io[i]);
 	nf_free(r->nf);
 }
 
-/* Permanent neighbours and port forwards from the config; events to the sink. */
+/* Permanent neighbours from the config; events to the sink. */
 static int
 router_static(struct router *r, struct nf_out *out)
 {
 	char a[16];
 	int e;
-
-	for (unsigned i = 0; i < r->cfg.nforwards; i++) {
-		const struct config_forward *fw = &r->cfg.forwards[i];
-
-		if ((e = nf_forward_add(r->nf, fw->proto, fw->ext_port, fw->int_ip,
-		    fw->int_port, router_now_us(), out)) < 0) {
-			logmsg("router: forward %s:%u=%s:%u: %s",
-			    ip_proto_name(fw->proto), fw->ext_port,
-			    ipv4_ntop(fw->int_ip, a), fw->int_port, strerror(-e));
-			return -1;
-		}
-	}
 
 	for (unsigned i = 0; i < r->cfg.nstatic_arp; i++) {
 		const struct config_arp *ca = &r->cfg.static_arp[i];
@@ -409,6 +432,7 @@ run(struct router *r, int sfd)
 		if (now - housekeeping >= 1000000) {
 			housekeeping = now;
 			log_first_drops(r);
+			ctl_serve(r);		/* its timeouts */
 		}
 	}
 }

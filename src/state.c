@@ -176,10 +176,29 @@ record(struct state *s, const struct nf_event *ev)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * With -v, name primary's head each time it is durable (its flush returned):
+ * the promise a crash test holds the repository to (that commit must be on
+ * primary after any later kill).
+ */
+static void
+log_durable(struct state *s)
+{
+	const unsigned char *id = store_head(s->store)->id;
+	char hex[41];
+
+	if (s->o.verbose < 1)
+		return;
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	fprintf(stderr, "state: durable: head=%s\n", hex);
+}
+
 /* Everything recorded so far is durable as of now: note the lags. */
 static void
 durable(struct state *s, uint64_t now)
 {
+	log_durable(s);
 	for (unsigned i = 0; i < s->npending; i++) {
 		s->lag[s->lag_at] = now > s->pending_oldest[i] ? now - s->pending_oldest[i] : 0;
 		s->lag_at = (s->lag_at + 1) % LAG_SAMPLES;
@@ -260,6 +279,8 @@ tick_finish(struct state *s, uint64_t now)
 		count_error(s, "flush");
 		return;
 	}
+	if (e == 0)
+		log_durable(s);
 	pthread_mutex_lock(&s->mu);
 	s->st.ticks++;
 	pthread_mutex_unlock(&s->mu);
@@ -380,15 +401,26 @@ int
 state_restore(struct state *s, struct nf *nf, uint64_t now, char *err, size_t errlen)
 {
 	struct restore_ctx r = { .nf = nf, .now = now };
+	struct store_skipped skip = { 0 };
 
-	if (store_load(store_reader_of(s->store), NULL, restore_one, &r) < 0) {
+	/*
+	 * What the repository holds never stops the router: an entry that does
+	 * not decode (an interface renamed between runs, a hand edit) or no
+	 * longer fits the pipeline is skipped and counted. Only a repository
+	 * that cannot be read at all fails (state_open already refused one that
+	 * is not gitnet's, or of a newer schema).
+	 */
+	if (store_load_skipping(store_reader_of(s->store), NULL, restore_one, &r, &skip) < 0) {
 		snprintf(err, errlen, "state: %s: loading primary: %s", s->o.dir,
 		    store_strerror());
 		return -1;
 	}
+	if (skip.n > 0)
+		fprintf(stderr, "state: restore: skipped %llu undecodable entries; first: %s\n",
+		    (unsigned long long)skip.n, skip.first);
 	s->st.restored_arp = r.n.arp;
 	s->st.restored_nat = r.n.nat;
-	s->st.restore_skipped = r.n.skipped;
+	s->st.restore_skipped = r.n.skipped + skip.n;
 	return 0;
 }
 

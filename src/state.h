@@ -40,6 +40,7 @@ struct state_opts {
 	unsigned	tick_ms;	/* expiry tick: 1000 */
 	unsigned	keep_expire;	/* expire_ branches kept: 8 */
 	unsigned	ring_events;	/* ring size, a power of two: 65536 */
+	unsigned	verbose;	/* >= 1: log "state: durable: head=ID" per flush */
 };
 
 void state_opts_default(struct state_opts *o);

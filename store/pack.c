@@ -807,8 +807,9 @@ done:
 	return error;
 }
 
+/* The store's own temporary pack files (see cleanup_stale in repo.c). */
 static void
-remove_matching(const char *dir, bool packs)
+remove_own_temps(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -817,32 +818,12 @@ remove_matching(const char *dir, bool packs)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		const char *nm = de->d_name;
-		size_t l = strlen(nm);
-		bool stale = strncmp(nm, "tmp_", 4) == 0 || strstr(nm, "_git2_") != NULL;
-
-		if (packs && !stale && l > 5 && strcmp(nm + l - 5, ".pack") == 0) {
-			struct stat st;
-
-			/* A pack whose index never arrived holds nothing a ref names. */
-			snprintf(path, sizeof(path), "%s/%.*s.idx", dir, (int)(l - 5), nm);
-			stale = stat(path, &st) < 0 && errno == ENOENT;
-		}
-		for (size_t i = 0; packs && !stale &&
-		    i < sizeof(pack_companions) / sizeof(*pack_companions); i++) {
-			size_t cl = strlen(pack_companions[i]);
-			struct stat st;
-
-			/* Stock git writes these after the pack: without it, left over. */
-			if (l <= cl || strcmp(nm + l - cl, pack_companions[i]) != 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%.*s.pack", dir, (int)(l - cl), nm);
-			stale = stat(path, &st) < 0 && errno == ENOENT;
-		}
-		if (stale) {
-			snprintf(path, sizeof(path), "%s/%s", dir, nm);
+		if (strncmp(de->d_name, "tmp_gitnet_", 11) != 0 &&
+		    strncmp(de->d_name, "pack_git2_", 10) != 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+		    (int)sizeof(path))
 			unlink(path);
-		}
 	}
 	closedir(d);
 }
@@ -851,19 +832,8 @@ int
 store_odb_cleanup(const char *objects_dir)
 {
 	char path[4400];
-	DIR *d;
-	struct dirent *de;
 
-	remove_matching(objects_dir, false);
 	snprintf(path, sizeof(path), "%s/pack", objects_dir);
-	remove_matching(path, true);
-	if ((d = opendir(objects_dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strlen(de->d_name) == 2 && de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", objects_dir, de->d_name);
-			remove_matching(path, false);
-		}
-	closedir(d);
+	remove_own_temps(path);
 	return 0;
 }

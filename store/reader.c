@@ -552,8 +552,18 @@ struct twalk {
 	store_entry_fn	efn;
 	store_item_fn	ifn;
 	store_bad_fn	bad;
+	struct store_skipped *skip;	/* load: NULL, an undecodable entry stops */
 	void		*ctx;
 };
+
+/* Count an entry a lenient load passes over (its message is the last error). */
+static int
+skip_one(struct store_skipped *skip)
+{
+	if (skip->n++ == 0)
+		snprintf(skip->first, sizeof(skip->first), "%s", store_strerror());
+	return 0;
+}
 
 static int
 walk_tree(struct twalk *w, const git_oid *id, char *path, size_t len)
@@ -592,6 +602,8 @@ walk_tree(struct twalk *w, const git_oid *id, char *path, size_t len)
 				    path);
 			else
 				error = w->leaf(w, path, data, dlen);
+			if (error == STORE_EPARSE && w->skip != NULL)
+				error = skip_one(w->skip);
 			git_odb_object_free(obj);
 		}
 		path[len] = '\0';
@@ -639,7 +651,7 @@ load_leaf(struct twalk *w, const char *path, const char *data, size_t len)
 
 	if ((error = store_entry_decode(&e, path, data, len, w->st->o.ifnames,
 	    w->st->o.n_ifnames)) < 0)
-		return error;
+		return w->skip != NULL ? skip_one(w->skip) : error;
 	return w->efn(w->ctx, &e);
 }
 
@@ -647,7 +659,15 @@ int
 store_load(struct store_reader *r, const struct store_oid *id, store_entry_fn fn,
     void *ctx)
 {
-	struct twalk w = { .st = r->st, .leaf = load_leaf, .efn = fn, .ctx = ctx };
+	return store_load_skipping(r, id, fn, ctx, NULL);
+}
+
+int
+store_load_skipping(struct store_reader *r, const struct store_oid *id,
+    store_entry_fn fn, void *ctx, struct store_skipped *skip)
+{
+	struct twalk w = { .st = r->st, .leaf = load_leaf, .efn = fn, .skip = skip,
+	    .ctx = ctx };
 
 	return walk_tables(&w, id, STORE_TABLE_BOTH);
 }

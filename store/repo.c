@@ -62,47 +62,45 @@ store_pack_count(struct store *st)
 	return store_odb_pack_count(st->odb);
 }
 
-/* Remove *.lock files under dir (recursively): only the sole owner may. */
-static void
-remove_locks(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[4400];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		struct stat sb;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (lstat(path, &sb) < 0)
-			continue;
-		if (S_ISDIR(sb.st_mode))
-			remove_locks(path);
-		else if (l > 5 && strcmp(de->d_name + l - 5, ".lock") == 0)
-			unlink(path);
-	}
-	closedir(d);
-}
-
+/*
+ * Remove what a dead store left, and nothing else. The repository is shared
+ * with stock git (`git fetch` into it is how peers' branches arrive), which
+ * creates ref locks, tmp_* files and packs whose index is still being
+ * written while it works, without knowing gitnet.lock: so only what the
+ * store can prove it wrote is removed, and only by the holder of gitnet.lock
+ * (the caller):
+ *  - the locks of primary and of expire_* branches: those refs are written
+ *    by a store only, under gitnet.lock, so a lock file on them belongs to a
+ *    store that died holding it (libgit2 would refuse every later write);
+ *  - temporary pack files under the store's own names (tmp_gitnet_*, and
+ *    pack_git2_* from libgit2's packbuilder in store_repack).
+ * Other locks stay; a write they block fails with a message naming the file.
+ * A pack without its index (a crash between the two renames of a flush) is
+ * left too: nothing names its objects, git and libgit2 ignore it, and it may
+ * as well be a concurrent `git fetch`'s.
+ */
 static void
 cleanup_stale(const char *gitdir)
 {
-	static const char *const top[] = {
-		"HEAD.lock", "packed-refs.lock", "config.lock", "index.lock",
-	};
 	char path[4400];
+	DIR *d;
+	struct dirent *de;
 
-	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", gitdir, top[i]);
-		unlink(path);
+	snprintf(path, sizeof(path), "%s/refs/heads/primary.lock", gitdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/refs/heads", gitdir);
+	if ((d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name);
+
+			if (strncmp(de->d_name, "expire_", 7) != 0 || l <= 5 ||
+			    strcmp(de->d_name + l - 5, ".lock") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/refs/heads/%s", gitdir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
 	}
-	snprintf(path, sizeof(path), "%s/refs", gitdir);
-	remove_locks(path);
 	snprintf(path, sizeof(path), "%s/objects", gitdir);
 	store_odb_cleanup(path);
 }
@@ -463,6 +461,7 @@ int
 store_open(struct store **out, const char *path, const struct store_opts *o)
 {
 	struct store *st;
+	struct store_skipped skip = { 0 };
 	struct stat sb;
 	bool fresh = false;
 	int error;
@@ -531,7 +530,12 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if ((error = check_schema(st)) < 0)
 		goto fail;
 	st->npacks = store_odb_pack_count(st->odb);
-	if (!fresh && ((error = store_load(&st->rd, NULL, index_entry, st)) < 0 ||
+	/*
+	 * An entry that does not decode (an interface renamed since, a hand
+	 * edit) is not the expiry index's to know: the router skips it at
+	 * restore and counts it; refusing to open would refuse to route.
+	 */
+	if (!fresh && ((error = store_load_skipping(&st->rd, NULL, index_entry, st, &skip)) < 0 ||
 	    (error = update_router(st)) < 0))
 		goto fail;
 	*out = st;

@@ -556,6 +556,21 @@ typedef int (*store_entry_fn)(void *ctx, const struct store_entry *e);
 int store_load(struct store_reader *r, const struct store_oid *id,
     store_entry_fn fn, void *ctx);
 
+/* Entries a lenient walk skipped: how many, and the first one's message. */
+struct store_skipped {
+	uint64_t	n;
+	char		first[256];
+};
+
+/*
+ * store_load, except that an entry file that does not decode (STORE_EPARSE:
+ * a bad line, an interface name not in o->ifnames, not a blob) is skipped
+ * and counted in *skip (NULL: as store_load) instead of stopping the walk.
+ * Errors reading the repository itself still stop it.
+ */
+int store_load_skipping(struct store_reader *r, const struct store_oid *id,
+    store_entry_fn fn, void *ctx, struct store_skipped *skip);
+
 /*
  * The last commit on primary's first-parent line whose committer time is
  * at or before t_us (second granularity, as git records it).

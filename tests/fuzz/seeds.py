@@ -132,9 +132,49 @@ SEEDS = {
     + tick(1000) + tick(1000) + tick(1000) + tick(1000),
 }
 
+# ctl_fuzz: the client's bytes in pieces, each prefixed by its length.
+def pieces(*parts):
+    return b"".join(bytes([len(x)]) + x for x in parts)
+
+
+CTL_SEEDS = {
+    "stats": pieces(b"stats\n"),
+    "split": pieces(b"na", b"t-js", b"on\r\n"),
+    "eof": pieces(b"routes"),
+    "unknown": pieces(b"reboot now\n"),
+    "long": pieces(b"x" * 200, b"\n"),
+}
+
+
+# restore_fuzz: kind, path, NUL, len16, bytes (see the target).
+def rec(kind, path, data):
+    return bytes([kind]) + path.encode() + b"\0" + struct.pack("!H", len(data)) + data
+
+
+ARP_BLOB = (b"expires never\nlearned-on inside\nlladdr 02:00:00:00:01:02\n"
+            b"state reachable\nupdated 1429688434.645130\n")
+NAT_BLOB = (b"created 1429688434.645130\nexpires 1429695874.645130\n"
+            b"external 203.0.113.1:61001\nremote 203.0.113.2:80 established\n")
+RESTORE_SEEDS = {
+    "arp": rec(0, "arp/192.168.1/2", ARP_BLOB),
+    "nat": rec(0, "nat/tcp/192.168.1/2/51000", NAT_BLOB),
+    "both": rec(0, "arp/192.168.1/2", ARP_BLOB) + rec(0, "nat/udp/192.168.1/2/5353", NAT_BLOB)
+    + rec(0, "meta/schema", b"gitnet-store 1\n"),
+    "renamed_if": rec(0, "arp/192.168.1/3", ARP_BLOB.replace(b"inside", b"eth9")),
+    "raw_tree": rec(1, "arp/10.0.0", b"100644 7\0" + b"\x11" * 20),
+    "symlink": rec(2, "arp/10.0.0/9", b"../x"),
+}
+
 if __name__ == "__main__":
+    seeds = SEEDS
+    if sys.argv[1] == "--ctl":
+        seeds = CTL_SEEDS
+        sys.argv.pop(1)
+    elif sys.argv[1] == "--restore":
+        seeds = RESTORE_SEEDS
+        sys.argv.pop(1)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for name, data in SEEDS.items():
+    for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)

@@ -188,19 +188,55 @@ store_open__removes_crash_leftovers(void **state)
 	opts(&o);
 	st = open_ok(f->repo, &o);
 	store_free(st);
-	sh("cd %s && : > refs/heads/primary.lock && : > HEAD.lock && "
-	    ": > objects/pack/tmp_gitnet_abc && : > objects/pack/pack-0123.pack && "
-	    "mkdir -p objects/ab && : > objects/ab/tmp_object_git2_x", f->repo);
+	sh("cd %s && : > refs/heads/primary.lock && : > refs/heads/expire_1.2.lock && "
+	    ": > objects/pack/tmp_gitnet_abc && : > objects/pack/pack_git2_abc",
+	    f->repo);
 	st = open_ok(f->repo, &o);
-	assert_string_equal(sh("cd %s && ls refs/heads/primary.lock HEAD.lock "
-	    "objects/pack/tmp_gitnet_abc objects/pack/pack-0123.pack "
-	    "objects/ab/tmp_object_git2_x 2>/dev/null | wc -l", f->repo), "0\n");
+	assert_string_equal(sh("cd %s && ls refs/heads/primary.lock "
+	    "refs/heads/expire_1.2.lock objects/pack/tmp_gitnet_abc "
+	    "objects/pack/pack_git2_abc 2>/dev/null | wc -l", f->repo), "0\n");
 	/* With the stale ref lock gone, primary moves. */
 	record_ok(st, arp_change(EV_ADD, 0x0a000002, T0, 0));
 	commit_ok(st, T0, NULL);
 	assert_int_equal(store_flush(st), 0);
 	store_free(st);
 	assert_fsck(f->repo);
+}
+
+/*
+ * What a concurrent stock `git fetch` into the repository has in flight
+ * (ref locks, tmp_* files, a pack whose index is not written yet) is not
+ * the store's: open and close leave every byte of it.
+ */
+static void
+store_open__keeps_files_it_did_not_create(void **state)
+{
+	struct fx *f = *state;
+	static const char *const files =
+	    "refs/heads/x.lock packed-refs.lock HEAD.lock config.lock "
+	    "objects/pack/tmp_pack_abc objects/pack/tmp_idx_abc "
+	    "objects/pack/pack-0123456789abcdef0123456789abcdef01234567.pack "
+	    "objects/ab/tmp_obj_xyz objects/tmp_obj_q";
+	struct store_opts o;
+	struct store *st;
+	char before[4096];
+
+	opts(&o);
+	st = open_ok(f->repo, &o);
+	assert_int_equal(store_close(st), 0);
+	sh("cd %s && mkdir -p objects/ab && for f in %s; do echo \"$f\" > $f; done",
+	    f->repo, files);
+	snprintf(before, sizeof(before), "%s", sh("cd %s && md5sum %s", f->repo, files));
+	st = open_ok(f->repo, &o);
+	record_ok(st, arp_change(EV_ADD, 0x0a000002, T0, 0));
+	commit_ok(st, T0, NULL);
+	assert_int_equal(store_close(st), 0);
+	assert_string_equal(sh("cd %s && md5sum %s", f->repo, files), before);
+	/* And a read-only open (no router_info: the tools' way) as well. */
+	o.router_info = NULL;
+	st = open_ok(f->repo, &o);
+	store_free(st);
+	assert_string_equal(sh("cd %s && md5sum %s", f->repo, files), before);
 }
 
 static void
@@ -576,10 +612,19 @@ store_load__names_unparsable_entry(void **state)
 	    "git update-index --add --cacheinfo 100644,$b,arp/10.0.0/7 && t=$(git write-tree) && "
 	    "c=$(git -c user.name=a -c user.email=b commit-tree $t -p primary -m bad) && "
 	    "git update-ref refs/heads/primary $c", f->repo, f->dir);
-	st = NULL;
-	assert_int_equal(store_open(&st, f->repo, &o), STORE_EPARSE);
+	/* The store opens: what does not decode is the reader's to skip. */
+	st = open_ok(f->repo, &o);
+	assert_int_equal(store_load(store_reader_of(st), NULL, collect, &b), STORE_EPARSE);
 	assert_non_null(strstr(store_strerror(), "arp/10.0.0/7: line 1: unknown key 'colour'"));
-	(void)b;
+	{
+		struct store_skipped sk = { 0 };
+
+		b.s[0] = '\0';
+		assert_int_equal(store_load_skipping(store_reader_of(st), NULL, collect, &b, &sk), 0);
+		assert_int_equal(sk.n, 1);
+		assert_non_null(strstr(sk.first, "arp/10.0.0/7: line 1: unknown key 'colour'"));
+	}
+	store_free(st);
 }
 
 static void
@@ -939,6 +984,7 @@ main(void)
 		T(store_open__refuses_other_schema),
 		T(store_open__second_owner_is_refused),
 		T(store_open__removes_crash_leftovers),
+		T(store_open__keeps_files_it_did_not_create),
 		T(store_open__truncated_pack_is_a_clear_error),
 		T(store_open__corrupt_object_is_a_clear_error),
 		T(store_commit__single_change_message_and_entry),
