@@ -18,10 +18,11 @@
  *  - sessions by (mapping, rem_ip, rem_port): chained hash, and a per-mapping
  *    list for address-dependent filtering;
  *  - sessions per inside host, for the per-host limit.
- * Under 128 bytes per session, every index included: a session is 52
- * bytes plus two hash buckets at load <= 0.5 (16), the per-host table (16 at
- * worst), and its share of its mapping (32 bytes and a bucket) and of the
- * port tables (nat_bytes; tests/bench/nat_bench measures it).
+ * Under 136 bytes per session, every index included: a session is 60
+ * bytes (8 of them the TCP sequence tracking that RST checking needs) plus
+ * two hash buckets at load <= 0.5 (16), the per-host table (16 at worst),
+ * and its share of its mapping (32 bytes and a bucket) and of the port
+ * tables (nat_bytes; tests/bench/nat_bench measures it).
  *
  * Filtering (RFC 4787 REQ-8) decides which inbound packets a mapping admits:
  * only from remotes it has a session with, address and port
@@ -111,6 +112,13 @@ struct nat_params {
 	uint16_t	frag_max;		/* fragment translations kept: 1024 */
 	uint32_t	frag_timeout_s;		/* 5 */
 	uint32_t	sweep_per_tick;		/* sessions nat_tick examines: 4096 */
+	/* Inbound-created sessions are half-open until the inside answers
+	 * (Linux conntrack's SYN_RECV and UDP "unreplied"): own timeouts, own
+	 * per-host limit (0 in any of these: the default). */
+	uint32_t	tcp_syn_recv_timeout_s;	/* 60 */
+	uint32_t	udp_unreplied_timeout_s; /* 30 (UDP and ICMP) */
+	uint32_t	max_half_open;		/* per inside host: 1024 */
+	uint64_t	key[2];			/* port choice secret; 0: from seed */
 };
 
 void nat_params_default(struct nat_params *p);
@@ -133,6 +141,7 @@ struct nat_session {
 #define NAT_SF_REPLIED	0x01	/* something came back from the remote */
 #define NAT_SF_INBOUND	0x02	/* the remote started it (forward, EIF/ADF) */
 #define NAT_SF_STATIC	0x04	/* its mapping is a port forward */
+#define NAT_SF_HALF	0x08	/* inbound, the inside has not answered yet */
 
 struct nat_stats {
 	uint64_t	in2out, out2in, hairpin;
@@ -142,6 +151,8 @@ struct nat_stats {
 	uint64_t	icmp_errors_translated;
 	uint64_t	frags_translated;
 	uint64_t	tcp_pickups;		/* sessions begun mid-stream */
+	uint64_t	half_open_evicted;	/* oldest half-open made room */
+	uint64_t	half_open_promoted;	/* the inside answered */
 };
 
 struct nat;
@@ -175,6 +186,14 @@ enum drop nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now_
  */
 enum drop nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now_us,
     struct nf_out *out);
+
+/*
+ * Would nat_out2in translate this datagram (a live session, or a mapping
+ * whose filtering admits its source)? Changes nothing; for the pipeline's
+ * checks that must come before translation (an expired TTL).
+ */
+bool nat_out2in_admits(const struct nat *nat, const uint8_t *ip, const struct ipv4 *h,
+    uint64_t now_us);
 
 /*
  * A static port forward: proto ext_port on ext[0] -> int_ip:int_port, never

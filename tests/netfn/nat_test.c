@@ -1166,8 +1166,13 @@ nat_tcp__state_machine_and_timeouts(void **state)
 	in4(TCP, R1, 80, EXT0, 40001, TCP_SYN | TCP_ACK, NULL, NULL);
 	ev_reset();
 	nx.now = T(10);
-	assert_int_equal(in4(TCP, R1, 80, EXT0, 40001, TCP_RST | TCP_ACK, NULL, NULL),
-	    DROP_NONE);
+	{
+		/* in the window: right after the remote's SYN */
+		struct nt_pkt rst = pk_tcp(R1, 80, EXT0, 40001, TCP_RST | TCP_ACK);
+
+		rst.seq = 0x01020305;
+		assert_int_equal(in_p(&rst, NULL, NULL), DROP_NONE);
+	}
 	e = ev_get(0, EV_UPDATE, EV_CAUSE_NAT_TCP);
 	ev_key(e, TCP, HA, 40001, EXT0, 40001, R1, 80);
 	assert_int_equal(e->state, NAT_TCP_RST);
@@ -1178,11 +1183,21 @@ nat_tcp__state_machine_and_timeouts(void **state)
 	assert_int_equal(in4(TCP, R2, 5555, EXT0, 2222, TCP_SYN, NULL, NULL), DROP_NONE);
 	e = ev_get(0, EV_ADD, EV_CAUSE_NAT_INBOUND);
 	assert_int_equal(e->state, NAT_TCP_SYN_IN);
-	assert_int_equal(e->expires_us, T(10 + 240));
+	assert_int_equal(e->expires_us, T(10 + 60));	/* half-open: SYN_RECV 60 s */
+	assert_true(e->flags & NAT_SF_HALF);
+	/* The SYN/ACK alone establishes nothing (conntrack: still SYN_RECV)... */
 	out_ok(TCP, HB, 22, R2, 5555, TCP_SYN | TCP_ACK);
+	assert_int_equal(nx.o.out.nev, 1);
+	assert_int_equal(get_sess(TCP, HB, 22, R2, 5555).state, NAT_TCP_SYN_IN);
+	assert_int_equal(get_sess(TCP, HB, 22, R2, 5555).expires_us, T(10 + 60));
+	/* ...the remote's ACK that ends the handshake does. */
+	assert_int_equal(in4(TCP, R2, 5555, EXT0, 2222, TCP_ACK, NULL, NULL), DROP_NONE);
 	e = ev_get(1, EV_UPDATE, EV_CAUSE_NAT_TCP);
 	assert_int_equal(e->state, NAT_TCP_ESTABLISHED);
+	assert_int_equal(e->expires_us, T(10 + 7440));
+	assert_false(e->flags & NAT_SF_HALF);
 	assert_int_equal(nat_stats(nx.nat)->tcp_pickups, 0);
+	assert_int_equal(nat_stats(nx.nat)->half_open_promoted, 1);
 }
 
 static void
@@ -1897,9 +1912,9 @@ nat_bytes__and_count_are_sane(void **state)
 }
 
 /* nat.h: "About 72 bytes per session with one session per mapping". */
-/* nat.h: "under 128 bytes per session, every index included". */
+/* nat.h: "under 136 bytes per session, every index included". */
 static void
-nat_bytes__under_128_per_session(void **state)
+nat_bytes__under_136_per_session(void **state)
 {
 	struct nat *small, *big;
 	size_t per;
@@ -1914,9 +1929,9 @@ nat_bytes__under_128_per_session(void **state)
 	per = (nat_bytes(big) - nat_bytes(small)) / ((1u << 16) - (1u << 12));
 	nat_free(small);
 	nat_free(big);
-	if (per < 54 || per >= 128)
+	if (per < 54 || per >= 136)
 		print_error("nat_bytes: %zu bytes per session\n", per);
-	assert_true(per >= 54 && per < 128);
+	assert_true(per >= 54 && per < 136);
 }
 
 /*
@@ -2098,7 +2113,14 @@ struct rm_sess {
 	uint16_t	rem_port;
 	uint8_t		state, flags;
 	uint32_t	created, expires, reported;	/* seconds since T(0) */
+	bool		synack;		/* half-open TCP: the inside sent SYN/ACK */
+	bool		known[2];	/* a segment seen from inside [0], remote [1] */
+	uint32_t	nxt[2];		/* the sequence number after it */
 };
+
+/* Every TCP segment of the differential test carries this sequence number
+ * and acknowledges 0: ports and flags vary, sequence numbers do not. */
+#define RM_SEQ		0x01020304u
 
 static struct {
 	struct rm_map	m[RM_N];
@@ -2183,13 +2205,15 @@ rm_map_nsess(int mi)
 	return n;
 }
 
+/* nat.h: half-open sessions do not count against the host's limit. */
 static unsigned
 rm_host_nsess(uint32_t ip)
 {
 	unsigned n = 0;
 
 	for (int i = 0; i < RM_N; i++)
-		n += rm.s[i].used && rm.m[rm.s[i].map].int_ip == ip;
+		n += rm.s[i].used && rm.m[rm.s[i].map].int_ip == ip &&
+		    !(rm.s[i].flags & NAT_SF_HALF);
 	return n;
 }
 
@@ -2200,8 +2224,11 @@ rm_expired(int si)
 }
 
 static uint32_t
-rm_life(uint8_t proto, uint8_t state)
+rm_life(uint8_t proto, uint8_t state, uint8_t flags)
 {
+	if (flags & NAT_SF_HALF)
+		return proto == TCP ? nx.p.tcp_syn_recv_timeout_s :
+		    nx.p.udp_unreplied_timeout_s;
 	if (proto == UDP)
 		return nx.p.udp_timeout_s;
 	if (proto == ICMP)
@@ -2247,14 +2274,18 @@ rm_del(int si)
 }
 
 static uint8_t
-rm_tcp_next(uint8_t st, uint8_t fl, bool out)
+rm_tcp_next(const struct rm_sess *s, uint8_t fl, bool out)
 {
+	uint8_t st = s->state;
+	bool half = s->flags & NAT_SF_HALF;
+
 	if (fl & TCP_RST)
 		return NAT_TCP_RST;
 	if (fl & TCP_SYN) {
 		if (st == NAT_TCP_NONE || st == NAT_TCP_TIME_WAIT || st == NAT_TCP_RST)
 			return out ? NAT_TCP_SYN_OUT : NAT_TCP_SYN_IN;
-		if ((st == NAT_TCP_SYN_OUT && !out) || (st == NAT_TCP_SYN_IN && out))
+		/* nat.h: a half-open session waits for the handshake's last ACK */
+		if ((st == NAT_TCP_SYN_OUT && !out) || (st == NAT_TCP_SYN_IN && out && !half))
 			return NAT_TCP_ESTABLISHED;
 		return st;
 	}
@@ -2268,21 +2299,61 @@ rm_tcp_next(uint8_t st, uint8_t fl, bool out)
 		return st;
 	}
 	/* nat.h: picked up from inside; from outside it stays NONE (transitory) */
-	return st == NAT_TCP_NONE && out ? NAT_TCP_ESTABLISHED : st;
+	if (st == NAT_TCP_NONE && out)
+		return NAT_TCP_ESTABLISHED;
+	if (st == NAT_TCP_SYN_IN && !out && s->synack)
+		return NAT_TCP_ESTABLISHED;
+	/* RFC 7857 2.2: a RST is not final */
+	if (st == NAT_TCP_RST && (out || !half))
+		return NAT_TCP_ESTABLISHED;
+	return st;
 }
 
-static void
+/* nat.h: a RST counts only in the receiver's window (or answering a SYN). */
+static bool
+rm_rst_ok(const struct rm_sess *s, int snd)
+{
+	if (!s->known[snd])
+		return !s->known[!snd] || s->nxt[!snd] == 0;	/* acks 0 */
+	return RM_SEQ - s->nxt[snd] < 65535u;
+}
+
+/* Note a packet on a session; false (nothing changed) for a refused RST. */
+static bool
 rm_touch(int si, uint8_t fl, bool out, bool fresh)
 {
 	struct rm_sess *s = &rm.s[si];
 	uint8_t proto = rm.m[s->map].proto, was = s->state, was_flags = s->flags;
 	uint32_t life;
+	int snd = out ? 0 : 1;
 
-	if (proto == TCP)
-		s->state = rm_tcp_next(s->state, fl, out);
+	if (proto == TCP) {
+		uint32_t end = RM_SEQ + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
+		bool opens = (fl & TCP_SYN) && was != NAT_TCP_ESTABLISHED &&
+		    was != NAT_TCP_FIN_OUT && was != NAT_TCP_FIN_IN;
+
+		if ((fl & TCP_RST) && !fresh && !rm_rst_ok(s, snd))
+			return false;
+		s->state = rm_tcp_next(s, fl, out);
+		if (!(fl & TCP_RST) && (opens || !s->known[snd] ||
+		    ((int32_t)(RM_SEQ - s->nxt[snd]) <= 65535 &&
+		    (int32_t)(end - s->nxt[snd]) > 0))) {
+			s->nxt[snd] = end;
+			s->known[snd] = true;
+		}
+		if ((s->flags & NAT_SF_HALF) && out && (fl & TCP_SYN) &&
+		    s->state == NAT_TCP_SYN_IN)
+			s->synack = true;
+	}
+	if ((s->flags & NAT_SF_HALF) && (proto == TCP ?
+	    s->state == NAT_TCP_ESTABLISHED || s->state == NAT_TCP_FIN_OUT ||
+	    s->state == NAT_TCP_FIN_IN || s->state == NAT_TCP_TIME_WAIT : out)) {
+		s->flags &= (uint8_t)~NAT_SF_HALF;	/* the inside answered */
+		s->synack = false;
+	}
 	if (!out)
 		s->flags |= NAT_SF_REPLIED;
-	life = rm_life(proto, s->state);
+	life = rm_life(proto, s->state, s->flags);
 	s->expires = rm.sec + life;
 	if (fresh) {
 		s->reported = s->expires;
@@ -2298,6 +2369,7 @@ rm_touch(int si, uint8_t fl, bool out, bool fresh)
 		rm_emit(EV_UPDATE, EV_CAUSE_NAT_REFRESH, si, false, false);
 		rm.refreshes++;
 	}
+	return true;
 }
 
 static int
@@ -2450,7 +2522,9 @@ diff_out(uint8_t proto, uint32_t ip, uint16_t port, uint32_t rip, uint16_t rport
 	}
 	if (si < 0 && (fl & (TCP_FIN | TCP_SYN | TCP_RST)) == TCP_FIN)
 		fl = TCP_ACK;		/* see above */
-	if (si < 0) {
+	if (si < 0 && proto == TCP && (fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+		want = alt = DROP_NAT_TCP_INVALID;	/* answers no SYN we saw */
+	} else if (si < 0) {
 		bool full = rm_nsess() >= nx.p.max_sessions;
 		bool host = rm_host_nsess(ip) >= nx.p.max_per_host;
 
@@ -2458,6 +2532,8 @@ diff_out(uint8_t proto, uint32_t ip, uint16_t port, uint32_t rip, uint16_t rport
 			want = DROP_NAT_TABLE_FULL, alt = host ? DROP_NAT_HOST_LIMIT : want;
 		else if (host)
 			want = alt = DROP_NAT_HOST_LIMIT;
+	} else if (proto == TCP && (fl & TCP_RST) && !rm_rst_ok(&rm.s[si], 0)) {
+		want = alt = DROP_NAT_RST_WINDOW;
 	}
 	snprintf(rm.what, sizeof(rm.what), "out p%u 192.168.1.%u:%u -> %u:%u fl %#x",
 	    proto, ip & 0xff, port, rip & 0xff, rport, fl);
@@ -2525,18 +2601,15 @@ diff_in(uint8_t proto, uint32_t rip, uint16_t rport, uint32_t xip, uint16_t xpor
 			if (rm.s[i].used && rm.s[i].map == mi && rm.s[i].rem_ip == rip &&
 			    !rm_expired(i))
 				admit = true;
-		if (!admit) {
+		if (!admit)
 			want = alt = DROP_NAT_FILTERED;
-		} else {
-			bool full = rm_nsess() >= nx.p.max_sessions;
-			bool host = rm_host_nsess(rm.m[mi].int_ip) >= nx.p.max_per_host;
-
-			if (full)
-				want = DROP_NAT_TABLE_FULL,
-				alt = host ? DROP_NAT_HOST_LIMIT : want;
-			else if (host)
-				want = alt = DROP_NAT_HOST_LIMIT;
-		}
+		else if (proto == TCP && (fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+			want = alt = DROP_NAT_TCP_INVALID;
+		else if (rm_nsess() >= nx.p.max_sessions)
+			want = alt = DROP_NAT_TABLE_FULL;
+		/* (half-open: the host's own limit does not apply) */
+	} else if (si >= 0 && proto == TCP && (fl & TCP_RST) && !rm_rst_ok(&rm.s[si], 1)) {
+		want = alt = DROP_NAT_RST_WINDOW;
 	}
 	snprintf(rm.what, sizeof(rm.what), "in p%u %u:%u -> %u:%u fl %#x",
 	    proto, rip & 0xff, rport, xip & 0xff, xport, fl);
@@ -2559,7 +2632,7 @@ diff_in(uint8_t proto, uint32_t rip, uint16_t rport, uint32_t xip, uint16_t xpor
 	nt_build(want_b, sizeof(want_b), &q);
 	DCHECK(memcmp(d, want_b, len) == 0);
 	if (si < 0) {
-		si = rm_new_sess(mi, rip, rkey, NAT_SF_INBOUND);
+		si = rm_new_sess(mi, rip, rkey, NAT_SF_INBOUND | NAT_SF_HALF);
 		rm_touch(si, fl, false, true);
 		rm_emit(EV_ADD, EV_CAUSE_NAT_INBOUND, si, false, false);
 	} else {
@@ -3024,7 +3097,7 @@ main(void)
 		N(nat_restore__dump_reads_back_the_stored_session),
 		N(nat_dump__pages_with_a_cursor),
 		N(nat_bytes__and_count_are_sane),
-		N(nat_bytes__under_128_per_session),
+		N(nat_bytes__under_136_per_session),
 		N(nat_prefetch__reads_within_frames_and_changes_nothing),
 		N(nat_new__rejects_bad_params),
 		N(nat__matches_reference_address_port_filtering),
