@@ -106,7 +106,7 @@ enum store_nat_rstate {
 	STORE_NAT_RSTATE_MAX
 };
 
-#define STORE_NAT_REMOTES	4
+#define STORE_NAT_REMOTES	16	/* = EV_NAT_REMOTES: what an event lists */
 
 struct store_nat_remote {
 	uint32_t	ip;
