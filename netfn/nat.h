@@ -30,9 +30,11 @@
  * has a session with (NAT_FILTER_ADDRESS), or from anyone
  * (NAT_FILTER_ENDPOINT); the latter two create a session for the newcomer.
  *
- * Ports: the inside port is kept when it is free (port preservation), else a
- * random port of the same parity is taken and the range searched from it
- * (RFC 6056 algorithm 1); ports below 1024 map below 1024 (RFC 4787 REQ-3),
+ * Ports: the inside port is kept when it is free (port preservation), else
+ * the search starts at a keyed hash of the inside endpoint plus a counter
+ * (RFC 6056 algorithm 3; the key is nat_params.key), same parity first, at
+ * most PORT_TRIES candidates a pass, and a full class is known from a count
+ * without searching; ports below 1024 map below 1024 (RFC 4787 REQ-3),
  * others to [port_min, port_max]; ICMP identifiers likewise. An inside host always gets the same external
  * address (paired pooling, REQ-2). A full range is a counted drop, never a
  * reused port.
@@ -43,9 +45,24 @@
  * from both (TIME_WAIT, transitory), RST (RST, transitory). A TCP segment
  * from inside without a session that is not a SYN is picked up (as Linux
  * conntrack does by default) so flows survive a router restart: as
- * ESTABLISHED, FIN_OUT if it carries a FIN, RST if a RST. One from outside
- * that a mapping admits without a SYN stays NONE on the transitory timeout
- * until the inside answers.
+ * ESTABLISHED, FIN_OUT if it carries a FIN, RST if a RST. A SYN-ACK never
+ * opens a session (DROP_NAT_TCP_INVALID). A RST is taken only in the
+ * receiver's window (RFC 5961 3.2; the next sequence number of each side is
+ * tracked), else DROP_NAT_RST_WINDOW; CLOSE is left again by any later
+ * segment without SYN, FIN or RST (RFC 7857 2.2).
+ *
+ * Half-open (NAT_SF_HALF, Linux conntrack's SYN_RECV and "unreplied"): a
+ * session the remote creates through a forward or EIF/ADF filtering, until
+ * the inside answers -- for TCP, until the handshake's last ACK from the
+ * remote after the inside's SYN-ACK; for UDP and ICMP, a datagram from
+ * inside. Its timeout is tcp_syn_recv_timeout_s / udp_unreplied_timeout_s,
+ * it does not count against max_per_host, and at most max_half_open exist:
+ * beyond, the oldest is removed (cause TABLE_FULL).
+ *
+ * Checksums: a datagram that may change state (opens or answers a session,
+ * a TCP flag, a first reply) and every ICMP error has its L4 checksum
+ * verified first (DROP_L4_BAD_CSUM); the caller must have completed partial
+ * (offloaded) checksums.
  *
  * Expiry is lazy (a lookup that finds an expired session treats it as absent
  * and removes it) and swept by nat_tick a bounded number of sessions per call.
