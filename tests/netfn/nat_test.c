@@ -3219,6 +3219,36 @@ nf_nat__frag_needed_about_inbound_quotes_external_endpoint(void **state)
 	assert_int_equal(nf_stats(px.nf)->drop[DROP_TOO_BIG], 1);
 }
 
+/* Item 4: host unreachable (the inside host never answers ARP) about an
+ * inbound datagram quotes the forward's external endpoint too. */
+static void
+nf_nat__host_unreachable_about_inbound_quotes_external_endpoint(void **state)
+{
+	const struct nf_frame *err = NULL;
+	struct tl_pkt p;
+	size_t len;
+
+	(void)state;
+	px_open(0);
+	assert_int_equal(nf_forward_add(px.nf, UDP, 8080, HC, 80, px.now, &px.o.out), 0);
+	nf_out_reset(&px.o.out);
+	p = px_udp(mac_out, mac_r, HR, 5555, OUT_ADDR, 8080, 64);
+	len = px_build(0, &p);
+	px_in(0, 1, len);			/* held: HC is being resolved */
+	for (int i = 0; i < 200 && err == NULL; i++) {
+		nf_out_reset(&px.o.out);
+		px.now += 100000;
+		nf_tick(px.nf, px.now, &px.o.out);
+		for (unsigned k = 0; k < px.o.out.ntx; k++)
+			if (px.o.tx[k].ifidx == 1)
+				err = &px.o.tx[k];
+	}
+	assert_non_null(err);
+	px_icmp_error_quotes(err, HR, ICMP_UNREACH, ICMP_UNREACH_HOST, HR, 5555, OUT_ADDR,
+	    8080);
+	assert_int_equal(nf_stats(px.nf)->drop[DROP_ARP_FAILED], 1);
+}
+
 /* Item 9: an inside host may not send from an address outside the inside
  * prefix: counted, not translated (no session, no port). */
 static void
@@ -3486,6 +3516,7 @@ main(void)
 		P(nf_nat__hairpin_through_a_forward),
 		P(nf_nat__ttl_expired_inbound_quotes_as_sent_and_opens_nothing),
 		P(nf_nat__frag_needed_about_inbound_quotes_external_endpoint),
+		P(nf_nat__host_unreachable_about_inbound_quotes_external_endpoint),
 		P(nf_nat__spoofed_inside_source_is_dropped),
 		P(nf_nat__ip_ids_do_not_count_up_from_the_seed),
 		P(nf_nat__outside_packet_for_inside_address_is_unsolicited),
