@@ -58,7 +58,7 @@ struct arp_cache {
 	uint16_t	*qlen;
 	uint32_t	*qnext;
 	uint32_t	qfree;
-	uint64_t	rng;
+	struct rng	rng;		/* jitter: the keyed generator */
 	uint64_t	deadline;	/* min timer_us over all nodes */
 	struct arp_stats st;
 };
@@ -162,7 +162,7 @@ arp_new(const struct arp_params *p, const struct arp_iface *ifs, unsigned n,
 		c->qnext[i] = i + 1 < p->unres_total ? i + 1 : NIL;
 	c->free_head = 0;
 	c->qfree = 0;
-	c->rng = seed ? seed : 0x6a09e667f3bcc909ULL;
+	rng_init(&c->rng, seed ? seed : 0x6a09e667f3bcc909ULL, 0);
 	c->deadline = NEVER;
 	return c;
 }

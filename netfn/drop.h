@@ -44,7 +44,11 @@
 	X(NAT_PORTS,	"nat_ports",	"no free external port")		\
 	X(NAT_PROTO,	"nat_proto",	"protocol NAT cannot translate")	\
 	X(NAT_FRAG,	"nat_frag",	"later fragment of a datagram NAT has not seen") \
-	X(NAT_ICMP_NO_SESSION, "nat_icmp_no_session", "ICMP error about no NAT session")
+	X(NAT_ICMP_NO_SESSION, "nat_icmp_no_session", "ICMP error about no NAT session") \
+	X(NAT_HALF_OPEN, "nat_half_open", "inside host at its limit of half-open inbound sessions") \
+	X(NAT_TCP_INVALID, "nat_tcp_invalid", "TCP segment that may not open a NAT session") \
+	X(NAT_RST_WINDOW, "nat_rst_window", "TCP RST outside the receiver's window") \
+	X(SPOOFED_SRC,	"spoofed_src",	"source not reachable back through the interface it came in on")
 
 enum drop {
 #define NF_DROP_ENUM(sym, name, text) DROP_##sym,

@@ -78,7 +78,12 @@ struct ev_arp {
  * pushed the expiry past half its lifetime since the last event; EV_REMOVE
  * when it expires (mapping_gone: it was the mapping's last session).
  */
-#define EV_NAT_REMOTES	4
+/*
+ * Remotes an event lists for its mapping, so history (and a restart) knows
+ * them: 16 covers nearly every mapping; a mapping with more keeps the first
+ * 16 (issue 17: a restart once dropped traffic from a mapping's 5th remote).
+ */
+#define EV_NAT_REMOTES	16
 
 struct ev_nat_remote {
 	uint32_t	ip;

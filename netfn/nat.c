@@ -31,8 +31,26 @@
 #define US		1000000ULL
 #define MF_STATIC	0x01
 #define MAP_WALK	64	/* sessions an event looks at for its mapping */
+#define PORT_TRIES	1024	/* candidates a port search looks at, per parity */
+#define NAT_RST_WINDOW	65535u	/* receive window a RST must fall in */
+
+/* Session flags of our own, above the NAT_SF_* that are shown. */
+#define SF_SHOWN	(NAT_SF_REPLIED | NAT_SF_INBOUND | NAT_SF_HALF)
+#define SF_SEQ_IN	0x10	/* nxt[0] known: a segment from inside seen */
+#define SF_SEQ_OUT	0x20	/* nxt[1] known: a segment from the remote seen */
+#define SF_SYNACK	0x40	/* half-open TCP: the inside answered the SYN */
 
 enum { P_TCP, P_UDP, P_ICMP, P_MAX };
+
+/* What a translation needs from the transport header. */
+struct l4key {
+	int		pidx;
+	uint16_t	sport, dport;	/* ICMP query: both the identifier */
+	uint8_t		tcpfl;
+	unsigned	sport_off, dport_off;
+	/* TCP: the sequence space the segment covers, and its ack */
+	uint32_t	seq, end, ack;
+};
 
 struct nat_map {
 	uint32_t	int_ip;
@@ -55,7 +73,8 @@ struct nat_sess {
 	uint16_t	int_port, rem_port;
 	uint16_t	ext_port;
 	uint8_t		ext_idx, pidx;
-	uint8_t		state, flags;
+	uint8_t		state, flags;	/* flags: NAT_SF_* and SF_* below */
+	uint32_t	nxt[2];		/* TCP: next sequence number of each side */
 	uint32_t	expires;
 	uint32_t	reported;	/* expires as last told in an event */
 	uint32_t	created;
@@ -68,6 +87,12 @@ struct nat_sess {
 struct nat_host {
 	uint32_t	ip;
 	uint32_t	count;		/* 0: empty slot */
+};
+
+/* A half-open session in the FIFO of them (stale once promoted or gone). */
+struct nat_half {
+	uint32_t	sess;
+	uint32_t	created;
 };
 
 struct nat_frag {
@@ -85,12 +110,13 @@ struct nat {
 	uint32_t	ext_lo, ext_hi;	/* smallest and largest of ext[] */
 	uint64_t	t0;
 	bool		t0_set;
-	uint64_t	rng;
+	struct rng	rng;		/* RFC 6056 algorithm 3: key and counter */
 
 	struct nat_map	*maps;
 	uint32_t	map_free, nmaps;
 	uint32_t	*map_bkt, map_mask;
 	uint32_t	*owner[NAT_MAX_EXT][P_MAX];
+	uint32_t	nowned[NAT_MAX_EXT][P_MAX][3];	/* ports taken, per class */
 
 	struct nat_sess	*sess;
 	uint32_t	sess_free, nsess;
@@ -100,6 +126,10 @@ struct nat {
 
 	struct nat_host	*hosts;
 	uint32_t	host_mask;
+
+	struct nat_half	*half;		/* ring of max_half_open, oldest at tail */
+	uint32_t	half_tail, half_len;	/* entries, stale ones included */
+	uint32_t	nhalf;		/* live half-open sessions */
 
 	struct nat_frag	*frags;
 
@@ -135,6 +165,9 @@ nat_params_default(struct nat_params *p)
 		.frag_max = 1024,
 		.frag_timeout_s = 5,
 		.sweep_per_tick = 4096,
+		.tcp_syn_recv_timeout_s = 60,
+		.udp_unreplied_timeout_s = 30,
+		.max_half_open = 16384,
 	};
 }
 
@@ -229,7 +262,16 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 		nat->ext_lo = ext[i] < nat->ext_lo ? ext[i] : nat->ext_lo;
 		nat->ext_hi = ext[i] > nat->ext_hi ? ext[i] : nat->ext_hi;
 	}
-	nat->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
+	if (nat->p.tcp_syn_recv_timeout_s == 0)
+		nat->p.tcp_syn_recv_timeout_s = 60;
+	if (nat->p.udp_unreplied_timeout_s == 0)
+		nat->p.udp_unreplied_timeout_s = 30;
+	if (nat->p.max_half_open == 0)
+		nat->p.max_half_open = 16384;
+	if (p->key[0] != 0 || p->key[1] != 0)
+		rng_init(&nat->rng, p->key[0], p->key[1]);
+	else
+		rng_init(&nat->rng, seed ? seed : 0x9e3779b97f4a7c15ULL, 0);
 
 	/* Twice the buckets of sessions: chains of one, mostly (load <= 0.5). */
 	nb = pow2_at_least(2ULL * p->max_sessions);
@@ -240,6 +282,7 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 	nat->in_bkt = nat_calloc(nat, nb, sizeof(uint32_t));
 	nat->out_bkt = nat_calloc(nat, nb, sizeof(uint32_t));
 	nat->frags = nat_calloc(nat, p->frag_max, sizeof(*nat->frags));
+	nat->half = nat_calloc(nat, nat->p.max_half_open, sizeof(*nat->half));
 	if (p->max_per_host > 0) {
 		nat->host_mask = pow2_at_least(2ULL * (p->max_sessions < (1u << 20) ?
 		    p->max_sessions : (1u << 20))) - 1;
@@ -247,6 +290,7 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 	}
 	if (nat->maps == NULL || nat->sess == NULL || nat->map_bkt == NULL ||
 	    nat->in_bkt == NULL || nat->out_bkt == NULL || nat->frags == NULL ||
+	    nat->half == NULL ||
 	    (p->max_per_host > 0 && nat->hosts == NULL))
 		goto fail;
 	for (unsigned e = 0; e < n_ext; e++)
@@ -282,6 +326,7 @@ nat_free(struct nat *nat)
 	free(nat->out_bkt);
 	free(nat->hosts);
 	free(nat->frags);
+	free(nat->half);
 	free(nat);
 }
 
@@ -393,20 +438,37 @@ map_by_ext(const struct nat *nat, int ext_idx, int pidx, uint16_t port)
 }
 
 /*
+ * The port class of p, for the count of taken ports: 0 below 1024 (RFC 4787
+ * REQ-3), 1 the configured range, 2 neither (a forward outside the range).
+ */
+static int
+port_class(const struct nat *nat, uint16_t p)
+{
+	if (p < 1024)
+		return 0;
+	return p >= nat->p.port_min && p <= nat->p.port_max ? 1 : 2;
+}
+
+/*
  * An external port for inside port want: want itself when free (port
- * preservation), else from a random point of its class, same parity first
- * (RFC 4787 REQ-3 and the parity recommendation, RFC 6056 algorithm 1).
- * 0 when the class is full.
+ * preservation), else RFC 6056 algorithm 3: the search starts at an offset
+ * that a keyed hash (SipHash) of the inside endpoint gives, plus a counter
+ * that moves on with every candidate, so an outsider who sees ports learns
+ * neither the key nor the next port. Same parity first (RFC 4787 REQ-3's
+ * parity recommendation), then any. The search is bounded (PORT_TRIES per
+ * pass) and a full class is known from a count without looking: a new flow
+ * costs O(1) even when every port is taken. 0 when none was found.
  */
 static uint16_t
-port_alloc(struct nat *nat, int ext_idx, int pidx, uint16_t want)
+port_alloc(struct nat *nat, int ext_idx, int pidx, uint32_t ip, uint16_t want)
 {
 	const uint32_t *own = nat->owner[ext_idx][pidx];
-	uint32_t lo, hi, n, start;
+	uint32_t lo, hi, n, off, tries;
+	int cls = want < 1024 ? 0 : 1;
 
 	/* ICMP identifiers follow the port classes too: an operator who
 	 * narrows the range to share an address means it for every protocol. */
-	if (want < 1024) {
+	if (cls == 0) {
 		lo = 1;
 		hi = 1023;
 	} else {
@@ -418,14 +480,22 @@ port_alloc(struct nat *nat, int ext_idx, int pidx, uint16_t want)
 		return want;
 	}
 	n = hi - lo + 1;
-	start = (uint32_t)(rng_next(&nat->rng) % n);
-	/* Pass 0 takes only want's parity, pass 1 anything left. */
+	if (nat->nowned[ext_idx][pidx][cls] >= n)
+		return 0;
+	off = (uint32_t)rng_hash(nat->rng.k0, nat->rng.k1,
+	    (uint64_t)ip << 32 | (uint32_t)want << 8 | (uint32_t)pidx << 4 |
+	    (uint32_t)ext_idx);
+	tries = n < PORT_TRIES ? n : PORT_TRIES;
+	/* Pass 0 takes only want's parity, pass 1 anything. */
 	for (int pass = 0; pass < 2; pass++) {
-		uint32_t p = lo + start;
+		for (uint32_t k = 0; k < tries; k++) {
+			uint32_t p = lo + (uint32_t)((off + nat->rng.ctr++) % n);
 
-		for (uint32_t k = 0; k < n; k++, p = p == hi ? lo : p + 1) {
-			if (pass == 0 && (p & 1) != (want & 1u))
-				continue;
+			if (pass == 0 && (p & 1) != (want & 1u)) {
+				p = p == hi ? lo : p + 1;
+				if ((p & 1) != (want & 1u))
+					continue;	/* wrapped onto the wrong parity */
+			}
 			if (own[p] == 0) {
 				nat->st.ports_random++;
 				return (uint16_t)p;
@@ -448,7 +518,7 @@ map_create(struct nat *nat, int pidx, uint32_t ip, uint16_t port, int ext_idx,
 	}
 	if (ext_idx < 0)	/* paired pooling: one external address per host */
 		ext_idx = (int)(mix(ip) % nat->n_ext);
-	if (ext_port == 0 && (ext_port = port_alloc(nat, ext_idx, pidx, port)) == 0) {
+	if (ext_port == 0 && (ext_port = port_alloc(nat, ext_idx, pidx, ip, port)) == 0) {
 		*why = DROP_NAT_PORTS;
 		return NULL;
 	}
@@ -468,6 +538,7 @@ map_create(struct nat *nat, int pidx, uint32_t ip, uint16_t port, int ext_idx,
 	m->hnext = nat->map_bkt[b];
 	nat->map_bkt[b] = idx;
 	nat->owner[ext_idx][pidx][ext_port] = idx + 1;
+	nat->nowned[ext_idx][pidx][port_class(nat, ext_port)]++;
 	nat->nmaps++;
 	nat->st.mappings_created++;
 	return m;
@@ -483,6 +554,7 @@ map_delete(struct nat *nat, struct nat_map *m)
 		pp = &nat->maps[*pp].hnext;
 	*pp = m->hnext;
 	nat->owner[m->ext_idx][m->pidx][m->ext_port] = 0;
+	nat->nowned[m->ext_idx][m->pidx][port_class(nat, m->ext_port)]--;
 	m->used = 0;
 	m->hnext = nat->map_free;
 	nat->map_free = idx;
@@ -531,8 +603,11 @@ expired(const struct nat_sess *s, uint32_t sec)
 }
 
 static uint32_t
-timeout_of(const struct nat *nat, int pidx, uint8_t state)
+timeout_of(const struct nat *nat, int pidx, uint8_t state, uint8_t flags)
 {
+	if (flags & NAT_SF_HALF)	/* Linux: SYN_RECV 60 s, UDP unreplied 30 s */
+		return pidx == P_TCP ? nat->p.tcp_syn_recv_timeout_s :
+		    nat->p.udp_unreplied_timeout_s;
 	if (pidx == P_UDP)
 		return nat->p.udp_timeout_s;
 	if (pidx == P_ICMP)
@@ -561,7 +636,7 @@ emit(struct nat *nat, const struct nat_sess *s, struct nat_map *m, enum ev_op op
 		return;
 	ev.nat.proto = proto_of[s->pidx];
 	ev.nat.state = s->state;
-	ev.nat.flags = s->flags | (m->flags & MF_STATIC ? NAT_SF_STATIC : 0);
+	ev.nat.flags = (s->flags & SF_SHOWN) | (m->flags & MF_STATIC ? NAT_SF_STATIC : 0);
 	ev.nat.mapping_new = map_new;
 	ev.nat.mapping_gone = map_gone;
 	ev.nat.int_ip = s->int_ip;
@@ -593,7 +668,7 @@ emit(struct nat *nat, const struct nat_sess *s, struct nat_map *m, enum ev_op op
 		if (ev.nat.nremote < EV_NAT_REMOTES)
 			ev.nat.remote[ev.nat.nremote++] = (struct ev_nat_remote){
 				.ip = o->rem_ip, .port = o->rem_port, .state = o->state,
-				.flags = o->flags,
+				.flags = o->flags & SF_SHOWN,
 			};
 	}
 	if (seen == ev.nat.nsessions && seen > 0)
@@ -607,19 +682,69 @@ emit(struct nat *nat, const struct nat_sess *s, struct nat_map *m, enum ev_op op
 	nf_out_event(out, &ev);
 }
 
+static void sess_delete(struct nat *, struct nat_sess *, enum ev_cause, uint64_t,
+    struct nf_out *);
+
+/* Is ring entry e still the half-open session it was queued for? */
+static bool
+half_live(const struct nat *nat, const struct nat_half *e)
+{
+	const struct nat_sess *s = &nat->sess[e->sess];
+
+	return s->map != NIL && (s->flags & NAT_SF_HALF) && s->created == e->created;
+}
+
+/*
+ * Make room for one more half-open session: while the ring is full, or the
+ * live ones are at max_half_open, the oldest entry goes; a live one is
+ * evicted (Linux conntrack's early drop of unassured entries), so a flood
+ * of spoofed SYNs cannot keep the next real client out. Each pass removes
+ * an entry: bounded.
+ */
+static void
+half_make_room(struct nat *nat, uint64_t now, struct nf_out *out)
+{
+	uint32_t cap = nat->p.max_half_open;
+
+	while (nat->half_len > 0 && (nat->half_len >= cap || nat->nhalf >= cap)) {
+		struct nat_half e = nat->half[nat->half_tail];
+
+		nat->half_tail = nat->half_tail + 1 == cap ? 0 : nat->half_tail + 1;
+		nat->half_len--;
+		if (half_live(nat, &e)) {
+			sess_delete(nat, &nat->sess[e.sess], EV_CAUSE_TABLE_FULL, now, out);
+			nat->st.half_open_evicted++;
+		}
+	}
+}
+
+/*
+ * A new session of mapping m with remote (rip, rport). A half-open one
+ * (NAT_SF_HALF: the remote started it) does not count against the inside
+ * host's limit -- that is for what the host opens itself -- but against the
+ * half-open limit, until the inside answers (sess_promote).
+ */
 static struct nat_sess *
 sess_create(struct nat *nat, struct nat_map *m, uint32_t rip, uint16_t rport,
-    uint32_t sec, uint8_t flags, enum drop *why)
+    uint32_t sec, uint8_t flags, enum drop *why, uint64_t now, struct nf_out *out)
 {
 	uint32_t mi = (uint32_t)(m - nat->maps), idx, b;
 	struct nat_host *h = NULL;
 	struct nat_sess *s;
+	bool half = flags & NAT_SF_HALF;
 
+	if (half) {
+		half_make_room(nat, now, out);
+		if (!m->used) {		/* its last session was the one evicted */
+			*why = DROP_NAT_HALF_OPEN;
+			return NULL;
+		}
+	}
 	if (nat->sess_free == NIL) {
 		*why = DROP_NAT_TABLE_FULL;
 		return NULL;
 	}
-	if (nat->hosts != NULL) {
+	if (nat->hosts != NULL && !half) {
 		h = host_slot(nat, m->int_ip);
 		if (h->count >= nat->p.max_per_host) {
 			*why = DROP_NAT_HOST_LIMIT;
@@ -652,8 +777,35 @@ sess_create(struct nat *nat, struct nat_map *m, uint32_t rip, uint16_t rport,
 		h->ip = m->int_ip;
 		h->count++;
 	}
+	if (half) {
+		uint32_t cap = nat->p.max_half_open, at = nat->half_tail + nat->half_len;
+
+		nat->half[at >= cap ? at - cap : at] = (struct nat_half){ idx, sec };
+		nat->half_len++;
+		nat->nhalf++;
+	}
 	nat->st.sessions_created++;
 	return s;
+}
+
+/*
+ * The inside answered a half-open session: from now on it is one the host
+ * keeps, and counts against its limit like one it opened (a host at its
+ * limit goes past it by the sessions it answers: refusing the answer would
+ * only break a connection the host chose to accept).
+ */
+static void
+sess_promote(struct nat *nat, struct nat_sess *s)
+{
+	s->flags &= (uint8_t)~(NAT_SF_HALF | SF_SYNACK);
+	nat->nhalf--;
+	if (nat->hosts != NULL) {
+		struct nat_host *h = host_slot(nat, s->int_ip);
+
+		h->ip = s->int_ip;
+		h->count++;
+	}
+	nat->st.half_open_promoted++;
 }
 
 /* Remove a session; its mapping goes too when it was the last (not static). */
@@ -685,7 +837,10 @@ sess_delete(struct nat *nat, struct nat_sess *s, enum ev_cause cause, uint64_t n
 		nat->sess[s->mnext].mprev = s->mprev;
 	m->nsess--;
 	nat->nsess--;
-	host_dec(nat, m->int_ip);
+	if (s->flags & NAT_SF_HALF)
+		nat->nhalf--;
+	else
+		host_dec(nat, m->int_ip);
 	s->map = NIL;
 	s->next_in = nat->sess_free;
 	nat->sess_free = idx;
@@ -700,11 +855,17 @@ sess_delete(struct nat *nat, struct nat_sess *s, enum ev_cause cause, uint64_t n
 /*
  * RFC 7857 2.2, tightened as fd.io VPP does: both SYNs establish, one FIN
  * half-closes, both FINs or a RST start the transitory timer. out: the
- * segment goes inside -> outside.
+ * segment goes inside -> outside. A session the remote opened (half-open)
+ * is established only by the handshake's last ACK from the remote after the
+ * inside's SYN-ACK (conntrack's SYN_RECV -> ESTABLISHED): a SYN and a
+ * SYN-ACK alone buy no two hours. A RST is not final (RFC 7857 2.2): a later
+ * segment without SYN, FIN or RST brings the session back to ESTABLISHED.
  */
 static uint8_t
-tcp_next(uint8_t st, uint8_t fl, bool out)
+tcp_next(uint8_t st, uint8_t fl, bool out, uint8_t flags)
 {
+	bool half = flags & NAT_SF_HALF;
+
 	if (fl & TCP_RST)
 		return NAT_TCP_RST;
 	if (fl & TCP_SYN) {
@@ -712,7 +873,7 @@ tcp_next(uint8_t st, uint8_t fl, bool out)
 		case NAT_TCP_SYN_OUT:
 			return out ? st : NAT_TCP_ESTABLISHED;
 		case NAT_TCP_SYN_IN:
-			return out ? NAT_TCP_ESTABLISHED : st;
+			return out && !half ? NAT_TCP_ESTABLISHED : st;
 		case NAT_TCP_NONE:
 		case NAT_TCP_TIME_WAIT:
 		case NAT_TCP_RST:
@@ -738,31 +899,113 @@ tcp_next(uint8_t st, uint8_t fl, bool out)
 	/*
 	 * A segment without SYN on a session we never saw open: picked up
 	 * when it comes from inside (a flow that outlived our state). From
-	 * outside it stays NONE, on the transitory timer, until the inside
+	 * outside it stays NONE, on the half-open timer, until the inside
 	 * answers: a stray ACK must not buy two hours of table space.
 	 */
 	if (st == NAT_TCP_NONE && out)
 		return NAT_TCP_ESTABLISHED;
+	if (st == NAT_TCP_SYN_IN && !out && (flags & SF_SYNACK))
+		return NAT_TCP_ESTABLISHED;	/* the handshake's last ACK */
+	if (st == NAT_TCP_RST && (out || !half))
+		return NAT_TCP_ESTABLISHED;
 	return st;
 }
 
-/* Note activity on a session: state, expiry, and the events they deserve. */
+/*
+ * Sequence tracking, side 0 the inside host and side 1 the remote: nxt[d]
+ * is the sequence number after the last segment d sent that the router saw
+ * (SYN and FIN count one).
+ *
+ * A RST is taken only in the receiver's window (RFC 5961 3.2 as a
+ * middlebox, conntrack's rule): RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND,
+ * RCV.NXT being nxt of the sender and RCV.WND taken as 65535, the largest
+ * window a receiver can offer unscaled (the router keeps no windows, 8
+ * bytes a session it cannot spare; a blind attacker still needs 2^16 tries
+ * per guessed port, and exact match would refuse a sender's RST after its
+ * segments were lost before the router). From a side the router has not seen send anything, a RST must
+ * acknowledge exactly what the other side sent (RFC 793's reset for a
+ * segment, a refused SYN). A session known from neither side (picked up, or
+ * restored) takes any RST.
+ */
+static bool
+tcp_rst_ok(const struct nat_sess *s, const struct l4key *k, int snd)
+{
+	static const uint8_t known[2] = { SF_SEQ_IN, SF_SEQ_OUT };
+	int rcv = !snd;
+
+	if (!(s->flags & known[snd])) {
+		if (!(s->flags & known[rcv]))
+			return true;
+		return (k->tcpfl & TCP_ACK) && k->ack == s->nxt[rcv];
+	}
+	return k->seq - s->nxt[snd] < NAT_RST_WINDOW;
+}
+
+/*
+ * Learn from a segment of side snd (was: the state before it). A SYN that
+ * opens (or reopens) the session sets the side's sequence space; any other
+ * segment moves nxt on only when it starts within the window past it, so a
+ * blind spoofed segment cannot drag nxt to where its next RST would fit.
+ */
 static void
-sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
+tcp_track(struct nat_sess *s, const struct l4key *k, int snd, uint8_t was)
+{
+	static const uint8_t known[2] = { SF_SEQ_IN, SF_SEQ_OUT };
+	bool opens = (k->tcpfl & TCP_SYN) && (was == NAT_TCP_NONE ||
+	    was == NAT_TCP_SYN_OUT || was == NAT_TCP_SYN_IN ||
+	    was == NAT_TCP_TIME_WAIT || was == NAT_TCP_RST);
+
+	if (k->tcpfl & TCP_RST)
+		return;
+	if (opens || !(s->flags & known[snd])) {
+		s->nxt[snd] = k->end;
+		s->flags |= known[snd];
+	} else if ((int32_t)(k->seq - s->nxt[snd]) <= (int32_t)NAT_RST_WINDOW &&
+	    (int32_t)(k->end - s->nxt[snd]) > 0) {
+		s->nxt[snd] = k->end;
+	}
+}
+
+/* The inside answered a half-open session's remote? (then it is promoted) */
+static bool
+half_answered(const struct nat_sess *s, bool out_dir)
+{
+	if (s->pidx != P_TCP)
+		return out_dir;
+	return s->state == NAT_TCP_ESTABLISHED || s->state == NAT_TCP_FIN_OUT ||
+	    s->state == NAT_TCP_FIN_IN || s->state == NAT_TCP_TIME_WAIT;
+}
+
+/*
+ * Note activity on a session: state, expiry, and the events they deserve.
+ * DROP_NAT_RST_WINDOW, changing nothing, for a RST outside the window.
+ */
+static enum drop
+sess_touch(struct nat *nat, struct nat_sess *s, const struct l4key *k, bool out_dir,
     uint32_t sec_up, uint64_t now, struct nf_out *ev_out, bool fresh)
 {
 	uint8_t was = s->state, was_flags = s->flags;
 	uint32_t life;
 
 	if (s->pidx == P_TCP) {
-		s->state = tcp_next(s->state, tcpfl, out_dir);
+		int snd = out_dir ? 0 : 1;
+
+		if ((k->tcpfl & TCP_RST) && !fresh && !tcp_rst_ok(s, k, snd))
+			return DROP_NAT_RST_WINDOW;
+		s->state = tcp_next(s->state, k->tcpfl, out_dir, s->flags);
+		tcp_track(s, k, snd, was);
 		if (was == NAT_TCP_NONE && (s->state == NAT_TCP_ESTABLISHED ||
 		    s->state == NAT_TCP_FIN_OUT))
 			nat->st.tcp_pickups++;
+		if ((s->flags & NAT_SF_HALF) && out_dir && (k->tcpfl & TCP_SYN) &&
+		    s->state == NAT_TCP_SYN_IN)
+			s->flags |= SF_SYNACK;
 	}
+	if ((s->flags & NAT_SF_HALF) && half_answered(s, out_dir))
+		sess_promote(nat, s);
 	if (!out_dir)
 		s->flags |= NAT_SF_REPLIED;
-	life = timeout_of(nat, s->pidx, s->state);
+	life = timeout_of(nat, s->pidx, s->state, s->flags);
 	/* From the exact time rounded up: a timeout is a minimum (RFC 4787
 	 * REQ-5), never cut short by the one-second resolution. */
 	s->expires = sec_up + life;
@@ -770,7 +1013,7 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 		s->expires = 1;
 	if (fresh) {
 		s->reported = s->expires;
-		return;
+		return DROP_NONE;
 	}
 	if (s->state != was) {
 		s->reported = s->expires;
@@ -792,6 +1035,42 @@ sess_touch(struct nat *nat, struct nat_sess *s, uint8_t tcpfl, bool out_dir,
 		emit(nat, s, &nat->maps[s->map], EV_UPDATE, EV_CAUSE_NAT_REFRESH, false,
 		    false, now, ev_out);
 	}
+	return DROP_NONE;
+}
+
+/*
+ * Must this datagram's transport checksum be checked before it goes on? When
+ * it can change state: it opens a session, answers a half-open one, is a
+ * first reply, or a TCP segment anywhere but in plain ESTABLISHED data.
+ * Established data is left alone (a per-byte cost on every packet): the
+ * incremental update (RFC 1624) keeps a wrong checksum wrong, so the end
+ * host still drops the datagram, and all it can move is the expiry.
+ */
+static bool
+csum_needed(const struct nat_sess *s, const struct l4key *k, bool out_dir)
+{
+	if (s == NULL || (s->flags & NAT_SF_HALF))
+		return true;
+	if (k->pidx == P_TCP)
+		return (k->tcpfl & (TCP_SYN | TCP_FIN | TCP_RST)) ||
+		    s->state != NAT_TCP_ESTABLISHED;
+	return !out_dir && !(s->flags & NAT_SF_REPLIED);
+}
+
+/*
+ * The L4 checksum hook of the NAT path: TCP, UDP (0: none) and ICMP, over the
+ * whole datagram. The pipeline completes offloaded partial checksums
+ * (NF_F_CSUM_PARTIAL, CHECKSUM_PARTIAL from a local sender) before NAT
+ * sees a frame, so a partial one is never taken for a bad one here. A
+ * fragment holds part of its segment only: not checkable, passed.
+ */
+static bool
+l4_csum_ok(const uint8_t *ip, const struct ipv4 *h)
+{
+	if (ipv4_is_fragment(h))
+		return true;
+	return pkt_l4_csum_ok(h->proto, h->src, h->dst, ip + h->hlen,
+	    (size_t)(h->tot_len - h->hlen));
 }
 
 /* Set the IPv4 address at ip + off (12 source, 16 destination), patching the
@@ -874,14 +1153,6 @@ rewrite(uint8_t *ip, unsigned aoff, uint32_t addr, uint8_t *l4, unsigned poff,
 	store_be16(l4 + poff, port);
 }
 
-/* What a translation needs from the transport header. */
-struct l4key {
-	int		pidx;
-	uint16_t	sport, dport;	/* ICMP query: both the identifier */
-	uint8_t		tcpfl;
-	unsigned	sport_off, dport_off;
-};
-
 /* Transport key of a first fragment or whole datagram; DROP_NONE or why not. */
 static enum drop
 l4_key(struct l4key *k, const uint8_t *l4, size_t len, uint8_t proto, bool *icmp_err)
@@ -894,6 +1165,12 @@ l4_key(struct l4key *k, const uint8_t *l4, size_t len, uint8_t proto, bool *icmp
 		if (len < TCP_MIN_HLEN)
 			return DROP_L4_SHORT;
 		k->tcpfl = l4[13];
+		k->seq = load_be32(l4 + 4);
+		k->ack = load_be32(l4 + 8);
+		/* (a first fragment covers less than its segment: nxt lags) */
+		k->end = k->seq + !!(k->tcpfl & TCP_SYN) + !!(k->tcpfl & TCP_FIN) +
+		    ((size_t)(l4[12] >> 4) * 4 <= len ?
+		    (uint32_t)(len - (size_t)(l4[12] >> 4) * 4) : 0);
 		break;
 	case P_UDP:
 		if (len < UDP_HLEN)
@@ -1012,6 +1289,8 @@ icmp_error_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint32_t sec)
 
 	if (ipv4_is_fragment(h) || (ihl = inner_header(in, ilen, &ih, &k)) == 0)
 		return DROP_NAT_ICMP_NO_SESSION;
+	if (!l4_csum_ok(ip, h))		/* recomputed below: never launder */
+		return DROP_L4_BAD_CSUM;
 	/* The quoted datagram went remote -> inside endpoint. */
 	if ((s = find_in(nat, k.pidx, ih.dst, k.dport, ih.src,
 	    k.pidx == P_ICMP ? 0 : k.sport)) == NULL || expired(s, sec))
@@ -1038,6 +1317,8 @@ icmp_error_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint32_t sec)
 
 	if (ipv4_is_fragment(h) || (ihl = inner_header(in, ilen, &ih, &k)) == 0)
 		return DROP_NAT_ICMP_NO_SESSION;
+	if (!l4_csum_ok(ip, h))		/* recomputed below: never launder */
+		return DROP_L4_BAD_CSUM;
 	/* The quoted datagram went external endpoint -> remote. */
 	if ((e = ext_index(nat, ih.src)) < 0 || ih.src != h->dst ||
 	    (s = find_out(nat, k.pidx, e, k.sport, ih.dst,
@@ -1081,9 +1362,16 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		sess_delete(nat, s, EV_CAUSE_NAT_TIMEOUT, now, out);
 		s = NULL;
 	}
+	if (csum_needed(s, &k, true) && !l4_csum_ok(ip, h))
+		return DROP_L4_BAD_CSUM;
 	if (s != NULL) {
-		sess_touch(nat, s, k.tcpfl, true, sec_up(nat, now, sec), now, out, false);
+		if ((why = sess_touch(nat, s, &k, true, sec_up(nat, now, sec), now, out,
+		    false)) != DROP_NONE)
+			return why;
 	} else {
+		/* A SYN-ACK answers a SYN we never saw (conntrack: invalid). */
+		if ((k.tcpfl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+			return DROP_NAT_TCP_INVALID;
 		/* A new session, on the endpoint's mapping (EIM) or a new one. */
 		if ((m = map_find(nat, k.pidx, h->src, k.sport)) == NULL) {
 			if ((m = map_create(nat, k.pidx, h->src, k.sport, -1, 0, sec,
@@ -1091,12 +1379,12 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 				return why;
 			map_new = true;
 		}
-		if ((s = sess_create(nat, m, h->dst, rport, sec, 0, &why)) == NULL) {
+		if ((s = sess_create(nat, m, h->dst, rport, sec, 0, &why, now, out)) == NULL) {
 			if (m->nsess == 0 && !(m->flags & MF_STATIC))
 				map_delete(nat, m);
 			return why;
 		}
-		sess_touch(nat, s, k.tcpfl, true, sec_up(nat, now, sec), now, out, true);
+		sess_touch(nat, s, &k, true, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_OUTBOUND, map_new, false, now, out);
 	}
 	rewrite(ip, 12, nat->ext[s->ext_idx], l4, k.sport_off, s->ext_port, k.pidx);
@@ -1127,7 +1415,7 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 	uint32_t sec = tsec(nat, now);
 	uint8_t *l4 = ip + h->hlen;
 	struct ipv4 orig = *h;
-	struct nat_map *m;
+	struct nat_map *m = NULL;
 	struct nat_sess *s;
 	struct l4key k;
 	enum drop why;
@@ -1151,16 +1439,24 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		sess_delete(nat, s, EV_CAUSE_NAT_TIMEOUT, now, out);
 		s = NULL;
 	}
+	if (s == NULL && (m = map_by_ext(nat, e, k.pidx, k.dport)) == NULL)
+		return DROP_NAT_NO_MAPPING;
+	if (csum_needed(s, &k, false) && !l4_csum_ok(ip, h))
+		return DROP_L4_BAD_CSUM;
 	if (s != NULL) {
-		sess_touch(nat, s, k.tcpfl, false, sec_up(nat, now, sec), now, out, false);
+		if ((why = sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out,
+		    false)) != DROP_NONE)
+			return why;
 	} else {
-		if ((m = map_by_ext(nat, e, k.pidx, k.dport)) == NULL)
-			return DROP_NAT_NO_MAPPING;
 		if (!admit(nat, m, h->src, sec))
 			return DROP_NAT_FILTERED;
-		if ((s = sess_create(nat, m, h->src, rport, sec, NAT_SF_INBOUND, &why)) == NULL)
+		if ((k.tcpfl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+			return DROP_NAT_TCP_INVALID;
+		/* Half-open until the inside answers (nat.h). */
+		if ((s = sess_create(nat, m, h->src, rport, sec,
+		    NAT_SF_INBOUND | NAT_SF_HALF, &why, now, out)) == NULL)
 			return why;
-		sess_touch(nat, s, k.tcpfl, false, sec_up(nat, now, sec), now, out, true);
+		sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	}
 	rewrite(ip, 16, s->int_ip, l4, k.dport_off, s->int_port, k.pidx);
@@ -1169,6 +1465,36 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		frag_note(nat, &orig, false, h->dst, sec);
 	nat->st.out2in++;
 	return DROP_NONE;
+}
+
+bool
+nat_out2in_admits(const struct nat *nat, const uint8_t *ip, const struct ipv4 *h,
+    uint64_t now)
+{
+	const uint8_t *l4 = ip + h->hlen;
+	const struct nat_sess *s;
+	const struct nat_map *m;
+	struct l4key k;
+	bool err;
+	int e;
+	uint32_t sec;
+
+	if ((e = ext_index(nat, h->dst)) < 0)
+		return false;
+	if (ipv4_is_later_fragment(h))
+		return true;		/* follows its first fragment */
+	if (l4_key(&k, l4, h->tot_len - h->hlen, h->proto, &err) != DROP_NONE)
+		return false;
+	if (err)
+		return true;		/* (no error is sent about an error) */
+	if (k.pidx == P_ICMP && l4[0] != ICMP_ECHOREPLY)
+		return false;
+	sec = now <= nat->t0 ? 0 : (uint32_t)((now - nat->t0) / US);
+	s = find_out(nat, k.pidx, e, k.dport, h->src, k.pidx == P_ICMP ? 0 : k.sport);
+	if (s != NULL && !expired(s, sec))
+		return true;
+	return (m = map_by_ext(nat, e, k.pidx, k.dport)) != NULL &&
+	    admit(nat, m, h->src, sec);
 }
 
 int
@@ -1298,7 +1624,7 @@ nat_restore(struct nat *nat, const struct nat_session *r, uint64_t now)
 		m->flags |= MF_STATIC;
 	if ((s = find_in(nat, pidx, r->int_ip, r->int_port, r->rem_ip, r->rem_port)) == NULL &&
 	    (s = sess_create(nat, m, r->rem_ip, r->rem_port, sec,
-	    r->flags & (NAT_SF_REPLIED | NAT_SF_INBOUND), &why)) == NULL) {
+	    r->flags & (NAT_SF_REPLIED | NAT_SF_INBOUND), &why, now, NULL)) == NULL) {
 		if (m->nsess == 0 && !(m->flags & MF_STATIC))
 			map_delete(nat, m);
 		return -ENOSPC;
@@ -1322,7 +1648,7 @@ copy_out(const struct nat *nat, const struct nat_sess *s, struct nat_session *o)
 
 	*o = (struct nat_session){
 		.proto = proto_of[s->pidx], .state = s->state,
-		.flags = s->flags | (m->flags & MF_STATIC ? NAT_SF_STATIC : 0),
+		.flags = (s->flags & SF_SHOWN) | (m->flags & MF_STATIC ? NAT_SF_STATIC : 0),
 		.int_ip = s->int_ip, .int_port = s->int_port,
 		.ext_ip = nat->ext[s->ext_idx], .ext_port = s->ext_port,
 		.rem_ip = s->rem_ip, .rem_port = s->rem_port,

@@ -18,10 +18,11 @@
  *  - sessions by (mapping, rem_ip, rem_port): chained hash, and a per-mapping
  *    list for address-dependent filtering;
  *  - sessions per inside host, for the per-host limit.
- * Under 128 bytes per session, every index included: a session is 52
- * bytes plus two hash buckets at load <= 0.5 (16), the per-host table (16 at
- * worst), and its share of its mapping (32 bytes and a bucket) and of the
- * port tables (nat_bytes; tests/bench/nat_bench measures it).
+ * Under 136 bytes per session, every index included: a session is 60
+ * bytes (8 of them the TCP sequence tracking that RST checking needs) plus
+ * two hash buckets at load <= 0.5 (16), the per-host table (16 at worst),
+ * and its share of its mapping (32 bytes and a bucket) and of the port
+ * tables (nat_bytes; tests/bench/nat_bench measures it).
  *
  * Filtering (RFC 4787 REQ-8) decides which inbound packets a mapping admits:
  * only from remotes it has a session with, address and port
@@ -29,9 +30,11 @@
  * has a session with (NAT_FILTER_ADDRESS), or from anyone
  * (NAT_FILTER_ENDPOINT); the latter two create a session for the newcomer.
  *
- * Ports: the inside port is kept when it is free (port preservation), else a
- * random port of the same parity is taken and the range searched from it
- * (RFC 6056 algorithm 1); ports below 1024 map below 1024 (RFC 4787 REQ-3),
+ * Ports: the inside port is kept when it is free (port preservation), else
+ * the search starts at a keyed hash of the inside endpoint plus a counter
+ * (RFC 6056 algorithm 3; the key is nat_params.key), same parity first, at
+ * most PORT_TRIES candidates a pass, and a full class is known from a count
+ * without searching; ports below 1024 map below 1024 (RFC 4787 REQ-3),
  * others to [port_min, port_max]; ICMP identifiers likewise. An inside host always gets the same external
  * address (paired pooling, REQ-2). A full range is a counted drop, never a
  * reused port.
@@ -42,9 +45,24 @@
  * from both (TIME_WAIT, transitory), RST (RST, transitory). A TCP segment
  * from inside without a session that is not a SYN is picked up (as Linux
  * conntrack does by default) so flows survive a router restart: as
- * ESTABLISHED, FIN_OUT if it carries a FIN, RST if a RST. One from outside
- * that a mapping admits without a SYN stays NONE on the transitory timeout
- * until the inside answers.
+ * ESTABLISHED, FIN_OUT if it carries a FIN, RST if a RST. A SYN-ACK never
+ * opens a session (DROP_NAT_TCP_INVALID). A RST is taken only in the
+ * receiver's window (RFC 5961 3.2; the next sequence number of each side is
+ * tracked), else DROP_NAT_RST_WINDOW; CLOSE is left again by any later
+ * segment without SYN, FIN or RST (RFC 7857 2.2).
+ *
+ * Half-open (NAT_SF_HALF, Linux conntrack's SYN_RECV and "unreplied"): a
+ * session the remote creates through a forward or EIF/ADF filtering, until
+ * the inside answers -- for TCP, until the handshake's last ACK from the
+ * remote after the inside's SYN-ACK; for UDP and ICMP, a datagram from
+ * inside. Its timeout is tcp_syn_recv_timeout_s / udp_unreplied_timeout_s,
+ * it does not count against max_per_host, and at most max_half_open exist:
+ * beyond, the oldest is removed (cause TABLE_FULL).
+ *
+ * Checksums: a datagram that may change state (opens or answers a session,
+ * a TCP flag, a first reply) and every ICMP error has its L4 checksum
+ * verified first (DROP_L4_BAD_CSUM); the caller must have completed partial
+ * (offloaded) checksums.
  *
  * Expiry is lazy (a lookup that finds an expired session treats it as absent
  * and removes it) and swept by nat_tick a bounded number of sessions per call.
@@ -111,6 +129,13 @@ struct nat_params {
 	uint16_t	frag_max;		/* fragment translations kept: 1024 */
 	uint32_t	frag_timeout_s;		/* 5 */
 	uint32_t	sweep_per_tick;		/* sessions nat_tick examines: 4096 */
+	/* Inbound-created sessions are half-open until the inside answers
+	 * (Linux conntrack's SYN_RECV and UDP "unreplied"): own timeouts, own
+	 * per-host limit (0 in any of these: the default). */
+	uint32_t	tcp_syn_recv_timeout_s;	/* 60 */
+	uint32_t	udp_unreplied_timeout_s; /* 30 (UDP and ICMP) */
+	uint32_t	max_half_open;		/* per inside host: 1024 */
+	uint64_t	key[2];			/* port choice secret; 0: from seed */
 };
 
 void nat_params_default(struct nat_params *p);
@@ -133,6 +158,7 @@ struct nat_session {
 #define NAT_SF_REPLIED	0x01	/* something came back from the remote */
 #define NAT_SF_INBOUND	0x02	/* the remote started it (forward, EIF/ADF) */
 #define NAT_SF_STATIC	0x04	/* its mapping is a port forward */
+#define NAT_SF_HALF	0x08	/* inbound, the inside has not answered yet */
 
 struct nat_stats {
 	uint64_t	in2out, out2in, hairpin;
@@ -142,6 +168,8 @@ struct nat_stats {
 	uint64_t	icmp_errors_translated;
 	uint64_t	frags_translated;
 	uint64_t	tcp_pickups;		/* sessions begun mid-stream */
+	uint64_t	half_open_evicted;	/* oldest half-open made room */
+	uint64_t	half_open_promoted;	/* the inside answered */
 };
 
 struct nat;
@@ -175,6 +203,14 @@ enum drop nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now_
  */
 enum drop nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now_us,
     struct nf_out *out);
+
+/*
+ * Would nat_out2in translate this datagram (a live session, or a mapping
+ * whose filtering admits its source)? Changes nothing; for the pipeline's
+ * checks that must come before translation (an expired TTL).
+ */
+bool nat_out2in_admits(const struct nat *nat, const uint8_t *ip, const struct ipv4 *h,
+    uint64_t now_us);
 
 /*
  * A static port forward: proto ext_port on ext[0] -> int_ip:int_port, never

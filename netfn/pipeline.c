@@ -22,6 +22,7 @@
 
 #include "csum.h"
 #include "pipeline.h"
+#include "rng.h"
 #include "wire.h"
 
 #define ICMP_QUOTE_MAX	576	/* RFC 1812 4.3.2.3: error datagram at most 576 bytes */
@@ -36,7 +37,7 @@ struct nf {
 	uint32_t	icmp_rate, icmp_burst;
 	uint64_t	tokens;		/* in millionths of an ICMP error */
 	uint64_t	tokens_at;
-	uint16_t	ip_id;
+	struct rng	rng;		/* IP ids; keys ARP and NAT (subkeys) */
 	struct nat	*nat;		/* NULL: plain router */
 	uint8_t		outside;
 	uint32_t	pool[NAT_MAX_EXT - 1];
@@ -88,7 +89,12 @@ nf_new(const struct nf_config *cfg)
 	nf->icmp_rate = cfg->icmp_rate;
 	nf->icmp_burst = cfg->icmp_burst;
 	nf->tokens = (uint64_t)cfg->icmp_burst * TOKEN;
-	nf->ip_id = (uint16_t)(cfg->seed >> 16);
+	/* One secret behind every random choice, each user with its own
+	 * subkey: what one of them shows says nothing of the others. */
+	if (cfg->key[0] != 0 || cfg->key[1] != 0)
+		rng_init(&nf->rng, cfg->key[0], cfg->key[1]);
+	else
+		rng_init(&nf->rng, cfg->seed ? cfg->seed : 0x243f6a8885a308d3ULL, 0);
 	for (unsigned i = 0; i < cfg->n_iface; i++) {
 		struct nf_iface *ifc = &nf->iface[i];
 
@@ -103,6 +109,8 @@ nf_new(const struct nf_config *cfg)
 	nf->rt = route_new();
 	if (cfg->nat) {
 		uint32_t ext[NAT_MAX_EXT];
+		struct nat_params np = cfg->nat_params;
+		struct rng sub;
 
 		nf->outside = cfg->outside;
 		nf->n_pool = cfg->n_pool;
@@ -118,11 +126,17 @@ nf_new(const struct nf_config *cfg)
 			/* ARP answers for the pool on the outside link */
 			aifs[cfg->outside].alias[aifs[cfg->outside].n_alias++] = cfg->pool[i];
 		}
-		if ((nf->nat = nat_new(&cfg->nat_params, ext, cfg->n_pool + 1,
+		if (np.key[0] == 0 && np.key[1] == 0) {
+			rng_derive(&sub, &nf->rng, 0x6e6174);	/* "nat" */
+			np.key[0] = sub.k0;
+			np.key[1] = sub.k1;
+		}
+		if ((nf->nat = nat_new(&np, ext, cfg->n_pool + 1,
 		    cfg->seed ^ 0x6e6174)) == NULL)
 			goto fail;
 	}
-	nf->arp = arp_new(&cfg->arp, aifs, cfg->n_iface, cfg->seed);
+	nf->arp = arp_new(&cfg->arp, aifs, cfg->n_iface,
+	    rng_hash(nf->rng.k0, nf->rng.k1, (uint64_t)0x617270 << 32));	/* "arp" */
 	if (nf->rt == NULL || nf->arp == NULL)
 		goto fail;
 	for (unsigned i = 0; i < cfg->n_iface; i++) {
@@ -274,6 +288,21 @@ source_for(const struct nf *nf, uint32_t dst, uint32_t *src)
 }
 
 /*
+ * Did NAT translate this datagram on its way in? With NAT nothing from the
+ * outside reaches an inside address but through a mapping, so: its source is
+ * routed via the outside, its destination not.
+ */
+static bool
+translated_in(const struct nf *nf, const struct ipv4 *h)
+{
+	struct route rs, rd;
+
+	return nf->nat != NULL && !nat_is_external(nf->nat, h->src) &&
+	    route_lookup(nf->rt, h->src, &rs) == 0 && rs.ifidx == nf->outside &&
+	    route_lookup(nf->rt, h->dst, &rd) == 0 && rd.ifidx != nf->outside;
+}
+
+/*
  * Send an ICMP error about the datagram at ip[0..len) (its header parsed in
  * *h), per RFC 1812 4.3.2.7: never about an ICMP error, a later fragment, or
  * a packet whose source is not a unicast host.
@@ -285,13 +314,17 @@ icmp_error(struct nf *nf, const uint8_t *ip, size_t len, const struct ipv4 *h,
 	size_t quote, icmp_len, total;
 	uint32_t src;
 	uint8_t *f;
+	bool in_xl;
 
 	if (ipv4_is_later_fragment(h) || martian(h->src) || subnet_broadcast(nf, h->src))
 		return;
 	if (h->proto == IPPROTO_ICMP_ && len >= (size_t)h->hlen + 1 &&
 	    icmp_is_error(ip[h->hlen]))
 		return;
-	if (source_for(nf, h->src, &src) != 0 || !icmp_allowed(nf, now))
+	if (source_for(nf, h->src, &src) != 0)
+		return;
+	in_xl = translated_in(nf, h);
+	if (!icmp_allowed(nf, now))
 		return;
 	quote = len < h->tot_len ? len : h->tot_len;
 	if (quote > ICMP_QUOTE_MAX - IPV4_MIN_HLEN - ICMP_HLEN)
@@ -305,7 +338,7 @@ icmp_error(struct nf *nf, const uint8_t *ip, size_t len, const struct ipv4 *h,
 	uint8_t *ic = f + ETH_HLEN + IPV4_MIN_HLEN;
 
 	pkt_build_ipv4(f + ETH_HLEN, IPV4_MIN_HLEN, IPPROTO_ICMP_, src, h->src,
-	    nf->ip_id++, 64, icmp_len);
+	    (uint16_t)rng_next(&nf->rng), 64, icmp_len);
 	ic[0] = type;
 	ic[1] = code;
 	store_be16(ic + 2, 0);
@@ -332,6 +365,24 @@ icmp_error(struct nf *nf, const uint8_t *ip, size_t len, const struct ipv4 *h,
 		nf->st.icmp_sent++;
 		send_local(nf, f, total, eh.dst, now, out);
 		return;
+	}
+	if (in_xl) {
+		/*
+		 * The datagram came in through a mapping: the remote knows it
+		 * by the external endpoint, so the quote must say that, or PMTUD
+		 * and the remote's matching break and the inside address leaks
+		 * (RFC 5508 REQ-3). NAT translates the error as one from inside
+		 * about an inbound flow; the source stays the interface's (RFC
+		 * 1812 4.3.2.4). No session: no error.
+		 */
+		struct ipv4 eh;
+		uint8_t *eip = f + ETH_HLEN;
+
+		if (pkt_parse_ipv4(&eh, eip, total - ETH_HLEN) != DROP_NONE ||
+		    nat_in2out(nf->nat, eip, &eh, now, out) != DROP_NONE)
+			return;
+		store_be16(eip + 10, csum_update32(load_be16(eip + 10), eh.src, src));
+		store_be32(eip + 12, src);
 	}
 	nf->st.icmp_sent++;
 	send_local(nf, f, total, h->src, now, out);
@@ -393,7 +444,7 @@ nf_local(struct nf *nf, const uint8_t *ip, const struct ipv4 *h, uint64_t now,
 	uint8_t *rep = f + ETH_HLEN + IPV4_MIN_HLEN;
 
 	pkt_build_ipv4(f + ETH_HLEN, IPV4_MIN_HLEN, IPPROTO_ICMP_, h->dst, h->src,
-	    nf->ip_id++, 64, l4len);
+	    (uint16_t)rng_next(&nf->rng), 64, l4len);
 	memcpy(rep, l4, l4len);
 	rep[0] = ICMP_ECHOREPLY;
 	store_be16(rep + 2, csum_update16(load_be16(rep + 2),
@@ -473,8 +524,17 @@ nf_nat_dispatch(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
 		return nf_local(nf, ip, h, now, out);	/* a ping for the router */
 	if (f->ifidx == nf->outside) {
 		if (ext) {
-			/* The datagram has arrived at its address: no TTL check
-			 * before translation, the router is its destination. */
+			/*
+			 * A datagram NAT would pass on whose TTL runs out here:
+			 * answered as it came, before NAT sees it, so it opens no
+			 * session and writes no history. One for the router
+			 * itself (no mapping) is delivered whatever its TTL.
+			 */
+			if (h->ttl <= 1 && nat_out2in_admits(nf->nat, ip, h, now)) {
+				icmp_error(nf, ip, h->tot_len, h, ICMP_TIMXCEED,
+				    ICMP_TIMXCEED_INTRANS, 0, now, out);
+				return DROP_TTL_EXCEEDED;
+			}
 			why = nat_out2in(nf->nat, ip, h, now, out);
 			if (why == DROP_NAT_NO_MAPPING && local_iface(nf, h->dst) >= 0)
 				return nf_local(nf, ip, h, now, out);
@@ -503,6 +563,28 @@ nf_nat_dispatch(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
 	if (martian(h->dst) || subnet_broadcast(nf, h->dst))
 		return DROP_MARTIAN_DST;
 	return nf_forward(nf, f, h, now, out);
+}
+
+/*
+ * RFC 3704 strict reverse path: a source must be one the router would reach
+ * through the interface the datagram came in on, or one inside host could
+ * pose as many (the per-host NAT limit, every port of the table) and, without
+ * NAT, send from addresses that are not its own. The connected subnet is
+ * the common case and costs a compare; else a route lookup. A source with no
+ * route at all is refused inside a NAT (its replies could go nowhere) and
+ * let by elsewhere (loose, as a plain router without a default route must).
+ */
+static bool
+source_ok(const struct nf *nf, uint8_t ifidx, uint32_t src)
+{
+	const struct nf_iface *ifc = &nf->iface[ifidx];
+	struct route r;
+
+	if (((src ^ ifc->addr) & plen_mask(ifc->plen)) == 0)
+		return true;
+	if (route_lookup(nf->rt, src, &r) != 0)
+		return nf->nat == NULL || ifidx == nf->outside;
+	return r.ifidx == ifidx;
 }
 
 static enum drop
@@ -548,6 +630,8 @@ nf_one(struct nf *nf, struct nf_frame *f, uint64_t now, struct nf_out *out)
 	/* RFC 1812 5.3.4: nothing received as link-layer broadcast is forwarded. */
 	if (eth_is_multicast(e.dst))
 		return DROP_MARTIAN_DST;
+	if (!source_ok(nf, f->ifidx, h.src))
+		return DROP_SPOOFED_SRC;
 	if ((f->flags & NF_F_CSUM_PARTIAL) && !ipv4_is_later_fragment(&h)) {
 		/* The sender's offload left the transport checksum to us; NAT's
 		 * incremental updates need a complete one. */

@@ -14,7 +14,15 @@
  *
  * ICMP errors (time exceeded, unreachable, fragmentation needed) follow
  * RFC 1812 4.3.2.7: never about an ICMP error, a broadcast or multicast, a
- * later fragment, or a martian source; rate-limited by a token bucket.
+ * later fragment, or a martian source; rate-limited by a token bucket. An
+ * error about a datagram NAT translated on its way in quotes it as the
+ * remote sent it (RFC 5508 REQ-3: external address and port), and an inbound
+ * datagram whose TTL runs out is answered before NAT sees it, so it opens
+ * no session.
+ *
+ * Sources are checked against the interface they arrive on (RFC 3704 strict
+ * reverse path): one routed back through another interface is a spoof,
+ * DROP_SPOOFED_SRC; with NAT, an inside source must also be routable at all.
  */
 #ifndef NETFN_PIPELINE_H
 #define NETFN_PIPELINE_H
@@ -45,6 +53,10 @@ struct nf_config {
 	uint32_t	 icmp_rate;	/* ICMP errors per second; 0: unlimited */
 	uint32_t	 icmp_burst;
 	uint64_t	 seed;		/* randomises ARP timers, IP ids, NAT ports */
+	/* The secret of the keyed generator (SipHash, netfn/rng.h) behind all
+	 * of those: src/ fills it from getrandom(). All zero: derived from
+	 * seed, for reproducible tests. */
+	uint64_t	 key[2];
 	/* NAT: masquerade behind the outside interface's address and the pool
 	 * (extra external addresses, answered for by ARP on the outside). */
 	bool		 nat;

@@ -82,6 +82,10 @@ router_report_stats(const struct router *r, int fd)
 		    (unsigned long long)n->icmp_errors_translated,
 		    (unsigned long long)n->frags_translated,
 		    (unsigned long long)n->tcp_pickups);
+		/* Inbound sessions the inside has not answered (issue 17). */
+		dprintf(fd, "nat_half_open_evicted %llu\nnat_half_open_promoted %llu\n",
+		    (unsigned long long)n->half_open_evicted,
+		    (unsigned long long)n->half_open_promoted);
 	}
 	if (r->state != NULL) {
 		struct state_stats st;

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,7 +227,23 @@ router_open(struct router *r, char *err, size_t errlen)
 	nc.arp = r->cfg.arp;
 	nc.icmp_rate = r->cfg.icmp_rate;
 	nc.icmp_burst = r->cfg.icmp_burst;
-	nc.seed = router_now_us() ^ (uint64_t)getpid() << 32;
+	/*
+	 * The secret behind port choice, IP ids and ARP jitter: from the
+	 * kernel's generator, never from the clock or the pid (PID 1 in the
+	 * guest). Blocks only until the pool is initialised at boot.
+	 */
+	for (size_t got = 0; got < sizeof(nc.key); ) {
+		ssize_t k = getrandom((char *)nc.key + got, sizeof(nc.key) - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			snprintf(err, errlen, "router: getrandom: %s", strerror(errno));
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	nc.seed = nc.key[0] ^ nc.key[1];
 	nc.n_iface = ROUTER_NIF;
 	nc.nat = r->cfg.nat;
 	nc.outside = 1;

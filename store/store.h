@@ -146,7 +146,7 @@ enum store_nat_rstate {
 const char *store_nat_rstate_name(uint8_t state);
 const char *store_nat_rstate_conntrack(uint8_t state);
 
-#define STORE_NAT_REMOTES	4
+#define STORE_NAT_REMOTES	16	/* = EV_NAT_REMOTES: what an event lists */
 
 /* store_nat_remote.flags */
 #define STORE_NAT_UNREPLIED	0x01	/* TCP: nothing came back yet (stored) */

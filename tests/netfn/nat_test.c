@@ -1166,8 +1166,13 @@ nat_tcp__state_machine_and_timeouts(void **state)
 	in4(TCP, R1, 80, EXT0, 40001, TCP_SYN | TCP_ACK, NULL, NULL);
 	ev_reset();
 	nx.now = T(10);
-	assert_int_equal(in4(TCP, R1, 80, EXT0, 40001, TCP_RST | TCP_ACK, NULL, NULL),
-	    DROP_NONE);
+	{
+		/* in the window: right after the remote's SYN */
+		struct nt_pkt rst = pk_tcp(R1, 80, EXT0, 40001, TCP_RST | TCP_ACK);
+
+		rst.seq = 0x01020305;
+		assert_int_equal(in_p(&rst, NULL, NULL), DROP_NONE);
+	}
 	e = ev_get(0, EV_UPDATE, EV_CAUSE_NAT_TCP);
 	ev_key(e, TCP, HA, 40001, EXT0, 40001, R1, 80);
 	assert_int_equal(e->state, NAT_TCP_RST);
@@ -1178,11 +1183,21 @@ nat_tcp__state_machine_and_timeouts(void **state)
 	assert_int_equal(in4(TCP, R2, 5555, EXT0, 2222, TCP_SYN, NULL, NULL), DROP_NONE);
 	e = ev_get(0, EV_ADD, EV_CAUSE_NAT_INBOUND);
 	assert_int_equal(e->state, NAT_TCP_SYN_IN);
-	assert_int_equal(e->expires_us, T(10 + 240));
+	assert_int_equal(e->expires_us, T(10 + 60));	/* half-open: SYN_RECV 60 s */
+	assert_true(e->flags & NAT_SF_HALF);
+	/* The SYN/ACK alone establishes nothing (conntrack: still SYN_RECV)... */
 	out_ok(TCP, HB, 22, R2, 5555, TCP_SYN | TCP_ACK);
+	assert_int_equal(nx.o.out.nev, 1);
+	assert_int_equal(get_sess(TCP, HB, 22, R2, 5555).state, NAT_TCP_SYN_IN);
+	assert_int_equal(get_sess(TCP, HB, 22, R2, 5555).expires_us, T(10 + 60));
+	/* ...the remote's ACK that ends the handshake does. */
+	assert_int_equal(in4(TCP, R2, 5555, EXT0, 2222, TCP_ACK, NULL, NULL), DROP_NONE);
 	e = ev_get(1, EV_UPDATE, EV_CAUSE_NAT_TCP);
 	assert_int_equal(e->state, NAT_TCP_ESTABLISHED);
+	assert_int_equal(e->expires_us, T(10 + 7440));
+	assert_false(e->flags & NAT_SF_HALF);
 	assert_int_equal(nat_stats(nx.nat)->tcp_pickups, 0);
+	assert_int_equal(nat_stats(nx.nat)->half_open_promoted, 1);
 }
 
 static void
@@ -1897,9 +1912,9 @@ nat_bytes__and_count_are_sane(void **state)
 }
 
 /* nat.h: "About 72 bytes per session with one session per mapping". */
-/* nat.h: "under 128 bytes per session, every index included". */
+/* nat.h: "under 136 bytes per session, every index included". */
 static void
-nat_bytes__under_128_per_session(void **state)
+nat_bytes__under_136_per_session(void **state)
 {
 	struct nat *small, *big;
 	size_t per;
@@ -1914,9 +1929,9 @@ nat_bytes__under_128_per_session(void **state)
 	per = (nat_bytes(big) - nat_bytes(small)) / ((1u << 16) - (1u << 12));
 	nat_free(small);
 	nat_free(big);
-	if (per < 54 || per >= 128)
+	if (per < 54 || per >= 136)
 		print_error("nat_bytes: %zu bytes per session\n", per);
-	assert_true(per >= 54 && per < 128);
+	assert_true(per >= 54 && per < 136);
 }
 
 /*
@@ -2066,6 +2081,240 @@ nat_in2out__icmp_identifier_follows_port_classes(void **state)
 	}
 }
 
+/* ---- hostile input (issue 17) ---- */
+
+/* A TCP segment with explicit sequence numbers; xl() it raw, no comparison. */
+static enum drop
+tcp_seg(bool out, uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp, uint8_t fl,
+    uint32_t seq, uint32_t ack, bool corrupt)
+{
+	uint8_t d[256];
+	struct nt_pkt p = pk_tcp(src, sp, dst, dp, fl);
+
+	p.seq = seq;
+	p.ack = ack;
+	assert_int_not_equal(nt_build(d, sizeof(d), &p), 0);
+	if (corrupt)
+		d[IPV4_MIN_HLEN + 16] ^= 0x40;	/* the TCP checksum */
+	return xl(out, d);
+}
+
+/*
+ * Issue 17 item 2: spoofed SYNs to a forward, each answered by the server,
+ * leave the server's own limit alone and stay half-open (SYN_RECV); past
+ * the half-open limit the oldest go, and a real client still gets in.
+ */
+static void
+nat_half__spoofed_syn_flood_cannot_lock_out_a_forward(void **state)
+{
+	const struct nat_stats *st;
+	uint16_t xport;
+
+	(void)state;
+	nx.p.max_per_host = 4;
+	nx.p.max_half_open = 8;
+	nx_open();
+	st = nat_stats(nx.nat);
+	assert_int_equal(nat_forward_add(nx.nat, TCP, 8080, HB, 80, nx.now, &nx.o.out), 0);
+	for (uint32_t i = 0; i < 32; i++)
+		assert_int_equal(tcp_seg(false, IP4(100, 64, 0, 1 + i), 1000, EXT0, 8080,
+		    TCP_SYN, 7000 + i, 0, false), DROP_NONE);
+	assert_int_equal(nat_count(nx.nat), 8);
+	assert_int_equal(st->half_open_evicted, 24);
+	/* The server answers all 32: 24 SYN-ACKs have no session any more and
+	 * may not open one (or they would fill the server's own quota). */
+	for (uint32_t i = 0; i < 32; i++)
+		assert_int_equal(tcp_seg(true, HB, 80, IP4(100, 64, 0, 1 + i), 1000,
+		    TCP_SYN | TCP_ACK, 90000 + i, 7001 + i, false),
+		    i < 24 ? DROP_NAT_TCP_INVALID : DROP_NONE);
+	for (uint32_t i = 24; i < 32; i++) {
+		struct nat_session s = get_sess(TCP, HB, 80, IP4(100, 64, 0, 1 + i), 1000);
+
+		assert_int_equal(s.state, NAT_TCP_SYN_IN);	/* not ESTABLISHED */
+		assert_true(s.flags & NAT_SF_HALF);
+		assert_int_equal(s.expires_us, T(60));
+	}
+	/* The server still has its whole quota for connections of its own. */
+	for (uint16_t p = 0; p < 4; p++)
+		assert_int_equal(out4(TCP, HB, (uint16_t)(50000 + p), R1, 443, TCP_SYN, &xport),
+		    DROP_NONE);
+	assert_int_equal(out4(TCP, HB, 50004, R1, 443, TCP_SYN, &xport),
+	    DROP_NAT_HOST_LIMIT);
+	/* A real client right after the flood: handshake completes. */
+	assert_int_equal(tcp_seg(false, R1, 33333, EXT0, 8080, TCP_SYN, 100, 0, false),
+	    DROP_NONE);
+	assert_int_equal(st->half_open_evicted, 25);
+	assert_int_equal(tcp_seg(true, HB, 80, R1, 33333, TCP_SYN | TCP_ACK, 5000, 101,
+	    false), DROP_NONE);
+	assert_int_equal(tcp_seg(false, R1, 33333, EXT0, 8080, TCP_ACK, 101, 5001, false),
+	    DROP_NONE);
+	assert_int_equal(get_sess(TCP, HB, 80, R1, 33333).state, NAT_TCP_ESTABLISHED);
+	assert_int_equal(get_sess(TCP, HB, 80, R1, 33333).expires_us, T(7440));
+	assert_int_equal(st->half_open_promoted, 1);
+	/* (promoted: it now counts as the server's, past its limit) */
+	nx.now = T(61);
+	nat_tick(nx.nat, nx.now, &nx.o.out);
+	assert_int_equal(nat_count(nx.nat), 5);	/* 4 SYN_SENT, 1 ESTABLISHED */
+}
+
+/* Item 2, UDP: a newcomer admitted by endpoint filtering is unreplied for
+ * 30 s and outside the host's limit, until the inside answers it. */
+static void
+nat_half__udp_newcomer_is_unreplied_until_answered(void **state)
+{
+	struct nat_session s;
+	uint16_t xport;
+
+	(void)state;
+	nx.p.filtering = NAT_FILTER_ENDPOINT;
+	nx.p.max_per_host = 1;
+	nx_open();
+	xport = out_ok(UDP, HA, 5000, R1, 53, 0);
+	for (uint16_t rp = 1; rp <= 20; rp++)
+		assert_int_equal(in4(UDP, R2, rp, EXT0, xport, 0, NULL, NULL), DROP_NONE);
+	s = get_sess(UDP, HA, 5000, R2, 7);
+	assert_true(s.flags & NAT_SF_HALF);
+	assert_int_equal(s.expires_us, T(30));
+	nx.now = T(10);
+	assert_int_equal(out4(UDP, HA, 5000, R2, 7, 0, NULL), DROP_NONE);
+	s = get_sess(UDP, HA, 5000, R2, 7);
+	assert_false(s.flags & NAT_SF_HALF);
+	assert_int_equal(s.expires_us, T(10 + 300));
+	nx.now = T(31);
+	nat_tick(nx.nat, nx.now, &nx.o.out);
+	assert_int_equal(nat_count(nx.nat), 2);	/* R1 and the answered R2:7 */
+}
+
+/*
+ * Item 6: a RST counts only in the receiver's window (RFC 5961 3.2), a
+ * corrupted one never, and CLOSE is not final (RFC 7857 2.2).
+ */
+static void
+nat_rst__only_in_window_and_close_is_not_sticky(void **state)
+{
+	const uint32_t a_isn = 1000, r_isn = 0x80000000u;
+
+	(void)state;
+	assert_int_equal(tcp_seg(true, HA, 40000, R1, 80, TCP_SYN, a_isn, 0, false),
+	    DROP_NONE);
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_SYN | TCP_ACK, r_isn,
+	    a_isn + 1, false), DROP_NONE);
+	assert_int_equal(tcp_seg(true, HA, 40000, R1, 80, TCP_ACK, a_isn + 1, r_isn + 1,
+	    false), DROP_NONE);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).state, NAT_TCP_ESTABLISHED);
+	/* Blind RSTs from outside: behind, far ahead, either way out. */
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_RST, r_isn, 0, false),
+	    DROP_NAT_RST_WINDOW);
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_RST, r_isn + 1 + 65535,
+	    0, false), DROP_NAT_RST_WINDOW);
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_RST, 12345, 0, false),
+	    DROP_NAT_RST_WINDOW);
+	/* ...and from inside. */
+	assert_int_equal(tcp_seg(true, HA, 40000, R1, 80, TCP_RST, a_isn + 70000, 0,
+	    false), DROP_NAT_RST_WINDOW);
+	/* An in-window RST with a bad checksum. */
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_RST, r_isn + 1, 0, true),
+	    DROP_L4_BAD_CSUM);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).state, NAT_TCP_ESTABLISHED);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).expires_us, T(7440));
+	/* Data moves the window on; a RST in it now closes. */
+	{
+		struct nt_pkt p = pk_tcp(R1, 80, EXT0, 40000, TCP_ACK | TCP_PSH);
+		uint8_t d[256];
+
+		p.seq = r_isn + 1;
+		p.ack = a_isn + 1;
+		p.payload = pay_u;
+		p.plen = sizeof(pay_u);
+		nt_build(d, sizeof(d), &p);
+		assert_int_equal(xl(false, d), DROP_NONE);
+	}
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_RST, r_isn + 1, 0,
+	    false), DROP_NAT_RST_WINDOW);	/* (behind the data) */
+	nx.now = T(5);
+	assert_int_equal(tcp_seg(false, R1, 80, EXT0, 40000, TCP_RST, r_isn + 1 + 16 + 100,
+	    0, false), DROP_NONE);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).state, NAT_TCP_RST);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).expires_us, T(5 + 240));
+	/* Not sticky: the flow goes on, and so does the session. */
+	nx.now = T(6);
+	assert_int_equal(tcp_seg(true, HA, 40000, R1, 80, TCP_ACK, a_isn + 1,
+	    r_isn + 17, false), DROP_NONE);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).state, NAT_TCP_ESTABLISHED);
+	assert_int_equal(get_sess(TCP, HA, 40000, R1, 80).expires_us, T(6 + 7440));
+	/* A refused SYN: the RST must acknowledge it exactly. */
+	assert_int_equal(tcp_seg(true, HA, 40001, R1, 81, TCP_SYN, 5, 0, false), DROP_NONE);
+	assert_int_equal(tcp_seg(false, R1, 81, EXT0, 40001, TCP_RST | TCP_ACK, 0, 7,
+	    false), DROP_NAT_RST_WINDOW);
+	assert_int_equal(tcp_seg(false, R1, 81, EXT0, 40001, TCP_RST | TCP_ACK, 0, 6,
+	    false), DROP_NONE);
+	assert_int_equal(get_sess(TCP, HA, 40001, R1, 81).state, NAT_TCP_RST);
+}
+
+/*
+ * Item 7: a corrupted SYN opens nothing, and a corrupted ICMP error is
+ * dropped, not forwarded with a freshly right checksum.
+ */
+static void
+nat_csum__corrupt_segments_and_icmp_errors_are_dropped(void **state)
+{
+	uint8_t o[128], e[256];
+	struct nt_pkt p = pk_udp_a_r1(), err;
+	size_t olen, elen;
+
+	(void)state;
+	assert_int_equal(tcp_seg(true, HA, 40000, R1, 80, TCP_SYN, 1, 0, true),
+	    DROP_L4_BAD_CSUM);
+	assert_int_equal(nat_count(nx.nat), 0);
+	olen = nt_build(o, sizeof(o), &p);
+	assert_int_equal(xl(true, o), DROP_NONE);
+	/* R1's router says port unreachable, quoting the translated datagram */
+	err = pk_err(RT, EXT0, ICMP_UNREACH, ICMP_UNREACH_PORT, o, 28);
+	elen = nt_build(e, sizeof(e), &err);
+	e[IPV4_MIN_HLEN + 8 + 12] ^= 0x01;	/* a flipped bit in the quote */
+	assert_int_equal(xl(false, e), DROP_L4_BAD_CSUM);
+	e[IPV4_MIN_HLEN + 8 + 12] ^= 0x01;
+	assert_int_equal(xl(false, e), DROP_NONE);
+	assert_true(nt_csums_ok(e, elen));
+	(void)olen;
+	/* A corrupted first reply is not a reply. */
+	{
+		struct nt_pkt r = pk_in(UDP, R1, 53, EXT0, 12345, 0);
+		uint8_t d[256];
+
+		nt_build(d, sizeof(d), &r);
+		d[IPV4_MIN_HLEN + 9] ^= 0xff;	/* payload */
+		assert_int_equal(xl(false, d), DROP_L4_BAD_CSUM);
+		assert_false(get_sess(UDP, HA, 12345, R1, 53).flags & NAT_SF_REPLIED);
+	}
+}
+
+/* Item 8: the port search starts where a keyed hash says (RFC 6056 alg. 3):
+ * another key, other ports; the same key, the same ones. */
+static void
+nat_ports__random_ports_follow_the_key(void **state)
+{
+	uint16_t first[2][8];
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		nx.p.key[0] = 0x1111 + (uint64_t)k;
+		nx.p.key[1] = 0x2222;
+		nx_open();
+		/* port 40000 taken by A: B's 40000 needs a random one */
+		out_ok(UDP, HA, 40000, R1, 53, 0);
+		for (int i = 0; i < 8; i++)
+			first[k][i] = out_ok(UDP, (uint32_t)(HB + (uint32_t)i), 40000, R1, 53, 0);
+	}
+	assert_memory_not_equal(first[0], first[1], sizeof(first[0]));
+	nx.p.key[0] = 0x1111;
+	nx_open();
+	out_ok(UDP, HA, 40000, R1, 53, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(out_ok(UDP, (uint32_t)(HB + (uint32_t)i), 40000, R1, 53, 0),
+		    first[0][i]);
+}
+
 /* ---- differential test against a reference model ---- */
 
 /*
@@ -2098,7 +2347,14 @@ struct rm_sess {
 	uint16_t	rem_port;
 	uint8_t		state, flags;
 	uint32_t	created, expires, reported;	/* seconds since T(0) */
+	bool		synack;		/* half-open TCP: the inside sent SYN/ACK */
+	bool		known[2];	/* a segment seen from inside [0], remote [1] */
+	uint32_t	nxt[2];		/* the sequence number after it */
 };
+
+/* Every TCP segment of the differential test carries this sequence number
+ * and acknowledges 0: ports and flags vary, sequence numbers do not. */
+#define RM_SEQ		0x01020304u
 
 static struct {
 	struct rm_map	m[RM_N];
@@ -2183,13 +2439,15 @@ rm_map_nsess(int mi)
 	return n;
 }
 
+/* nat.h: half-open sessions do not count against the host's limit. */
 static unsigned
 rm_host_nsess(uint32_t ip)
 {
 	unsigned n = 0;
 
 	for (int i = 0; i < RM_N; i++)
-		n += rm.s[i].used && rm.m[rm.s[i].map].int_ip == ip;
+		n += rm.s[i].used && rm.m[rm.s[i].map].int_ip == ip &&
+		    !(rm.s[i].flags & NAT_SF_HALF);
 	return n;
 }
 
@@ -2200,8 +2458,11 @@ rm_expired(int si)
 }
 
 static uint32_t
-rm_life(uint8_t proto, uint8_t state)
+rm_life(uint8_t proto, uint8_t state, uint8_t flags)
 {
+	if (flags & NAT_SF_HALF)
+		return proto == TCP ? nx.p.tcp_syn_recv_timeout_s :
+		    nx.p.udp_unreplied_timeout_s;
 	if (proto == UDP)
 		return nx.p.udp_timeout_s;
 	if (proto == ICMP)
@@ -2247,14 +2508,18 @@ rm_del(int si)
 }
 
 static uint8_t
-rm_tcp_next(uint8_t st, uint8_t fl, bool out)
+rm_tcp_next(const struct rm_sess *s, uint8_t fl, bool out)
 {
+	uint8_t st = s->state;
+	bool half = s->flags & NAT_SF_HALF;
+
 	if (fl & TCP_RST)
 		return NAT_TCP_RST;
 	if (fl & TCP_SYN) {
 		if (st == NAT_TCP_NONE || st == NAT_TCP_TIME_WAIT || st == NAT_TCP_RST)
 			return out ? NAT_TCP_SYN_OUT : NAT_TCP_SYN_IN;
-		if ((st == NAT_TCP_SYN_OUT && !out) || (st == NAT_TCP_SYN_IN && out))
+		/* nat.h: a half-open session waits for the handshake's last ACK */
+		if ((st == NAT_TCP_SYN_OUT && !out) || (st == NAT_TCP_SYN_IN && out && !half))
 			return NAT_TCP_ESTABLISHED;
 		return st;
 	}
@@ -2268,21 +2533,61 @@ rm_tcp_next(uint8_t st, uint8_t fl, bool out)
 		return st;
 	}
 	/* nat.h: picked up from inside; from outside it stays NONE (transitory) */
-	return st == NAT_TCP_NONE && out ? NAT_TCP_ESTABLISHED : st;
+	if (st == NAT_TCP_NONE && out)
+		return NAT_TCP_ESTABLISHED;
+	if (st == NAT_TCP_SYN_IN && !out && s->synack)
+		return NAT_TCP_ESTABLISHED;
+	/* RFC 7857 2.2: a RST is not final */
+	if (st == NAT_TCP_RST && (out || !half))
+		return NAT_TCP_ESTABLISHED;
+	return st;
 }
 
-static void
+/* nat.h: a RST counts only in the receiver's window (or answering a SYN). */
+static bool
+rm_rst_ok(const struct rm_sess *s, int snd)
+{
+	if (!s->known[snd])
+		return !s->known[!snd] || s->nxt[!snd] == 0;	/* acks 0 */
+	return RM_SEQ - s->nxt[snd] < 65535u;
+}
+
+/* Note a packet on a session; false (nothing changed) for a refused RST. */
+static bool
 rm_touch(int si, uint8_t fl, bool out, bool fresh)
 {
 	struct rm_sess *s = &rm.s[si];
 	uint8_t proto = rm.m[s->map].proto, was = s->state, was_flags = s->flags;
 	uint32_t life;
+	int snd = out ? 0 : 1;
 
-	if (proto == TCP)
-		s->state = rm_tcp_next(s->state, fl, out);
+	if (proto == TCP) {
+		uint32_t end = RM_SEQ + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
+		bool opens = (fl & TCP_SYN) && was != NAT_TCP_ESTABLISHED &&
+		    was != NAT_TCP_FIN_OUT && was != NAT_TCP_FIN_IN;
+
+		if ((fl & TCP_RST) && !fresh && !rm_rst_ok(s, snd))
+			return false;
+		s->state = rm_tcp_next(s, fl, out);
+		if (!(fl & TCP_RST) && (opens || !s->known[snd] ||
+		    ((int32_t)(RM_SEQ - s->nxt[snd]) <= 65535 &&
+		    (int32_t)(end - s->nxt[snd]) > 0))) {
+			s->nxt[snd] = end;
+			s->known[snd] = true;
+		}
+		if ((s->flags & NAT_SF_HALF) && out && (fl & TCP_SYN) &&
+		    s->state == NAT_TCP_SYN_IN)
+			s->synack = true;
+	}
+	if ((s->flags & NAT_SF_HALF) && (proto == TCP ?
+	    s->state == NAT_TCP_ESTABLISHED || s->state == NAT_TCP_FIN_OUT ||
+	    s->state == NAT_TCP_FIN_IN || s->state == NAT_TCP_TIME_WAIT : out)) {
+		s->flags &= (uint8_t)~NAT_SF_HALF;	/* the inside answered */
+		s->synack = false;
+	}
 	if (!out)
 		s->flags |= NAT_SF_REPLIED;
-	life = rm_life(proto, s->state);
+	life = rm_life(proto, s->state, s->flags);
 	s->expires = rm.sec + life;
 	if (fresh) {
 		s->reported = s->expires;
@@ -2298,6 +2603,7 @@ rm_touch(int si, uint8_t fl, bool out, bool fresh)
 		rm_emit(EV_UPDATE, EV_CAUSE_NAT_REFRESH, si, false, false);
 		rm.refreshes++;
 	}
+	return true;
 }
 
 static int
@@ -2450,7 +2756,9 @@ diff_out(uint8_t proto, uint32_t ip, uint16_t port, uint32_t rip, uint16_t rport
 	}
 	if (si < 0 && (fl & (TCP_FIN | TCP_SYN | TCP_RST)) == TCP_FIN)
 		fl = TCP_ACK;		/* see above */
-	if (si < 0) {
+	if (si < 0 && proto == TCP && (fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+		want = alt = DROP_NAT_TCP_INVALID;	/* answers no SYN we saw */
+	} else if (si < 0) {
 		bool full = rm_nsess() >= nx.p.max_sessions;
 		bool host = rm_host_nsess(ip) >= nx.p.max_per_host;
 
@@ -2458,6 +2766,8 @@ diff_out(uint8_t proto, uint32_t ip, uint16_t port, uint32_t rip, uint16_t rport
 			want = DROP_NAT_TABLE_FULL, alt = host ? DROP_NAT_HOST_LIMIT : want;
 		else if (host)
 			want = alt = DROP_NAT_HOST_LIMIT;
+	} else if (proto == TCP && (fl & TCP_RST) && !rm_rst_ok(&rm.s[si], 0)) {
+		want = alt = DROP_NAT_RST_WINDOW;
 	}
 	snprintf(rm.what, sizeof(rm.what), "out p%u 192.168.1.%u:%u -> %u:%u fl %#x",
 	    proto, ip & 0xff, port, rip & 0xff, rport, fl);
@@ -2525,18 +2835,15 @@ diff_in(uint8_t proto, uint32_t rip, uint16_t rport, uint32_t xip, uint16_t xpor
 			if (rm.s[i].used && rm.s[i].map == mi && rm.s[i].rem_ip == rip &&
 			    !rm_expired(i))
 				admit = true;
-		if (!admit) {
+		if (!admit)
 			want = alt = DROP_NAT_FILTERED;
-		} else {
-			bool full = rm_nsess() >= nx.p.max_sessions;
-			bool host = rm_host_nsess(rm.m[mi].int_ip) >= nx.p.max_per_host;
-
-			if (full)
-				want = DROP_NAT_TABLE_FULL,
-				alt = host ? DROP_NAT_HOST_LIMIT : want;
-			else if (host)
-				want = alt = DROP_NAT_HOST_LIMIT;
-		}
+		else if (proto == TCP && (fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+			want = alt = DROP_NAT_TCP_INVALID;
+		else if (rm_nsess() >= nx.p.max_sessions)
+			want = alt = DROP_NAT_TABLE_FULL;
+		/* (half-open: the host's own limit does not apply) */
+	} else if (si >= 0 && proto == TCP && (fl & TCP_RST) && !rm_rst_ok(&rm.s[si], 1)) {
+		want = alt = DROP_NAT_RST_WINDOW;
 	}
 	snprintf(rm.what, sizeof(rm.what), "in p%u %u:%u -> %u:%u fl %#x",
 	    proto, rip & 0xff, rport, xip & 0xff, xport, fl);
@@ -2559,7 +2866,7 @@ diff_in(uint8_t proto, uint32_t rip, uint16_t rport, uint32_t xip, uint16_t xpor
 	nt_build(want_b, sizeof(want_b), &q);
 	DCHECK(memcmp(d, want_b, len) == 0);
 	if (si < 0) {
-		si = rm_new_sess(mi, rip, rkey, NAT_SF_INBOUND);
+		si = rm_new_sess(mi, rip, rkey, NAT_SF_INBOUND | NAT_SF_HALF);
 		rm_touch(si, fl, false, true);
 		rm_emit(EV_ADD, EV_CAUSE_NAT_INBOUND, si, false, false);
 	} else {
@@ -2744,6 +3051,7 @@ static struct {
 	struct nf	*nf;
 	struct tl_out	o;
 	uint64_t	now;
+	uint16_t	mtu_in;		/* inside MTU for the next px_open; 0: 1500 */
 	_Alignas(8) uint8_t buf[4][2048];
 } px;
 
@@ -2758,6 +3066,7 @@ px_open(unsigned n_pool)
 	memcpy(cfg.iface[0].mac, mac_in, ETH_ALEN);
 	cfg.iface[0].addr = IN_ADDR;
 	cfg.iface[0].plen = 24;
+	cfg.iface[0].mtu = px.mtu_in;
 	strcpy(cfg.iface[1].name, "outside");
 	memcpy(cfg.iface[1].mac, mac_out, ETH_ALEN);
 	cfg.iface[1].addr = OUT_ADDR;
@@ -2786,6 +3095,7 @@ px_teardown(void **state)
 	(void)state;
 	nf_free(px.nf);
 	px.nf = NULL;
+	px.mtu_in = 0;
 	return 0;
 }
 
@@ -2826,6 +3136,173 @@ px_udp(const uint8_t *dmac, const uint8_t *smac, uint32_t src, uint16_t sp,
 	memcpy(p.dst_mac, dmac, ETH_ALEN);
 	memcpy(p.src_mac, smac, ETH_ALEN);
 	return p;
+}
+
+/* The one frame sent must be an ICMP error type/code to dst about a datagram
+ * quoting qsrc:qsport -> qdst:qdport; returns the IP id it carries. */
+static uint16_t
+px_icmp_error_quotes(const struct nf_frame *t, uint32_t dst, uint8_t type, uint8_t code,
+    uint32_t qsrc, uint16_t qsport, uint32_t qdst, uint16_t qdport)
+{
+	const uint8_t *ip = t->data + ETH_HLEN, *ic = ip + 20, *q = ic + 8;
+
+	assert_true(t->len >= ETH_HLEN + 20 + 8 + 28);
+	assert_int_equal(ip[9], ICMP);
+	assert_int_equal(load_be32(ip + 12), OUT_ADDR);	/* the interface's */
+	assert_int_equal(load_be32(ip + 16), dst);
+	assert_int_equal(ic[0], type);
+	assert_int_equal(ic[1], code);
+	assert_int_equal(load_be32(q + 12), qsrc);
+	assert_int_equal(load_be32(q + 16), qdst);
+	assert_int_equal(load_be16(q + 20), qsport);
+	assert_int_equal(load_be16(q + 22), qdport);
+	assert_true(tl_csum_ok(ip, 20));
+	assert_true(tl_csum_ok(ic, (size_t)(load_be16(ip + 2) - 20)));
+	assert_true(tl_csum_ok(q, 20));			/* the quoted header */
+	return load_be16(ip + 4);
+}
+
+/*
+ * Issue 17 item 4: an inbound datagram through a forward whose TTL runs out
+ * is answered with the datagram as the remote sent it (external endpoint),
+ * and opens no session, writes no event.
+ */
+static void
+nf_nat__ttl_expired_inbound_quotes_as_sent_and_opens_nothing(void **state)
+{
+	struct tl_pkt p;
+	size_t len;
+
+	(void)state;
+	px_open(0);
+	assert_int_equal(nf_forward_add(px.nf, UDP, 8080, HB, 80, px.now, &px.o.out), 0);
+	nf_out_reset(&px.o.out);
+	p = px_udp(mac_out, mac_r, HR, 5555, OUT_ADDR, 8080, 1);
+	len = px_build(0, &p);
+	px_in(0, 1, len);
+	px_icmp_error_quotes(px_only_tx(1), HR, ICMP_TIMXCEED, ICMP_TIMXCEED_INTRANS, HR,
+	    5555, OUT_ADDR, 8080);
+	assert_int_equal(nat_count(nf_nat(px.nf)), 0);
+	assert_int_equal(px.o.out.nev, 0);
+	assert_int_equal(nf_stats(px.nf)->drop[DROP_TTL_EXCEEDED], 1);
+	/* TTL 2 goes through (and leaves with 1). */
+	nf_out_reset(&px.o.out);
+	p.ttl = 2;
+	len = px_build(0, &p);
+	px_in(0, 1, len);
+	assert_int_equal(px_only_tx(0)->data[ETH_HLEN + 8], 1);
+	assert_int_equal(nat_count(nf_nat(px.nf)), 1);
+}
+
+/* Item 4: fragmentation needed about an inbound datagram quotes the
+ * forward's external endpoint, so the remote's PMTUD can match it. */
+static void
+nf_nat__frag_needed_about_inbound_quotes_external_endpoint(void **state)
+{
+	static uint8_t big[1200];
+	struct tl_pkt p;
+	size_t len;
+
+	(void)state;
+	px.mtu_in = 1000;
+	px_open(0);
+	assert_int_equal(nf_forward_add(px.nf, UDP, 8080, HB, 80, px.now, &px.o.out), 0);
+	nf_out_reset(&px.o.out);
+	p = px_udp(mac_out, mac_r, HR, 5555, OUT_ADDR, 8080, 64);
+	p.frag = IPV4_DF;
+	p.payload = big;
+	p.plen = sizeof(big);
+	len = px_build(0, &p);
+	px_in(0, 1, len);
+	px_icmp_error_quotes(px_only_tx(1), HR, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, HR,
+	    5555, OUT_ADDR, 8080);
+	assert_int_equal(nf_stats(px.nf)->drop[DROP_TOO_BIG], 1);
+}
+
+/* Item 4: host unreachable (the inside host never answers ARP) about an
+ * inbound datagram quotes the forward's external endpoint too. */
+static void
+nf_nat__host_unreachable_about_inbound_quotes_external_endpoint(void **state)
+{
+	const struct nf_frame *err = NULL;
+	struct tl_pkt p;
+	size_t len;
+
+	(void)state;
+	px_open(0);
+	assert_int_equal(nf_forward_add(px.nf, UDP, 8080, HC, 80, px.now, &px.o.out), 0);
+	nf_out_reset(&px.o.out);
+	p = px_udp(mac_out, mac_r, HR, 5555, OUT_ADDR, 8080, 64);
+	len = px_build(0, &p);
+	px_in(0, 1, len);			/* held: HC is being resolved */
+	for (int i = 0; i < 200 && err == NULL; i++) {
+		nf_out_reset(&px.o.out);
+		px.now += 100000;
+		nf_tick(px.nf, px.now, &px.o.out);
+		for (unsigned k = 0; k < px.o.out.ntx; k++)
+			if (px.o.tx[k].ifidx == 1)
+				err = &px.o.tx[k];
+	}
+	assert_non_null(err);
+	px_icmp_error_quotes(err, HR, ICMP_UNREACH, ICMP_UNREACH_HOST, HR, 5555, OUT_ADDR,
+	    8080);
+	assert_int_equal(nf_stats(px.nf)->drop[DROP_ARP_FAILED], 1);
+}
+
+/* Item 9: an inside host may not send from an address outside the inside
+ * prefix: counted, not translated (no session, no port). */
+static void
+nf_nat__spoofed_inside_source_is_dropped(void **state)
+{
+	struct tl_pkt p;
+	size_t len;
+
+	(void)state;
+	px_open(0);
+	for (uint32_t i = 0; i < 16; i++) {
+		p = px_udp(mac_in, mac_a, IP4(10, 9, 0, 1 + i), 1000, HR, 53, 64);
+		len = px_build(0, &p);
+		px_in(0, 0, len);
+	}
+	/* an outside address, from inside */
+	p = px_udp(mac_in, mac_a, IP4(203, 0, 113, 77), 1000, HR, 53, 64);
+	len = px_build(0, &p);
+	px_in(0, 0, len);
+	/* an inside address, from outside, to a live mapping's endpoint */
+	p = px_udp(mac_in, mac_a, HA, 1000, HR, 53, 64);
+	len = px_build(0, &p);
+	px_in(0, 0, len);
+	assert_int_equal(px.o.out.ntx, 1);
+	p = px_udp(mac_out, mac_r, HB, 53, OUT_ADDR, 1000, 64);
+	len = px_build(0, &p);
+	px_in(0, 1, len);
+	assert_int_equal(px.o.out.ntx, 1);
+	assert_int_equal(nf_stats(px.nf)->drop[DROP_SPOOFED_SRC], 18);
+	assert_int_equal(nat_count(nf_nat(px.nf)), 1);
+}
+
+/* Item 8: the IP ids of the router's own datagrams come from the keyed
+ * generator: not the seed's bits, not a counter. */
+static void
+nf_nat__ip_ids_do_not_count_up_from_the_seed(void **state)
+{
+	uint16_t id[4];
+	struct tl_pkt p;
+	size_t len;
+
+	(void)state;
+	px_open(0);
+	for (int i = 0; i < 4; i++) {
+		nf_out_reset(&px.o.out);
+		p = px_udp(mac_in, mac_a, HA, (uint16_t)(1000 + i), HR, 53, 1);
+		len = px_build(0, &p);
+		px_in(0, 0, len);
+		assert_int_equal(px.o.out.ntx, 1);
+		id[i] = load_be16(px.o.tx[0].data + ETH_HLEN + 4);
+	}
+	assert_int_not_equal(id[0], (uint16_t)(7 >> 16));
+	for (int i = 1; i < 4; i++)
+		assert_int_not_equal(id[i], (uint16_t)(id[i - 1] + 1));
 }
 
 static void
@@ -3024,7 +3501,12 @@ main(void)
 		N(nat_restore__dump_reads_back_the_stored_session),
 		N(nat_dump__pages_with_a_cursor),
 		N(nat_bytes__and_count_are_sane),
-		N(nat_bytes__under_128_per_session),
+		N(nat_bytes__under_136_per_session),
+		N(nat_half__spoofed_syn_flood_cannot_lock_out_a_forward),
+		N(nat_half__udp_newcomer_is_unreplied_until_answered),
+		N(nat_rst__only_in_window_and_close_is_not_sticky),
+		N(nat_csum__corrupt_segments_and_icmp_errors_are_dropped),
+		N(nat_ports__random_ports_follow_the_key),
 		N(nat_prefetch__reads_within_frames_and_changes_nothing),
 		N(nat_new__rejects_bad_params),
 		N(nat__matches_reference_address_port_filtering),
@@ -3032,6 +3514,11 @@ main(void)
 		N(nat__matches_reference_endpoint_filtering),
 		P(nf_nat__outbound_udp_and_reply_exact_frames),
 		P(nf_nat__hairpin_through_a_forward),
+		P(nf_nat__ttl_expired_inbound_quotes_as_sent_and_opens_nothing),
+		P(nf_nat__frag_needed_about_inbound_quotes_external_endpoint),
+		P(nf_nat__host_unreachable_about_inbound_quotes_external_endpoint),
+		P(nf_nat__spoofed_inside_source_is_dropped),
+		P(nf_nat__ip_ids_do_not_count_up_from_the_seed),
 		P(nf_nat__outside_packet_for_inside_address_is_unsolicited),
 		P(nf_nat__router_answers_pings_to_external_addresses),
 		P(nf_nat__arp_for_pool_address_is_answered),

@@ -842,6 +842,40 @@ nf_input__martian_sources_are_dropped(void **state)
 	assert_int_equal(st()->forwarded, 0);
 }
 
+/*
+ * Issue 17 item 9, without NAT: strict reverse path (RFC 3704). A source
+ * that routes back through another interface is a spoof; one no route knows
+ * is let by (loose: a plain router need not have a default route).
+ */
+static void
+nf_input__source_routed_elsewhere_is_spoofed(void **state)
+{
+	struct tl_pkt p = pkt_a_to_b();
+	uint8_t f[128];
+
+	(void)state;
+	p.src = IP4(203, 0, 113, 77);		/* the outside subnet, from inside */
+	input_pkt(0, &p, f, sizeof(f));
+	assert_int_equal(px.o.out.ntx, 0);
+	assert_only_drops(DROP_SPOOFED_SRC, 1);
+	p = pkt_a_to_b();
+	p.src = IP4(192, 168, 1, 77);		/* the inside subnet, from outside */
+	p.dst = HOST_A;
+	memcpy(p.dst_mac, mac_out, ETH_ALEN);
+	memcpy(p.src_mac, mac_b, ETH_ALEN);
+	input_pkt(1, &p, f, sizeof(f));
+	assert_only_drops(DROP_SPOOFED_SRC, 2);
+	assert_int_equal(nf_route_add(px.nf, IP4(10, 0, 0, 0), 8, IP4(192, 168, 1, 254)), 0);
+	p = pkt_a_to_b();
+	p.src = IP4(10, 1, 2, 3);		/* behind an inside gateway: fine */
+	input_pkt(0, &p, f, sizeof(f));
+	assert_int_equal(st()->forwarded, 1);
+	p.src = IP4(198, 18, 0, 1);		/* unroutable: loose */
+	input_pkt(0, &p, f, sizeof(f));
+	assert_int_equal(st()->forwarded, 2);
+	assert_only_drops(DROP_SPOOFED_SRC, 2);
+}
+
 static void
 nf_input__martian_destinations_are_dropped(void **state)
 {
@@ -1283,6 +1317,7 @@ main(void)
 		T(nf_input__udp_to_router_gets_port_unreachable),
 		T(nf_input__fragment_to_router_is_local_drop),
 		T(nf_input__martian_sources_are_dropped),
+		T(nf_input__source_routed_elsewhere_is_spoofed),
 		T(nf_input__martian_destinations_are_dropped),
 		T(nf_input__link_layer_checks),
 		T(nf_input__bad_ip_headers_are_dropped),

@@ -116,6 +116,39 @@ codec_encode__nat_exact_text_remotes_sorted(void **state)
 	    "remote 198.51.100.9:443 established\n");
 }
 
+/*
+ * Issue 17 item 10: a mapping's blob lists as many remotes as an event names
+ * (STORE_NAT_REMOTES, 16), and the longest such entry still fits the store's
+ * value buffer (1024 bytes, store/internal.h) and decodes back whole.
+ */
+static void
+codec_decode__nat_round_trips_every_remote(void **state)
+{
+	struct store_entry e = nat_sample(), out;
+	char buf[1024], p[128];
+	int len;
+
+	(void)state;
+	e.nat.ext_ip = 0xffffff01;
+	e.nat.ext_port = 65535;
+	e.nat.expires_us = 4102444800999999ULL;
+	e.nat.created_us = 4102444800999999ULL;
+	e.nat.nremote = STORE_NAT_REMOTES;
+	assert_true(STORE_NAT_REMOTES >= 16);
+	for (unsigned i = 0; i < STORE_NAT_REMOTES; i++)
+		/* widest text first: 255.255.255.1xx:65535 "established" */
+		e.nat.remote[i] = (struct store_nat_remote){ 0xffffff64 + i, 65535,
+		    STORE_NAT_ESTABLISHED };
+	len = store_entry_encode(buf, sizeof(buf), &e, NULL, 0);
+	assert_true(len > 16 * 40);
+	store_entry_path(p, sizeof(p), &e);
+	assert_int_equal(store_entry_decode(&out, p, buf, (size_t)len, NULL, 0), 0);
+	assert_int_equal(out.nat.nremote, STORE_NAT_REMOTES);
+	for (unsigned i = 0; i < STORE_NAT_REMOTES; i++)
+		assert_memory_equal(&out.nat.remote[i], &e.nat.remote[i],
+		    sizeof(e.nat.remote[i]));
+}
+
 static void
 codec_decode__round_trips(void **state)
 {
@@ -238,8 +271,7 @@ codec_decode__nat_rejects_bad_values(void **state)
 		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nremote 1.2.3.4:5\n",
 		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nremote 1.2.3.4:5 open\n",
 		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\n"
-		"remote 1.2.3.4:5 new\nremote 1.2.3.4:6 new\nremote 1.2.3.4:7 new\n"
-		"remote 1.2.3.4:8 new\nremote 1.2.3.4:9 new\n",
+		"remote 1.2.3.4:5 new\nremote 1.2.3.4:6 new\nremote 1.2.3.4:7 new\nremote 1.2.3.4:8 new\nremote 1.2.3.4:9 new\nremote 1.2.3.4:10 new\nremote 1.2.3.4:11 new\nremote 1.2.3.4:12 new\nremote 1.2.3.4:13 new\nremote 1.2.3.4:14 new\nremote 1.2.3.4:15 new\nremote 1.2.3.4:16 new\nremote 1.2.3.4:17 new\nremote 1.2.3.4:18 new\nremote 1.2.3.4:19 new\nremote 1.2.3.4:20 new\nremote 1.2.3.4:21 new\n",
 		"created 1.000000\nexpires never\n",
 		"created 0.000000\nexpires never\nexternal 203.0.113.1:1\n",
 	};
@@ -280,6 +312,7 @@ main(void)
 		cmocka_unit_test(codec_encode__arp_exact_text),
 		cmocka_unit_test(codec_encode__nat_exact_text_remotes_sorted),
 		cmocka_unit_test(codec_decode__round_trips),
+		cmocka_unit_test(codec_decode__nat_round_trips_every_remote),
 		cmocka_unit_test(codec_decode__unknown_interface_without_names),
 		cmocka_unit_test(codec_decode__rejects_bad_paths),
 		cmocka_unit_test(codec_decode__rejects_bad_values_naming_path_and_line),
