@@ -265,7 +265,10 @@ bool store_odb_merging(const struct store_odb *o);
 void store_odb_merge_abandon(struct store_odb *o);
 /* Rewrite every pack as one with deltas and compression (slow). */
 int store_odb_repack(struct store_odb *o);
-/* Remove the store's own temporary pack files left by a crash (lock held). */
+/*
+ * Remove the store's own temporary pack files and pack companions whose
+ * pack is gone, left by a crash (the caller holds gitnet.lock).
+ */
 int store_odb_cleanup(const char *objects_dir);
 
 /* SHA-1 of raw bytes (pack checksums), and CRC-32 (pack index). */

@@ -807,7 +807,32 @@ done:
 	return error;
 }
 
-/* The store's own temporary pack files (see cleanup_stale in repo.c). */
+/*
+ * The store's own temporary pack files (see cleanup_stale in repo.c), and a
+ * companion (.rev, .bitmap, .mtimes) whose pack is gone: what a crash in the
+ * middle of pack_remove leaves. That one is nobody's in flight: stock git
+ * renames a pack into place before its companions, never after.
+ */
+static bool
+orphan_companion(const char *dir, const char *nm)
+{
+	size_t l = strlen(nm);
+	char path[4400];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(pack_companions) / sizeof(*pack_companions); i++) {
+		size_t cl = strlen(pack_companions[i]);
+
+		if (l <= cl || strcmp(nm + l - cl, pack_companions[i]) != 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%.*s.pack", dir, (int)(l - cl), nm) >=
+		    (int)sizeof(path))
+			return false;
+		return stat(path, &st) < 0 && errno == ENOENT;
+	}
+	return false;
+}
+
 static void
 remove_own_temps(const char *dir)
 {
@@ -819,7 +844,8 @@ remove_own_temps(const char *dir)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, "tmp_gitnet_", 11) != 0 &&
-		    strncmp(de->d_name, "pack_git2_", 10) != 0)
+		    strncmp(de->d_name, "pack_git2_", 10) != 0 &&
+		    !orphan_companion(dir, de->d_name))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
 		    (int)sizeof(path))

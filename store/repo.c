@@ -73,7 +73,9 @@ store_pack_count(struct store *st)
  *    by a store only, under gitnet.lock, so a lock file on them belongs to a
  *    store that died holding it (libgit2 would refuse every later write);
  *  - temporary pack files under the store's own names (tmp_gitnet_*, and
- *    pack_git2_* from libgit2's packbuilder in store_repack).
+ *    pack_git2_* from libgit2's packbuilder in store_repack), and a pack's
+ *    .rev/.bitmap/.mtimes whose pack is gone (git renames those after the
+ *    pack, so none is in flight).
  * Other locks stay; a write they block fails with a message naming the file.
  * A pack without its index (a crash between the two renames of a flush) is
  * left too: nothing names its objects, git and libgit2 ignore it, and it may
