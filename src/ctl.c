@@ -102,8 +102,10 @@ router_report_stats(const struct router *r, int fd)
 		    n, (unsigned long long)t->rx_kernel_drops,
 		    n, (unsigned long long)t->tx_ring_full, n, (unsigned long long)t->tx_errors);
 		dprintf(fd, "if_%s_rx_gso %llu\nif_%s_rx_big %llu\n"
+		    "if_%s_rx_queue_full %llu\n"
 		    "if_%s_tx_gso %llu\nif_%s_tx_segmented %llu\n",
 		    n, (unsigned long long)t->rx_gso, n, (unsigned long long)t->rx_big,
+		    n, (unsigned long long)t->rx_queue_full,
 		    n, (unsigned long long)t->tx_gso,
 		    n, (unsigned long long)t->tx_segmented);
 	}

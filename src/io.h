@@ -23,7 +23,8 @@ struct io;
 struct io_stats {
 	uint64_t	rx_frames, rx_bytes;
 	uint64_t	tx_frames, tx_bytes;
-	uint64_t	rx_truncated;	/* larger than a ring slot: dropped */
+	uint64_t	rx_truncated;	/* larger than the router reads: dropped */
+	uint64_t	rx_queue_full;	/* past a slot, receive buffer full: dropped */
 	uint64_t	rx_kernel_drops;/* the kernel's count of ring overruns */
 	uint64_t	tx_ring_full;	/* no free slot: dropped */
 	uint64_t	tx_errors;	/* send() failed */
@@ -64,7 +65,7 @@ struct io_params {
 	unsigned	rx_frames;	/* ring slots; 0: default 4096 */
 	unsigned	tx_frames;	/* 0: default 2048 */
 	unsigned	frame_size;	/* slot size; 0: default 2048 */
-	unsigned	rcvbuf;		/* bytes queued past the ring; 0: 4 MB */
+	unsigned	rcvbuf;		/* bytes queued past the ring; 0: 8 MB */
 	bool		no_vnet_hdr;	/* no offload state: GRO off, as before */
 	bool		sw_segment;	/* cut GSO frames here, not in the kernel */
 };
@@ -82,8 +83,10 @@ struct io_params {
  * buffers; one larger than a send slot goes out through a second, ringless
  * socket. So slots stay small for small frames, and the memory for big ones
  * is the socket's receive buffer (rcvbuf) plus the buffers. Where the kernel
- * has no PACKET_VNET_HDR (or no_vnet_hdr), GRO is turned off instead and
- * frames larger than a slot are counted in rx_truncated.
+ * has no PACKET_VNET_HDR (or no_vnet_hdr), GRO is turned off instead. A frame
+ * past a slot that the full receive buffer could not take is counted in
+ * rx_queue_full (an overrun, like rx_kernel_drops); one larger than a big
+ * buffer, or queued without its slot, in rx_truncated.
  *
  * On error returns a negative errno with a message in errbuf
  * ("packet: eth0: no such interface").

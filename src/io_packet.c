@@ -76,7 +76,7 @@
 /* Frames past a slot: read into these, at most IO_BIG_SLOTS per burst. */
 #define IO_BIG_SLOTS		32
 #define IO_BIG_SIZE		(65536 + 64)	/* IPv4's 64 KB, Ethernet, a tag */
-#define IO_RCVBUF_DEFAULT	(4u << 20)
+#define IO_RCVBUF_DEFAULT	(8u << 20)
 #define VNET_HLEN		sizeof(struct virtio_net_hdr)
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5	/* Linux 6.2 */
@@ -194,7 +194,7 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 {
 	struct io_packet *pk = (struct io_packet *)io;
 	unsigned n = 0, i = pk->rx_head;
-	uint64_t bytes = 0, truncated = 0;
+	uint64_t bytes = 0, truncated = 0, queue_full = 0;
 	int losing = 0;
 
 	for (unsigned k = 0; k < pk->rx_held; k++)
@@ -242,9 +242,10 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 			}
 		} else if (h->tp_len > h->tp_snaplen ||
 		    (size_t)h->tp_mac + len > pk->frame_size) {
-			/* A GSO/GRO super-frame or a jumbo frame: a slice of
-			 * it is worse than nothing. */
-			truncated++;
+			/* Past a slot and not queued beside it: the receive
+			 * buffer was full (an overrun, as a full ring is). A
+			 * slice of the frame is worse than nothing. */
+			queue_full++;
 			skip = 1;
 		} else if (sll->sll_pkttype == PACKET_OUTGOING) {
 			/* PACKET_IGNORE_OUTGOING should keep these out; a
@@ -307,6 +308,7 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 	io->stats.rx_frames += n;
 	io->stats.rx_bytes += bytes;
 	io->stats.rx_truncated += truncated;
+	io->stats.rx_queue_full += queue_full;
 	if (losing)
 		packet_read_drops(pk);
 	return n;

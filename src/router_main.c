@@ -199,6 +199,7 @@ router_open(struct router *r, char *err, size_t errlen)
 	nc.outside = 1;
 	nc.nat_params = r->cfg.nat_params;
 	memcpy(nc.pool, r->cfg.nat_pool, r->cfg.n_nat_pool * sizeof(uint32_t));
+	iop.sw_segment = !r->cfg.gso;
 	nc.n_pool = r->cfg.n_nat_pool;
 	for (int i = 0; i < ROUTER_NIF; i++) {
 		if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen)) < 0)
