@@ -99,6 +99,15 @@ log_first_drops(struct router *r)
 		logmsg("router: drop: reason=%s first seen (%s); counted as drop_%s from now on",
 		    drop_name((enum drop)i), drop_text((enum drop)i), drop_name((enum drop)i));
 	}
+	/* The I/O layer's own loss, which hid offload trouble (issue 13). */
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		if (r->io[i]->stats.rx_truncated == 0 || (r->io_logged & (1u << i)))
+			continue;
+		r->io_logged |= (uint8_t)(1u << i);
+		logmsg("router: drop: %s: frame larger than the router reads, first seen; "
+		    "counted as if_%s_rx_truncated from now on", r->io[i]->name,
+		    r->io[i]->name);
+	}
 }
 
 /* Send every frame of out, per interface; then pass events on and reset. */
