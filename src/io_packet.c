@@ -34,9 +34,10 @@
  * copy in the ring flagged TP_STATUS_COPY, and the whole skb on the socket's
  * queue (PACKET_COPY_THRESH), in the same order; each COPY slot is matched
  * with one recvmsg, whatever becomes of the frame, so the two never drift
- * apart. A frame to send that does not fit a send slot leaves by big_fd, a
- * socket without a ring (with a ring, sendmsg only drains the ring), after
- * the ring has been kicked, so frames leave in the order given.
+ * apart. A frame to send that does not fit a send slot, or is GSO, leaves by
+ * big_fd, a socket without a ring (with a ring, sendmsg only drains the
+ * ring) and without qdisc bypass (which drops what the kernel segments),
+ * after the ring has been kicked, so frames leave in the order given.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -475,7 +476,7 @@ packet_tx_burst(struct io *io, const struct nf_frame *f, unsigned n)
 			continue;
 		}
 		packet_vnet_hdr(&vh, &f[i]);
-		if (f[i].len > pk->slot_max) {
+		if (f[i].len > pk->slot_max || gso) {
 			if (pk->big_fd < 0) {
 				io->stats.tx_errors++;
 				continue;
@@ -763,9 +764,12 @@ io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
 	    (pk->vnet ? (unsigned)VNET_HLEN : 0);
 
 	/*
-	 * Frames past a send slot leave by a second socket without a ring
-	 * (protocol 0 and no bind to a protocol: it receives nothing). Only
-	 * with the header: GSO super-frames are what needs it.
+	 * Frames past a send slot, and every GSO frame, leave by a second
+	 * socket without a ring (protocol 0 and no bind to a protocol: it
+	 * receives nothing). Only with the header: GSO super-frames are what
+	 * needs it. Not with PACKET_QDISC_BYPASS: dev_direct_xmit drops an
+	 * skb that validate_xmit_skb had to change, so a GSO frame towards a
+	 * device without TSO would be lost instead of segmented by the kernel.
 	 */
 	if (pk->vnet) {
 		memset(&sll, 0, sizeof(sll));
@@ -774,8 +778,6 @@ io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
 		if ((pk->big_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, 0)) < 0 ||
 		    setsockopt(pk->big_fd, SOL_PACKET, PACKET_VNET_HDR, &one,
-		    sizeof(one)) < 0 ||
-		    setsockopt(pk->big_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
 		    sizeof(one)) < 0 ||
 		    bind(pk->big_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 			error = packet_error(errbuf, errlen, dev, "big frames' socket",

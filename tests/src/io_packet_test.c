@@ -652,6 +652,82 @@ io_packet_rx_burst__frame_larger_than_a_slot_arrives_whole(void **state)
 }
 
 /*
+ * A TCP super-frame sent whole from C (with its virtio-net header) over a
+ * gnC without TSO or GSO: the kernel segments it in software, and D reads
+ * the kernel's segments. gso_segment must produce the same bytes: sequence
+ * numbers, IP ids, flags (CWR on the first only, PSH and FIN on the last),
+ * checksums.
+ */
+static void
+io_packet_tx_burst__tcp_super_frame_cut_as_the_kernel_cuts_it(void **state)
+{
+	static uint8_t super[ETH_HLEN + 20 + 32 + 5000], seg[2048];
+	const uint32_t src = 0x0a630001, dst = 0x0a630002;
+	uint8_t *ip = super + ETH_HLEN, *t = ip + 20;
+	struct io *c = NULL, *d = NULL;
+	struct nf_frame f;
+	uint32_t l4len = 32 + 5000, sum = 0;
+	char err[128];
+	unsigned got, n;
+
+	(void)state;
+	NEED_NETNS();
+	memcpy(super, (const uint8_t[]){ MAC_B, MAC_A, 0x08, 0x00 }, ETH_HLEN);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	store_be16(ip + 2, (uint16_t)(20 + l4len));
+	store_be16(ip + 4, 0xfffe);
+	store_be16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP_;
+	store_be32(ip + 12, src);
+	store_be32(ip + 16, dst);
+	store_be16(ip + 10, (uint16_t)~ipv4_hdr_sum(ip));
+	store_be16(t, 40010);
+	store_be16(t + 2, 80);
+	store_be32(t + 4, 0xfffff000);
+	store_be32(t + 8, 0x01020304);
+	t[12] = 8 << 4;
+	t[13] = 0x80 | TCP_ACK | TCP_PSH | TCP_FIN;	/* CWR */
+	store_be16(t + 14, 501);
+	store_be16(t + 18, 0);
+	memcpy(t + 20, (const uint8_t[]){ 1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44,
+	    0x55, 0x66, 0x77, 0x88 }, 12);
+	for (uint32_t i = 0; i < 5000; i++)
+		t[32 + i] = (uint8_t)(i * 11 + i / 256);
+	store_be16(t + 16, gso_pseudo_partial(src, dst, IPPROTO_TCP_,
+	    (uint16_t)l4len));
+	f = (struct nf_frame){ super, sizeof(super), 0, NF_F_NEEDS_CSUM, {
+	    .type = NF_GSO_TCPV4 | NF_GSO_ECN, .size = 1200,
+	    .hdr_len = ETH_HLEN + 20 + 32, .csum_start = ETH_HLEN + 20,
+	    .csum_offset = 16 } };
+	n = gso_nsegs(super, sizeof(super), &f.gso);
+	assert_int_equal(n, 5);
+	assert_int_equal(sh("ethtool -K gnC tso off gso off >/dev/null"), 0);
+	assert_int_equal(io_packet_open(&c, "gnC", 1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(io_packet_open(&d, "gnD", 2, NULL, err, sizeof(err)), 0);
+	assert_int_equal(io_tx_burst(c, &f, 1), 1);
+	assert_int_equal(c->stats.tx_gso, 1);
+	got = rx_collect(d, ETHERTYPE_IPV4, mac_a, n, 2000);
+	(void)sh("ethtool -K gnC tso on gso on >/dev/null");
+	assert_int_equal(got, n);
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t l = gso_segment(super, sizeof(super), &f.gso, k, seg,
+		    sizeof(seg));
+
+		if (rx[k].flags & NF_F_NEEDS_CSUM)
+			gso_csum_complete(rx[k].data, rx[k].len, &rx[k].gso,
+			    IPPROTO_TCP_);
+		assert_int_equal(l, rx[k].len);
+		assert_memory_equal(seg, rx[k].data, l);
+		sum += l;
+	}
+	assert_int_equal(sum, 5000 + n * (ETH_HLEN + 20 + 32));
+	io_close(c);
+	io_close(d);
+}
+
+/*
  * A UDP_SEGMENT send: gnA keeps it one GSO super-frame, which B reads with
  * its offload state (UDP_L4, the segment size, NEEDS_CSUM). Then the same
  * send with GSO off on gnA, so the kernel segments it: gso_segment cuts B's
@@ -858,6 +934,7 @@ main(void)
 		cmocka_unit_test(io_packet_rx_burst__vlan_tag_is_put_back),
 		cmocka_unit_test(io_packet_rx_burst__frame_larger_than_a_slot_arrives_whole),
 		cmocka_unit_test(io_packet_rx_burst__udp_gso_super_frame_and_its_segments),
+		cmocka_unit_test(io_packet_tx_burst__tcp_super_frame_cut_as_the_kernel_cuts_it),
 		cmocka_unit_test(io_packet_rx_burst__ring_overrun_is_counted_from_kernel_stats),
 		cmocka_unit_test(io_packet_tx_burst__frames_the_kernel_refuses_are_errors),
 		cmocka_unit_test(io_packet_tx_burst__full_ring_drops_the_rest_of_the_burst),
