@@ -7,8 +7,8 @@
  * __udp_gso_segment, inet_gso_segment): every header rebuilt field by field
  * from the original, checksums by testlib's RFC 1071 sum, not netfn's. The
  * comparison with the kernel's own segmentation is in
- * tests/src/io_packet_test.c (a UDP_SEGMENT send cut by the kernel and by
- * gso_segment) and in tests/netns/test_offload.sh (real TCP).
+ * tests/src/io_packet_test.c: a UDP_SEGMENT send, and a TCP super-frame sent
+ * over a veth without TSO, each cut by the kernel and by gso_segment.
  *
  * The pipeline has the layout of pipeline_test.c with NAT on: 0 "inside"
  * 192.168.1.1/24, 1 "outside" 203.0.113.1/24 (the external address); host A
