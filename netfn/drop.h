@@ -13,6 +13,7 @@
 	X(NONE,		"none",		"not dropped")				\
 	X(SHORT,	"short",	"frame shorter than its headers")	\
 	X(OVERSIZE,	"oversize",	"frame larger than the router handles")	\
+	X(GSO_BAD,	"gso_bad",	"offload header inconsistent with the frame") \
 	X(NOT_FOR_US,	"not_for_us",	"destination MAC is not the router's")	\
 	X(VLAN,		"vlan",		"802.1Q/802.1ad tagged frame (not VLAN-aware)") \
 	X(ETHERTYPE,	"ethertype",	"ethertype is neither IPv4 nor ARP")	\

@@ -1061,13 +1061,16 @@ csum_needed(const struct nat_sess *s, const struct l4key *k, bool out_dir)
  * The L4 checksum hook of the NAT path: TCP, UDP (0: none) and ICMP, over the
  * whole datagram. The pipeline completes offloaded partial checksums
  * (NF_F_CSUM_PARTIAL, CHECKSUM_PARTIAL from a local sender) before NAT
- * sees a frame, so a partial one is never taken for a bad one here. A
- * fragment holds part of its segment only: not checkable, passed.
+ * sees a frame, so a partial one is never taken for a bad one here; a GSO
+ * super-frame stays partial (h->csum_partial: the field holds the
+ * pseudo-header sum, for the segmenting kernel or NIC to finish), so there
+ * is no checksum to check yet. A fragment holds part of its segment only:
+ * not checkable, passed.
  */
 static bool
 l4_csum_ok(const uint8_t *ip, const struct ipv4 *h)
 {
-	if (ipv4_is_fragment(h))
+	if (ipv4_is_fragment(h) || h->csum_partial)
 		return true;
 	return pkt_l4_csum_ok(h->proto, h->src, h->dst, ip + h->hlen,
 	    (size_t)(h->tot_len - h->hlen));
@@ -1130,13 +1133,24 @@ frag_follow(struct nat *nat, uint8_t *ip, struct ipv4 *h, bool out, uint32_t sec
  */
 static void
 rewrite(uint8_t *ip, unsigned aoff, uint32_t addr, uint8_t *l4, unsigned poff,
-    uint16_t port, int pidx)
+    uint16_t port, int pidx, bool partial)
 {
 	uint32_t old_addr = load_be32(ip + aoff);
 	uint16_t old_port = load_be16(l4 + poff);
 
 	set_addr(ip, aoff, addr);
-	if (pidx == P_TCP) {
+	if (partial && pidx != P_ICMP) {
+		/*
+		 * A GSO super-frame's field holds the pseudo-header sum, not
+		 * complemented: only the address is in it (the port is summed
+		 * with the rest of the segment when it is finished), as Linux
+		 * NAT does for CHECKSUM_PARTIAL (inet_proto_csum_replace4).
+		 */
+		unsigned coff = pidx == P_TCP ? 16 : 6;
+
+		store_be16(l4 + coff, (uint16_t)~csum_update32(
+		    (uint16_t)~load_be16(l4 + coff), old_addr, addr));
+	} else if (pidx == P_TCP) {
 		uint16_t c = csum_update32(load_be16(l4 + 16), old_addr, addr);
 
 		store_be16(l4 + 16, csum_update16(c, old_port, port));
@@ -1387,7 +1401,8 @@ nat_in2out(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		sess_touch(nat, s, &k, true, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_OUTBOUND, map_new, false, now, out);
 	}
-	rewrite(ip, 12, nat->ext[s->ext_idx], l4, k.sport_off, s->ext_port, k.pidx);
+	rewrite(ip, 12, nat->ext[s->ext_idx], l4, k.sport_off, s->ext_port, k.pidx,
+	    h->csum_partial);
 	h->src = nat->ext[s->ext_idx];
 	if (ipv4_is_fragment(h))
 		frag_note(nat, &orig, true, h->src, sec);
@@ -1459,7 +1474,8 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	}
-	rewrite(ip, 16, s->int_ip, l4, k.dport_off, s->int_port, k.pidx);
+	rewrite(ip, 16, s->int_ip, l4, k.dport_off, s->int_port, k.pidx,
+	    h->csum_partial);
 	h->dst = s->int_ip;
 	if (ipv4_is_fragment(h))
 		frag_note(nat, &orig, false, h->dst, sec);

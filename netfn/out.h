@@ -16,14 +16,48 @@
 
 #include "event.h"
 
-/* Per-frame flags set by an I/O backend on receive. */
-#define NF_F_CSUM_PARTIAL	0x01	/* L4 checksum left for us to complete */
+/*
+ * Per-frame flags set by an I/O backend on receive.
+ *
+ * NF_F_CSUM_PARTIAL: the L4 checksum was left for us, where it is no telling
+ * (TP_STATUS_CSUMNOTREADY): the pipeline completes it.
+ *
+ * NF_F_NEEDS_CSUM: the frame carries its offload state in gso (a
+ * virtio-net header): the L4 checksum field at gso.csum_start +
+ * gso.csum_offset holds the folded pseudo-header sum, not the checksum
+ * (Linux CHECKSUM_PARTIAL). Small frames are completed by the pipeline
+ * before NAT; a GSO super-frame (gso.type != NF_GSO_NONE) stays partial
+ * through it, NAT adjusting the pseudo-header sum, and whoever transmits it
+ * segments it and finishes each segment's checksum: the kernel, handed the
+ * same header, or gso_segment (netfn/gso.h) in software.
+ */
+#define NF_F_CSUM_PARTIAL	0x01
+#define NF_F_NEEDS_CSUM		0x02
+
+/* The virtio-net header's GSO types (include/uapi/linux/virtio_net.h). */
+#define NF_GSO_NONE	0
+#define NF_GSO_TCPV4	1
+#define NF_GSO_UDP_L4	5	/* UDP_SEGMENT: payload split, no IP fragments */
+#define NF_GSO_ECN	0x80	/* flag: the TCP super-frame carries CWR */
+
+/*
+ * Segmentation and checksum offload state travelling with a frame: data,
+ * not a syscall. Offsets count from the Ethernet header. Zero: none.
+ */
+struct nf_gso {
+	uint8_t		type;		/* NF_GSO_*, ECN flag included */
+	uint16_t	size;		/* payload bytes per segment (MSS) */
+	uint16_t	hdr_len;	/* header bytes in each segment, as sent */
+	uint16_t	csum_start;	/* NF_F_NEEDS_CSUM: where L4 starts */
+	uint16_t	csum_offset;	/* ... and its checksum field, from there */
+};
 
 struct nf_frame {
 	uint8_t		*data;
-	uint16_t	len;
+	uint32_t	len;		/* a GSO super-frame may pass 64 KB */
 	uint8_t		ifidx;
 	uint8_t		flags;
+	struct nf_gso	gso;
 };
 
 struct nf_out {
@@ -59,13 +93,13 @@ nf_out_alloc(struct nf_out *o, size_t len)
 
 /* Queue a frame to send on ifidx: 0, or -1 (counted) when tx is full. */
 static inline int
-nf_out_tx(struct nf_out *o, uint8_t ifidx, uint8_t *data, uint16_t len)
+nf_out_tx(struct nf_out *o, uint8_t ifidx, uint8_t *data, uint32_t len)
 {
 	if (o->ntx == o->tx_cap) {
 		o->tx_lost++;
 		return -1;
 	}
-	o->tx[o->ntx++] = (struct nf_frame){ data, len, ifidx, 0 };
+	o->tx[o->ntx++] = (struct nf_frame){ data, len, ifidx, 0, { 0 } };
 	return 0;
 }
 

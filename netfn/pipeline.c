@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "csum.h"
+#include "gso.h"
 #include "pipeline.h"
 #include "rng.h"
 #include "wire.h"
@@ -462,6 +463,7 @@ nf_forward(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
 	const struct nf_iface *eg;
 	struct route r;
 	uint8_t mac[ETH_ALEN];
+	uint32_t seg;
 	enum drop why;
 
 	if (h->ttl <= 1) {
@@ -475,7 +477,11 @@ nf_forward(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
 		return DROP_NO_ROUTE;
 	}
 	eg = &nf->iface[r.ifidx];
-	if (h->tot_len > eg->mtu) {
+	/* A GSO frame leaves as segments: they must fit, not the whole. */
+	seg = h->tot_len;
+	if (f->gso.type != NF_GSO_NONE)
+		(void)gso_check(f, h, &seg);	/* passed in nf_one */
+	if (seg > eg->mtu) {
 		if (h->frag & IPV4_DF)
 			icmp_error(nf, ip, h->tot_len, h, ICMP_UNREACH,
 			    ICMP_UNREACH_NEEDFRAG, eg->mtu, now, out);
@@ -499,6 +505,11 @@ nf_forward(struct nf *nf, struct nf_frame *f, struct ipv4 *h, uint64_t now,
 	memcpy(f->data, mac, ETH_ALEN);
 	if (nf_out_tx(out, r.ifidx, f->data, f->len) != 0)
 		return DROP_OUT_FULL;
+	if (f->flags & NF_F_NEEDS_CSUM) {
+		/* Still partial (a GSO frame): the sender segments it. */
+		out->tx[out->ntx - 1].flags = NF_F_NEEDS_CSUM;
+		out->tx[out->ntx - 1].gso = f->gso;
+	}
 	nf->st.forwarded++;
 	return DROP_NONE;
 }
@@ -597,7 +608,7 @@ nf_one(struct nf *nf, struct nf_frame *f, uint64_t now, struct nf_out *out)
 
 	if (f->ifidx >= nf->n_iface)
 		return DROP_NOT_FOR_US;
-	if (f->len > NF_FRAME_MAX)
+	if (f->len > NF_FRAME_MAX && f->gso.type == NF_GSO_NONE)
 		return DROP_OVERSIZE;
 	if ((why = pkt_parse_eth(&e, f->data, f->len)) != DROP_NONE)
 		return why;
@@ -632,7 +643,23 @@ nf_one(struct nf *nf, struct nf_frame *f, uint64_t now, struct nf_out *out)
 		return DROP_MARTIAN_DST;
 	if (!source_ok(nf, f->ifidx, h.src))
 		return DROP_SPOOFED_SRC;
-	if ((f->flags & NF_F_CSUM_PARTIAL) && !ipv4_is_later_fragment(&h)) {
+	if ((f->flags & NF_F_NEEDS_CSUM) || f->gso.type != NF_GSO_NONE) {
+		uint32_t seg;
+
+		if ((why = gso_check(f, &h, &seg)) != DROP_NONE)
+			return why;
+		if (f->gso.type == NF_GSO_NONE) {
+			/* A small frame is finished here, so that NAT and the
+			 * ARP queue see a frame like any other. */
+			gso_csum_complete(f->data, ETH_HLEN + h.tot_len, &f->gso,
+			    h.proto);
+			f->flags &= (uint8_t)~NF_F_NEEDS_CSUM;
+			nf->st.csum_completed++;
+		} else {
+			h.csum_partial = true;
+			nf->st.gso_in++;
+		}
+	} else if ((f->flags & NF_F_CSUM_PARTIAL) && !ipv4_is_later_fragment(&h)) {
 		/* The sender's offload left the transport checksum to us; NAT's
 		 * incremental updates need a complete one. */
 		why = pkt_l4_csum_complete(h.proto, f->data + ETH_HLEN + h.hlen,

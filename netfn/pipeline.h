@@ -5,6 +5,11 @@
  *	parse Ethernet -> ARP -> IPv4 -> local delivery (ICMP echo) or
  *	forward: TTL, route (LPM), NAT (netfn/nat.h), ARP resolve, rewrite
  *
+ * A GSO super-frame (struct nf_gso in out.h: up to 64 KB of TCP or UDP
+ * payload under one set of headers) is routed and translated as one frame
+ * and leaves as one, its offload state copied to the output frame; the MTU
+ * check is made on the segments it will become (gso.size plus headers).
+ *
  * A forwarded frame is rewritten in place (MACs, TTL, header checksum by
  * RFC 1624) and queued for sending without a copy; frames the router makes
  * (ARP, ICMP) go into the output arena. Drops are counted per reason
@@ -36,7 +41,7 @@
 #include "route.h"
 
 #define NF_MAX_IFACES	8
-#define NF_FRAME_MAX	2048	/* larger frames are DROP_OVERSIZE */
+#define NF_FRAME_MAX	2048	/* larger frames are DROP_OVERSIZE, GSO aside */
 
 struct nf_iface {
 	char		name[16];
@@ -78,6 +83,7 @@ struct nf_stats {
 	uint64_t	icmp_sent;
 	uint64_t	icmp_ratelimited;
 	uint64_t	csum_completed;
+	uint64_t	gso_in;		/* GSO super-frames taken whole */
 	uint64_t	hairpinned;
 	uint64_t	drop[DROP_MAX];
 };

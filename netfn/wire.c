@@ -133,6 +133,7 @@ pkt_parse_ipv4(struct ipv4 *ip, const uint8_t *buf, size_t len)
 	ip->proto = buf[9];
 	ip->src = load_be32(buf + 12);
 	ip->dst = load_be32(buf + 16);
+	ip->csum_partial = false;
 	return DROP_NONE;
 }
 

@@ -156,6 +156,10 @@ struct ipv4 {
 	uint8_t		proto;
 	uint32_t	src;
 	uint32_t	dst;
+	/* Set by the pipeline, never by the parser: the TCP/UDP checksum
+	 * field holds the folded pseudo-header sum of a GSO super-frame
+	 * (NF_F_NEEDS_CSUM), so a rewrite adjusts only for the addresses. */
+	bool		csum_partial;
 };
 
 /* A fragment: MF set or a non-zero offset. */

@@ -131,6 +131,7 @@ static const struct config_key config_keys[] = {
 	{ "nat.port_min",	NULL,	KEY_U16,	CFG_OFF(nat_params.port_min), 1024, UINT16_MAX },
 	{ "nat.port_max",	NULL,	KEY_U16,	CFG_OFF(nat_params.port_max), 1024, UINT16_MAX },
 	{ "forward",		"forward", KEY_FORWARD,	0, 0, 0 },
+	{ "gso",		"gso",	KEY_ONOFF,	CFG_OFF(gso), 0, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -156,6 +157,7 @@ enum {
 	OPT_TCP_TIMEOUT,
 	OPT_TCP_TRANS_TIMEOUT,
 	OPT_ICMP_TIMEOUT,
+	OPT_GSO,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -180,6 +182,7 @@ static const struct option config_options[] = {
 	{ "tcp-timeout", required_argument,	NULL, OPT_TCP_TIMEOUT },
 	{ "tcp-transitory-timeout", required_argument, NULL, OPT_TCP_TRANS_TIMEOUT },
 	{ "icmp-timeout", required_argument,	NULL, OPT_ICMP_TIMEOUT },
+	{ "gso",	required_argument,	NULL, OPT_GSO },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -209,6 +212,9 @@ const char config_usage[] =
 "                           keeps no history and restores nothing\n"
 "  --control PATH           control socket (default /run/gitnet-router.sock)\n"
 "  --stats                  print the counters on exit\n"
+"  --gso on|off             on (default): TCP/UDP super-frames from offloading hosts\n"
+"                           leave whole, for the kernel or NIC to segment; off: the\n"
+"                           router cuts them into segments itself\n"
 "  -v, --verbose            log more; repeat for more detail\n"
 "  -h, --help               print this help and exit\n"
 "      --version            print the version and exit\n"
@@ -854,6 +860,7 @@ config_metavar(int val)
 	case OPT_TCP_TIMEOUT:
 	case OPT_TCP_TRANS_TIMEOUT:
 	case OPT_ICMP_TIMEOUT:	return "S";
+	case OPT_GSO:		return "on|off";
 	}
 	return "a value";
 }
@@ -1028,6 +1035,7 @@ config_defaults(struct router_config *c)
 	c->icmp_rate = 1000;
 	c->icmp_burst = 50;
 	c->nat = true;
+	c->gso = true;
 	nat_params_default(&c->nat_params);
 }
 

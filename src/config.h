@@ -106,6 +106,7 @@ struct router_config {
 	struct nat_params	nat_params;	/* nat_params_default() */
 	struct config_forward	forwards[CONFIG_MAX_FORWARDS];
 	unsigned		nforwards;
+	bool			gso;		/* default true; --gso off */
 	bool			stats_on_exit;	/* --stats */
 	int			verbose;	/* -v, repeatable */
 };

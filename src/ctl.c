@@ -47,6 +47,7 @@ router_report_stats(const struct router *r, int fd)
 	    (unsigned long long)s->arp_in, (unsigned long long)s->icmp_sent,
 	    (unsigned long long)s->icmp_ratelimited,
 	    (unsigned long long)s->csum_completed);
+	dprintf(fd, "gso_in %llu\n", (unsigned long long)s->gso_in);
 	for (int i = 1; i < DROP_MAX; i++)
 		dprintf(fd, "drop_%s %llu\n", drop_name((enum drop)i),
 		    (unsigned long long)s->drop[i]);
@@ -119,6 +120,13 @@ router_report_stats(const struct router *r, int fd)
 		    n, (unsigned long long)t->rx_truncated,
 		    n, (unsigned long long)t->rx_kernel_drops,
 		    n, (unsigned long long)t->tx_ring_full, n, (unsigned long long)t->tx_errors);
+		dprintf(fd, "if_%s_rx_gso %llu\nif_%s_rx_big %llu\n"
+		    "if_%s_rx_queue_full %llu\n"
+		    "if_%s_tx_gso %llu\nif_%s_tx_segmented %llu\n",
+		    n, (unsigned long long)t->rx_gso, n, (unsigned long long)t->rx_big,
+		    n, (unsigned long long)t->rx_queue_full,
+		    n, (unsigned long long)t->tx_gso,
+		    n, (unsigned long long)t->tx_segmented);
 	}
 }
 

@@ -12,6 +12,7 @@
 #ifndef SRC_IO_H
 #define SRC_IO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "netfn/out.h"
@@ -22,22 +23,30 @@ struct io;
 struct io_stats {
 	uint64_t	rx_frames, rx_bytes;
 	uint64_t	tx_frames, tx_bytes;
-	uint64_t	rx_truncated;	/* larger than a ring slot: dropped */
+	uint64_t	rx_truncated;	/* larger than the router reads: dropped */
+	uint64_t	rx_queue_full;	/* past a slot, receive buffer full: dropped */
 	uint64_t	rx_kernel_drops;/* the kernel's count of ring overruns */
 	uint64_t	tx_ring_full;	/* no free slot: dropped */
 	uint64_t	tx_errors;	/* send() failed */
+	uint64_t	rx_gso;		/* GSO super-frames received */
+	uint64_t	rx_big;		/* frames past a slot, read from the queue */
+	uint64_t	tx_gso;		/* GSO super-frames handed to the kernel */
+	uint64_t	tx_segmented;	/* ... cut into segments here instead */
 };
 
 struct io_ops {
 	/*
-	 * Up to max received frames into f[]; each gets ifidx (given at open)
-	 * and flags (NF_F_CSUM_PARTIAL). Never blocks. Returns the count.
+	 * Up to max received frames into f[]; each gets ifidx (given at open),
+	 * flags (NF_F_CSUM_PARTIAL, or NF_F_NEEDS_CSUM with its offload state
+	 * in gso). Never blocks. Returns the count.
 	 */
 	unsigned	(*rx_burst)(struct io *io, struct nf_frame *f, unsigned max);
 	/* Give back every frame of the last rx_burst. */
 	void		(*rx_release)(struct io *io);
 	/* Copy n frames out and kick the kernel once; returns the count sent
-	 * (the rest are counted in tx_ring_full). Never blocks. */
+	 * (the rest are counted in tx_ring_full). A frame with NF_F_NEEDS_CSUM
+	 * leaves with its offload state, or segmented and finished here when
+	 * the interface cannot take it. Never blocks. */
 	unsigned	(*tx_burst)(struct io *io, const struct nf_frame *f, unsigned n);
 	void		(*close)(struct io *io);
 };
@@ -56,14 +65,31 @@ struct io_params {
 	unsigned	rx_frames;	/* ring slots; 0: default 4096 */
 	unsigned	tx_frames;	/* 0: default 2048 */
 	unsigned	frame_size;	/* slot size; 0: default 2048 */
+	unsigned	rcvbuf;		/* bytes queued past the ring; 0: 8 MB */
+	bool		no_vnet_hdr;	/* no offload state: GRO off, as before */
+	bool		sw_segment;	/* cut GSO frames here, not in the kernel */
 };
 
 /*
  * Open dev as an AF_PACKET socket with TPACKET_V2 mmap rings for receive and
  * send, bound to the interface, outgoing frames ignored, qdisc bypassed on
- * send. Brings the interface up and turns off GRO and LRO on it (the router
- * must see frames as they were on the wire). On error returns a negative errno
- * with a message in errbuf ("packet: eth0: no such interface").
+ * send. Brings the interface up and turns off LRO on it.
+ *
+ * Offloads (issue 13): the socket carries a virtio-net header with every
+ * frame (PACKET_VNET_HDR), so GSO super-frames and partial checksums come in
+ * with their offload state and go out with it. A frame larger than a slot (a
+ * GSO super-frame) is queued on the socket beside its ring slot
+ * (PACKET_COPY_THRESH) and read with recvmsg into one of IO_BIG_SLOTS
+ * buffers; one larger than a send slot goes out through a second, ringless
+ * socket. So slots stay small for small frames, and the memory for big ones
+ * is the socket's receive buffer (rcvbuf) plus the buffers. Where the kernel
+ * has no PACKET_VNET_HDR (or no_vnet_hdr), GRO is turned off instead. A frame
+ * past a slot that the full receive buffer could not take is counted in
+ * rx_queue_full (an overrun, like rx_kernel_drops); one larger than a big
+ * buffer, or queued without its slot, in rx_truncated.
+ *
+ * On error returns a negative errno with a message in errbuf
+ * ("packet: eth0: no such interface").
  */
 int io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
     const struct io_params *p, char *errbuf, size_t errlen);

@@ -26,6 +26,18 @@
  * the tag is put back in front of the frame (there is room in the slot's
  * gap), and the pipeline drops it as DROP_VLAN instead of mistaking a tagged
  * frame for an untagged one.
+ *
+ * Offloads. With PACKET_VNET_HDR every slot's frame is preceded by a
+ * struct virtio_net_hdr (receive: at tp_mac - 10; send: first in the slot's
+ * data, counted in tp_len), in host byte order (vio_le() on a packet
+ * socket). A received frame larger than its slot comes twice: a truncated
+ * copy in the ring flagged TP_STATUS_COPY, and the whole skb on the socket's
+ * queue (PACKET_COPY_THRESH), in the same order; each COPY slot is matched
+ * with one recvmsg, whatever becomes of the frame, so the two never drift
+ * apart. A frame to send that does not fit a send slot, or is GSO, leaves by
+ * big_fd, a socket without a ring (with a ring, sendmsg only drains the
+ * ring) and without qdisc bypass (which drops what the kernel segments),
+ * after the ring has been kicked, so frames leave in the order given.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,7 +56,9 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
+#include <linux/virtio_net.h>
 
+#include "netfn/gso.h"
 #include "src/io.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
@@ -59,6 +73,15 @@
 #define IO_PACKET_RING_MAX	(1u << 30)	/* bytes per ring */
 
 #define VLAN_HLEN		4
+
+/* Frames past a slot: read into these, at most IO_BIG_SLOTS per burst. */
+#define IO_BIG_SLOTS		32
+#define IO_BIG_SIZE		(65536 + 64)	/* IPv4's 64 KB, Ethernet, a tag */
+#define IO_RCVBUF_DEFAULT	(8u << 20)
+#define VNET_HLEN		sizeof(struct virtio_net_hdr)
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5	/* Linux 6.2 */
+#endif
 
 /* Where a send slot's frame starts: the kernel's fixed offset for V2 without
  * PACKET_TX_HAS_OFF. */
@@ -77,6 +100,12 @@ struct io_packet {
 	unsigned	rx_held;	/* walked from rx_head, not released */
 	unsigned	tx_head;	/* next send slot to fill */
 	uint16_t	tx_max;		/* largest frame slot and kernel take */
+	uint32_t	slot_max;	/* largest frame a send slot holds */
+	bool		vnet;		/* frames carry a virtio-net header */
+	bool		tx_gso;		/* the kernel segments what we send */
+	int		big_fd;		/* ringless socket for big frames; -1 */
+	uint8_t		*big;		/* IO_BIG_SLOTS * IO_BIG_SIZE, lazily */
+	unsigned	big_used;	/* buffers handed out since rx_release */
 };
 
 static unsigned	packet_rx_burst(struct io *, struct nf_frame *, unsigned);
@@ -124,6 +153,39 @@ packet_read_drops(struct io_packet *pk)
 }
 
 /*
+ * The frame of a TP_STATUS_COPY slot, from the socket's queue, into the next
+ * big buffer (VLAN_HLEN into it, room to put a tag back). *vh gets its
+ * virtio-net header. NULL when the queue is empty (the kernel could not
+ * queue it: the receive buffer was full) or the frame does not fit.
+ */
+static uint8_t *
+packet_rx_big(struct io_packet *pk, struct virtio_net_hdr *vh, size_t *len)
+{
+	struct iovec iov[2];
+	struct msghdr msg;
+	uint8_t *buf;
+	ssize_t got;
+
+	if (pk->big == NULL &&
+	    (pk->big = malloc((size_t)IO_BIG_SLOTS * IO_BIG_SIZE)) == NULL)
+		return NULL;
+	buf = pk->big + (size_t)pk->big_used * IO_BIG_SIZE + VLAN_HLEN;
+	iov[0] = (struct iovec){ vh, VNET_HLEN };
+	iov[1] = (struct iovec){ buf, IO_BIG_SIZE - VLAN_HLEN };
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = pk->vnet ? iov : iov + 1;
+	msg.msg_iovlen = pk->vnet ? 2 : 1;
+	got = recvmsg(pk->io.fd, &msg, MSG_DONTWAIT);
+	if (got < 0 || (msg.msg_flags & MSG_TRUNC) ||
+	    (pk->vnet && (size_t)got < VNET_HLEN))
+		return NULL;
+	pk->big_used++;
+	pk->io.stats.rx_big++;
+	*len = (size_t)got - (pk->vnet ? VNET_HLEN : 0);
+	return buf;
+}
+
+/*
  * Walk the receive ring from the first slot not yet walked. A skipped slot
  * is handed back at once when nothing before it is held, else it waits for
  * rx_release with the frames before it (slots go back in ring order).
@@ -133,13 +195,14 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 {
 	struct io_packet *pk = (struct io_packet *)io;
 	unsigned n = 0, i = pk->rx_head;
-	uint64_t bytes = 0, truncated = 0;
+	uint64_t bytes = 0, truncated = 0, queue_full = 0;
 	int losing = 0;
 
 	for (unsigned k = 0; k < pk->rx_held; k++)
 		i = ring_next(i, pk->rx_n);
 	while (n < max && pk->rx_held < pk->rx_n) {
 		struct tpacket2_hdr *h = rx_slot(pk, i);
+		struct virtio_net_hdr vh = { 0 };
 		uint32_t status;
 		const struct sockaddr_ll *sll;
 		uint8_t *data;
@@ -149,16 +212,41 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 		status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 		if (!(status & TP_STATUS_USER))
 			break;
+		if ((status & TP_STATUS_COPY) && pk->big_used == IO_BIG_SLOTS)
+			break;		/* no buffer left: next burst */
 		if (status & TP_STATUS_LOSING)
 			losing = 1;
 		sll = (const struct sockaddr_ll *)((uint8_t *)h + RX_SLL_OFF);
 		data = (uint8_t *)h + h->tp_mac;
 		len = h->tp_snaplen;
-		if (h->tp_len > h->tp_snaplen ||
+		if (pk->vnet && h->tp_mac >= RX_SLL_OFF + sizeof(*sll) + VNET_HLEN)
+			memcpy(&vh, data - VNET_HLEN, VNET_HLEN);
+		if (status & TP_STATUS_COPY) {
+			/* The whole frame waits on the socket's queue. */
+			data = packet_rx_big(pk, &vh, &len);
+			if (data == NULL) {
+				truncated++;
+				skip = 1;
+			} else if ((status & TP_STATUS_VLAN_VALID) &&
+			    len >= 2 * ETH_ALEN) {
+				/* packet_rx_big left room in front. */
+				memmove(data - VLAN_HLEN, data, 2 * ETH_ALEN);
+				data -= VLAN_HLEN;
+				len += VLAN_HLEN;
+				store_be16(data + 2 * ETH_ALEN,
+				    (status & TP_STATUS_VLAN_TPID_VALID) &&
+				    h->tp_vlan_tpid != 0 ? h->tp_vlan_tpid :
+				    ETH_P_8021Q);
+				store_be16(data + 2 * ETH_ALEN + 2,
+				    h->tp_vlan_tci);
+				vh.csum_start += VLAN_HLEN;
+			}
+		} else if (h->tp_len > h->tp_snaplen ||
 		    (size_t)h->tp_mac + len > pk->frame_size) {
-			/* A GSO/GRO super-frame or a jumbo frame: a slice of
-			 * it is worse than nothing. */
-			truncated++;
+			/* Past a slot and not queued beside it: the receive
+			 * buffer was full (an overrun, as a full ring is). A
+			 * slice of the frame is worse than nothing. */
+			queue_full++;
 			skip = 1;
 		} else if (sll->sll_pkttype == PACKET_OUTGOING) {
 			/* PACKET_IGNORE_OUTGOING should keep these out; a
@@ -180,6 +268,7 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 			len += VLAN_HLEN;
 			store_be16(data + 2 * ETH_ALEN, tpid);
 			store_be16(data + 2 * ETH_ALEN + 2, h->tp_vlan_tci);
+			vh.csum_start += VLAN_HLEN;
 		}
 		if (skip && pk->rx_held == 0) {
 			__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL,
@@ -192,16 +281,35 @@ packet_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 		if (skip)
 			continue;
 		f[n].data = data;
-		f[n].len = (uint16_t)len;
+		f[n].len = (uint32_t)len;
 		f[n].ifidx = io->ifidx;
-		f[n].flags = (status & TP_STATUS_CSUMNOTREADY) ?
-		    NF_F_CSUM_PARTIAL : 0;
+		f[n].flags = 0;
+		f[n].gso = (struct nf_gso){ 0 };
+		if (!pk->vnet) {
+			if (status & TP_STATUS_CSUMNOTREADY)
+				f[n].flags = NF_F_CSUM_PARTIAL;
+		} else if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			f[n].flags = NF_F_NEEDS_CSUM;
+			f[n].gso = (struct nf_gso){
+				.type = vh.gso_type, .size = vh.gso_size,
+				.hdr_len = vh.hdr_len, .csum_start = vh.csum_start,
+				.csum_offset = vh.csum_offset,
+			};
+			if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+				io->stats.rx_gso++;
+		} else if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+			/* GSO without a checksum offload: the pipeline
+			 * refuses it as gso_bad, not as a plain frame. */
+			f[n].gso.type = vh.gso_type;
+			f[n].gso.size = vh.gso_size;
+		}
 		bytes += len;
 		n++;
 	}
 	io->stats.rx_frames += n;
 	io->stats.rx_bytes += bytes;
 	io->stats.rx_truncated += truncated;
+	io->stats.rx_queue_full += queue_full;
 	if (losing)
 		packet_read_drops(pk);
 	return n;
@@ -213,6 +321,7 @@ packet_rx_release(struct io *io)
 	struct io_packet *pk = (struct io_packet *)io;
 	unsigned i = pk->rx_head;
 
+	pk->big_used = 0;
 	for (unsigned k = 0; k < pk->rx_held; k++) {
 		__atomic_store_n(&rx_slot(pk, i)->tp_status, TP_STATUS_KERNEL,
 		    __ATOMIC_RELEASE);
@@ -222,53 +331,185 @@ packet_rx_release(struct io *io)
 	pk->rx_held = 0;
 }
 
+/* The virtio-net header a frame leaves with: its offload state, if any. */
+static void
+packet_vnet_hdr(struct virtio_net_hdr *vh, const struct nf_frame *f)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (!(f->flags & NF_F_NEEDS_CSUM))
+		return;
+	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh->csum_start = f->gso.csum_start;
+	vh->csum_offset = f->gso.csum_offset;
+	if (f->gso.type != NF_GSO_NONE) {
+		vh->gso_type = f->gso.type;
+		vh->gso_size = f->gso.size;
+		vh->hdr_len = f->gso.hdr_len;
+	}
+}
+
+/* Kick the send ring: the kernel sends every slot we filled. */
+static void
+packet_tx_kick(struct io_packet *pk)
+{
+	if (sendto(pk->io.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0)
+		pk->io.stats.tx_errors++;	/* once per kick, not per frame */
+}
+
+/*
+ * The next send slot's data area (after the virtio-net header, which is
+ * filled from vh), or NULL when the ring is full. packet_tx_commit hands it
+ * to the kernel.
+ */
+static uint8_t *
+packet_tx_slot(struct io_packet *pk, const struct virtio_net_hdr *vh)
+{
+	struct tpacket2_hdr *h = tx_slot(pk, pk->tx_head);
+	uint8_t *d = (uint8_t *)h + TX_DATA_OFF;
+
+	if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) !=
+	    TP_STATUS_AVAILABLE)
+		return NULL;
+	if (!pk->vnet)
+		return d;
+	memcpy(d, vh, VNET_HLEN);
+	return d + VNET_HLEN;
+}
+
+static void
+packet_tx_commit(struct io_packet *pk, uint32_t len)
+{
+	struct tpacket2_hdr *h = tx_slot(pk, pk->tx_head);
+
+	h->tp_len = (pk->vnet ? VNET_HLEN : 0) + len;
+	h->tp_snaplen = h->tp_len;
+	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST,
+	    __ATOMIC_RELEASE);
+	pk->tx_head = ring_next(pk->tx_head, pk->tx_n);
+}
+
+/* A frame past a send slot, by the ringless socket: 0, or -1 on failure. */
+static int
+packet_tx_big(struct io_packet *pk, const struct nf_frame *f)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+	struct msghdr msg;
+
+	packet_vnet_hdr(&vh, f);
+	iov[0] = (struct iovec){ &vh, VNET_HLEN };
+	iov[1] = (struct iovec){ f->data, f->len };
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	return sendmsg(pk->big_fd, &msg, MSG_DONTWAIT) < 0 ? -1 : 0;
+}
+
 /*
  * Fill one send slot per frame, then one sendto() hands the lot to the
  * kernel. A frame the kernel would refuse is counted here as a tx_error: it
  * would log each one and, with PACKET_LOSS, drop it silently. It refuses
  * frames shorter than an Ethernet header, and longer than MTU + header,
  * except that an 802.1Q-tagged frame may be 4 bytes longer
- * (packet_extra_vlan_len_allowed in net/packet/af_packet.c).
+ * (packet_extra_vlan_len_allowed in net/packet/af_packet.c); with a
+ * virtio-net header it checks no length at all, so the rule is kept here for
+ * all but GSO frames (the pipeline checked their segments).
+ *
+ * A GSO frame leaves whole with its header when the kernel segments
+ * (tx_gso); else it is cut into segments here, each in its own slot, and a
+ * partial checksum is finished here too. A frame past a slot leaves by
+ * big_fd after a kick, keeping the order.
  */
 static unsigned
 packet_tx_burst(struct io *io, const struct nf_frame *f, unsigned n)
 {
 	struct io_packet *pk = (struct io_packet *)io;
-	unsigned sent = 0, i;
-	uint64_t bytes = 0;
+	static const struct virtio_net_hdr none;
+	unsigned sent = 0, i, pending = 0;
+	uint64_t bytes = 0, frames = 0;
 	int full = 0;
 
 	for (i = 0; i < n; i++) {
-		struct tpacket2_hdr *h = tx_slot(pk, pk->tx_head);
+		struct virtio_net_hdr vh;
+		bool gso = f[i].gso.type != NF_GSO_NONE &&
+		    (f[i].flags & NF_F_NEEDS_CSUM);
+		uint8_t *d;
 
-		if (f[i].len < ETH_HLEN || f[i].len > pk->tx_max ||
-		    (f[i].len > pk->io.mtu + ETH_HLEN &&
-		    load_be16(f[i].data + 2 * ETH_ALEN) != ETH_P_8021Q)) {
+		if (f[i].len < ETH_HLEN || (!gso && (f[i].len > pk->tx_max ||
+		    (f[i].len > (uint32_t)pk->io.mtu + ETH_HLEN &&
+		    load_be16(f[i].data + 2 * ETH_ALEN) != ETH_P_8021Q)))) {
 			io->stats.tx_errors++;
 			continue;
 		}
-		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) !=
-		    TP_STATUS_AVAILABLE) {
+		if ((f[i].flags & NF_F_NEEDS_CSUM) && !pk->tx_gso) {
+			/* Segment (and finish) here, straight into the slots. */
+			unsigned k, nseg = gso_nsegs(f[i].data, f[i].len, &f[i].gso);
+			int bad = 0;
+
+			for (k = 0; k < nseg; k++) {
+				uint32_t sl;
+
+				if ((d = packet_tx_slot(pk, &none)) == NULL) {
+					full = 1;
+					break;
+				}
+				sl = gso_segment(f[i].data, f[i].len, &f[i].gso,
+				    k, d, pk->slot_max);
+				if (sl == 0 || sl > pk->tx_max) {
+					bad = 1;
+					break;
+				}
+				packet_tx_commit(pk, sl);
+				pending++;
+				frames++;
+				bytes += sl;
+			}
+			if (full)
+				break;
+			if (bad) {
+				io->stats.tx_errors++;
+				continue;
+			}
+			if (gso)
+				io->stats.tx_segmented++;
+			sent++;
+			continue;
+		}
+		packet_vnet_hdr(&vh, &f[i]);
+		if (f[i].len > pk->slot_max || gso) {
+			if (pk->big_fd < 0) {
+				io->stats.tx_errors++;
+				continue;
+			}
+			if (pending > 0) {
+				packet_tx_kick(pk);
+				pending = 0;
+			}
+			if (packet_tx_big(pk, &f[i]) < 0) {
+				io->stats.tx_errors++;
+				continue;
+			}
+		} else if ((d = packet_tx_slot(pk, &vh)) == NULL) {
 			full = 1;
 			break;
+		} else {
+			memcpy(d, f[i].data, f[i].len);
+			packet_tx_commit(pk, f[i].len);
+			pending++;
 		}
-		memcpy((uint8_t *)h + TX_DATA_OFF, f[i].data, f[i].len);
-		h->tp_len = f[i].len;
-		h->tp_snaplen = f[i].len;
-		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST,
-		    __ATOMIC_RELEASE);
-		pk->tx_head = ring_next(pk->tx_head, pk->tx_n);
+		if (gso)
+			io->stats.tx_gso++;
 		bytes += f[i].len;
+		frames++;
 		sent++;
 	}
 	if (full)
 		io->stats.tx_ring_full += n - i;
 	/* Kick on a full ring too: slots left pending by a failed kick only
 	 * move when someone asks the kernel again. */
-	if ((sent > 0 || full) &&
-	    sendto(io->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0)
-		io->stats.tx_errors++;	/* once per kick, not per frame */
-	io->stats.tx_frames += sent;
+	if (pending > 0 || full)
+		packet_tx_kick(pk);
+	io->stats.tx_frames += frames;
 	io->stats.tx_bytes += bytes;
 	return sent;
 }
@@ -282,6 +523,9 @@ packet_close(struct io *io)
 		munmap(pk->map, pk->map_len);
 	if (io->fd >= 0)
 		close(io->fd);
+	if (pk->big_fd >= 0)
+		close(pk->big_fd);
+	free(pk->big);
 	free(pk);
 }
 
@@ -301,13 +545,16 @@ packet_error(char *errbuf, size_t errlen, const char *dev, const char *what,
 }
 
 /*
- * Turn off GRO and LRO: the router must see frames as they were on the wire,
- * and a merged super-frame does not fit a slot. Drivers that lack either
- * feature refuse the ioctl (EOPNOTSUPP) and have nothing to turn off, so
- * failures are ignored; a feature that stays on shows in rx_truncated.
+ * Turn off LRO, and GRO when frames come without their offload state. LRO
+ * merges segments beyond recovery (Linux turns it off on a forwarding
+ * interface too); GRO's super-frames are fine once the virtio-net header
+ * says how to cut them again, and without it they would not fit a slot.
+ * Drivers that lack either feature refuse the ioctl (EOPNOTSUPP) and have
+ * nothing to turn off, so failures are ignored; a feature that stays on
+ * shows in rx_truncated.
  */
 static void
-packet_offloads_off(int fd, const char *dev)
+packet_offloads_off(int fd, const char *dev, bool gro)
 {
 	struct ethtool_value ev;
 	struct ifreq ifr;
@@ -317,7 +564,7 @@ packet_offloads_off(int fd, const char *dev)
 	ifr.ifr_data = (char *)&ev;
 
 	ev = (struct ethtool_value){ .cmd = ETHTOOL_GGRO };
-	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0 && ev.data != 0) {
+	if (gro && ioctl(fd, SIOCETHTOOL, &ifr) == 0 && ev.data != 0) {
 		ev = (struct ethtool_value){ .cmd = ETHTOOL_SGRO, .data = 0 };
 		(void)ioctl(fd, SIOCETHTOOL, &ifr);
 	}
@@ -376,7 +623,6 @@ packet_if_setup(struct io *io, const char *dev, char *errbuf, size_t errlen)
 			return packet_error(errbuf, errlen, dev,
 			    "SIOCSIFFLAGS", errno);
 	}
-	packet_offloads_off(io->fd, dev);
 	return ifindex;
 }
 
@@ -411,8 +657,8 @@ io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
 	struct io_packet *pk;
 	struct tpacket_req rx_req, tx_req;
 	struct sockaddr_ll sll;
-	unsigned frame_size, page;
-	int ifindex, one = 1, version = TPACKET_V2, error;
+	unsigned frame_size, page, tx_max;
+	int ifindex, one = 1, version = TPACKET_V2, error, rcvbuf;
 
 	*out = NULL;
 	if (p == NULL)
@@ -456,6 +702,7 @@ io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
 	pk->frame_size = frame_size;
 	pk->rx_n = rx_req.tp_frame_nr;
 	pk->tx_n = tx_req.tp_frame_nr;
+	pk->big_fd = -1;
 
 	/*
 	 * Protocol 0: the socket receives nothing until bind() names both the
@@ -478,6 +725,20 @@ io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
 		goto fail;						\
 	}
 	SETOPT(PACKET_VERSION, version);
+	/* Before the rings: the header changes their layout. A kernel that
+	 * lacks it (before 4.19 on receive rings) gets the old behaviour. */
+	pk->vnet = !p->no_vnet_hdr && setsockopt(pk->io.fd, SOL_PACKET,
+	    PACKET_VNET_HDR, &one, sizeof(one)) == 0;
+	pk->tx_gso = pk->vnet && !p->sw_segment;
+	packet_offloads_off(pk->io.fd, dev, !pk->vnet);
+	/* Frames past a slot: a truncated copy in the ring, the whole on the
+	 * queue, up to rcvbuf bytes (the kernel counts the skb's truesize). */
+	SETOPT(PACKET_COPY_THRESH, one);
+	rcvbuf = p->rcvbuf != 0 ? p->rcvbuf : IO_RCVBUF_DEFAULT;
+	if (setsockopt(pk->io.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+	    sizeof(rcvbuf)) < 0)
+		(void)setsockopt(pk->io.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf));
 	/* A frame the kernel rejects is skipped rather than left blocking the
 	 * send ring with TP_STATUS_WRONG_FORMAT. */
 	SETOPT(PACKET_LOSS, one);
@@ -499,11 +760,37 @@ io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
 	pk->rx_ring = pk->map;
 	pk->tx_ring = pk->map +
 	    (size_t)rx_req.tp_block_size * rx_req.tp_block_nr;
-	pk->tx_max = (uint16_t)(frame_size - TX_DATA_OFF);
+	pk->slot_max = frame_size - (unsigned)TX_DATA_OFF -
+	    (pk->vnet ? (unsigned)VNET_HLEN : 0);
+
+	/*
+	 * Frames past a send slot, and every GSO frame, leave by a second
+	 * socket without a ring (protocol 0 and no bind to a protocol: it
+	 * receives nothing). Only with the header: GSO super-frames are what
+	 * needs it. Not with PACKET_QDISC_BYPASS: dev_direct_xmit drops an
+	 * skb that validate_xmit_skb had to change, so a GSO frame towards a
+	 * device without TSO would be lost instead of segmented by the kernel.
+	 */
+	if (pk->vnet) {
+		memset(&sll, 0, sizeof(sll));
+		sll.sll_family = AF_PACKET;
+		sll.sll_ifindex = ifindex;
+		if ((pk->big_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0)) < 0 ||
+		    setsockopt(pk->big_fd, SOL_PACKET, PACKET_VNET_HDR, &one,
+		    sizeof(one)) < 0 ||
+		    bind(pk->big_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+			error = packet_error(errbuf, errlen, dev, "big frames' socket",
+			    errno);
+			goto fail;
+		}
+	}
 	/* The kernel's ceiling for a tagged frame; untagged ones are checked
-	 * per frame against MTU + header. */
-	if ((unsigned)pk->io.mtu + ETH_HLEN + VLAN_HLEN < pk->tx_max)
-		pk->tx_max = (uint16_t)(pk->io.mtu + ETH_HLEN + VLAN_HLEN);
+	 * per frame against MTU + header, GSO frames by their segments. */
+	tx_max = (unsigned)pk->io.mtu + ETH_HLEN + VLAN_HLEN;
+	if (pk->big_fd < 0 && pk->slot_max < tx_max)
+		tx_max = pk->slot_max;
+	pk->tx_max = tx_max > UINT16_MAX ? UINT16_MAX : (uint16_t)tx_max;
 
 	/* Last, so that the first frame lands in a ring that is ready. */
 	memset(&sll, 0, sizeof(sll));

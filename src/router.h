@@ -27,6 +27,7 @@ struct router {
 	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */
+	uint8_t			io_logged;	/* bit per interface: rx_truncated logged */
 	uint64_t		started_us;
 };
 

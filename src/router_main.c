@@ -100,6 +100,15 @@ log_first_drops(struct router *r)
 		logmsg("router: drop: reason=%s first seen (%s); counted as drop_%s from now on",
 		    drop_name((enum drop)i), drop_text((enum drop)i), drop_name((enum drop)i));
 	}
+	/* The I/O layer's own loss, which hid offload trouble (issue 13). */
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		if (r->io[i]->stats.rx_truncated == 0 || (r->io_logged & (1u << i)))
+			continue;
+		r->io_logged |= (uint8_t)(1u << i);
+		logmsg("router: drop: %s: frame larger than the router reads, first seen; "
+		    "counted as if_%s_rx_truncated from now on", r->io[i]->name,
+		    r->io[i]->name);
+	}
 }
 
 /* Send every frame of out, per interface; then pass events on and reset. */
@@ -249,6 +258,7 @@ router_open(struct router *r, char *err, size_t errlen)
 	nc.outside = 1;
 	nc.nat_params = r->cfg.nat_params;
 	memcpy(nc.pool, r->cfg.nat_pool, r->cfg.n_nat_pool * sizeof(uint32_t));
+	iop.sw_segment = !r->cfg.gso;
 	nc.n_pool = r->cfg.n_nat_pool;
 	for (int i = 0; i < ROUTER_NIF; i++) {
 		if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen)) < 0)

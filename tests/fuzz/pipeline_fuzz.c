@@ -3,7 +3,8 @@
  *
  * Input, after lwIP's fuzz harness: a sequence of records
  *
- *	0x00 | iface<<1 | partial<<2, len_hi, len_lo, frame[len]   a received frame
+ *	0x00 | iface<<1 | partial<<2 | offload<<3 | kind<<4, len_hi, len_lo, frame[len]
+ *	                                                            a received frame
  *	0x01, ms_hi, ms_lo                                          advance the clock, tick
  *
  * (the low bit of the first byte picks the kind; a short last record takes
@@ -24,6 +25,12 @@
  * touches. netfn allocates nothing after nf_new (DESIGN.md: no allocation
  * on the per-packet path); an allocation during an input is still served,
  * and discarded with the rest at the next remap.
+ *
+ * With the offload bit the frame comes with a virtio-net header as an I/O
+ * backend would hand it over: kind (bits 4-6) picks TCPv4, UDP_L4 or none,
+ * with the checksum offsets right for the frame or taken from its last bytes
+ * (hostile), and the segment size from its length. GSO frames that come out
+ * are then cut with gso_segment, every segment checked.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +40,7 @@
 #include <unistd.h>
 #include <sanitizer/asan_interface.h>
 
+#include "netfn/gso.h"
 #include "netfn/pipeline.h"
 
 #undef malloc
@@ -116,10 +124,24 @@ static struct nf_event ev[256];
 static void
 check_out(const struct nf_out *out)
 {
+	static uint8_t seg[NF_FRAME_MAX];
+
 	for (unsigned i = 0; i < out->ntx; i++) {
-		if (out->tx[i].ifidx > 1 || out->tx[i].len < ETH_HLEN ||
-		    out->tx[i].len > NF_FRAME_MAX)
+		const struct nf_frame *t = &out->tx[i];
+		bool gso = t->gso.type != NF_GSO_NONE;
+
+		if (t->ifidx > 1 || t->len < ETH_HLEN ||
+		    (!gso && t->len > NF_FRAME_MAX) || t->len > 65535 + ETH_HLEN ||
+		    (gso && !(t->flags & NF_F_NEEDS_CSUM)))
 			abort();
+		/* A GSO frame leaves in segments no larger than the MTU. */
+		for (unsigned k = 0; gso && k < gso_nsegs(t->data, t->len, &t->gso); k++) {
+			uint32_t l = gso_segment(t->data, t->len, &t->gso, k, seg,
+			    sizeof(seg));
+
+			if (l == 0 || l > 1500 + ETH_HLEN)
+				abort();
+		}
 		/* Touch every byte: ASan flags a frame pointing at freed memory. */
 		volatile uint8_t sum = 0;
 		for (unsigned k = 0; k < out->tx[i].len; k++)
@@ -238,10 +260,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(buf, data + p, len);
 			p += len;
 			struct nf_frame f = {
-				.data = buf, .len = (uint16_t)len,
+				.data = buf, .len = (uint32_t)len,
 				.ifidx = (uint8_t)(op >> 1 & 1),
 				.flags = op & 4 ? NF_F_CSUM_PARTIAL : 0,
 			};
+			if (op & 8) {
+				unsigned kind = op >> 4 & 7;
+				const uint8_t *end = buf + (len >= 4 ? len - 4 : 0);
+
+				f.flags = NF_F_NEEDS_CSUM;
+				f.gso.type = kind & 1 ? NF_GSO_TCPV4 : kind & 2 ?
+				    NF_GSO_UDP_L4 : NF_GSO_NONE;
+				f.gso.size = (uint16_t)(len / 3);
+				f.gso.csum_start = ETH_HLEN + 20;
+				f.gso.csum_offset = kind & 1 ? 16 : 6;
+				if ((kind & 4) && len >= 4) {
+					f.gso.csum_start = (uint16_t)(end[0] << 8 | end[1]);
+					f.gso.csum_offset = (uint16_t)(end[2] << 8 | end[3]);
+					f.gso.size = (uint16_t)(end[1] << 8 | end[3]);
+				}
+			}
 			nf_input(nf, &f, 1, now, &out);
 			check_out(&out);
 			free(buf);

@@ -2,7 +2,8 @@
 """Write seed inputs for tests/fuzz/pipeline_fuzz.c into the folder given.
 
 Seeds are built here rather than kept as binary files, so each one reads as
-what it is. Record format (see the fuzz target): 0x00|iface<<1|partial<<2,
+what it is. Record format (see the fuzz target): 0x00|iface<<1|partial<<2
+(|offload<<3|kind<<4),
 len16, frame  or  0x01, ms16.
 """
 import os
@@ -63,6 +64,11 @@ def frame(f, iface=0, partial=False):
     return bytes([(iface << 1) | (4 if partial else 0)]) + struct.pack("!H", len(f)) + f
 
 
+def frame_offload(f, iface=0, kind=1):
+    """A frame with a virtio-net header: kind 1 TCPv4 GSO, 2 UDP_L4, 0 none."""
+    return bytes([(iface << 1) | 8 | (kind << 4)]) + struct.pack("!H", len(f)) + f
+
+
 def tick(ms):
     return b"\x01" + struct.pack("!H", ms)
 
@@ -112,7 +118,15 @@ HAIRPIN = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.1", 6, tcp(61009
 FRAG1 = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17, udp(61011, 9, b"f" * 16), frag=0x2000))
 FRAG2 = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17, b"g" * 16, frag=0x0003))
 
+# A 4000-byte TCP super-frame and a UDP_L4 one (segment size: a third).
+GSO_TCP = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 6,
+              tcp(61013, 80, 0x18) + bytes(range(256)) * 15 + b"z" * 160))
+GSO_UDP = eth(R_IN, CLI, 0x0800, ipv4("192.168.1.2", "203.0.113.2", 17,
+              udp(61015, 443, b"u" * 3000)))
+
 SEEDS = {
+    "gso_tcp": frame_offload(GSO_TCP) + frame_offload(GSO_TCP, kind=5),
+    "gso_udp": frame_offload(GSO_UDP, kind=2) + frame_offload(UDP_FWD, kind=0),
     "nat_udp": frame(NAT_UDP_OUT) + frame(NAT_UDP_IN, 1) + frame(NAT_ICMP_ERR, 1) + tick(30000)
     + tick(30000) + frame(NAT_UDP_IN, 1),
     "nat_tcp": frame(SYN_OUT) + frame(SYNACK_IN, 1) + frame(FIN_OUT) + frame(FIN_IN, 1)

@@ -23,13 +23,12 @@
 #   namespaces are deleted.
 # - Every wait is bounded in time; nothing here can hang a CI run.
 #
-# Offloads: checksum offload stays ON in cli and srv, so frames reach the
-# router with partial checksums (TP_STATUS_CSUMNOTREADY) that it must
-# complete, as it must behind a real NIC. TSO, GSO and GRO are turned OFF on
-# the cli and srv veths: with them on, veth hands AF_PACKET one 64 KB "frame"
-# per TCP burst, larger than the router's 2048-byte ring slots, and the router
-# drops it. A real deployment does the same: segmentation offloads off (or
-# PACKET_VNET_HDR) on the interfaces a packet-socket router reads.
+# Offloads: every peer keeps the kernel's defaults (TSO, GSO, GRO and
+# checksum offload on), as a user's hosts do: TCP reaches the router as 64 KB
+# GSO super-frames with partial checksums, which it takes with their
+# virtio-net header and sends on whole (PACKET_VNET_HDR). GN_OFFLOADS=off
+# turns TSO, GSO and GRO off on every peer veth instead (gn_offloads), for
+# the test and benchmark that cover that path.
 
 GN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GN_ROUTER=${GN_ROUTER:-$GN_ROOT/build/gitnet-router}
@@ -190,6 +189,21 @@ gn_mkns()
 	    net.ipv6.conf.default.disable_ipv6=1
 }
 
+# gn_offloads NS:DEV...: with GN_OFFLOADS=off (or "off" as the first
+# argument), TSO, GSO and GRO off on each; else nothing, the defaults stay.
+# Checksum offload stays on either way.
+gn_offloads()
+{
+	local ns mode=${GN_OFFLOADS:-on}
+
+	[ "${1:-}" = off ] && { mode=off; shift; }
+	[ "$mode" = off ] || return 0
+	for ns in "$@"; do
+		ip netns exec "${ns%%:*}" ethtool -K "${ns#*:}" tso off gso off gro off \
+		    >/dev/null 2>&1 || gn_die "ethtool -K ${ns#*:}"
+	done
+}
+
 # Build cli -- rtr -- srv. The router's ends are up but have no address.
 gn_topology()
 {
@@ -202,11 +216,7 @@ gn_topology()
 	    gn_die "veth cli-rtr"
 	ip link add "$SRV_DEV" netns "$SRV" type veth peer name "$RTR_OUT_DEV" netns "$RTR" ||
 	    gn_die "veth srv-rtr"
-	for ns in "$CLI:$CLI_DEV" "$SRV:$SRV_DEV"; do
-		# See the header: no segmentation offloads, checksum offload on.
-		ip netns exec "${ns%%:*}" ethtool -K "${ns#*:}" tso off gso off gro off \
-		    >/dev/null 2>&1 || gn_die "ethtool -K ${ns#*:}"
-	done
+	gn_offloads "$CLI:$CLI_DEV" "$SRV:$SRV_DEV"
 	ip -n "$CLI" addr add "$CLI_IP/24" dev "$CLI_DEV"
 	ip -n "$SRV" addr add "$SRV_IP/24" dev "$SRV_DEV"
 	ip -n "$CLI" link set "$CLI_DEV" up
@@ -412,11 +422,8 @@ gn_topology_lan()
 	    gn_die "veth lan-rtr"
 	ip link add "$SRV_DEV" netns "$SRV" type veth peer name "$RTR_OUT_DEV" netns "$RTR" ||
 	    gn_die "veth srv-rtr"
-	for ns in "$CLI:$CLI_DEV" "$CLI2:$CLI2_DEV" "$SRV:$SRV_DEV" \
-	    "$LAN:veth-l0" "$LAN:veth-l1" "$LAN:veth-l2"; do
-		ip netns exec "${ns%%:*}" ethtool -K "${ns#*:}" tso off gso off gro off \
-		    >/dev/null 2>&1 || gn_die "ethtool -K ${ns#*:}"
-	done
+	gn_offloads "$CLI:$CLI_DEV" "$CLI2:$CLI2_DEV" "$SRV:$SRV_DEV" \
+	    "$LAN:veth-l0" "$LAN:veth-l1" "$LAN:veth-l2"
 	for dev in veth-l0 veth-l1 veth-l2; do
 		ip -n "$LAN" link set "$dev" master br0 up
 	done

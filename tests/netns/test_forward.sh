@@ -188,14 +188,19 @@ check "stats: icmp_sent == 3 (time exceeded, net and host unreachable)" \
     expect_eq "$(sv icmp_sent)" 3
 check "stats: arp_requests_sent >= 3 (the probes for 203.0.113.99)" \
     expect_ge "$(sv arp_requests_sent)" 3
-check "stats: no drop_oversize (offloads are off in cli and srv)" \
+check "stats: no drop_oversize (TSO frames come as GSO, with their header)" \
     expect_eq "$(sv drop_oversize)" 0
+check "stats: if_${RTR_IN_DEV}_rx_truncated == 0 (nothing larger than the router reads)" \
+    expect_eq "$(sv "if_${RTR_IN_DEV}_rx_truncated")" 0
 check "stats: no drop_bad_csum (partial checksums are completed, not judged)" \
     expect_eq "$(sv drop_bad_csum)" 0
-# The premise of the TCP/UDP checks above: checksum offload is on in cli, so
-# the router saw partial checksums and had to finish them.
+# The premise of the TCP/UDP checks above: the peers keep their default
+# offloads, so the router saw partial checksums on small frames (finished
+# here) and GSO super-frames (sent on whole).
 check "stats: csum_completed >= 1000 (veth offload left checksums to the router)" \
     expect_ge "$(sv csum_completed)" 1000
+check "stats: gso_in >= 1 (TSO super-frames went through whole)" \
+    expect_ge "$(sv gso_in)" 1
 
 # SIGUSR1: the same counters on stderr.
 kill -USR1 "$GN_ROUTER_PID" 2>/dev/null

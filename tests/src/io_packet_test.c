@@ -40,6 +40,7 @@
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
 
+#include "netfn/gso.h"
 #include "src/io.h"
 
 #define MAC_A	0x02, 0x00, 0x00, 0x00, 0x00, 0x0a
@@ -105,6 +106,7 @@ struct rxcopy {
 	uint8_t		data[2048];
 	uint16_t	len;
 	uint8_t		ifidx, flags;
+	struct nf_gso	gso;
 };
 
 static int netns_ok;
@@ -196,6 +198,7 @@ rx_collect(struct io *io, uint16_t type, const uint8_t *src, unsigned want,
 			rx[got].len = f[i].len;
 			rx[got].ifidx = f[i].ifidx;
 			rx[got].flags = f[i].flags;
+			rx[got].gso = f[i].gso;
 			got++;
 		}
 		io_rx_release(io);
@@ -342,14 +345,17 @@ gro(const char *dev, int set)
 
 /*
  * gnA was down when the group setup opened it; gnC is down, with GRO turned
- * on, until opened: then it is up with GRO off.
+ * on, until opened: then it is up, GRO left on (its super-frames come with
+ * their virtio-net header); opened without the header, GRO goes off.
  */
 static void
-io_packet_open__brings_the_interface_up_with_gro_off(void **state)
+io_packet_open__brings_the_interface_up_gro_off_only_without_vnet_hdr(void **state)
 {
+	struct io_params novnet = { .no_vnet_hdr = true };
 	uint8_t mac[ETH_ALEN];
 	unsigned mtu;
-	int up;
+	int up, v;
+	socklen_t len = sizeof(v);
 	struct io *io = NULL;
 	char err[128];
 
@@ -364,7 +370,18 @@ io_packet_open__brings_the_interface_up_with_gro_off(void **state)
 	assert_int_equal(io_packet_open(&io, "gnC", 0, NULL, err, sizeof(err)), 0);
 	assert_int_equal(ip_link("gnC", mac, &mtu, &up), 0);
 	assert_true(up);
+	assert_int_equal(gro("gnC", -1), 1);
+	assert_int_equal(getsockopt(io->fd, SOL_PACKET, PACKET_VNET_HDR, &v,
+	    &len), 0);
+	assert_int_equal(v, 1);
+	io_close(io);
+	assert_int_equal(io_packet_open(&io, "gnC", 0, &novnet, err,
+	    sizeof(err)), 0);
 	assert_int_equal(gro("gnC", -1), 0);
+	len = sizeof(v);
+	assert_int_equal(getsockopt(io->fd, SOL_PACKET, PACKET_VNET_HDR, &v,
+	    &len), 0);
+	assert_int_equal(v, 0);
 	io_close(io);
 }
 
@@ -545,7 +562,14 @@ io_packet_rx_burst__kernel_partial_checksum_is_flagged(void **state)
 	assert_memory_equal(rx[0].data + 26, frame_udp_partial + 26,
 	    sizeof(frame_udp_partial) - 26);
 	assert_int_equal(ipv4_hdr_sum(rx[0].data + ETH_HLEN), 0xffff);
-	assert_int_equal(rx[0].flags, NF_F_CSUM_PARTIAL);
+	/* With the virtio-net header: where the checksum starts and lies,
+	 * and the field holds the pseudo-header sum (Linux's partial form). */
+	assert_int_equal(rx[0].flags, NF_F_NEEDS_CSUM);
+	assert_int_equal(rx[0].gso.type, NF_GSO_NONE);
+	assert_int_equal(rx[0].gso.csum_start, ETH_HLEN + 20);
+	assert_int_equal(rx[0].gso.csum_offset, 6);
+	assert_int_equal(load_be16(rx[0].data + ETH_HLEN + 20 + 6),
+	    gso_pseudo_partial(0x0a630001, 0x0a630002, IPPROTO_UDP_, 19));
 }
 
 /*
@@ -567,16 +591,21 @@ io_packet_rx_burst__vlan_tag_is_put_back(void **state)
 }
 
 /*
- * With 256-byte slots a 300-byte frame does not fit: it is counted in
- * rx_truncated and skipped, and the frame after it still arrives.
+ * With 256-byte slots a 300-byte frame does not fit: it arrives whole all
+ * the same, through the socket's queue (rx_big), in its place before the
+ * frame after it. Sent from the small ring, it leaves by the big frames'
+ * socket. With a receive buffer too small to queue them all, the rest are
+ * counted in rx_queue_full, and what follows still arrives.
  */
 static void
-io_packet_rx_burst__frame_larger_than_a_slot_is_counted_and_skipped(void **state)
+io_packet_rx_burst__frame_larger_than_a_slot_arrives_whole(void **state)
 {
 	struct io_params small = { .rx_frames = 10, .tx_frames = 4,
 	    .frame_size = 256 };
+	struct io_params tiny = { .rx_frames = 64, .tx_frames = 4,
+	    .frame_size = 256, .rcvbuf = 1 };
 	static uint8_t big[300];
-	struct nf_frame f[2];
+	struct nf_frame f[2], many[17];
 	struct io *c = NULL, *d = NULL;
 	char err[128];
 
@@ -589,21 +618,203 @@ io_packet_rx_burst__frame_larger_than_a_slot_is_counted_and_skipped(void **state
 	f[0] = (struct nf_frame){ big, sizeof(big), 0, 0 };
 	f[1] = (struct nf_frame){ (uint8_t *)frame_a2b, sizeof(frame_a2b), 0, 0 };
 	assert_int_equal(io_tx_burst(c, f, 2), 2);
-	assert_int_equal(rx_collect(d, ETHERTYPE_TEST, mac_a, 1, 2000), 1);
-	assert_int_equal(rx[0].len, sizeof(frame_a2b));
-	assert_memory_equal(rx[0].data, frame_a2b, sizeof(frame_a2b));
-	assert_int_equal(d->stats.rx_truncated, 1);
-	assert_int_equal(d->stats.rx_frames, 1);
+	assert_int_equal(rx_collect(d, ETHERTYPE_TEST, mac_a, 2, 2000), 2);
+	assert_int_equal(rx[0].len, sizeof(big));
+	assert_memory_equal(rx[0].data, big, sizeof(big));
+	assert_int_equal(rx[1].len, sizeof(frame_a2b));
+	assert_memory_equal(rx[1].data, frame_a2b, sizeof(frame_a2b));
+	assert_int_equal(d->stats.rx_truncated, 0);
+	assert_int_equal(d->stats.rx_big, 1);
+	assert_int_equal(d->stats.rx_frames, 2);
 
-	/* Sending it from the small ring does not fit a slot either. */
-	assert_int_equal(io_tx_burst(d, f, 2), 1);
-	assert_int_equal(d->stats.tx_errors, 1);
-	assert_int_equal(d->stats.tx_frames, 1);
-	assert_int_equal(rx_collect(c, ETHERTYPE_TEST, mac_a, 1, 2000), 1);
-	assert_memory_equal(rx[0].data, frame_a2b, sizeof(frame_a2b));
+	/* From the small ring, by the second socket, in order. */
+	drain(c);
+	assert_int_equal(io_tx_burst(d, f, 2), 2);
+	assert_int_equal(d->stats.tx_errors, 0);
+	assert_int_equal(rx_collect(c, ETHERTYPE_TEST, mac_a, 2, 2000), 2);
+	assert_int_equal(rx[0].len, sizeof(big));
+	assert_int_equal(rx[1].len, sizeof(frame_a2b));
+	io_close(d);
+
+	/* 16 big frames at once into the smallest receive buffer. */
+	assert_int_equal(io_packet_open(&d, "gnD", 2, &tiny, err, sizeof(err)), 0);
+	for (int i = 0; i < 16; i++)
+		many[i] = f[0];
+	many[16] = f[1];
+	assert_int_equal(io_tx_burst(c, many, 17), 17);
+	(void)rx_collect(d, ETHERTYPE_TEST, mac_a, 17, 500);
+	assert_int_equal(d->stats.rx_big + d->stats.rx_queue_full, 16);
+	assert_true(d->stats.rx_queue_full >= 1);
+	assert_int_equal(d->stats.rx_truncated, 0);
+	assert_int_equal(d->stats.rx_frames, d->stats.rx_big + 1);
 	io_close(c);
 	io_close(d);
 }
+
+/*
+ * A TCP super-frame sent whole from C (with its virtio-net header) over a
+ * gnC without TSO or GSO: the kernel segments it in software, and D reads
+ * the kernel's segments. gso_segment must produce the same bytes: sequence
+ * numbers, IP ids, flags (CWR on the first only, PSH and FIN on the last),
+ * checksums.
+ */
+static void
+io_packet_tx_burst__tcp_super_frame_cut_as_the_kernel_cuts_it(void **state)
+{
+	static uint8_t super[ETH_HLEN + 20 + 32 + 5000], seg[2048];
+	const uint32_t src = 0x0a630001, dst = 0x0a630002;
+	uint8_t *ip = super + ETH_HLEN, *t = ip + 20;
+	struct io *c = NULL, *d = NULL;
+	struct nf_frame f;
+	uint32_t l4len = 32 + 5000, sum = 0;
+	char err[128];
+	unsigned got, n;
+
+	(void)state;
+	NEED_NETNS();
+	memcpy(super, (const uint8_t[]){ MAC_B, MAC_A, 0x08, 0x00 }, ETH_HLEN);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	store_be16(ip + 2, (uint16_t)(20 + l4len));
+	store_be16(ip + 4, 0xfffe);
+	store_be16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP_;
+	store_be32(ip + 12, src);
+	store_be32(ip + 16, dst);
+	store_be16(ip + 10, (uint16_t)~ipv4_hdr_sum(ip));
+	store_be16(t, 40010);
+	store_be16(t + 2, 80);
+	store_be32(t + 4, 0xfffff000);
+	store_be32(t + 8, 0x01020304);
+	t[12] = 8 << 4;
+	t[13] = 0x80 | TCP_ACK | TCP_PSH | TCP_FIN;	/* CWR */
+	store_be16(t + 14, 501);
+	store_be16(t + 18, 0);
+	memcpy(t + 20, (const uint8_t[]){ 1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44,
+	    0x55, 0x66, 0x77, 0x88 }, 12);
+	for (uint32_t i = 0; i < 5000; i++)
+		t[32 + i] = (uint8_t)(i * 11 + i / 256);
+	store_be16(t + 16, gso_pseudo_partial(src, dst, IPPROTO_TCP_,
+	    (uint16_t)l4len));
+	f = (struct nf_frame){ super, sizeof(super), 0, NF_F_NEEDS_CSUM, {
+	    .type = NF_GSO_TCPV4 | NF_GSO_ECN, .size = 1200,
+	    .hdr_len = ETH_HLEN + 20 + 32, .csum_start = ETH_HLEN + 20,
+	    .csum_offset = 16 } };
+	n = gso_nsegs(super, sizeof(super), &f.gso);
+	assert_int_equal(n, 5);
+	assert_int_equal(sh("ethtool -K gnC tso off gso off >/dev/null"), 0);
+	assert_int_equal(io_packet_open(&c, "gnC", 1, NULL, err, sizeof(err)), 0);
+	assert_int_equal(io_packet_open(&d, "gnD", 2, NULL, err, sizeof(err)), 0);
+	assert_int_equal(io_tx_burst(c, &f, 1), 1);
+	assert_int_equal(c->stats.tx_gso, 1);
+	got = rx_collect(d, ETHERTYPE_IPV4, mac_a, n, 2000);
+	(void)sh("ethtool -K gnC tso on gso on >/dev/null");
+	assert_int_equal(got, n);
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t l = gso_segment(super, sizeof(super), &f.gso, k, seg,
+		    sizeof(seg));
+
+		if (rx[k].flags & NF_F_NEEDS_CSUM)
+			gso_csum_complete(rx[k].data, rx[k].len, &rx[k].gso,
+			    IPPROTO_TCP_);
+		assert_int_equal(l, rx[k].len);
+		assert_memory_equal(seg, rx[k].data, l);
+		sum += l;
+	}
+	assert_int_equal(sum, 5000 + n * (ETH_HLEN + 20 + 32));
+	io_close(c);
+	io_close(d);
+}
+
+/*
+ * A UDP_SEGMENT send: gnA keeps it one GSO super-frame, which B reads with
+ * its offload state (UDP_L4, the segment size, NEEDS_CSUM). Then the same
+ * send with GSO off on gnA, so the kernel segments it: gso_segment cuts B's
+ * super-frame into the very bytes the kernel put on the wire (IP ids aside:
+ * each send takes its own).
+ */
+static void
+io_packet_rx_burst__udp_gso_super_frame_and_its_segments(void **state)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET,
+	    .sin_port = htons(40002) };
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+	    .sin_port = htons(40003) };
+	static uint8_t payload[4 * 1000 + 123], super[8192], seg[2048];
+	struct nf_frame f[64];
+	struct nf_gso g = { 0 };
+	uint32_t slen = 0;
+	int s, gsz = 1000;
+	unsigned n, got = 0;
+	int64_t deadline;
+
+	(void)state;
+	NEED_NETNS();
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	drain(io_b);
+	src.sin_addr.s_addr = htonl(0x0a630001);
+	dst.sin_addr.s_addr = htonl(0x0a630002);
+	assert_true((s = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&src, sizeof(src)), 0);
+	if (setsockopt(s, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &gsz,
+	    sizeof(gsz)) != 0) {
+		close(s);
+		print_message("io_packet_test: no UDP_SEGMENT: skipped\n");
+		skip();
+	}
+	assert_int_equal(sendto(s, payload, sizeof(payload), 0,
+	    (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)sizeof(payload));
+	deadline = now_ms() + 2000;
+	while (slen == 0 && now_ms() < deadline) {
+		n = io_rx_burst(io_b, f, 64);
+		for (unsigned i = 0; i < n; i++)
+			if (frame_matches(f[i].data, f[i].len, ETHERTYPE_IPV4,
+			    mac_a) && slen == 0) {
+				assert_true(f[i].len <= sizeof(super));
+				memcpy(super, f[i].data, f[i].len);
+				slen = f[i].len;
+				g = f[i].gso;
+				assert_int_equal(f[i].flags, NF_F_NEEDS_CSUM);
+			}
+		io_rx_release(io_b);
+	}
+	assert_int_equal(slen, ETH_HLEN + 20 + 8 + sizeof(payload));
+	assert_int_equal(g.type, NF_GSO_UDP_L4);
+	assert_int_equal(g.size, 1000);
+	assert_int_equal(g.csum_start, ETH_HLEN + 20);
+	assert_int_equal(g.csum_offset, 6);
+	assert_int_equal(gso_nsegs(super, slen, &g), 5);
+
+	/* The kernel's own segmentation of the same send. */
+	assert_int_equal(sh("ethtool -K gnA tx-udp-segmentation off gso off >/dev/null"), 0);
+	assert_int_equal(sendto(s, payload, sizeof(payload), 0,
+	    (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)sizeof(payload));
+	close(s);
+	got = rx_collect(io_b, ETHERTYPE_IPV4, mac_a, 5, 2000);
+	assert_int_equal(sh("ethtool -K gnA tx-udp-segmentation on gso on >/dev/null"), 0);
+	assert_int_equal(got, 5);
+	for (unsigned k = 0; k < 5; k++) {
+		uint32_t l = gso_segment(super, slen, &g, k, seg, sizeof(seg));
+		uint16_t id = load_be16(rx[k].data + ETH_HLEN + 4);
+
+		assert_int_equal(l, rx[k].len);
+		/* The kernel left the checksum partial on the wire too
+		 * (checksum offload on gnA): finish it as a NIC would. */
+		if (rx[k].flags & NF_F_NEEDS_CSUM)
+			gso_csum_complete(rx[k].data, rx[k].len, &rx[k].gso,
+			    IPPROTO_UDP_);
+		/* Ours counts from the super-frame's id, the kernel's from
+		 * its own send: rebase ours, then patch the header checksum
+		 * the same way. */
+		store_be16(seg + ETH_HLEN + 4, id);
+		store_be16(seg + ETH_HLEN + 10, 0);
+		store_be16(seg + ETH_HLEN + 10, (uint16_t)~ipv4_hdr_sum(seg + ETH_HLEN));
+		assert_memory_equal(seg, rx[k].data, l);
+	}
+}
+
 
 /*
  * 100 frames into a 16-slot ring nobody reads: 16 land, the kernel drops 84.
@@ -712,7 +923,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(io_packet_open__reports_mac_and_mtu_of_the_interface),
-		cmocka_unit_test(io_packet_open__brings_the_interface_up_with_gro_off),
+		cmocka_unit_test(io_packet_open__brings_the_interface_up_gro_off_only_without_vnet_hdr),
 		cmocka_unit_test(io_packet_open__socket_is_v2_ignoring_outgoing_bypassing_qdisc),
 		cmocka_unit_test(io_packet_open__unknown_device_is_named_in_the_error),
 		cmocka_unit_test(io_packet_open__rejects_a_frame_size_that_is_not_a_power_of_two),
@@ -721,7 +932,9 @@ main(void)
 		cmocka_unit_test(io_packet_rx_burst__outgoing_frames_are_not_received),
 		cmocka_unit_test(io_packet_rx_burst__kernel_partial_checksum_is_flagged),
 		cmocka_unit_test(io_packet_rx_burst__vlan_tag_is_put_back),
-		cmocka_unit_test(io_packet_rx_burst__frame_larger_than_a_slot_is_counted_and_skipped),
+		cmocka_unit_test(io_packet_rx_burst__frame_larger_than_a_slot_arrives_whole),
+		cmocka_unit_test(io_packet_rx_burst__udp_gso_super_frame_and_its_segments),
+		cmocka_unit_test(io_packet_tx_burst__tcp_super_frame_cut_as_the_kernel_cuts_it),
 		cmocka_unit_test(io_packet_rx_burst__ring_overrun_is_counted_from_kernel_stats),
 		cmocka_unit_test(io_packet_tx_burst__frames_the_kernel_refuses_are_errors),
 		cmocka_unit_test(io_packet_tx_burst__full_ring_drops_the_rest_of_the_burst),
