@@ -561,6 +561,16 @@ int store_merge_into(struct store *st, const char *branch, const char *into,
 int store_merge_driver(const char *o_path, const char *a_path,
     const char *b_path, const char *path);
 
+/*
+ * Any git repository (a clone of a state repository, bare or not), for
+ * setting one up: its git directory (with a trailing '/') and work tree
+ * (NULL when bare), malloc'd; search looks upward from path as git does.
+ * STORE_ENOTFOUND when there is none. store_git_config_set() writes one
+ * key of the repository's own config.
+ */
+int store_git_locate(char **gitdir, char **workdir, const char *path, bool search);
+int store_git_config_set(const char *gitdir, const char *key, const char *value);
+
 typedef int (*store_entry_fn)(void *ctx, const struct store_entry *e);
 
 /*
