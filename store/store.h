@@ -22,8 +22,8 @@
  * to a recording object backend, never to loose files. store_flush() writes
  * them as one pack (pack + index to temporary names, fsync, rename, fsync
  * the directory), and only then moves the refs with compare-and-swap on
- * their old ids. A change is durable once the store_flush() after it has
- * returned 0; a crash at any point leaves a repository `git fsck` accepts
+ * their old ids (store_txn_commit() takes the same path for any ref).
+ * A change is durable once the store_flush() after it has returned 0; a crash at any point leaves a repository `git fsck` accepts
  * and a `primary` that names a complete commit. store_poll() is the group
  * commit: it commits and flushes when the window (default 100 ms) has
  * passed or the journal holds batch_max changes. Small packs are merged
