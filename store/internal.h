@@ -177,6 +177,22 @@ int store_merge_edits(struct store_edits *out, struct store *st,
     struct sbuf *msg);
 
 /*
+ * Untrusted input (merge.c). store_check_file(): whether a file may be in
+ * a store's tree -- a regular file (mode 100644) at meta/schema holding
+ * STORE_SCHEMA, at meta/router, at a table path (canonical, decoding with
+ * its codec) or at conflicts/<table path>; no '.', '..' or empty names.
+ * STORE_EREFUSED with a message naming the path otherwise.
+ * store_merge_check(): every file of tree theirs that differs from base
+ * (NULL: every file) passes store_check_file(), and theirs has
+ * meta/schema. store_diff_edits(): the leaf edits that turn tree a (NULL:
+ * empty) into b.
+ */
+int store_check_file(const char *path, unsigned mode, const char *text, size_t len);
+int store_merge_check(struct store *st, const git_oid *base, const git_oid *theirs);
+int store_diff_edits(struct store_edits *out, struct store *st, const git_oid *a,
+    const git_oid *b);
+
+/*
  * The object writer: a git_odb made of a recording backend (new objects,
  * in memory, highest priority), the pack backend (without the rescan of
  * objects/pack on every miss) and the loose backend (objects written by
@@ -403,6 +419,7 @@ struct store {
 	struct store_ref *newrefs;		/* created at the next flush */
 	size_t		nnewrefs;
 	bool		prune_expire;
+	bool		txn_open;		/* a store_txn is under way */
 };
 
 /* The underlying repository (the store's own tests reach libgit2 here). */
@@ -414,6 +431,35 @@ int store_commit_tree(git_oid *out, struct store *st, const git_oid *tree,
     uint64_t now_us);
 /* Keep the expiry index in step with applied (sorted, unique) edits. */
 int store_xidx_apply_edits(struct store *st, const struct store_edits *es);
+/*
+ * One ref update of the durable path (txn.c): set name to new_ (has_new
+ * false: delete it) when it names old now (has_old false: only when it
+ * does not exist); force: whatever it names. A move of primary also moves
+ * the writer's head (its tree, the expiry index, a pending tick's notes).
+ */
+struct store_refup {
+	char		name[256];
+	git_oid		new_, old;
+	bool		has_new, has_old, force;
+};
+
+int store_ref_update(struct store *st, const struct store_refup *u, const char *log);
+/* After a flush or a transaction: background pack merges (repo.c). */
+int store_packs_maintain(struct store *st);
+/* meta/router's text for this writer (repo.c). */
+void store_router_text(struct sbuf *b, const struct store *st);
+/* A merge commit's message: subject, conflict lines, trailer (tick.c). */
+void store_merge_message(struct sbuf *msg, const char *subject, int conflicts,
+    const struct sbuf *conf, const char *trailer);
+/*
+ * Resolve the other side of a merge into ours: theirs (branch: a ref, a
+ * short branch name or a revision), its tree, the merge base's tree (none:
+ * *have_base false), validated (store_merge_check). 1 when ours already
+ * contains it (nothing else set but *theirs).
+ */
+int store_merge_prepare(struct store *st, const char *branch, const git_oid *ours,
+    git_oid *theirs, git_oid *theirs_tree, git_oid *base_tree, bool *have_base);
+
 /* Queue a branch to create at the next flush. */
 int store_queue_ref(struct store *st, const char *name, const git_oid *id);
 /* Merge commit theirs (fork point base) into head; the core of ticks. */

@@ -629,6 +629,8 @@ store_commit(struct store *st, uint64_t now_us, struct store_oid *out)
 
 	if (st->jn == 0)
 		return 1;
+	if (st->txn_open)
+		return store_err(STORE_EINVAL, "store: commit: a transaction is under way");
 	for (size_t i = 0; i < st->jn && error == 0; i++) {
 		const struct store_change *c = &st->j[i];
 		git_oid blob;

@@ -192,6 +192,20 @@ record_conflict(struct mctx *m, const char *path,
 	return 0;
 }
 
+/*
+ * The per-entry rule of both merges (the tree merge here and the git merge
+ * driver): an entry both sides changed, ours and theirs decoded at path
+ * (base NULL: added on both sides). 0 keeps ours, 1 theirs; *clash when
+ * the loser must be recorded under conflicts/.
+ */
+static int
+entry_pick(const struct store_table *tab, const struct store_entry *base,
+    const struct store_entry *ours, const struct store_entry *theirs, bool *clash)
+{
+	*clash = false;
+	return tab->resolve(base, ours, theirs, clash);
+}
+
 /* A leaf changed on both sides, both present. */
 static int
 both_changed(struct mctx *m, const char *path, const struct tent *b,
@@ -209,7 +223,7 @@ both_changed(struct mctx *m, const char *path, const struct tent *b,
 		return error;
 	if (b != NULL && (error = store_read_entry(&eb, m->st, &b->id, path)) < 0)
 		return error;
-	win = tab->resolve(b ? &eb : NULL, &eo, &et, &clash);
+	win = entry_pick(tab, b ? &eb : NULL, &eo, &et, &clash);
 	if (win == 1 && store_edits_add(m->out, path, GIT_FILEMODE_BLOB, &t->id) == NULL)
 		return -1;
 	if (clash)
@@ -440,6 +454,153 @@ done:
 	return error < 0 ? error : m.conflicts;
 }
 
+/* --- untrusted input --- */
+
+/*
+ * Whether the file at path with mode and bytes text[0..len) may be in a
+ * store's tree: see store_check_file() in internal.h.
+ */
+int
+store_check_file(const char *path, unsigned mode, const char *text, size_t len)
+{
+	char canon[STORE_PATH_MAX], why[256];
+	const char *p = path, *entry;
+	const struct store_table *tab;
+	struct store_entry e;
+
+	for (const char *c = path; ; ) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return store_err(STORE_EREFUSED, "store: %s: '.', '..' or an empty "
+			    "name in a path", path);
+		if (slash == NULL)
+			break;
+		c = slash + 1;
+	}
+	if (mode != GIT_FILEMODE_BLOB)
+		return store_err(STORE_EREFUSED, "store: %s: mode %06o is not a regular "
+		    "file (100644)%s", path, mode, mode == GIT_FILEMODE_LINK ? ": a symlink" :
+		    mode == GIT_FILEMODE_COMMIT ? ": a gitlink" :
+		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? ": an executable" : "");
+	if (strcmp(path, "meta/schema") == 0) {
+		size_t n = len;
+
+		if (len == strlen(STORE_SCHEMA) + 1 &&
+		    memcmp(text, STORE_SCHEMA "\n", len) == 0)
+			return 0;
+		while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+			n--;
+		return store_err(STORE_EREFUSED, "store: meta/schema: '%.*s' is not this "
+		    "store's schema '%s'", n > 60 ? 60 : (int)n, text, STORE_SCHEMA);
+	}
+	if (strcmp(path, "meta/router") == 0) {
+		/* "id <router id>\n" then the router's own lines; text only. */
+		if (len < 4 || len > 65536 || memcmp(text, "id ", 3) != 0 ||
+		    text[len - 1] != '\n' || memchr(text, '\0', len) != NULL)
+			return store_err(STORE_EREFUSED, "store: meta/router: not an "
+			    "'id <router>' text");
+		return 0;
+	}
+	if (strncmp(path, "meta/", 5) == 0)
+		return store_err(STORE_EREFUSED, "store: %s: not a meta/ file this store "
+		    "knows (meta/schema, meta/router)", path);
+	entry = strncmp(p, "conflicts/", 10) == 0 ? p + 10 : p;
+	if ((tab = store_table_by_path(entry)) == NULL)
+		return store_err(STORE_EREFUSED, "store: %s: not a table path (only meta/, "
+		    "arp/, nat/ and conflicts/ are)", path);
+	if (store_entry_decode(&e, entry, text, len, NULL, 0) < 0) {
+		snprintf(why, sizeof(why), "%s", store_strerror());
+		return store_err(STORE_EREFUSED, "store: %s: does not decode (%s)", path, why);
+	}
+	if (store_entry_path(canon, sizeof(canon), &e) < 0 || strcmp(canon, entry) != 0)
+		return store_err(STORE_EREFUSED, "store: %s: not the canonical path of its "
+		    "entry (%s)", path, canon);
+	return 0;
+}
+
+static int
+check_leaf(struct mctx *m, const char *path, const struct tent *base,
+    const struct tent *theirs)
+{
+	git_odb_object *obj = NULL;
+	git_object_t type;
+	const void *data;
+	size_t len;
+	int error;
+
+	(void)base;
+	if (theirs == NULL)
+		return 0;		/* a removal: meta/schema's is checked apart */
+	if (theirs->mode != GIT_FILEMODE_BLOB)
+		return store_check_file(path, theirs->mode, NULL, 0);
+	if ((error = store_odb_get(m->st->odb, &theirs->id, &type, &data, &len, &obj)) < 0)
+		return store_gerr(error, "store: %s", path);
+	if (type != GIT_OBJECT_BLOB)
+		error = store_err(STORE_EREFUSED, "store: %s: not a file", path);
+	else
+		error = store_check_file(path, theirs->mode, data, len);
+	git_odb_object_free(obj);
+	return error;
+}
+
+/*
+ * Validate the other side of a merge. Only what differs from the merge
+ * base is read: the merge takes theirs only where theirs differs from the
+ * base (merge_dir: an entry equal to the base's leaves ours standing; a
+ * conflicts/ record holds a blob one side changed), so the merged tree
+ * holds no file of theirs that is not checked here, and the cost follows
+ * the changes, not the tables. meta/schema is checked at theirs whatever
+ * the base, so removing it is refused too.
+ */
+int
+store_merge_check(struct store *st, const git_oid *base, const git_oid *theirs)
+{
+	struct mctx m = { .st = st };
+	struct tview b = { 0 }, t = { 0 }, meta = { 0 };
+	const struct tent *e;
+	int error;
+
+	if ((base && (error = store_tview_load(&b, st, base)) < 0) ||
+	    (error = store_tview_load(&t, st, theirs)) < 0)
+		goto done;
+	if ((e = store_tview_find(&t, "meta", 4)) == NULL || !e->tree ||
+	    (error = store_tview_load(&meta, st, &e->id)) < 0 ||
+	    store_tview_find(&meta, "schema", 6) == NULL) {
+		error = error < 0 ? error : store_err(STORE_EREFUSED,
+		    "store: meta/schema: missing on the other side");
+		goto done;
+	}
+	error = diff2(&m, "", base ? &b : NULL, &t, check_leaf);
+	if (error == STORE_EINVAL)	/* a path too long for any table */
+		error = STORE_EREFUSED;
+done:
+	store_tview_free(&meta);
+	store_tview_free(&b);
+	store_tview_free(&t);
+	return error;
+}
+
+/* Edits that turn tree a (NULL: empty) into tree b: every leaf that differs. */
+int
+store_diff_edits(struct store_edits *out, struct store *st, const git_oid *a,
+    const git_oid *b)
+{
+	struct mctx m = { .st = st, .out = out };
+	struct tview ta = { 0 }, tb = { 0 };
+	int error;
+
+	if ((a && (error = store_tview_load(&ta, st, a)) < 0) ||
+	    (error = store_tview_load(&tb, st, b)) < 0)
+		goto done;
+	error = diff2(&m, "", a ? &ta : NULL, &tb, take_theirs);
+done:
+	store_tview_free(&ta);
+	store_tview_free(&tb);
+	return error;
+}
+
 static int
 read_file(struct sbuf *b, const char *path)
 {
@@ -489,7 +650,7 @@ store_merge_driver(const char *o_path, const char *a_path, const char *b_path,
 		    (have_base && (error = store_entry_decode(&eo, path, o.p, o.len,
 		    NULL, 0)) < 0))
 			goto done;
-		if (tab->resolve(have_base ? &eo : NULL, &ea, &eb, &clash) == 0)
+		if (entry_pick(tab, have_base ? &eo : NULL, &ea, &eb, &clash) == 0)
 			goto done;
 	}
 	{

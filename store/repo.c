@@ -154,8 +154,8 @@ dir_empty(const char *path)
 	return empty;
 }
 
-static void
-router_text(struct sbuf *b, const struct store *st)
+void
+store_router_text(struct sbuf *b, const struct store *st)
 {
 	store_sbuf_printf(b, "id %s\n", st->router_id);
 	if (st->router_info != NULL && st->router_info[0] != '\0') {
@@ -194,7 +194,7 @@ create_tables(struct store *st)
 	git_oid schema, rid;
 	int error;
 
-	router_text(&router, st);
+	store_router_text(&router, st);
 	if ((error = git_repository_set_head(st->repo, PRIMARY)) < 0) {
 		error = store_gerr(error, "store: %s: create", st->path);
 		goto done;
@@ -231,7 +231,7 @@ update_router(struct store *st)
 
 	if (st->router_info == NULL)
 		return 0;		/* a tool, not the router: leave it */
-	router_text(&router, st);
+	store_router_text(&router, st);
 	if ((error = git_odb_hash(&rid, router.p, router.len, GIT_OBJECT_BLOB)) < 0) {
 		error = store_gerr(error, "store: meta/router");
 		goto done;
@@ -487,7 +487,7 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, (int)o->fsync);
 
 	if (stat(path, &sb) < 0 || (S_ISDIR(sb.st_mode) && dir_empty(path))) {
-		if (!o->create) {
+		if (!o->create || o->side) {
 			error = store_err(GIT_ENOTFOUND, "store: %s: no repository", path);
 			goto fail;
 		}
@@ -504,6 +504,25 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if (!git_repository_is_bare(st->repo)) {
 		error = store_err(STORE_EFOREIGN, "store: %s: not a bare repository", path);
 		goto fail;
+	}
+	if (o->side) {
+		/* A side writer: a reader's open, with an object writer. */
+		if ((error = find_primary(st, path)) < 0)
+			goto fail;
+		if (error == 1) {
+			error = store_err(STORE_EFOREIGN,
+			    "store: %s: not a gitnet store (no branch primary)", path);
+			goto fail;
+		}
+		git_oid_cpy(&st->durable, &st->head);
+		st->have_durable = true;
+		if ((error = check_schema(st)) < 0 ||
+		    (error = store_odb_open(&st->odb, st->repo, o->fsync,
+		    (size_t)st->o.cache_mb << 20)) < 0)
+			goto fail;
+		st->npacks = store_odb_pack_count(st->odb);
+		*out = st;
+		return 0;
 	}
 	/*
 	 * Refuse a foreign repository before touching anything in it: the lock
@@ -665,10 +684,14 @@ prune_expire(struct store *st)
 	return 0;
 }
 
+/*
+ * The flush: the objects as one pack, then the refs through
+ * store_ref_update(), the one durable path transactions take too.
+ */
 int
 store_flush(struct store *st)
 {
-	git_reference *ref = NULL;
+	struct store_refup u;
 	int error;
 
 	if (git_oid_equal(&st->head, &st->durable) && st->nnewrefs == 0)
@@ -682,33 +705,40 @@ store_flush(struct store *st)
 		st->npacks++;
 	}
 	/* Objects are durable: now the refs may name them. */
+	memset(&u, 0, sizeof(u));
+	u.has_new = true;
 	for (size_t i = 0; i < st->nnewrefs; i++) {
-		error = git_reference_create(&ref, st->repo, st->newrefs[i].name,
-		    &st->newrefs[i].id, 1, "gitnet: tick");
-		git_reference_free(ref);
-		if (error < 0)
-			return store_gerr(error, "store: creating %s", st->newrefs[i].name);
+		snprintf(u.name, sizeof(u.name), "%s", st->newrefs[i].name);
+		git_oid_cpy(&u.new_, &st->newrefs[i].id);
+		u.force = true;
+		if ((error = store_ref_update(st, &u, "gitnet: tick")) < 0)
+			return error;
 		st->prune_expire = true;
 	}
 	st->nnewrefs = 0;
 	if (!git_oid_equal(&st->head, &st->durable) || !st->have_durable) {
-		if (st->have_durable)
-			error = git_reference_create_matching(&ref, st->repo, PRIMARY, &st->head,
-			    1, &st->durable, "gitnet: commit");
-		else
-			error = git_reference_create(&ref, st->repo, PRIMARY, &st->head, 0,
-			    "gitnet: create");
-		git_reference_free(ref);
-		if (error < 0)
-			return store_gerr(error, "store: %s: moving primary", st->path);
-		git_oid_cpy(&st->durable, &st->head);
-		st->have_durable = true;
+		snprintf(u.name, sizeof(u.name), "%s", PRIMARY);
+		git_oid_cpy(&u.new_, &st->head);
+		u.force = false;
+		u.has_old = st->have_durable;
+		git_oid_cpy(&u.old, &st->durable);
+		if ((error = store_ref_update(st, &u, st->have_durable ? "gitnet: commit" :
+		    "gitnet: create")) < 0)
+			return error;
 	}
 	if (st->prune_expire) {
 		st->prune_expire = false;
 		if ((error = prune_expire(st)) < 0)
 			return error;
 	}
+	return store_packs_maintain(st);
+}
+
+int
+store_packs_maintain(struct store *st)
+{
+	int error;
+
 	/*
 	 * Packs are merged in the background; a flush waits for a merge only
 	 * when the packs made meanwhile reach twice the bound.

@@ -22,8 +22,8 @@
  * to a recording object backend, never to loose files. store_flush() writes
  * them as one pack (pack + index to temporary names, fsync, rename, fsync
  * the directory), and only then moves the refs with compare-and-swap on
- * their old ids. A change is durable once the store_flush() after it has
- * returned 0; a crash at any point leaves a repository `git fsck` accepts
+ * their old ids (store_txn_commit() takes the same path for any ref).
+ * A change is durable once the store_flush() after it has returned 0; a crash at any point leaves a repository `git fsck` accepts
  * and a `primary` that names a complete commit. store_poll() is the group
  * commit: it commits and flushes when the window (default 100 ms) has
  * passed or the journal holds batch_max changes. Small packs are merged
@@ -107,6 +107,14 @@ struct store_opts {
 	bool		fsync;		/* fsync at each flush: true */
 	bool		verify_reads;	/* re-hash every object read: false */
 	bool		create;		/* create the repository if absent: true */
+	/*
+	 * A side writer: takes no lock (a router may hold it), cleans nothing
+	 * up, creates nothing, never moves primary (its transactions refuse
+	 * it, STORE_ELOCKED) and loads no expiry index. For the tool's writes
+	 * to other refs while a router runs: its packs and ref updates are
+	 * atomic on their own (temporary names, rename, compare-and-swap).
+	 */
+	bool		side;
 };
 
 /* Fill o with the defaults above (router_id "gitnet"). */
@@ -294,6 +302,26 @@ int store_refs(struct store_reader *r, const char *glob, store_ref_fn fn,
     void *ctx);
 /* The commit a ref names (full name); STORE_ENOTFOUND when absent. */
 int store_ref_read(struct store_oid *out, struct store_reader *r, const char *name);
+/*
+ * The object a ref names itself (full name), unpeeled: a commit, or an
+ * annotated tag object. 1 for a symbolic ref (out unset), STORE_ENOTFOUND
+ * when absent. What a compare-and-swap on the ref compares against.
+ */
+int store_ref_target(struct store_oid *out, struct store_reader *r, const char *name);
+
+/* An annotated tag object as read: one allocation, store_tag_free(). */
+struct store_tag {
+	struct store_oid id, target;
+	const char	*name;
+	struct store_sig tagger;	/* valid when has_tagger */
+	bool		has_tagger;
+	const char	*message;
+};
+
+/* The tag object id: 0, or 1 when id names something else. */
+int store_tag_read(struct store_tag **out, struct store_reader *r,
+    const struct store_oid *id);
+void store_tag_free(struct store_tag *t);
 
 /*
  * The file at path (an entry, meta/..., conflicts/...) in commit's tree:
@@ -390,6 +418,13 @@ bool store_touches(struct store_reader *r, const struct store_commit *c,
  */
 struct store_txn;
 
+/*
+ * Begin: flushes the writer's own commits first (so a rollback or a crash
+ * drops only the transaction's objects); STORE_EINVAL while the journal
+ * holds changes or another transaction is open. The working tree starts
+ * as primary's head tree. While a transaction is open, store_commit(),
+ * store_tick_*() and store_merge() refuse (STORE_EINVAL).
+ */
 int store_txn_begin(struct store_txn **out, struct store *st);
 /* The working tree: commit's tree, or (NULL) empty tables with meta/. */
 int store_txn_tree(struct store_txn *t, const struct store_oid *commit);
@@ -413,7 +448,19 @@ int store_txn_make_commit(struct store_oid *out, struct store_txn *t,
  */
 int store_txn_ref(struct store_txn *t, const char *ref,
     const struct store_oid *new_, const struct store_oid *old);
-/* Write durably and move the refs; the transaction is freed either way. */
+/*
+ * An annotated tag object on commit (name as in its refs/tags/ ref,
+ * tagger NULL: none), for a ref update of the same transaction.
+ */
+int store_txn_tag(struct store_oid *out, struct store_txn *t,
+    const struct store_oid *commit, const char *name,
+    const struct store_sig *tagger, const char *msg);
+/*
+ * Write durably and move the refs; the transaction is freed either way.
+ * Every ref's old id is checked before anything is written: a ref that
+ * moved fails it (STORE_EMODIFIED; STORE_EEXISTS for one that must not
+ * exist) with nothing written. Updates then apply in order, each atomic.
+ */
 int store_txn_commit(struct store_txn *t);
 void store_txn_rollback(struct store_txn *t);
 
@@ -524,11 +571,13 @@ int store_tick(struct store *st, uint64_t now_us);
 int store_merge(struct store *st, const char *branch, uint64_t now_us);
 
 /*
- * The same merge into any branch into (a short or full name; NULL or
- * primary: store_merge()), as one durable transaction: the merge commit
- * is written and into moved by compare-and-swap before it returns.
- * Returns the number of conflicts recorded, or a negative error; 0 and
- * no commit when into already contains branch (a fast-forward moves it).
+ * The same merge (and the same validation) into any branch into (a short
+ * or full name; NULL or primary: store_merge() then store_flush()), as
+ * one durable transaction: the merge commit "merge <branch>" (two
+ * parents, as store_merge makes it, never a fast-forward) is written and
+ * into moved by compare-and-swap before it returns. branch may also be a
+ * revision. Returns the number of conflicts recorded, or a negative
+ * error; 0 and no commit when into already contains branch.
  */
 int store_merge_into(struct store *st, const char *branch, const char *into,
     uint64_t now_us);
@@ -542,6 +591,16 @@ int store_merge_into(struct store *st, const char *branch, const char *into,
  */
 int store_merge_driver(const char *o_path, const char *a_path,
     const char *b_path, const char *path);
+
+/*
+ * Any git repository (a clone of a state repository, bare or not), for
+ * setting one up: its git directory (with a trailing '/') and work tree
+ * (NULL when bare), malloc'd; search looks upward from path as git does.
+ * STORE_ENOTFOUND when there is none. store_git_config_set() writes one
+ * key of the repository's own config.
+ */
+int store_git_locate(char **gitdir, char **workdir, const char *path, bool search);
+int store_git_config_set(const char *gitdir, const char *key, const char *value);
 
 typedef int (*store_entry_fn)(void *ctx, const struct store_entry *e);
 

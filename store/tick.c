@@ -32,6 +32,19 @@
 
 #include "internal.h"
 
+void
+store_merge_message(struct sbuf *msg, const char *subject, int conflicts,
+    const struct sbuf *conf, const char *trailer)
+{
+	store_sbuf_printf(msg, "%s\n", subject);
+	if (conflicts > 0 || trailer != NULL)
+		store_sbuf_puts(msg, "\n");
+	if (conflicts > 0)
+		store_sbuf_add(msg, conf->p, conf->len);
+	if (trailer != NULL)
+		store_sbuf_printf(msg, "%s\n", trailer);
+}
+
 int
 store_merge_into_head(struct store *st, const git_oid *theirs_commit,
     const git_oid *theirs_tree, const git_oid *base_tree, const char *subject,
@@ -50,13 +63,7 @@ store_merge_into_head(struct store *st, const git_oid *theirs_commit,
 	}
 	if ((error = store_tree_apply(&tree, st, &st->head_tree, &es)) < 0)
 		goto done;
-	store_sbuf_printf(&msg, "%s\n", subject);
-	if (conflicts > 0 || trailer != NULL)
-		store_sbuf_puts(&msg, "\n");
-	if (conflicts > 0)
-		store_sbuf_add(&msg, conf.p, conf.len);
-	if (trailer != NULL)
-		store_sbuf_printf(&msg, "%s\n", trailer);
+	store_merge_message(&msg, subject, conflicts, &conf, trailer);
 	if (msg.oom) {
 		error = store_err(-1, "store: out of memory");
 		goto done;
@@ -308,6 +315,8 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 		*n_arp = 0;
 	if (n_nat)
 		*n_nat = 0;
+	if (st->txn_open)
+		return store_err(STORE_EINVAL, "store: tick: a transaction is under way");
 	if (st->tick_pending && (error = store_tick_finish(st, now_us)) < 0)
 		return error;
 	/* Sorted keys, ARP first, then NAT; off the heap until the merge. */
@@ -403,6 +412,8 @@ store_tick_finish(struct store *st, uint64_t now_us)
 
 	if (!st->tick_pending)
 		return 1;
+	if (st->txn_open)
+		return store_err(STORE_EINVAL, "store: tick: a transaction is under way");
 	snprintf(subject, sizeof(subject), "tick: merge %s", st->tick_name);
 	snprintf(trailer, sizeof(trailer), "Tick-Time: %s", store_time_fmt(t, st->tick_now));
 	if (st->tick_fast && git_oid_equal(&st->head, &st->tick_head) && !touch_clash(st)) {
@@ -440,41 +451,78 @@ store_tick(struct store *st, uint64_t now_us)
 }
 
 int
-store_merge(struct store *st, const char *branch, uint64_t now_us)
+store_merge_prepare(struct store *st, const char *branch, const git_oid *ours,
+    git_oid *theirs, git_oid *theirs_tree, git_oid *base_tree, bool *have_base)
 {
-	git_reference *ref = NULL;
-	git_commit *theirs = NULL, *base = NULL;
+	git_object *o = NULL;
+	git_commit *tc = NULL, *bc = NULL;
 	git_oid base_id;
-	char name[256], subject[300];
+	char name[256];
 	int error;
 
+	*have_base = false;
+	/* A branch name first (as store_merge always took), then a revision. */
 	if (strncmp(branch, "refs/", 5) == 0)
 		snprintf(name, sizeof(name), "%s", branch);
 	else
 		snprintf(name, sizeof(name), "refs/heads/%s", branch);
-	if ((error = git_reference_lookup(&ref, st->repo, name)) < 0 ||
-	    (error = git_commit_lookup(&theirs, st->repo, git_reference_target(ref))) < 0) {
-		error = store_gerr(error, "store: merge: %s", name);
+	if ((error = git_reference_name_to_id(theirs, st->repo, name)) < 0) {
+		if ((error = git_revparse_single(&o, st->repo, branch)) < 0)
+			return store_err(STORE_ENOTFOUND, "store: merge: unknown branch '%s'",
+			    branch);
+		git_oid_cpy(theirs, git_object_id(o));
+		git_object_free(o);
+	}
+	if ((error = git_commit_lookup(&tc, st->repo, theirs)) < 0) {
+		error = store_gerr(error == GIT_ENOTFOUND ? STORE_ENOTFOUND : error,
+		    "store: merge: %s", branch);
 		goto done;
 	}
-	error = git_merge_base(&base_id, st->repo, &st->head, git_commit_id(theirs));
-	if (error == 0 && git_oid_equal(&base_id, git_commit_id(theirs)))
-		goto done;		/* already contained */
+	git_oid_cpy(theirs, git_commit_id(tc));
+	git_oid_cpy(theirs_tree, git_commit_tree_id(tc));
+	error = git_merge_base(&base_id, st->repo, ours, theirs);
+	if (error == 0 && git_oid_equal(&base_id, theirs)) {
+		error = 1;		/* already contained */
+		goto done;
+	}
 	if (error < 0 && error != GIT_ENOTFOUND) {
-		error = store_gerr(error, "store: merge base of %s", name);
+		error = store_gerr(error, "store: merge base of %s", branch);
 		goto done;
 	}
-	if (error == 0 && (error = git_commit_lookup(&base, st->repo, &base_id)) < 0) {
-		error = store_gerr(error, "store: merge base of %s", name);
-		goto done;
+	if (error == 0) {
+		if ((error = git_commit_lookup(&bc, st->repo, &base_id)) < 0) {
+			error = store_gerr(error, "store: merge base of %s", branch);
+			goto done;
+		}
+		git_oid_cpy(base_tree, git_commit_tree_id(bc));
+		*have_base = true;
 	}
-	snprintf(subject, sizeof(subject), "merge %s", branch);
-	error = store_merge_into_head(st, git_commit_id(theirs),
-	    git_commit_tree_id(theirs), base ? git_commit_tree_id(base) : NULL,
-	    subject, NULL, now_us);
+	if ((error = store_merge_check(st, *have_base ? base_tree : NULL, theirs_tree)) < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", store_strerror());
+		error = store_err(error, "%s (refusing to merge %s)", why, branch);
+	}
 done:
-	git_commit_free(base);
-	git_commit_free(theirs);
-	git_reference_free(ref);
+	git_commit_free(bc);
+	git_commit_free(tc);
 	return error;
+}
+
+int
+store_merge(struct store *st, const char *branch, uint64_t now_us)
+{
+	git_oid theirs, theirs_tree, base_tree;
+	char subject[300];
+	bool have_base;
+	int error;
+
+	if (st->txn_open)
+		return store_err(STORE_EINVAL, "store: merge: a transaction is under way");
+	if ((error = store_merge_prepare(st, branch, &st->head, &theirs, &theirs_tree,
+	    &base_tree, &have_base)) != 0)
+		return error == 1 ? 0 : error;
+	snprintf(subject, sizeof(subject), "merge %s", branch);
+	return store_merge_into_head(st, &theirs, &theirs_tree, have_base ? &base_tree : NULL,
+	    subject, NULL, now_us);
 }

@@ -23,9 +23,12 @@
  *
  * Invariants: primary's tree is the same before and after (checked: gc
  * fails before moving any ref otherwise), so every entry alive now is kept,
- * and S holds every entry alive at the cutoff. Refs move by
- * compare-and-swap. The store's lock is held throughout: gc refuses to run
- * while a router holds the repository.
+ * and S holds every entry alive at the cutoff. Everything goes through one
+ * store transaction: the new commits and tags are written as one pack,
+ * then every ref moves (or is deleted) by compare-and-swap, all of them
+ * checked first, so a ref that moved meanwhile fails gc with nothing
+ * changed. The store's lock is held throughout: gc refuses to run while a
+ * router holds the repository.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,8 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
-
 #include "store/store.h"
 #include "tools/cmd.h"
 #include "tools/tool.h"
@@ -48,7 +49,7 @@
 
 /* Rewritten commits: old id -> new id, open addressing. */
 struct gc_map {
-	git_oid		*k, *v;
+	struct store_oid *k, *v;
 	bool		*used;
 	size_t		cap, n;
 };
@@ -89,18 +90,18 @@ gc_duration(const char *s)
 }
 
 static size_t
-gc_slot(const struct gc_map *m, const git_oid *k)
+gc_slot(const struct gc_map *m, const struct store_oid *k)
 {
 	uint64_t h;
 
 	memcpy(&h, k->id, sizeof(h));
 	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
-		if (!m->used[i] || git_oid_equal(&m->k[i], k))
+		if (!m->used[i] || store_oid_equal(&m->k[i], k))
 			return i;
 }
 
 static int
-gc_map_put(struct gc_map *m, const git_oid *k, const git_oid *v)
+gc_map_put(struct gc_map *m, const struct store_oid *k, const struct store_oid *v)
 {
 	size_t i;
 
@@ -140,8 +141,8 @@ gc_map_put(struct gc_map *m, const git_oid *k, const git_oid *v)
 	return 0;
 }
 
-static const git_oid *
-gc_map_get(const struct gc_map *m, const git_oid *k)
+static const struct store_oid *
+gc_map_get(const struct gc_map *m, const struct store_oid *k)
 {
 	size_t i;
 
@@ -187,96 +188,149 @@ gc_git(const char *gitdir, const char *const *args)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+struct gc_cut {
+	int64_t		cutoff;
+	struct store_oid id;
+	int64_t		time;
+	unsigned	nparent;
+	bool		found;
+};
+
+static int
+gc_cut_fn(void *ctx, const struct store_commit *c)
+{
+	struct gc_cut *g = ctx;
+
+	if (c->committer.time > g->cutoff)
+		return 0;
+	g->id = c->id;
+	g->time = c->committer.time;
+	g->nparent = c->nparent;
+	g->found = true;
+	return 1;
+}
+
 /* C0: the newest first-parent commit of primary at or before cutoff. */
 static int
-gc_cutoff_commit(git_oid *out, git_repository *g, const git_oid *head, int64_t cutoff)
+gc_cutoff_commit(struct gc_cut *g, struct store_reader *r, const struct store_oid *head)
 {
-	git_revwalk *w = NULL;
-	git_oid id;
-	int found = 0;
+	struct store_walk w = { .start = head, .nstart = 1,
+	    .flags = STORE_WALK_FIRST_PARENT };
+	int e = store_log(r, &w, gc_cut_fn, g);
 
-	if (git_revwalk_new(&w, g) < 0 || git_revwalk_push(w, head) < 0)
-		goto done;
-	git_revwalk_simplify_first_parent(w);
-	while (git_revwalk_next(&id, w) == 0) {
-		git_commit *c;
+	return e < 0 ? e : 0;
+}
 
-		if (git_commit_lookup(&c, g, &id) < 0)
-			break;
-		if (git_commit_time(c) <= cutoff) {
-			git_oid_cpy(out, &id);
-			found = 1;
-			git_commit_free(c);
-			break;
-		}
-		git_commit_free(c);
-	}
-done:
-	git_revwalk_free(w);
-	return found;
+static int
+gc_count_fn(void *ctx, const struct store_commit *c)
+{
+	(void)c;
+	(*(size_t *)ctx)++;
+	return 0;
 }
 
 static size_t
-gc_count(git_repository *g, const git_oid *tip)
+gc_count(struct store_reader *r, const struct store_oid *tip)
 {
-	git_revwalk *w = NULL;
-	git_oid id;
+	struct store_walk w = { .start = tip, .nstart = 1 };
 	size_t n = 0;
 
-	if (git_revwalk_new(&w, g) == 0 && git_revwalk_push(w, tip) == 0)
-		while (git_revwalk_next(&id, w) == 0)
-			n++;
-	git_revwalk_free(w);
+	store_log(r, &w, gc_count_fn, &n);
 	return n;
 }
 
-/* Rewrite commit id on the new parents (see the file comment). */
-static int
-gc_rewrite(git_repository *g, struct gc_map *m, const git_oid *id, const git_oid *snap)
-{
-	git_commit *c = NULL, *par[8] = { 0 };
-	git_tree *t = NULL;
-	git_oid nid, pids[8];
-	size_t np = 0;
-	int rc = -1;
+struct gc_rw {
+	struct store_txn *t;
+	struct gc_map	*map;
+	const struct store_oid *snap;
+	char		failed[STORE_OID_HEXSZ + 1];
+};
 
-	if (git_commit_lookup(&c, g, id) < 0 || git_commit_tree(&t, c) < 0)
-		goto done;
-	for (unsigned i = 0; i < git_commit_parentcount(c) && np < 8; i++) {
-		const git_oid *p = git_commit_parent_id(c, i);
-		const git_oid *q = gc_map_get(m, p);
+/* Rewrite commit c on the new parents (see the file comment). */
+static int
+gc_rewrite(void *ctx, const struct store_commit *c)
+{
+	struct gc_rw *g = ctx;
+	struct store_oid pids[8], nid;
+	size_t np = 0;
+
+	for (unsigned i = 0; i < c->nparent && np < 8; i++) {
+		const struct store_oid *q = gc_map_get(g->map, &c->parent[i]);
 		bool dup = false;
 
 		/* Not rewritten: in the squashed history, which S stands for. */
 		if (q == NULL)
-			q = snap;
+			q = g->snap;
 		for (size_t j = 0; j < np; j++)
-			dup |= git_oid_equal(&pids[j], q);
+			dup |= store_oid_equal(&pids[j], q);
 		if (!dup)
-			git_oid_cpy(&pids[np++], q);
+			pids[np++] = *q;
 	}
-	for (size_t j = 0; j < np; j++)
-		if (git_commit_lookup(&par[j], g, &pids[j]) < 0)
-			goto done;
-	if (git_commit_create(&nid, g, NULL, git_commit_author(c), git_commit_committer(c),
-	    git_commit_message_encoding(c), git_commit_message_raw(c), t, np,
-	    (const git_commit **)par) < 0 ||
-	    gc_map_put(m, id, &nid) < 0)
-		goto done;
-	rc = 0;
-done:
-	for (size_t j = 0; j < 8; j++)
-		git_commit_free(par[j]);
-	git_tree_free(t);
-	git_commit_free(c);
-	return rc;
+	if (store_txn_tree(g->t, &c->id) < 0 ||
+	    store_txn_make_commit(&nid, g->t, pids, np, &c->author, &c->committer,
+	    c->message, 0) < 0 ||
+	    gc_map_put(g->map, &c->id, &nid) < 0) {
+		store_oid_fmt(g->failed, &c->id);
+		return -1;
+	}
+	return 0;
 }
 
 struct gc_ref {
 	char		*name;
-	git_oid		target;		/* the ref's own target (a tag object or commit) */
-	git_oid		commit;		/* peeled */
+	struct store_oid target;	/* the ref's own target (a tag object or commit) */
+	struct store_oid commit;	/* peeled */
 };
+
+struct gc_refs {
+	struct store_reader *r;
+	struct store_txn *t;
+	int64_t		cutoff;
+	struct gc_ref	*v;
+	size_t		n;
+	unsigned	deleted;
+	bool		failed;
+};
+
+/* Refs: expire_ branches older than the cutoff go; the others are noted. */
+static int
+gc_ref_fn(void *ctx, const char *name, const struct store_oid *commit, bool peeled)
+{
+	struct gc_refs *g = ctx;
+	struct store_oid target;
+	unsigned long long sec;
+	struct gc_ref *v;
+
+	(void)peeled;
+	if (strncmp(name, "refs/heads/", 11) != 0 && strncmp(name, "refs/tags/", 10) != 0)
+		return 0;
+	if (store_ref_target(&target, g->r, name) != 0)
+		return 0;		/* symbolic, or gone meanwhile */
+	if (sscanf(name, "refs/heads/expire_%llu", &sec) == 1 && (int64_t)sec < g->cutoff) {
+		if (store_txn_ref(g->t, name, NULL, &target) < 0) {
+			tool_err(1, GC_NAME, "deleting %s: %s", name, tool_storemsg());
+			g->failed = true;
+			return 1;
+		}
+		printf("deleted %s\n", name + 11);
+		g->deleted++;
+		return 0;
+	}
+	if (commit == NULL)
+		return 0;
+	if ((v = realloc(g->v, (g->n + 1) * sizeof(*v))) == NULL ||
+	    (v[g->n].name = strdup(name)) == NULL) {
+		g->v = v ? v : g->v;
+		tool_err(1, GC_NAME, "out of memory");
+		g->failed = true;
+		return 1;
+	}
+	g->v = v;
+	v[g->n].target = target;
+	v[g->n].commit = *commit;
+	g->n++;
+	return 0;
+}
 
 int
 cmd_gc(const char *repo, int argc, char **argv)
@@ -289,20 +343,18 @@ cmd_gc(const char *repo, int argc, char **argv)
 	const char *keep_s = "7d";
 	long long keep;
 	int64_t cutoff;
-	struct store *lock = NULL;
+	struct store *st = NULL;
+	struct store_reader *r;
+	struct store_txn *t = NULL;
 	struct store_opts so;
 	struct gc_map map = { 0 };
-	struct gc_ref *refs = NULL;
-	size_t nrefs = 0, before = 0, after = 0, squashed = 0;
-	unsigned deleted = 0, kept_old = 0, moved = 0;
-	git_repository *g = NULL;
-	git_reference_iterator *it = NULL;
-	git_reference *r = NULL;
-	git_revwalk *w = NULL;
-	git_commit *c0 = NULL, *pc = NULL, *npc = NULL;
-	git_tree *c0tree = NULL;
-	git_oid head, c0id, snap, id;
-	char gitdir[4096], hex[GIT_OID_HEXSZ + 1], hex2[GIT_OID_HEXSZ + 1], tbuf[64];
+	struct gc_refs refs = { 0 };
+	struct gc_cut cut = { 0 };
+	struct store_commit *pc = NULL, *npc = NULL;
+	size_t before = 0, after = 0, squashed = 0;
+	unsigned kept_old = 0, moved = 0;
+	struct store_oid head, snap;
+	char gitdir[4096], hex[STORE_OID_HEXSZ + 1], hex2[STORE_OID_HEXSZ + 1], tbuf[64];
 	int c, e, rc = 2;
 	bool squash;
 	time_t ct;
@@ -332,174 +384,155 @@ cmd_gc(const char *repo, int argc, char **argv)
 	store_opts_default(&so);
 	so.router_id = "gitnet-gc";
 	so.create = false;
-	if ((e = store_open(&lock, repo, &so)) < 0)
+	if ((e = store_open(&st, repo, &so)) < 0)
 		return tool_err(e == STORE_ELOCKED ? 1 : 2, GC_NAME, "%s%s", store_strerror(),
 		    e == STORE_ELOCKED ? " (stop the router first)" : "");
-	git_libgit2_init();
 	rc = 1;
-	if (git_repository_open_ext(&g, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
-	    git_reference_name_to_id(&head, g, GC_PRIMARY) < 0 ||
-	    git_commit_lookup(&pc, g, &head) < 0) {
-		tool_err(1, GC_NAME, "%s: %s", repo, tool_gitmsg());
+	r = store_reader_of(st);
+	head = *store_head(st);
+	if (store_commit_read(&pc, r, &head) < 0 || store_txn_begin(&t, st) < 0) {
+		tool_err(1, GC_NAME, "%s: %s", repo, tool_storemsg());
 		goto done;
 	}
-	snprintf(gitdir, sizeof(gitdir), "%s", git_repository_path(g));
+	snprintf(gitdir, sizeof(gitdir), "%s", repo);
 	ct = (time_t)cutoff;
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&ct));
 	printf("gc: cutoff %s (keep %s)\n", tbuf, keep_s);
-	before = gc_count(g, &head);
+	before = gc_count(r, &head);
 
-	/* Refs: expire_ branches older than the cutoff go; the others are noted. */
-	if (git_reference_iterator_new(&it, g) < 0) {
-		tool_err(1, GC_NAME, "refs: %s", tool_gitmsg());
+	refs.r = r;
+	refs.t = t;
+	refs.cutoff = cutoff;
+	if ((e = store_refs(r, NULL, gc_ref_fn, &refs)) < 0 && !refs.failed)
+		tool_err(1, GC_NAME, "refs: %s", tool_storemsg());
+	if (e != 0 || refs.failed)
+		goto done;
+
+	cut.cutoff = cutoff;
+	if (gc_cutoff_commit(&cut, r, &head) < 0) {
+		tool_err(1, GC_NAME, "history walk: %s", tool_storemsg());
 		goto done;
 	}
-	while (git_reference_next(&r, it) == 0) {
-		const char *name = git_reference_name(r);
-		unsigned long long sec;
-		git_object *o = NULL;
-
-		if (git_reference_type(r) != GIT_REFERENCE_DIRECT ||
-		    (strncmp(name, "refs/heads/", 11) != 0 && strncmp(name, "refs/tags/", 10) != 0)) {
-			git_reference_free(r);
-			continue;
-		}
-		if (sscanf(name, "refs/heads/expire_%llu", &sec) == 1 && (int64_t)sec < cutoff) {
-			if (git_reference_delete(r) < 0) {
-				tool_err(1, GC_NAME, "deleting %s: %s", name, tool_gitmsg());
-				git_reference_free(r);
-				goto done;
-			}
-			printf("deleted %s\n", name + 11);
-			deleted++;
-			git_reference_free(r);
-			continue;
-		}
-		if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0) {
-			struct gc_ref *v = realloc(refs, (nrefs + 1) * sizeof(*v));
-
-			if (v == NULL || (v[nrefs].name = strdup(name)) == NULL) {
-				refs = v ? v : refs;
-				git_object_free(o);
-				git_reference_free(r);
-				tool_err(1, GC_NAME, "out of memory");
-				goto done;
-			}
-			refs = v;
-			git_oid_cpy(&refs[nrefs].target, git_reference_target(r));
-			git_oid_cpy(&refs[nrefs].commit, git_object_id(o));
-			nrefs++;
-		}
-		git_object_free(o);
-		git_reference_free(r);
-	}
-	r = NULL;
-
-	squash = gc_cutoff_commit(&c0id, g, &head, cutoff);
+	squash = cut.found;
 	if (squash) {
-		if (git_commit_lookup(&c0, g, &c0id) < 0 || git_commit_tree(&c0tree, c0) < 0) {
-			tool_err(1, GC_NAME, "%s", tool_gitmsg());
+		struct store_walk w = { .start = &cut.id, .nstart = 1 };
+
+		squashed = 0;
+		if (store_log(r, &w, gc_count_fn, &squashed) < 0) {
+			tool_err(1, GC_NAME, "%s", tool_storemsg());
 			goto done;
 		}
-		squashed = gc_count(g, &c0id);
-		squash = squashed > 1 || git_commit_parentcount(c0) > 0;
+		squash = squashed > 1 || cut.nparent > 0;
 	}
 	if (!squash) {
 		printf("nothing to squash: primary has no history before the cutoff\n");
 	} else {
+		struct store_commit *c0 = NULL;
+		struct store_oid *starts = NULL;
+		struct store_walk w = { 0 };
+		struct gc_rw rw = { .t = t, .map = &map, .snap = &snap };
 		char msg[512];
-		time_t t0 = (time_t)git_commit_time(c0);
+		time_t t0 = (time_t)cut.time;
 		const char *const subject = "gc: snapshot of primary";
 
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t0));
 		snprintf(msg, sizeof(msg), "%s as of %s\n\nThe tables at %s; %zu older commits "
 		    "squashed.\n\nSquashed-Through: %s\n", subject, tbuf, tbuf, squashed,
-		    git_oid_tostr(hex, sizeof(hex), &c0id));
-		if (git_commit_create(&snap, g, NULL, git_commit_author(c0),
-		    git_commit_committer(c0), NULL, msg, c0tree, 0, NULL) < 0) {
-			tool_err(1, GC_NAME, "snapshot: %s", tool_gitmsg());
+		    store_oid_fmt(hex, &cut.id));
+		if (store_commit_read(&c0, r, &cut.id) < 0 ||
+		    store_txn_tree(t, &cut.id) < 0 ||
+		    store_txn_make_commit(&snap, t, NULL, 0, &c0->author, &c0->committer,
+		    msg, 0) < 0) {
+			store_commit_free(c0);
+			tool_err(1, GC_NAME, "snapshot: %s", tool_storemsg());
 			goto done;
 		}
+		store_commit_free(c0);
 		/* Every commit reachable from the refs and not from C0, parents first. */
-		if (git_revwalk_new(&w, g) < 0 || git_revwalk_hide(w, &c0id) < 0) {
-			tool_err(1, GC_NAME, "history walk: %s", tool_gitmsg());
+		if (refs.n > 0 && (starts = calloc(refs.n, sizeof(*starts))) == NULL) {
+			tool_err(1, GC_NAME, "out of memory");
 			goto done;
 		}
-		git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-		for (size_t i = 0; i < nrefs; i++)
-			if (git_revwalk_push(w, &refs[i].commit) < 0) {
-				tool_err(1, GC_NAME, "history walk: %s", tool_gitmsg());
-				goto done;
-			}
-		while ((e = git_revwalk_next(&id, w)) == 0)
-			if (gc_rewrite(g, &map, &id, &snap) < 0) {
-				tool_err(1, GC_NAME, "rewriting %s: %s", git_oid_tostr(hex, sizeof(hex), &id),
-				    tool_gitmsg());
-				goto done;
-			}
-		if (e != GIT_ITEROVER) {
-			tool_err(1, GC_NAME, "history walk: %s", tool_gitmsg());
+		for (size_t i = 0; i < refs.n; i++)
+			starts[i] = refs.v[i].commit;
+		w.start = starts;
+		w.nstart = refs.n;
+		w.hide = &cut.id;
+		w.nhide = 1;
+		w.flags = STORE_WALK_REVERSE;
+		e = store_log(r, &w, gc_rewrite, &rw);
+		free(starts);
+		if (e != 0) {
+			if (rw.failed[0] != '\0')
+				tool_err(1, GC_NAME, "rewriting %s: %s", rw.failed, tool_storemsg());
+			else
+				tool_err(1, GC_NAME, "history walk: %s", tool_storemsg());
 			goto done;
 		}
 		/* C0 is primary itself when nothing is newer: S stands in. */
 		{
-			const git_oid *nh = gc_map_get(&map, &head);
+			const struct store_oid *nh = gc_map_get(&map, &head);
 
-			if (nh == NULL && git_oid_equal(&head, &c0id))
+			if (nh == NULL && store_oid_equal(&head, &cut.id))
 				nh = &snap;
-			if (nh == NULL || git_commit_lookup(&npc, g, nh) < 0 ||
-			    !git_oid_equal(git_commit_tree_id(npc), git_commit_tree_id(pc))) {
+			if (nh == NULL || store_commit_read(&npc, r, nh) < 0 ||
+			    !store_oid_equal(&npc->tree, &pc->tree)) {
 				tool_err(1, GC_NAME, "rewritten primary's tree differs; nothing was changed");
 				goto done;
 			}
 		}
-		for (size_t i = 0; i < nrefs; i++) {
-			const git_oid *nc = gc_map_get(&map, &refs[i].commit);
-			git_oid target;
-			git_tag *tag = NULL;
+		for (size_t i = 0; i < refs.n; i++) {
+			const struct store_oid *nc = gc_map_get(&map, &refs.v[i].commit);
+			struct store_oid target;
 
-			if (nc == NULL && strcmp(refs[i].name, GC_PRIMARY) == 0)
+			if (nc == NULL && strcmp(refs.v[i].name, GC_PRIMARY) == 0)
 				nc = &snap;
 			if (nc == NULL) {
 				/* It points into the squashed history: left, and it keeps that. */
-				printf("kept %s: it points before the cutoff\n", refs[i].name);
+				printf("kept %s: it points before the cutoff\n", refs.v[i].name);
 				kept_old++;
 				continue;
 			}
-			git_oid_cpy(&target, nc);
-			if (!git_oid_equal(&refs[i].target, &refs[i].commit)) {
-				git_object *to = NULL;
+			target = *nc;
+			if (!store_oid_equal(&refs.v[i].target, &refs.v[i].commit)) {
+				struct store_tag *tag = NULL;
 
 				/* An annotated tag: the same tag, on the new commit. */
-				if (git_tag_lookup(&tag, g, &refs[i].target) < 0 ||
-				    git_object_lookup(&to, g, nc, GIT_OBJECT_COMMIT) < 0 ||
-				    git_tag_annotation_create(&target, g, git_tag_name(tag), to,
-				    git_tag_tagger(tag), git_tag_message(tag)) < 0) {
-					git_object_free(to);
-					git_tag_free(tag);
-					tool_err(1, GC_NAME, "%s: %s", refs[i].name, tool_gitmsg());
+				if (store_tag_read(&tag, r, &refs.v[i].target) != 0 ||
+				    store_txn_tag(&target, t, nc, tag->name,
+				    tag->has_tagger ? &tag->tagger : NULL, tag->message) < 0) {
+					store_tag_free(tag);
+					tool_err(1, GC_NAME, "%s: %s", refs.v[i].name, tool_storemsg());
 					goto done;
 				}
-				git_object_free(to);
-				git_tag_free(tag);
+				store_tag_free(tag);
 			}
-			if (git_reference_create_matching(&r, g, refs[i].name, &target, 1,
-			    &refs[i].target, "gitnet: gc") < 0) {
-				tool_err(1, GC_NAME, "moving %s: %s", refs[i].name, tool_gitmsg());
+			if (store_txn_ref(t, refs.v[i].name, &target, &refs.v[i].target) < 0) {
+				tool_err(1, GC_NAME, "moving %s: %s", refs.v[i].name, tool_storemsg());
 				goto done;
 			}
-			git_reference_free(r);
-			r = NULL;
 			moved++;
 		}
-		after = gc_count(g, gc_map_get(&map, &head) ? gc_map_get(&map, &head) : &snap);
+	}
+	/* One durable step: the pack, then every ref by compare-and-swap. */
+	e = store_txn_commit(t);
+	t = NULL;
+	if (e < 0) {
+		tool_err(1, GC_NAME, "%s%s", tool_storemsg(), e == STORE_EMODIFIED ?
+		    " (nothing was changed, run again)" : "");
+		goto done;
+	}
+	if (squash) {
+		const struct store_oid *nh = gc_map_get(&map, &head);
+
+		after = gc_count(r, nh ? nh : &snap);
 		printf("squashed %zu commits through %.12s into snapshot %.12s\n", squashed,
-		    git_oid_tostr(hex, sizeof(hex), &c0id), git_oid_tostr(hex2, sizeof(hex2), &snap));
+		    store_oid_fmt(hex, &cut.id), store_oid_fmt(hex2, &snap));
 		printf("rewrote %zu newer commits; moved %u refs\n", map.n, moved);
 		printf("primary: %zu -> %zu commits, tree %.12s unchanged\n", before, after,
-		    git_oid_tostr(hex, sizeof(hex), git_commit_tree_id(pc)));
+		    store_oid_fmt(hex, &pc->tree));
 	}
-	printf("deleted %u expire_ branches older than the cutoff\n", deleted);
+	printf("deleted %u expire_ branches older than the cutoff\n", refs.deleted);
 	if (kept_old > 0)
 		printf("kept %u refs that point before the cutoff (delete them to free it)\n",
 		    kept_old);
@@ -523,19 +556,13 @@ cmd_gc(const char *repo, int argc, char **argv)
 	}
 	rc = 0;
 done:
-	for (size_t i = 0; i < nrefs; i++)
-		free(refs[i].name);
-	free(refs);
+	store_txn_rollback(t);
+	for (size_t i = 0; i < refs.n; i++)
+		free(refs.v[i].name);
+	free(refs.v);
 	gc_map_free(&map);
-	git_reference_free(r);
-	git_reference_iterator_free(it);
-	git_revwalk_free(w);
-	git_tree_free(c0tree);
-	git_commit_free(c0);
-	git_commit_free(npc);
-	git_commit_free(pc);
-	git_repository_free(g);
-	git_libgit2_shutdown();
-	store_free(lock);
+	store_commit_free(npc);
+	store_commit_free(pc);
+	store_free(st);
 	return rc;
 }

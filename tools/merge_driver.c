@@ -65,9 +65,11 @@ static const char help_install[] =
 "      - sets merge.gitnet.name and merge.gitnet.driver to\n"
 "        \"<this binary's absolute path> merge-driver %O %A %B %P\" in the\n"
 "        repository's own config.\n"
-"    Running it again changes nothing. Conflict records (conflicts/) and\n"
-"    the cross-entry NAT check are made only by `gitnet merge`: a git merge\n"
-"    driver sees one file at a time.\n"
+"    Running it again changes nothing. The driver applies the same\n"
+"    per-entry rule as `gitnet merge`; conflict records (conflicts/), the\n"
+"    cross-entry NAT check and the refusal of files a store may not hold\n"
+"    are made only by `gitnet merge`: a git merge driver sees one file at\n"
+"    a time.\n"
 "\n"
 "OPTIONS\n"
 "    --help    this text\n"
@@ -126,9 +128,8 @@ attr_add(const char *path, const char *line)
 int
 cmd_install_driver(const char *repo, int argc, char **argv)
 {
-	git_repository *r = NULL;
-	git_config *all = NULL, *cfg = NULL;
 	char exe[PATH_MAX], attrs[PATH_MAX + 32], cmdline[PATH_MAX + 64];
+	char *gitdir = NULL, *workdir = NULL;
 	ssize_t n;
 	int rc = TOOL_EXIT_FAIL;
 
@@ -139,9 +140,9 @@ cmd_install_driver(const char *repo, int argc, char **argv)
 	if (argc != 1)
 		return tool_err(TOOL_EXIT_USAGE, "install-driver", "unexpected argument "
 		    "'%s' (usage: install-driver)", argv[1]);
-	if (git_repository_open_ext(&r, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 &&
+	if (store_git_locate(&gitdir, &workdir, repo, false) < 0 &&
 	    (access(repo, F_OK) == 0 || strcmp(repo, "./state.git") != 0 ||
-	    git_repository_open_ext(&r, ".", 0, NULL) < 0))
+	    store_git_locate(&gitdir, &workdir, ".", true) < 0))
 		return tool_err(TOOL_EXIT_USAGE, "install-driver", "'%s' is not a git "
 		    "repository", repo);
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0) {
@@ -149,36 +150,30 @@ cmd_install_driver(const char *repo, int argc, char **argv)
 		goto done;
 	}
 	exe[n] = '\0';
-	if (git_repository_is_bare(r))
-		snprintf(attrs, sizeof(attrs), "%sinfo", git_repository_path(r));
+	if (workdir == NULL)
+		snprintf(attrs, sizeof(attrs), "%sinfo", gitdir);
 	else
-		snprintf(attrs, sizeof(attrs), "%s", git_repository_workdir(r));
-	if (git_repository_is_bare(r) && access(attrs, F_OK) != 0 &&
-	    mkdir(attrs, 0755) < 0) {
+		snprintf(attrs, sizeof(attrs), "%s", workdir);
+	if (workdir == NULL && access(attrs, F_OK) != 0 && mkdir(attrs, 0755) < 0) {
 		tool_err(rc, "install-driver", "cannot create %s", attrs);
 		goto done;
 	}
-	strcat(attrs, git_repository_is_bare(r) ? "/attributes" : ".gitattributes");
+	strcat(attrs, workdir == NULL ? "/attributes" : ".gitattributes");
 	if (attr_add(attrs, "arp/** merge=gitnet") < 0 ||
 	    attr_add(attrs, "nat/** merge=gitnet") < 0) {
 		tool_err(rc, "install-driver", "cannot write %s", attrs);
 		goto done;
 	}
 	snprintf(cmdline, sizeof(cmdline), "%s merge-driver %%O %%A %%B %%P", exe);
-	if (git_repository_config(&all, r) < 0 ||
-	    git_config_open_level(&cfg, all, GIT_CONFIG_LEVEL_LOCAL) < 0 ||
-	    git_config_set_string(cfg, "merge.gitnet.name",
-	    "gitnet table-aware merge") < 0 ||
-	    git_config_set_string(cfg, "merge.gitnet.driver", cmdline) < 0) {
-		tool_err(rc, "install-driver", "cannot write the config: %s",
-		    git_error_last() ? git_error_last()->message : "?");
+	if (store_git_config_set(gitdir, "merge.gitnet.name", "gitnet table-aware merge") < 0 ||
+	    store_git_config_set(gitdir, "merge.gitnet.driver", cmdline) < 0) {
+		tool_err(rc, "install-driver", "cannot write the config: %s", tool_storemsg());
 		goto done;
 	}
 	printf("installed: %s, merge.gitnet.driver = %s\n", attrs, cmdline);
 	rc = 0;
 done:
-	git_config_free(cfg);
-	git_config_free(all);
-	git_repository_free(r);
+	free(gitdir);
+	free(workdir);
 	return rc;
 }

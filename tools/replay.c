@@ -16,20 +16,21 @@
  * original author, and committer gitnet-replay; one that changes nothing is
  * reported and skipped.
  *
- * Invariants: blobs are reused, never re-encoded, so a replayed entry is
- * byte-identical to its original. BRANCH moves once, at the end, by
- * compare-and-swap on the id it had at the start; nothing is moved when
- * anything fails. primary is only written when no router holds the store
- * (its lock is taken for the run): a router keeps primary's head in memory
- * and must be the only one to move it while it runs.
+ * Invariants: entries are put back with their bytes, never re-encoded, so
+ * a replayed entry is byte-identical to its original (and checked with the
+ * table's codec on the way in). Everything goes through one store
+ * transaction: the commits are written as one pack, then BRANCH moves
+ * once, by compare-and-swap on the id it had at the start; nothing is
+ * moved or written when anything fails. primary is only written when no
+ * router holds the store (its lock is taken for the run): a router keeps
+ * primary's head in memory and must be the only one to move it while it
+ * runs. Another branch is written by a side writer, without the lock.
  */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <git2.h>
 
 #include "store/store.h"
 #include "tools/cmd.h"
@@ -61,26 +62,24 @@ rl_usage(FILE *f)
 	    "2 on bad usage or an unknown revision.\n");
 }
 
-/* The blob at path in tree (NULL tree: none): 1 and its id, or 0. */
+/* The blob at path in commit (NULL: none): 1 and its id, 0 absent, or < 0. */
 static int
-rl_blob_at(git_oid *out, git_tree *tree, const char *path)
+rl_blob_at(struct store_oid *out, struct store_reader *r, const struct store_oid *commit,
+    const char *path)
 {
-	git_tree_entry *te = NULL;
-	int found = 0;
+	int e;
 
-	if (tree != NULL && git_tree_entry_bypath(&te, tree, path) == 0 &&
-	    git_tree_entry_type(te) == GIT_OBJECT_BLOB) {
-		git_oid_cpy(out, git_tree_entry_id(te));
-		found = 1;
-	}
-	git_tree_entry_free(te);
-	return found;
+	if (commit == NULL)
+		return 0;
+	if ((e = store_read_file(NULL, NULL, out, r, commit, path)) < 0)
+		return e;
+	return e == 0;
 }
 
 static bool
-rl_same(int have_a, const git_oid *a, int have_b, const git_oid *b)
+rl_same(int have_a, const struct store_oid *a, int have_b, const struct store_oid *b)
 {
-	return have_a == have_b && (!have_a || git_oid_equal(a, b));
+	return have_a == have_b && (!have_a || store_oid_equal(a, b));
 }
 
 static bool
@@ -98,102 +97,104 @@ rl_subject(char *buf, size_t cap, const char *msg)
 	snprintf(buf, cap, "%.*s", (int)n, msg);
 }
 
+/* One commit's replay: what its diff callback needs and counts. */
+struct rl_one {
+	struct store_reader *r;
+	struct store_txn *t;
+	const struct store_commit *c;
+	const struct store_oid *onto, *base, *tip;
+	const char	*branch;
+	struct rl_counts *n;
+	char		*clash;
+	size_t		clash_len, nup;
+	int		nclash;
+};
+
+static int
+rl_entry(void *ctx, const char *path, const char *old, size_t olen, const char *new_,
+    size_t nlen)
+{
+	struct rl_one *o = ctx;
+	struct store_oid bv, ov, cv, nv;
+	char nhex[STORE_OID_HEXSZ + 1];
+	bool del = new_ == NULL;
+	int hb, ho, hc, hn, e;
+
+	(void)old;
+	(void)olen;
+	if (!rl_table_path(path))
+		return 0;
+	if ((hb = rl_blob_at(&bv, o->r, o->base, path)) < 0 ||
+	    (ho = rl_blob_at(&ov, o->r, o->onto, path)) < 0 ||
+	    (hc = rl_blob_at(&cv, o->r, o->tip, path)) < 0 ||
+	    (hn = rl_blob_at(&nv, o->r, &o->c->id, path)) < 0)
+		return -1;
+	if (rl_same(hc, &cv, hn, &nv)) {
+		o->n->same++;
+		return 0;
+	}
+	if (!rl_same(hb, &bv, ho, &ov) && !rl_same(ho, &ov, hn, &nv)) {
+		size_t l = strlen(path) + 16;
+		char *p = realloc(o->clash, o->clash_len + l);
+
+		if (p == NULL)
+			return tool_err(-1, RL_NAME, "out of memory");
+		o->clash = p;
+		o->clash_len += (size_t)snprintf(o->clash + o->clash_len, l, "Clash: %s\n", path);
+		printf("  clash %s: %s changed it since %.12s; kept %s's value\n", path,
+		    o->branch, o->base ? store_oid_fmt(nhex, o->base) : "the start", o->branch);
+		o->nclash++;
+		return 0;
+	}
+	e = del ? store_txn_remove(o->t, path) : store_txn_put_text(o->t, path, new_, nlen);
+	if (e < 0)
+		return -1;
+	o->nup++;
+	return 0;
+}
+
 /*
- * Replay one commit onto *tip (tree *cur): per-entry changes against its
- * first parent, clashes judged against the branch as it was at the start
- * (onto_tree) and the merge base of onto and the commit. Moves *tip and
- * *cur when it commits.
+ * Replay one commit onto *tip (the transaction's working tree): per-entry
+ * changes against its first parent, clashes judged against the branch as
+ * it was at the start (onto) and the merge base of onto and the commit.
+ * Moves *tip when it commits.
  */
 static int
-rl_one(git_repository *g, git_commit *c, const git_oid *onto, git_tree *onto_tree,
-    git_oid *tip, git_tree **cur, const char *branch, struct rl_counts *n)
+rl_one(struct store_reader *r, struct store_txn *t, const struct store_commit *c,
+    const struct store_oid *onto, struct store_oid *tip, const char *branch,
+    struct rl_counts *n)
 {
-	git_commit *parent = NULL;
-	git_tree *ptree = NULL, *ctree = NULL, *btree = NULL, *ntree = NULL;
-	git_commit *bcommit = NULL, *tipc = NULL;
-	git_diff *diff = NULL;
-	git_tree_update *up = NULL;
-	git_signature *me = NULL;
-	git_buf msg = { 0 };
-	char subject[256], hex[GIT_OID_HEXSZ + 1], nhex[GIT_OID_HEXSZ + 1];
-	char *clash = NULL;
-	size_t nup = 0, clash_len = 0, ndelta;
-	git_oid base, tid, cid;
-	int rc = 1, nclash = 0;
+	struct store_sig me;
+	struct store_oid base, cid;
+	struct rl_one o = { .r = r, .t = t, .c = c, .onto = onto, .tip = tip,
+	    .branch = branch, .n = n };
+	char subject[256], hex[STORE_OID_HEXSZ + 1], nhex[STORE_OID_HEXSZ + 1];
+	int rc = 1, e;
 
-	git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
-	rl_subject(subject, sizeof(subject), git_commit_message(c));
-	if (git_commit_parentcount(c) > 0 && (git_commit_parent(&parent, c, 0) < 0 ||
-	    git_commit_tree(&ptree, parent) < 0))
-		goto gitfail;
-	if (git_commit_tree(&ctree, c) < 0)
-		goto gitfail;
+	store_oid_fmt(hex, &c->id);
+	rl_subject(subject, sizeof(subject), c->message);
 	/* No common history: every entry BRANCH has counts as changed there. */
-	if (git_merge_base(&base, g, onto, git_commit_id(c)) == 0 &&
-	    (git_commit_lookup(&bcommit, g, &base) < 0 || git_commit_tree(&btree, bcommit) < 0))
-		goto gitfail;
-	if (git_diff_tree_to_tree(&diff, g, ptree, ctree, NULL) < 0)
-		goto gitfail;
-	ndelta = git_diff_num_deltas(diff);
-	if ((up = calloc(ndelta ? ndelta : 1, sizeof(*up))) == NULL) {
-		rc = tool_err(1, RL_NAME, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < ndelta; i++) {
-		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		const char *path = d->new_file.path ? d->new_file.path : d->old_file.path;
-		bool del = d->status == GIT_DELTA_DELETED;
-		git_oid bv, ov, cv;
-		int hb, ho, hc;
-
-		if (!rl_table_path(path))
-			continue;
-		hb = rl_blob_at(&bv, btree, path);
-		ho = rl_blob_at(&ov, onto_tree, path);
-		hc = rl_blob_at(&cv, *cur, path);
-		if (rl_same(hc, &cv, !del, &d->new_file.id)) {
-			n->same++;
-			continue;
-		}
-		if (!rl_same(hb, &bv, ho, &ov) && !rl_same(ho, &ov, !del, &d->new_file.id)) {
-			size_t l = strlen(path) + 16;
-			char *p = realloc(clash, clash_len + l);
-
-			if (p == NULL) {
-				rc = tool_err(1, RL_NAME, "out of memory");
-				goto done;
-			}
-			clash = p;
-			clash_len += (size_t)snprintf(clash + clash_len, l, "Clash: %s\n", path);
-			printf("  clash %s: %s changed it since %.12s; kept %s's value\n", path,
-			    branch, btree ? git_oid_tostr(nhex, sizeof(nhex), &base) : "the start",
-			    branch);
-			nclash++;
-			continue;
-		}
-		up[nup].action = del ? GIT_TREE_UPDATE_REMOVE : GIT_TREE_UPDATE_UPSERT;
-		up[nup].path = path;
-		up[nup].filemode = GIT_FILEMODE_BLOB;
-		if (!del)
-			git_oid_cpy(&up[nup].id, &d->new_file.id);
-		nup++;
-	}
-	n->clashes += (unsigned)nclash;
-	if (nup == 0) {
+	if ((e = store_merge_base(&base, r, onto, &c->id)) == 0)
+		o.base = &base;
+	else if (e != STORE_ENOTFOUND)
+		goto storefail;
+	if (store_diff(r, c->nparent > 0 ? &c->parent[0] : NULL, &c->id, NULL, rl_entry,
+	    &o) != 0)
+		goto storefail;
+	n->clashes += (unsigned)o.nclash;
+	if (o.nup == 0) {
 		printf("skipped %.12s %s: nothing to apply\n", hex, subject);
 		n->skipped++;
 		rc = 0;
 		goto done;
 	}
-	if (git_tree_create_updated(&tid, g, *cur, nup, up) < 0 ||
-	    git_tree_lookup(&ntree, g, &tid) < 0 ||
-	    git_signature_now(&me, "gitnet-replay", "gitnet-replay@gitnet") < 0 ||
-	    git_commit_lookup(&tipc, g, tip) < 0)
-		goto gitfail;
-	git_buf_dispose(&msg);
+	me.name = "gitnet-replay";
+	me.email = "gitnet-replay@gitnet";
+	me.time = (int64_t)(tool_now_us() / 1000000);
+	me.tz = 0;
 	{
 		/* replay: <subject>, a blank line, then the trailers. */
-		size_t cap = strlen(subject) + clash_len + 128;
+		size_t cap = strlen(subject) + o.clash_len + 128;
 		char *m = malloc(cap);
 
 		if (m == NULL) {
@@ -201,40 +202,66 @@ rl_one(git_repository *g, git_commit *c, const git_oid *onto, git_tree *onto_tre
 			goto done;
 		}
 		snprintf(m, cap, "replay: %s\n\n%sReplayed-From: %s\n", subject,
-		    clash ? clash : "", hex);
-		if (git_commit_create(&cid, g, NULL, git_commit_author(c), me, NULL, m, ntree,
-		    1, (const git_commit **)&tipc) < 0) {
-			free(m);
-			goto gitfail;
-		}
+		    o.clash ? o.clash : "", hex);
+		e = store_txn_make_commit(&cid, t, tip, 1, &c->author, &me, m, 0);
 		free(m);
+		if (e < 0)
+			goto storefail;
 	}
 	printf("applied %.12s -> %.12s replay: %s (%zu entries)\n", hex,
-	    git_oid_tostr(nhex, sizeof(nhex), &cid), subject, nup);
-	n->applied += (unsigned)nup;
+	    store_oid_fmt(nhex, &cid), subject, o.nup);
+	n->applied += (unsigned)o.nup;
 	n->commits++;
-	git_oid_cpy(tip, &cid);
-	git_tree_free(*cur);
-	*cur = ntree;
-	ntree = NULL;
+	*tip = cid;
 	rc = 0;
 	goto done;
-gitfail:
-	rc = tool_err(1, RL_NAME, "%.12s: %s", hex, tool_gitmsg());
+storefail:
+	rc = tool_err(1, RL_NAME, "%.12s: %s", hex, tool_storemsg());
 done:
-	free(clash);
-	free(up);
-	git_buf_dispose(&msg);
-	git_signature_free(me);
-	git_diff_free(diff);
-	git_tree_free(ntree);
-	git_tree_free(btree);
-	git_commit_free(bcommit);
-	git_commit_free(tipc);
-	git_tree_free(ctree);
-	git_tree_free(ptree);
-	git_commit_free(parent);
+	free(o.clash);
 	return rc;
+}
+
+struct rl_walk {
+	struct store_oid *ids;
+	size_t		n, cap;
+	bool		single, oom;
+};
+
+static int
+rl_collect(void *ctx, const struct store_commit *c)
+{
+	struct rl_walk *w = ctx;
+
+	if (w->n == w->cap) {
+		struct store_oid *v;
+
+		w->cap = w->cap ? w->cap * 2 : 64;
+		if ((v = realloc(w->ids, w->cap * sizeof(*v))) == NULL) {
+			w->oom = true;
+			return tool_err(-1, RL_NAME, "out of memory");
+		}
+		w->ids = v;
+	}
+	w->ids[w->n++] = c->id;
+	return w->single ? 1 : 0;	/* a single commit: just the first */
+}
+
+/* One side of a range ("" is HEAD, as git reads "A.."). */
+static int
+rl_rev(struct store_oid *out, struct store_reader *r, const char *rev, size_t len,
+    const char *range)
+{
+	char buf[256];
+	int e;
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 255 ? len : 255), len ? rev : "HEAD");
+	if ((e = store_resolve(out, r, buf)) == 0)
+		return 0;
+	if (e == STORE_ENOTFOUND)
+		return tool_err(2, RL_NAME, "unknown revision '%s'", range);
+	return tool_err(2, RL_NAME, "'%s' does not name %s", range,
+	    len == strlen(rev) ? "a commit" : "commits");
 }
 
 int
@@ -245,19 +272,17 @@ cmd_replay(const char *repo, int argc, char **argv)
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *onto_name = NULL, *range;
+	const char *onto_name = NULL, *range, *dots;
 	char refname[256];
 	struct rl_counts n = { 0 };
-	struct store *lock = NULL;
-	git_repository *g = NULL;
-	git_reference *ref = NULL, *nref = NULL;
-	git_revspec spec = { 0 };
-	git_revwalk *w = NULL;
-	git_commit *onto_c = NULL, *from_c = NULL, *to_c = NULL;
-	git_tree *onto_tree = NULL, *cur = NULL;
-	git_oid onto, tip, id, *ids = NULL;
-	size_t nids = 0, cap = 0;
-	int c, rc = 2;
+	struct rl_walk rw = { 0 };
+	struct store *st = NULL;
+	struct store_reader *r = NULL;
+	struct store_txn *t = NULL;
+	struct store_opts so;
+	struct store_oid onto, tip, from, to;
+	bool have_from = false, primary;
+	int c, e, rc = 2;
 
 	optind = 0;
 	opterr = 0;
@@ -278,126 +303,100 @@ cmd_replay(const char *repo, int argc, char **argv)
 		return 2;
 	}
 	range = argv[optind];
-	git_libgit2_init();
-	if ((rc = tool_repo_open(&g, repo, RL_NAME)) != 0)
+	if ((rc = tool_repo_open(&r, repo, RL_NAME)) != 0)
 		goto done;
 	rc = 2;
 	if (strncmp(onto_name, "refs/", 5) == 0)
 		snprintf(refname, sizeof(refname), "%s", onto_name);
 	else
 		snprintf(refname, sizeof(refname), "refs/heads/%s", onto_name);
-	if (git_reference_lookup(&ref, g, refname) < 0 ||
-	    git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+	if (store_ref_target(&onto, r, refname) != 0) {
 		tool_err(2, RL_NAME, "--onto: no branch '%s'", onto_name);
 		goto done;
 	}
-	git_oid_cpy(&onto, git_reference_target(ref));
-	if (git_revparse(&spec, g, range) < 0) {
-		tool_err(2, RL_NAME, "unknown revision '%s'", range);
-		goto done;
-	}
-	if ((spec.flags & GIT_REVSPEC_MERGE_BASE) != 0) {
+	if ((dots = strstr(range, "..")) != NULL && dots[2] == '.') {
 		tool_err(2, RL_NAME, "'%s': A...B is not supported, give A..B", range);
 		goto done;
 	}
-	if ((spec.flags & GIT_REVSPEC_RANGE) != 0) {
-		if (git_object_peel((git_object **)&from_c, spec.from, GIT_OBJECT_COMMIT) < 0 ||
-		    git_object_peel((git_object **)&to_c, spec.to, GIT_OBJECT_COMMIT) < 0) {
-			tool_err(2, RL_NAME, "'%s' does not name commits", range);
+	if (dots != NULL) {
+		if (rl_rev(&from, r, range, (size_t)(dots - range), range) != 0 ||
+		    rl_rev(&to, r, dots + 2, strlen(dots + 2), range) != 0)
 			goto done;
-		}
-	} else if (git_object_peel((git_object **)&to_c, spec.from, GIT_OBJECT_COMMIT) < 0) {
-		tool_err(2, RL_NAME, "'%s' does not name a commit", range);
+		have_from = true;
+	} else if (rl_rev(&to, r, range, strlen(range), range) != 0) {
 		goto done;
 	}
 
 	/* The commits: first-parent line of B down to A, oldest first. */
 	rc = 1;
-	if (git_revwalk_new(&w, g) < 0 || git_revwalk_push(w, git_commit_id(to_c)) < 0 ||
-	    (from_c != NULL && git_revwalk_hide(w, git_commit_id(from_c)) < 0)) {
-		tool_err(1, RL_NAME, "history walk: %s", tool_gitmsg());
-		goto done;
-	}
-	git_revwalk_simplify_first_parent(w);
-	while (git_revwalk_next(&id, w) == 0) {
-		if (nids == cap) {
-			git_oid *v;
+	{
+		struct store_walk w = { .start = &to, .nstart = 1, .hide = &from,
+		    .nhide = have_from ? 1 : 0, .flags = STORE_WALK_FIRST_PARENT };
 
-			cap = cap ? cap * 2 : 64;
-			if ((v = realloc(ids, cap * sizeof(*v))) == NULL) {
-				tool_err(1, RL_NAME, "out of memory");
-				goto done;
-			}
-			ids = v;
+		rw.single = !have_from;
+		if ((e = store_log(r, &w, rl_collect, &rw)) < 0) {
+			if (!rw.oom)
+				tool_err(1, RL_NAME, "history walk: %s", tool_storemsg());
+			goto done;
 		}
-		git_oid_cpy(&ids[nids++], &id);
-		if (from_c == NULL)
-			break;		/* a single commit */
 	}
-	if (nids == 0) {
+	if (rw.n == 0) {
 		printf("nothing to replay: %s is empty\n", range);
 		rc = 0;
 		goto done;
 	}
 
-	/* A router holds primary's head in memory: only move it when none runs. */
-	if (strcmp(refname, "refs/heads/primary") == 0) {
-		struct store_opts so;
-		int e;
-
-		store_opts_default(&so);
-		so.router_id = "gitnet-replay";
-		so.create = false;
-		if ((e = store_open(&lock, repo, &so)) < 0) {
-			rc = tool_err(e == STORE_ELOCKED ? 1 : 2, RL_NAME, "%s%s", store_strerror(),
-			    e == STORE_ELOCKED ? " (replay onto another branch, then "
-			    "`gitnet merge` it)" : "");
-			goto done;
-		}
-	}
-
-	if (git_commit_lookup(&onto_c, g, &onto) < 0 || git_commit_tree(&onto_tree, onto_c) < 0 ||
-	    git_commit_tree(&cur, onto_c) < 0) {
-		tool_err(1, RL_NAME, "%s: %s", onto_name, tool_gitmsg());
+	/*
+	 * A router holds primary's head in memory: only move it when none
+	 * runs. Other branches: a side writer, which takes no lock.
+	 */
+	primary = strcmp(refname, "refs/heads/primary") == 0;
+	store_opts_default(&so);
+	so.router_id = "gitnet-replay";
+	so.create = false;
+	so.side = !primary;
+	if ((e = store_open(&st, repo, &so)) < 0) {
+		rc = tool_err(e == STORE_ELOCKED ? 1 : 2, RL_NAME, "%s%s", store_strerror(),
+		    e == STORE_ELOCKED ? " (replay onto another branch, then "
+		    "`gitnet merge` it)" : "");
 		goto done;
 	}
-	git_oid_cpy(&tip, &onto);
-	for (size_t i = nids; i-- > 0;) {
-		git_commit *cm;
+	store_reader_free(r);
+	r = store_reader_of(st);
+	if (store_txn_begin(&t, st) < 0 || store_txn_tree(t, &onto) < 0) {
+		tool_err(1, RL_NAME, "%s: %s", onto_name, tool_storemsg());
+		goto done;
+	}
+	tip = onto;
+	for (size_t i = rw.n; i-- > 0;) {
+		struct store_commit *cm;
 
-		if (git_commit_lookup(&cm, g, &ids[i]) < 0) {
-			tool_err(1, RL_NAME, "%s", tool_gitmsg());
+		if (store_commit_read(&cm, r, &rw.ids[i]) < 0) {
+			tool_err(1, RL_NAME, "%s", tool_storemsg());
 			goto done;
 		}
-		c = rl_one(g, cm, &onto, onto_tree, &tip, &cur, onto_name, &n);
-		git_commit_free(cm);
+		c = rl_one(r, t, cm, &onto, &tip, onto_name, &n);
+		store_commit_free(cm);
 		if (c != 0)
 			goto done;
 	}
-	if (!git_oid_equal(&tip, &onto) &&
-	    git_reference_create_matching(&nref, g, refname, &tip, 1, &onto,
-	    "gitnet: replay") < 0) {
-		tool_err(1, RL_NAME, "%s moved while replaying (%s); nothing was changed, run again",
-		    onto_name, tool_gitmsg());
-		goto done;
+	if (!store_oid_equal(&tip, &onto)) {
+		if (store_txn_ref(t, refname, &tip, &onto) < 0 || (e = store_txn_commit(t),
+		    t = NULL, e) < 0) {
+			tool_err(1, RL_NAME, "%s moved while replaying (%s); nothing was "
+			    "changed, run again", onto_name, tool_storemsg());
+			goto done;
+		}
 	}
 	printf("replayed %u of %zu commits onto %s: %u entries applied, %u already "
-	    "there, %u clashes\n", n.commits, nids, onto_name, n.applied, n.same, n.clashes);
+	    "there, %u clashes\n", n.commits, rw.n, onto_name, n.applied, n.same, n.clashes);
 	rc = 0;
 done:
-	store_free(lock);
-	free(ids);
-	git_tree_free(cur);
-	git_tree_free(onto_tree);
-	git_commit_free(onto_c);
-	git_commit_free(from_c);
-	git_commit_free(to_c);
-	git_object_free(spec.from);
-	git_object_free(spec.to);
-	git_revwalk_free(w);
-	git_reference_free(nref);
-	git_reference_free(ref);
-	git_repository_free(g);
-	git_libgit2_shutdown();
+	store_txn_rollback(t);
+	if (st != NULL)
+		store_free(st);
+	else
+		store_reader_free(r);
+	free(rw.ids);
 	return rc;
 }

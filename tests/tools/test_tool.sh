@@ -5,7 +5,11 @@
 # of output is known exactly: show / at / export (ip neigh, conntrack -L,
 # JSON checked with jq and python3 -m json.tool), log and blame of one key
 # (the MAC change of 192.168.1.1, with its Cause), diff, branch, merge into
-# primary (conflict reported and recorded) and --into a branch, the merge
+# primary (conflict reported and recorded) and --into a branch (the same
+# store merge, also while the store is locked), hostile peer branches
+# (another schema, a stray name, a symlink, a gitlink, an executable, an
+# entry that does not decode, '..') refused with the path named and no ref
+# moved, replay with a clash, the merge
 # driver under stock `git merge` giving the same tables as `gitnet merge`,
 # fsck findings one per line, --help everywhere, and bad input (unknown
 # revision, malformed time, missing repository, a non-gitnet repository,
@@ -335,12 +339,79 @@ t_merge_into() {
 	mkconflict "$m"
 	git --git-dir="$m" branch inspect primary
 	"$G" --repo "$m" merge peer --into inspect >"$W/got" || return 1
-	[ "$(cat "$W/got")" = "merged peer into inspect: $(git --git-dir="$m" rev-parse --short=12 inspect) merge peer" ] &&
+	cat "$W/got"
+	# The store's own merge: the same conflict printed and recorded.
+	[ "$(sed -n 1p "$W/got")" = "merged peer into inspect: $(git --git-dir="$m" rev-parse --short=12 inspect) merge peer" ] &&
+	[ "$(sed -n 2p "$W/got")" = "Conflict: arp 192.168.1.1 lladdr $MAC2 updated 1795341645.000000 (kept arp 192.168.1.1 lladdr $MAC1 updated 1795341650.000000)" ] &&
+	git --git-dir="$m" cat-file -p inspect:conflicts/arp/192.168.1/1 | grep -qx "lladdr $MAC2" &&
+	[ "$("$G" --repo "$m" merge peer --into inspect)" = "inspect already contains peer" ] &&
 	"$G" --repo "$m" merge peer >/dev/null &&
-	[ "$(git --git-dir="$m" rev-parse inspect:arp)" = "$(git --git-dir="$m" rev-parse primary:arp)" ] &&
-	[ "$(git --git-dir="$m" rev-parse inspect^2)" = "$(git --git-dir="$m" rev-parse peer)" ]
+	[ "$(git --git-dir="$m" rev-parse inspect^{tree})" = "$(git --git-dir="$m" rev-parse primary^{tree})" ] &&
+	[ "$(git --git-dir="$m" rev-parse inspect^2)" = "$(git --git-dir="$m" rev-parse peer)" ] &&
+	git --git-dir="$m" fsck --strict 2>&1
 }
-ok "merge --into a branch: the driver's rules, same tables" t_merge_into
+ok "merge --into a branch: the store's merge, conflicts/ records, same tables" t_merge_into
+
+t_merge_into_locked() {
+	local m=$W/mil.git
+	mkconflict "$m"
+	git --git-dir="$m" branch inspect primary
+	flock "$m/gitnet.lock" sleep 5 &
+	local pid=$! rc=0
+	sleep 0.3
+	"$G" --repo "$m" merge peer --into inspect >"$W/got" || rc=1
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	[ "$rc" = 0 ] && grep -q "^merged peer into inspect: " "$W/got"
+}
+ok "merge --into a branch while a router holds the store" t_merge_into_locked
+
+# hostile NAME MODE PATH TEXT: branch NAME off primary with one file set
+# by stock git (mode 160000: TEXT is ignored, the gitlink names primary).
+hostile() {
+	local o
+	fx_fork "$1" primary
+	if [ "$2" = 160000 ]; then
+		o=$(fx_git rev-parse primary)
+	else
+		o=$(printf "$4" | fx_git hash-object -w --stdin)
+	fi
+	fx_git update-index --add --cacheinfo "$2,$o,$3"
+	fx_commit $((FX_T0 + 60)) "hostile $1"
+	fx_branch primary
+}
+
+# Each hostile branch is refused into primary and --into a branch, with
+# one line naming the path, both refs left where they were; the store
+# still opens after.
+t_merge_hostile() {
+	local m=$W/mh.git p i n path
+	fx_history "$m" >/dev/null
+	git --git-dir="$m" branch inspect primary
+	hostile schema 100644 meta/schema 'gitnet-store 2\n'
+	hostile toplevel 100644 README 'hello\n'
+	hostile symlink 120000 arp/192.168.1/9 '/etc/passwd'
+	hostile gitlink 160000 nat/udp/192.168.1/2/53 ''
+	hostile junk 100644 arp/192.168.1/8 'junk\n'
+	hostile exec 100755 arp/192.168.1/6 "expires never\nlearned-on inside\nlladdr $MAC1\nstate PERMANENT\nupdated 1795341601.000000\n"
+	# git update-index refuses '..'; git mktree writes it.
+	fx_git update-ref refs/heads/dotdot "$(fx_git commit-tree -p primary -m dotdot \
+	    "$( (fx_git ls-tree primary; printf '100644 blob %s\t..\n' \
+	    "$(echo x | fx_git hash-object -w --stdin)") | fx_git mktree)")"
+	p=$(git --git-dir="$m" rev-parse primary)
+	i=$(git --git-dir="$m" rev-parse inspect)
+	for n in schema:meta/schema toplevel:README symlink:arp/192.168.1/9 \
+	    gitlink:nat/udp/192.168.1/2/53 junk:arp/192.168.1/8 exec:arp/192.168.1/6 \
+	    'dotdot:\.\.: '; do
+		path=${n#*:} n=${n%%:*}
+		bad 1 "merge: .*$path.*refusing to merge $n" gn_m "$m" merge "$n" || return 1
+		bad 1 "merge: .*$path.*refusing to merge $n" gn_m "$m" merge "$n" --into inspect || return 1
+		[ "$(git --git-dir="$m" rev-parse primary)" = "$p" ] &&
+		[ "$(git --git-dir="$m" rev-parse inspect)" = "$i" ] || return 1
+	done
+	"$G" --repo "$m" show arp >/dev/null && "$G" --repo "$m" log -n 1 >/dev/null
+}
+gn_m() { local r=$1; shift; "$G" --repo "$r" "$@"; }
+ok "merge refuses a hostile branch (schema, name, symlink, gitlink, junk, exec, ..)" t_merge_hostile
 
 t_merge_driver_files() {
 	printf 'expires 1795341640.500000\nlearned-on inside\nlladdr %s\nstate REACHABLE\nupdated 1795341610.000000\n' $MAC1 >"$W/o"
@@ -364,6 +435,50 @@ t_merge_locked() {
 	return $rc
 }
 ok "merge into primary while a router holds the store: clear message" t_merge_locked
+
+# --- replay -----------------------------------------------------------
+# primary..peer onto a branch at primary: peer's add applies (the blob
+# byte-identical), its update of 192.168.1.1 clashes with primary's.
+t_replay() {
+	local m=$W/rp.git s
+	mkconflict "$m"
+	git --git-dir="$m" branch side primary
+	"$G" --repo "$m" replay primary..peer --onto side >"$W/got" || return 1
+	cat "$W/got"
+	s=$(git --git-dir="$m" rev-parse --short=12 side)
+	[ "$(sed -n 1p "$W/got")" = "applied $(git --git-dir="$m" rev-parse --short=12 "$FX_PEER") -> $s replay: arp: add 192.168.1.7 -> $MAC2 (1 entries)" ] &&
+	grep -qx "  clash arp/192.168.1/1: side changed it since $(git --git-dir="$m" rev-parse --short=12 "$FX_C4"); kept side's value" "$W/got" &&
+	[ "$(tail -1 "$W/got")" = "replayed 1 of 2 commits onto side: 1 entries applied, 0 already there, 1 clashes" ] &&
+	[ "$(git --git-dir="$m" rev-parse side:arp/192.168.1/7)" = "$(git --git-dir="$m" rev-parse peer:arp/192.168.1/7)" ] &&
+	[ "$(git --git-dir="$m" log -1 --format='%an %cn %(trailers:key=Replayed-From,valueonly)' side)" = "r1 gitnet-replay $FX_PEER" ] &&
+	[ "$(git --git-dir="$m" rev-parse side~1)" = "$(git --git-dir="$m" rev-parse primary)" ] &&
+	"$G" --repo "$m" replay primary..peer --onto side | tail -1 |
+	    grep -qx "replayed 0 of 2 commits onto side: 0 entries applied, 1 already there, 1 clashes" &&
+	git --git-dir="$m" fsck --strict 2>&1
+}
+ok "replay A..B --onto BRANCH: byte-identical entries, clash kept, trailer" t_replay
+
+t_replay_locked() {
+	local m=$W/rpl.git p rc=0
+	mkconflict "$m"
+	git --git-dir="$m" branch side primary
+	p=$(git --git-dir="$m" rev-parse primary)
+	flock "$m/gitnet.lock" sleep 5 &
+	local pid=$!
+	sleep 0.3
+	bad 1 "locked by another live process.*replay onto another branch" \
+	    "$G" --repo "$m" replay "$FX_PEER" --onto primary || rc=1
+	"$G" --repo "$m" replay "$FX_PEER" --onto side >/dev/null || rc=1
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	[ "$rc" = 0 ] && [ "$(git --git-dir="$m" rev-parse primary)" = "$p" ] &&
+	[ "$(git --git-dir="$m" rev-parse side~1)" = "$p" ]
+}
+ok "replay onto primary refused while a router runs; onto a branch works" t_replay_locked
+
+ok "replay: A...B refused" bad 2 "replay: 'primary...peer': A...B is not supported, give A..B" \
+    gn replay primary...peer --onto peer
+ok "replay: unknown revision" bad 2 "replay: unknown revision 'nope..peer'" \
+    gn replay nope..peer --onto peer
 
 # --- fsck -------------------------------------------------------------
 t_fsck_clean() {
