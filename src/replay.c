@@ -13,8 +13,10 @@
  * the repository's lock held for the whole run.
  *
  * What a capture cannot say, and the conventions taken for it:
- *  - The capture is of one link (opts.side); the other link's frames are
- *    not there, so next hops there resolve only from restored ARP entries.
+ *  - The capture is of one link (opts.side). A capture of the other link
+ *    taken at the same time (opts.other, same clock) feeds that one;
+ *    without it, next hops there resolve only from restored ARP entries
+ *    and nothing comes back from there.
  *  - MACs: given, else meta/router's (routers record them since issue 11),
  *    else for the captured side the capture's (io_pcap_find_mac), and
  *    02:00:00:00:00:01/02 for the other.
@@ -76,7 +78,7 @@ router_replay(const struct router_replay_opts *o, struct router_replay_report *r
 	static struct router r;
 	static const char *const side[ROUTER_NIF] = { "inside", "outside" };
 	struct store_router meta;
-	struct pcap_file cap = { 0 };
+	struct pcap_file cap = { 0 }, other = { 0 };
 	struct pcap_out *out = NULL;
 	struct state_stats st;
 	char ref[200], why[512];
@@ -102,13 +104,18 @@ router_replay(const struct router_replay_opts *o, struct router_replay_report *r
 			return 2;
 		}
 	}
-	if ((e = io_pcap_load(&cap, o->capture, err, errlen)) < 0)
+	if ((e = io_pcap_load(&cap, o->capture, err, errlen)) < 0 ||
+	    (o->other != NULL && (e = io_pcap_load(&other, o->other, err, errlen)) < 0)) {
+		io_pcap_unload(&cap);
 		return e == -2 ? 1 : 2;
+	}
 
 	config_from_meta(&r.cfg, &meta);
 	snprintf(r.cfg.state_dir, sizeof(r.cfg.state_dir), "%s", o->repo);
 	r.simulated = true;
 	r.sim_us = cap.n > 0 ? cap.rec[0].ts_us : rev_time;
+	if (other.n > 0 && (cap.n == 0 || other.rec[0].ts_us < r.sim_us))
+		r.sim_us = other.rec[0].ts_us;
 	r.seed = o->seed;
 	r.window_ms = o->window_ms ? o->window_ms : meta.window_ms;
 	r.tick_ms = meta.tick_ms;
@@ -123,7 +130,7 @@ router_replay(const struct router_replay_opts *o, struct router_replay_report *r
 		struct io_pcap_params p = {
 			.name = meta.iface[i].dev,
 			.mtu = meta.iface[i].mtu,
-			.in = i == o->side ? &cap : NULL,
+			.in = i == o->side ? &cap : o->other != NULL ? &other : NULL,
 			.out = out,
 			.clock_us = &r.sim_us,
 		};
@@ -132,11 +139,12 @@ router_replay(const struct router_replay_opts *o, struct router_replay_report *r
 			memcpy(p.mac, o->mac[i], ETH_ALEN);
 		else if (meta.iface[i].has_mac)
 			memcpy(p.mac, meta.iface[i].mac, ETH_ALEN);
-		else if (i == o->side) {
-			if (io_pcap_find_mac(p.mac, &cap, meta.iface[i].addr,
+		else if (p.in != NULL) {
+			if (io_pcap_find_mac(p.mac, p.in, meta.iface[i].addr,
 			    meta.iface[i].plen) < 0) {
 				snprintf(err, errlen, "%s: cannot tell the router's %s MAC from the "
-				    "capture; give --%s-mac", o->capture, side[i], side[i]);
+				    "capture; give --%s-mac", i == o->side ? o->capture : o->other,
+				    side[i], side[i]);
 				goto done;
 			}
 		} else {
@@ -197,5 +205,6 @@ done:
 		rc = 1;
 	}
 	io_pcap_unload(&cap);
+	io_pcap_unload(&other);
 	return rc;
 }

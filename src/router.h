@@ -61,6 +61,7 @@ int router_main_stop_signal(void);
 struct router_replay_opts {
 	const char	*repo, *at, *branch, *capture, *output;	/* output may be NULL */
 	int		side;		/* the captured link: 0 inside, 1 outside */
+	const char	*other;		/* the other link's capture, or NULL */
 	uint8_t		mac[ROUTER_NIF][ETH_ALEN];
 	bool		have_mac[ROUTER_NIF];
 	uint64_t	seed;

@@ -327,8 +327,15 @@ writer_turn(struct state *s, uint64_t now)
 	if (s->finish_at != 0 && (now >= s->finish_at || atomic_load(&s->stop)))
 		tick_finish(s, now);
 	if (now >= s->next_tick && s->finish_at == 0) {
+		uint64_t t = (uint64_t)s->o.tick_ms * 1000;
+
 		tick_begin(s, now);
-		s->next_tick = now + (uint64_t)s->o.tick_ms * 1000;
+		/*
+		 * The next on the grid of whole tick periods of unix time, not a
+		 * period after this one: a replay's ticks fall where the live
+		 * router's did (the pipeline's NAT sweeps keep off this grid).
+		 */
+		s->next_tick = (now / t + 1) * t;
 	}
 }
 

@@ -9,7 +9,7 @@
  *
  *	gitnet replay-pcap FILE --at REV [-o OUT.pcap] [--branch NAME]
  *	    [--side inside|outside] [--inside-mac MAC] [--outside-mac MAC]
- *	    [--seed N] [--window MS]
+ *	    [--seed N] [--window MS] [--other-capture FILE2]
  *
  * This file parses the command line and prints the summary; the conventions
  * for what a capture cannot say (the other link, MACs, the seed) are
@@ -38,7 +38,7 @@ rp_usage(FILE *f)
 	fprintf(f,
 	    "usage: gitnet replay-pcap FILE --at REV [-o OUT.pcap] [--branch NAME]\n"
 	    "           [--side inside|outside] [--inside-mac MAC] [--outside-mac MAC]\n"
-	    "           [--seed N] [--window MS]\n"
+	    "           [--seed N] [--window MS] [--other-capture FILE2]\n"
 	    "\n"
 	    "Run the router offline on FILE (pcap, Ethernet): its own event loop, timers,\n"
 	    "group commit and expiry ticks, with the setup (interfaces, NAT, pool,\n"
@@ -59,6 +59,9 @@ rp_usage(FILE *f)
 	    "  --seed N        the pipeline's random seed (default 1; the live router's\n"
 	    "                  is not recorded)\n"
 	    "  --window MS     group commit window (default: meta/router's, 100)\n"
+	    "  --other-capture FILE2\n"
+	    "                  a capture of the other link taken at the same time, fed\n"
+	    "                  to that interface (default: nothing arrives there)\n"
 	    "\n"
 	    "Two runs give byte-identical output and the same commit ids. The repository\n"
 	    "must not be held by a running router (its lock is taken for the run).\n"
@@ -126,6 +129,7 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 		{ "outside-mac", required_argument, NULL, 'O' },
 		{ "seed",	 required_argument, NULL, 'S' },
 		{ "window",	 required_argument, NULL, 'w' },
+		{ "other-capture", required_argument, NULL, 'c' },
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -178,6 +182,9 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 				return tool_err(2, RP_NAME, "--window: '%s' is not a number of ms", optarg);
 			/* 0 (commit each change at once) is the shortest window the writer has. */
 			o.window_ms = window_ms ? (unsigned)window_ms : 1;
+			break;
+		case 'c':
+			o.other = optarg;
 			break;
 		case 'h':
 			rp_usage(stdout);
