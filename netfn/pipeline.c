@@ -51,9 +51,9 @@ struct nf {
 /*
  * Sweeps run on a fixed grid of unix time, 50 ms past each tenth of a
  * second: a replay of a capture sweeps at the instants the live router
- * did, and never at a whole second, where the store's expiry ticks run
- * (src/state.c): which of the two sees an expiring entry first is then
- * the same live and replayed.
+ * did, and never at a whole or half second, where NAT expiries and the
+ * store's expiry ticks fall (src/state.c): which of a sweep and a tick
+ * sees an expiring entry first is then the same live and replayed.
  */
 #define NAT_SWEEP_PHASE	50000
 

@@ -331,11 +331,16 @@ writer_turn(struct state *s, uint64_t now)
 
 		tick_begin(s, now);
 		/*
-		 * The next on the grid of whole tick periods of unix time, not a
-		 * period after this one: a replay's ticks fall where the live
-		 * router's did (the pipeline's NAT sweeps keep off this grid).
+		 * The next on a fixed grid of unix time, half a period past each
+		 * whole one, not a period after this tick: a replay's ticks fall
+		 * where the live router's did. Half past, because NAT expiries
+		 * are whole seconds (a tick there would race the data path's
+		 * refresh of a live entry), and the pipeline's NAT sweeps keep
+		 * 50 ms off it (netfn/pipeline.c).
 		 */
-		s->next_tick = (now / t + 1) * t;
+		s->next_tick = (now + t / 2) / t * t + t / 2;
+		if (s->next_tick <= now)
+			s->next_tick += t;
 	}
 }
 
