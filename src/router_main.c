@@ -17,7 +17,10 @@
  * frame), waking for frames, the control socket, signals (signalfd) or the
  * next timer, whichever is first, and at least every 100 ms.
  *
- * Time: netfn gets router_now_us() (clock.c): monotonic, in unix time.
+ * Time: netfn gets router_now_us() (clock.c): monotonic, in unix time. A
+ * replay (router_run_simulated, for gitnet replay-pcap) runs the same turn
+ * on pcap interfaces with a simulated clock, r->sim_us, which jumps to the
+ * next frame or deadline; the live loop, run(), never looks at it.
  */
 #include <arpa/inet.h>
 #include <errno.h>

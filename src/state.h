@@ -6,7 +6,10 @@
  * never blocks, never allocates); the writer thread turns them into store
  * changes, group-commits them (store_poll: every window_ms or batch_max
  * changes, fsynced before primary moves), and runs the expiry tick every
- * tick_ms on an expire_<unix.usec> branch merged back into primary.
+ * tick_ms (half past each period of unix time, so a replay ticks at the
+ * same instants) on an expire_<unix.usec> branch merged back into primary.
+ * In sync mode (gitnet replay-pcap) there is no thread: the event loop
+ * calls the writer at its deadlines on a simulated clock.
  *
  * Overflow policy: when the disk is slower than the table changes for long
  * enough to fill the ring, new events are dropped, counted (events_lost)
