@@ -205,7 +205,7 @@ router_meta(const struct router *r, char *buf, size_t cap)
 int
 router_state_open(struct router *r, char *err, size_t errlen)
 {
-	static char info[8192], host[64];
+	static char info[16384], host[64];	/* 64 routes, neighbours, forwards */
 	struct state_opts so;
 	struct state_stats st;
 	uint64_t t0 = router_now_us();
