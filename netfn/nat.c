@@ -350,7 +350,10 @@ nat_is_external(const struct nat *nat, uint32_t addr)
 /*
  * Seconds since t0. t0 is fixed by the first call, 2^30 s (34 years) before
  * it, so times restored from before the start are representable; u32
- * seconds then last another 100 years.
+ * seconds then last another 100 years. t0 is a whole unix second: expiries
+ * fall on whole seconds whenever the router started, so a replay of a
+ * capture (which starts at its first frame) stores the same ones, and the
+ * store's ticks (half past, src/state.c) stay clear of them.
  */
 #define T0_BACK_S	(1ULL << 30)
 
@@ -358,7 +361,7 @@ static uint32_t
 tsec(struct nat *nat, uint64_t now)
 {
 	if (!nat->t0_set) {
-		nat->t0 = now > T0_BACK_S * US ? now - T0_BACK_S * US : 0;
+		nat->t0 = now > T0_BACK_S * US ? (now / US - T0_BACK_S) * US : 0;
 		nat->t0_set = true;
 	}
 	return now <= nat->t0 ? 0 : (uint32_t)((now - nat->t0) / US);

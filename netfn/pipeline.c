@@ -50,6 +50,22 @@ struct nf {
 };
 
 #define NAT_SWEEP_US	100000	/* ten sweeps a second */
+/*
+ * Sweeps run on a fixed grid of unix time, 50 ms past each tenth of a
+ * second: a replay of a capture sweeps at the instants the live router
+ * did, and never at a whole or half second, where NAT expiries and the
+ * store's expiry ticks fall (src/state.c): which of a sweep and a tick
+ * sees an expiring entry first is then the same live and replayed.
+ */
+#define NAT_SWEEP_PHASE	50000
+
+static uint64_t
+nat_sweep_next(uint64_t now)
+{
+	uint64_t at = (now - NAT_SWEEP_PHASE) / NAT_SWEEP_US * NAT_SWEEP_US + NAT_SWEEP_PHASE;
+
+	return now < NAT_SWEEP_PHASE ? NAT_SWEEP_PHASE : at + NAT_SWEEP_US;
+}
 #define NAT_DIST	8	/* frames between a prefetch and its use */
 #define NAT_AHEAD	32	/* bucket ring, a power of two >= 2 * NAT_DIST + 1 */
 _Static_assert(NAT_AHEAD >= 2 * NAT_DIST + 1 && (NAT_AHEAD & (NAT_AHEAD - 1)) == 0,
@@ -727,7 +743,7 @@ nf_tick(struct nf *nf, uint64_t now, struct nf_out *out)
 	arp_tick(nf->arp, now, out, arp_failed, nf);
 	if (nf->nat != NULL && now >= nf->nat_sweep_at) {
 		nat_tick(nf->nat, now, out);
-		nf->nat_sweep_at = now + NAT_SWEEP_US;
+		nf->nat_sweep_at = nat_sweep_next(now);
 	}
 }
 

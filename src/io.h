@@ -8,6 +8,11 @@
  * rx_release; the pipeline rewrites forwarded frames in place and the event
  * loop sends them before releasing. tx_burst copies, so its frames may be
  * released as soon as it returns.
+ *
+ * A simulated backend (the pcap one, for gitnet replay-pcap) has no file
+ * descriptor to poll and no wall clock: it hands out the frames whose
+ * capture time has come on a clock the event loop advances, and tells the
+ * loop when its next frame is due (next_us), so the loop can jump there.
  */
 #ifndef SRC_IO_H
 #define SRC_IO_H
@@ -49,6 +54,11 @@ struct io_ops {
 	 * the interface cannot take it. Never blocks. */
 	unsigned	(*tx_burst)(struct io *io, const struct nf_frame *f, unsigned n);
 	void		(*close)(struct io *io);
+	/*
+	 * Simulated backends only (NULL otherwise): the time of the next frame
+	 * rx_burst will hand out, UINT64_MAX when the input is exhausted.
+	 */
+	uint64_t	(*next_us)(struct io *io);
 };
 
 struct io {
@@ -93,6 +103,73 @@ struct io_params {
  */
 int io_packet_open(struct io **out, const char *dev, uint8_t ifidx,
     const struct io_params *p, char *errbuf, size_t errlen);
+
+/*
+ * A capture file (pcap, Ethernet; micro- or nanosecond, either byte order)
+ * read and checked whole: every record's time and bytes, which point into
+ * buf. io_pcap_load fails with the byte offset where the file stops making
+ * sense; returns 0, -1 with the message in errbuf (a corrupt or unreadable
+ * file), or -2 (out of memory).
+ */
+struct pcap_rec {
+	uint64_t	ts_us;
+	const uint8_t	*data;
+	uint32_t	len;
+};
+
+struct pcap_file {
+	uint8_t		*buf;
+	size_t		size;
+	struct pcap_rec	*rec;
+	size_t		n;
+};
+
+int io_pcap_load(struct pcap_file *c, const char *path, char *errbuf, size_t errlen);
+void io_pcap_unload(struct pcap_file *c);
+
+/*
+ * The router's MAC on a captured link whose subnet is addr/plen: the sender
+ * of an ARP packet from addr, or the destination of an IPv4 frame from the
+ * subnet to an address off it (which only the router forwards). 0 when
+ * found, -1 when the capture does not tell.
+ */
+int io_pcap_find_mac(uint8_t mac[ETH_ALEN], const struct pcap_file *c, uint32_t addr,
+    uint8_t plen);
+
+/* Where both pcap interfaces write what they send (little-endian, usec). */
+struct pcap_out;
+
+int io_pcap_out_open(struct pcap_out **out, const char *path, char *errbuf, size_t errlen);
+/* Flush and close: 0, or -1 with the message in errbuf. NULL: 0. */
+int io_pcap_out_close(struct pcap_out *o, char *errbuf, size_t errlen);
+
+struct io_pcap_params {
+	const char	*name;
+	uint8_t		mac[ETH_ALEN];
+	uint16_t	mtu;		/* 0: 1500 */
+	const struct pcap_file *in;	/* frames received, NULL: none */
+	struct pcap_out	*out;		/* where sent frames go, NULL: nowhere */
+	const uint64_t	*clock_us;	/* the loop's simulated time */
+};
+
+/*
+ * A simulated interface over a loaded capture. rx_burst hands out, in file
+ * order, the records whose time is at or before *clock_us, skipping (and
+ * counting) frames the router itself sent in the original run (source MAC
+ * = ours) and frames too large for the pipeline; tx_burst writes frames to
+ * p->out stamped *clock_us. fd is -1. p->in and p->out must outlive it.
+ */
+int io_pcap_open(struct io **out, uint8_t ifidx, const struct io_pcap_params *p,
+    char *errbuf, size_t errlen);
+
+/* What a pcap interface did not feed: its own frames, oversize frames. */
+void io_pcap_skipped(struct io *io, uint64_t *own, uint64_t *oversize);
+
+static inline uint64_t
+io_next_us(struct io *io)
+{
+	return io->ops->next_us != NULL ? io->ops->next_us(io) : UINT64_MAX;
+}
 
 static inline unsigned
 io_rx_burst(struct io *io, struct nf_frame *f, unsigned max)

@@ -29,6 +29,16 @@ struct router {
 	uint64_t		drops_logged;	/* bit per drop reason already logged */
 	uint8_t			io_logged;	/* bit per interface: rx_truncated logged */
 	uint64_t		started_us;
+	/*
+	 * The clock: router_now_us() (the wall, monotonic), or for a replay
+	 * a simulated one, sim_us, that the loop advances to each next thing
+	 * due on the capture's timeline (router_time).
+	 */
+	bool			simulated;
+	uint64_t		sim_us;
+	const char		*state_branch, *state_base;	/* replay: state_opts */
+	unsigned		window_ms, tick_ms;	/* state writer: 100, 1000 */
+	uint64_t		seed;		/* replay: the pipeline's seed */
 };
 
 /*
@@ -45,9 +55,60 @@ int router_main(int argc, char **argv);
 /* The signal (SIGTERM, SIGINT) that stopped the last router_main, else 0. */
 int router_main_stop_signal(void);
 
+/*
+ * gitnet replay-pcap (replay.c): the router's own loop, timers, group
+ * commit and ticks over a capture, on the capture's clock, with the setup
+ * REV's meta/router records; its history goes to a new branch from REV.
+ */
+struct router_replay_opts {
+	const char	*repo, *at, *branch, *capture, *output;	/* output may be NULL */
+	int		side;		/* the captured link: 0 inside, 1 outside */
+	const char	*other;		/* the other link's capture, or NULL */
+	uint8_t		mac[ROUTER_NIF][ETH_ALEN];
+	bool		have_mac[ROUTER_NIF];
+	uint64_t	seed;
+	unsigned	window_ms;	/* 0: meta/router's */
+};
+
+struct router_replay_report {
+	char		at_hex[41], head_hex[41];
+	uint64_t	restored_arp, restored_nat, restored_skipped;
+	uint64_t	fed[ROUTER_NIF], own, oversize, sent[ROUTER_NIF];
+	struct nf_stats	nf;
+	uint64_t	events, not_recorded, commits, ticks;
+};
+
+/*
+ * Returns 0, or the tool's exit status with the reason in err: 2 for bad
+ * input (unknown revision, no meta/router, a corrupt capture, an existing
+ * branch), 1 for a failure (the repository held by a router, I/O).
+ */
+int router_replay(const struct router_replay_opts *o, struct router_replay_report *rep,
+    char *err, size_t errlen);
+
+/*
+ * The loop on a simulated clock (router_main.c): r is set up as for run()
+ * with pcap interfaces and r->simulated; runs until every interface's input
+ * is exhausted, then settles the state writer.
+ */
+int router_run_simulated(struct router *r);
+/* Build r->nf from r->cfg and r->io[] (MACs, MTUs), routes included. */
+int router_pipeline_open(struct router *r, char *err, size_t errlen);
+/* Open the state repository and restore its tables into r->nf. */
+int router_state_open(struct router *r, char *err, size_t errlen);
+/* Close state, control socket, interfaces and pipeline. */
+void router_close(struct router *r);
+
 /* Microseconds since the epoch, monotonic (clock.c). */
 void router_clock_init(void);
 uint64_t router_now_us(void);
+
+/* The router's time: simulated for a replay, else router_now_us(). */
+static inline uint64_t
+router_time(const struct router *r)
+{
+	return r->simulated ? r->sim_us : router_now_us();
+}
 
 /* Counters as `name value` lines. */
 void router_report_stats(const struct router *r, int fd);

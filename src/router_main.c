@@ -17,7 +17,10 @@
  * frame), waking for frames, the control socket, signals (signalfd) or the
  * next timer, whichever is first, and at least every 100 ms.
  *
- * Time: netfn gets router_now_us() (clock.c): monotonic, in unix time.
+ * Time: netfn gets router_now_us() (clock.c): monotonic, in unix time. A
+ * replay (router_run_simulated, for gitnet replay-pcap) runs the same turn
+ * on pcap interfaces with a simulated clock, r->sim_us, which jumps to the
+ * next frame or deadline; the live loop, run(), never looks at it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,6 +40,7 @@
 #include <unistd.h>
 
 #include "router.h"
+#include "store/store.h"
 
 #define BATCH		64
 #define BURSTS		16		/* batches per interface per turn */
@@ -152,42 +156,106 @@ warn_kernel_address(const char *dev)
 	freeifaddrs(ifa);
 }
 
+/* The setup meta/router records (store.h), from the config and the NICs. */
+static int
+router_meta(const struct router *r, char *buf, size_t cap)
+{
+	const struct config_iface *cif[ROUTER_NIF] = { &r->cfg.inside, &r->cfg.outside };
+	struct store_router m;
+	const struct router_config *c = &r->cfg;
+
+	store_router_default(&m);
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		snprintf(m.iface[i].dev, sizeof(m.iface[i].dev), "%s", cif[i]->dev);
+		m.iface[i].addr = cif[i]->addr;
+		m.iface[i].plen = cif[i]->plen;
+		m.iface[i].set = true;
+		m.iface[i].has_mac = true;
+		memcpy(m.iface[i].mac, r->io[i]->mac, ETH_ALEN);
+		m.iface[i].mtu = r->io[i]->mtu;
+	}
+	m.nat = c->nat;
+	m.gateway = c->gateway;
+	for (unsigned i = 0; i < c->nroutes && i < STORE_ROUTER_LIST; i++) {
+		m.routes[i].prefix = c->routes[i].prefix;
+		m.routes[i].plen = c->routes[i].plen;
+		m.routes[i].gw = c->routes[i].gw;
+		m.nroutes++;
+	}
+	for (unsigned i = 0; i < c->nstatic_arp && i < STORE_ROUTER_LIST; i++) {
+		m.arp[i].ip = c->static_arp[i].ip;
+		memcpy(m.arp[i].mac, c->static_arp[i].mac, ETH_ALEN);
+		m.narp++;
+	}
+	for (unsigned i = 0; i < c->nforwards && i < STORE_ROUTER_LIST; i++) {
+		m.forwards[i].proto = c->forwards[i].proto;
+		m.forwards[i].ext_port = c->forwards[i].ext_port;
+		m.forwards[i].int_ip = c->forwards[i].int_ip;
+		m.forwards[i].int_port = c->forwards[i].int_port;
+		m.nforwards++;
+	}
+	memcpy(m.pool, c->nat_pool, c->n_nat_pool * sizeof(uint32_t));
+	m.npool = c->n_nat_pool;
+	m.nat_params = c->nat_params;
+	m.arp_params = c->arp;
+	m.icmp_rate = c->icmp_rate;
+	m.icmp_burst = c->icmp_burst;
+	m.window_ms = r->window_ms;
+	m.tick_ms = r->tick_ms;
+	return store_router_encode(buf, cap, &m);
+}
+
 /*
  * Open the state repository and load primary into the pipeline: ARP entries
  * come back STALE, NAT sessions with their external ports, so established
- * connections carry on; what expired meanwhile goes at the first tick.
+ * connections carry on; what expired meanwhile goes at the first tick. A
+ * replay opens its own branch from its base instead, and drives the writer
+ * from its loop (sync).
  */
-static int
+int
 router_state_open(struct router *r, char *err, size_t errlen)
 {
-	static char info[512], host[64];
+	static char info[16384], host[64];	/* 64 routes, neighbours, forwards */
 	struct state_opts so;
 	struct state_stats st;
-	char a[16], b[16];
 	uint64_t t0 = router_now_us();
 
-	if (gethostname(host, sizeof(host)) != 0)
-		strcpy(host, "gitnet-router");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(info, sizeof(info), "inside %s %s/%u\noutside %s %s/%u\nnat %s\n",
-	    r->cfg.inside.dev, ipv4_ntop(r->cfg.inside.addr, a), r->cfg.inside.plen,
-	    r->cfg.outside.dev, ipv4_ntop(r->cfg.outside.addr, b), r->cfg.outside.plen,
-	    r->cfg.nat ? "on" : "off");
 	state_opts_default(&so);
+	if (r->window_ms != 0)
+		so.window_ms = r->window_ms;
+	if (r->tick_ms != 0)
+		so.tick_ms = r->tick_ms;
 	so.dir = r->cfg.state_dir;
-	so.router_id = host;
-	so.router_info = info;
 	so.ifnames = r->ifnames;
 	so.n_ifnames = ROUTER_NIF;
 	so.verbose = (unsigned)r->cfg.verbose;
+	if (r->simulated) {
+		so.router_id = "gitnet-replay";
+		so.branch = r->state_branch;
+		so.base = r->state_base;
+		so.sync = true;
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			strcpy(host, "gitnet-router");
+		host[sizeof(host) - 1] = '\0';
+		r->window_ms = so.window_ms;
+		r->tick_ms = so.tick_ms;
+		if (router_meta(r, info, sizeof(info)) < 0) {
+			snprintf(err, errlen, "state: %s", store_strerror());
+			return -1;
+		}
+		so.router_id = host;
+		so.router_info = info;
+	}
 	if (state_open(&r->state, &so, err, errlen) < 0 ||
-	    state_restore(r->state, r->nf, router_now_us(), err, errlen) < 0)
+	    state_restore(r->state, r->nf, router_time(r), err, errlen) < 0)
 		return -1;
 	state_get_stats(r->state, &st);
-	logmsg("state: loaded: dir=%s arp=%llu nat_sessions=%llu skipped=%llu ms=%.1f",
-	    r->cfg.state_dir, (unsigned long long)st.restored_arp,
-	    (unsigned long long)st.restored_nat, (unsigned long long)st.restore_skipped,
-	    (double)(router_now_us() - t0) / 1000);
+	if (!r->simulated)
+		logmsg("state: loaded: dir=%s arp=%llu nat_sessions=%llu skipped=%llu ms=%.1f",
+		    r->cfg.state_dir, (unsigned long long)st.restored_arp,
+		    (unsigned long long)st.restored_nat, (unsigned long long)st.restore_skipped,
+		    (double)(router_now_us() - t0) / 1000);
 	return 0;
 }
 
@@ -213,7 +281,7 @@ router_forwards(struct router *r, char *err, size_t errlen)
 		const struct config_forward *fw = &r->cfg.forwards[i];
 
 		if ((e = nf_forward_add(r->nf, fw->proto, fw->ext_port, fw->int_ip,
-		    fw->int_port, router_now_us(), &none)) < 0) {
+		    fw->int_port, router_time(r), &none)) < 0) {
 			snprintf(err, errlen, "router: forward %s:%u=%s:%u: %s",
 			    ip_proto_name(fw->proto), fw->ext_port,
 			    ipv4_ntop(fw->int_ip, a), fw->int_port, strerror(-e));
@@ -223,11 +291,10 @@ router_forwards(struct router *r, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-router_open(struct router *r, char *err, size_t errlen)
+int
+router_pipeline_open(struct router *r, char *err, size_t errlen)
 {
 	const struct config_iface *cif[ROUTER_NIF] = { &r->cfg.inside, &r->cfg.outside };
-	struct io_params iop = { 0 };
 	struct nf_config nc;
 	char a[16], b[16];
 	int e;
@@ -236,21 +303,28 @@ router_open(struct router *r, char *err, size_t errlen)
 	nc.arp = r->cfg.arp;
 	nc.icmp_rate = r->cfg.icmp_rate;
 	nc.icmp_burst = r->cfg.icmp_burst;
-	/*
-	 * The secret behind port choice, IP ids and ARP jitter: from the
-	 * kernel's generator, never from the clock or the pid (PID 1 in the
-	 * guest). Blocks only until the pool is initialised at boot.
-	 */
-	for (size_t got = 0; got < sizeof(nc.key); ) {
-		ssize_t k = getrandom((char *)nc.key + got, sizeof(nc.key) - got, 0);
+	if (r->simulated) {
+		/* A replay is deterministic: the key comes from --seed. */
+		nc.key[0] = r->seed;
+		nc.key[1] = ~r->seed;
+	} else {
+		/*
+		 * The secret behind port choice, IP ids and ARP jitter: from
+		 * the kernel's generator, never from the clock or the pid
+		 * (PID 1 in the guest). Blocks only until the pool is
+		 * initialised at boot.
+		 */
+		for (size_t got = 0; got < sizeof(nc.key); ) {
+			ssize_t k = getrandom((char *)nc.key + got, sizeof(nc.key) - got, 0);
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			snprintf(err, errlen, "router: getrandom: %s", strerror(errno));
-			return -1;
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				snprintf(err, errlen, "router: getrandom: %s", strerror(errno));
+				return -1;
+			}
+			got += (size_t)k;
 		}
-		got += (size_t)k;
 	}
 	nc.seed = nc.key[0] ^ nc.key[1];
 	nc.n_iface = ROUTER_NIF;
@@ -258,12 +332,8 @@ router_open(struct router *r, char *err, size_t errlen)
 	nc.outside = 1;
 	nc.nat_params = r->cfg.nat_params;
 	memcpy(nc.pool, r->cfg.nat_pool, r->cfg.n_nat_pool * sizeof(uint32_t));
-	iop.sw_segment = !r->cfg.gso;
 	nc.n_pool = r->cfg.n_nat_pool;
 	for (int i = 0; i < ROUTER_NIF; i++) {
-		if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen)) < 0)
-			return -1;
-		warn_kernel_address(cif[i]->dev);
 		r->ifnames[i] = r->io[i]->name;
 		snprintf(nc.iface[i].name, sizeof(nc.iface[i].name), "%s", cif[i]->dev);
 		memcpy(nc.iface[i].mac, r->io[i]->mac, ETH_ALEN);
@@ -291,7 +361,23 @@ router_open(struct router *r, char *err, size_t errlen)
 		}
 	}
 	r->sink = (struct sink){ .events = sink_events, .ctx = r };
-	if (router_forwards(r, err, errlen) < 0)
+	/* Forwards before any state is restored: forwards win (router_forwards). */
+	return router_forwards(r, err, errlen);
+}
+
+static int
+router_open(struct router *r, char *err, size_t errlen)
+{
+	const struct config_iface *cif[ROUTER_NIF] = { &r->cfg.inside, &r->cfg.outside };
+	struct io_params iop = { 0 };
+
+	iop.sw_segment = !r->cfg.gso;
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		if (io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen) < 0)
+			return -1;
+		warn_kernel_address(cif[i]->dev);
+	}
+	if (router_pipeline_open(r, err, errlen) < 0)
 		return -1;
 	if (strcmp(r->cfg.state_dir, "none") != 0 && router_state_open(r, err, errlen) < 0)
 		return -1;
@@ -300,7 +386,7 @@ router_open(struct router *r, char *err, size_t errlen)
 	return 0;
 }
 
-static void
+void
 router_close(struct router *r)
 {
 	/* The data path has stopped: commit and flush what it left. */
@@ -327,7 +413,7 @@ router_static(struct router *r, struct nf_out *out)
 		if (route_lookup(nf_routes(r->nf), ca->ip, &via) != 0)
 			return -1;
 		if ((e = arp_add_static(nf_arp(r->nf), via.ifidx, ca->ip, ca->mac,
-		    router_now_us(), out)) < 0) {
+		    router_time(r), out)) < 0) {
 			logmsg("router: arp %s: %s", ipv4_ntop(ca->ip, a), strerror(-e));
 			return -1;
 		}
@@ -462,6 +548,86 @@ run(struct router *r, int sfd)
 			ctl_serve(r);		/* its timeouts */
 		}
 	}
+}
+
+/*
+ * The loop on a simulated clock (gitnet replay-pcap). The same turn as
+ * run() -- receive bursts through the pipeline, send, hand events to the
+ * sink, run the pipeline's timers when due -- but instead of waiting in
+ * epoll the clock jumps to whatever is due next: a captured frame, a
+ * pipeline timer, or the state writer's group commit or tick, which run
+ * here on the loop's thread (state sync mode) at their own instants. At
+ * one instant the writer goes first (what was pending before it commits),
+ * then frames, then timers: deterministic, whatever the machine's speed.
+ * The run ends when every interface's input is exhausted; then the writer
+ * commits what is pending and merges a begun tick at their deadlines.
+ */
+int
+router_run_simulated(struct router *r)
+{
+	static uint8_t arena[ARENA_CAP];
+	struct nf_frame rx[BATCH], tx[TX_CAP];
+	struct nf_event ev[EV_CAP];
+	struct nf_out out = {
+		.tx = tx, .tx_cap = TX_CAP,
+		.arena = arena, .arena_cap = sizeof(arena),
+		.ev = ev, .ev_cap = EV_CAP,
+	};
+	uint64_t ticked_at = UINT64_MAX;
+	unsigned stalled = 0;
+
+	if (router_static(r, &out) < 0)
+		return -1;
+	nf_start(r->nf, r->sim_us, &out);
+	flush(r, &out);
+	for (;;) {
+		uint64_t next = UINT64_MAX, frame = UINT64_MAX, dl, now;
+
+		for (int i = 0; i < ROUTER_NIF; i++) {
+			uint64_t t = io_next_us(r->io[i]);
+
+			frame = t < frame ? t : frame;
+		}
+		if (frame == UINT64_MAX)
+			break;
+		next = frame;
+		/* A deadline may be early (see arp_next_deadline): once run at an
+		 * instant, it waits for the clock to move on. */
+		dl = nf_next_deadline(r->nf);
+		if (dl <= r->sim_us && ticked_at == r->sim_us)
+			dl = UINT64_MAX;
+		next = dl < next ? dl : next;
+		if (r->state != NULL && (dl = state_next_deadline(r->state)) < next)
+			next = dl;
+		/* Never spin on a deadline that does not move (a failing store). */
+		stalled = next <= r->sim_us ? stalled + 1 : 0;
+		if (stalled > 64)
+			next = frame;
+		if (next > r->sim_us)
+			r->sim_us = next;
+		now = r->sim_us;
+		if (r->state != NULL)
+			state_run(r->state, now);
+		for (int i = 0; i < ROUTER_NIF; i++) {
+			for (int b = 0; b < BURSTS; b++) {
+				unsigned got = io_rx_burst(r->io[i], rx, BATCH);
+
+				if (got == 0)
+					break;
+				nf_input(r->nf, rx, got, now, &out);
+				flush(r, &out);
+				io_rx_release(r->io[i]);
+			}
+		}
+		if (nf_next_deadline(r->nf) <= now) {
+			nf_tick(r->nf, now, &out);
+			flush(r, &out);
+			ticked_at = now;
+		}
+	}
+	if (r->state != NULL)
+		state_settle(r->state, &r->sim_us);
+	return 0;
 }
 
 int

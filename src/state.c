@@ -49,6 +49,8 @@ struct state {
 	unsigned	nlag, lag_at;
 	uint64_t	next_tick;
 	uint64_t	finish_at;	/* merge the begun tick then; 0: none */
+	uint64_t	first_us;	/* the oldest pending change's time */
+	bool		sync_started;
 	const char	*last_error;
 	uint64_t	last_error_at;
 
@@ -97,7 +99,9 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 	so.n_ifnames = o->n_ifnames;
 	so.window_ms = o->window_ms;
 	so.keep_expire = o->keep_expire;
-	so.create = true;
+	so.create = o->branch == NULL;
+	so.branch = o->branch;
+	so.base = o->base;
 	if ((e = store_open(&s->store, o->dir, &so)) < 0) {
 		/* The store's message names the directory and the reason. */
 		snprintf(err, errlen, "state: %s", store_strerror());
@@ -165,6 +169,8 @@ record(struct state *s, const struct nf_event *ev)
 {
 	if (left_to_tick(ev))
 		return;
+	if (store_pending(s->store) == 0)
+		s->first_us = ev->now_us;
 	if (store_record_event(s->store, ev) < 0) {
 		count_error(s, "record");
 		return;
@@ -192,6 +198,21 @@ log_durable(struct state *s)
 	for (int i = 0; i < 20; i++)
 		snprintf(hex + 2 * i, 3, "%02x", id[i]);
 	fprintf(stderr, "state: durable: head=%s\n", hex);
+}
+
+/* The writer's clock: the loop's (simulated) one in sync mode. */
+static uint64_t
+wall(const struct state *s, uint64_t now)
+{
+	return s->o.sync ? now : router_now_us();
+}
+
+static void
+count_made(struct state *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->st.made++;
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* Everything recorded so far is durable as of now: note the lags. */
@@ -233,12 +254,14 @@ commit_now(struct state *s, uint64_t now)
 		count_error(s, "commit");
 		return;
 	}
+	if (e == 0)
+		count_made(s);
 	if (store_flush(s->store) < 0) {
 		count_error(s, "flush");
 		return;
 	}
 	if (e == 0)
-		durable(s, router_now_us());
+		durable(s, wall(s, now));
 }
 
 /*
@@ -260,6 +283,8 @@ tick_begin(struct state *s, uint64_t now)
 		return;
 	}
 	if (e == 0)
+		count_made(s);
+	if (e == 0)
 		s->finish_at = now + (uint64_t)s->o.window_ms * 1000 * 2;
 }
 
@@ -275,6 +300,8 @@ tick_finish(struct state *s, uint64_t now)
 		count_error(s, "tick merge");
 		return;
 	}
+	if (e == 0)
+		count_made(s);
 	if (e == 0 && store_flush(s->store) < 0) {
 		count_error(s, "flush");
 		return;
@@ -286,6 +313,40 @@ tick_finish(struct state *s, uint64_t now)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* One turn of the writer at now: group commit, tick merge, tick. */
+static void
+writer_turn(struct state *s, uint64_t now)
+{
+	struct store_oid before = *store_head(s->store);
+	int e;
+
+	if ((e = store_poll(s->store, now)) < 0)
+		count_error(s, "group commit");
+	else if (e == 1) {
+		if (!store_oid_equal(&before, store_head(s->store)))
+			count_made(s);
+		durable(s, wall(s, now));
+	}
+	if (s->finish_at != 0 && (now >= s->finish_at || atomic_load(&s->stop)))
+		tick_finish(s, now);
+	if (now >= s->next_tick && s->finish_at == 0) {
+		uint64_t t = (uint64_t)s->o.tick_ms * 1000;
+
+		tick_begin(s, now);
+		/*
+		 * The next on a fixed grid of unix time, half a period past each
+		 * whole one, not a period after this tick: a replay's ticks fall
+		 * where the live router's did. Half past, because NAT expiries
+		 * are whole seconds (a tick there would race the data path's
+		 * refresh of a live entry), and the pipeline's NAT sweeps keep
+		 * 50 ms off it (netfn/pipeline.c).
+		 */
+		s->next_tick = (now + t / 2) / t * t + t / 2;
+		if (s->next_tick <= now)
+			s->next_tick += t;
+	}
+}
+
 static void *
 writer(void *arg)
 {
@@ -295,19 +356,8 @@ writer(void *arg)
 	for (;;) {
 		bool stopping = atomic_load(&s->stop);
 		unsigned n = drain(s);
-		uint64_t now = router_now_us();
-		int e;
 
-		if ((e = store_poll(s->store, now)) < 0)
-			count_error(s, "group commit");
-		else if (e == 1)
-			durable(s, router_now_us());
-		if (s->finish_at != 0 && (now >= s->finish_at || stopping))
-			tick_finish(s, now);
-		if (now >= s->next_tick && s->finish_at == 0) {
-			tick_begin(s, now);
-			s->next_tick = now + (uint64_t)s->o.tick_ms * 1000;
-		}
+		writer_turn(s, router_now_us());
 		if (stopping && n == 0 && s->finish_at == 0 &&
 		    atomic_load(&s->tail) == atomic_load(&s->head))
 			break;
@@ -316,6 +366,66 @@ writer(void *arg)
 	}
 	commit_now(s, router_now_us());
 	return NULL;
+}
+
+uint64_t
+state_next_deadline(struct state *s)
+{
+	uint64_t t = UINT64_MAX;
+
+	while (drain(s) == DRAIN_MAX)
+		;
+	if (!s->sync_started)
+		return 0;		/* the first tick: what expired meanwhile */
+	if (store_pending(s->store) > 0)
+		t = s->first_us + (uint64_t)s->o.window_ms * 1000;
+	if (s->finish_at != 0)
+		t = s->finish_at < t ? s->finish_at : t;
+	else if (s->next_tick < t)
+		t = s->next_tick;
+	return t;
+}
+
+void
+state_run(struct state *s, uint64_t now)
+{
+	while (drain(s) == DRAIN_MAX)
+		;
+	if (!s->sync_started) {
+		s->sync_started = true;
+		s->next_tick = now;
+	}
+	writer_turn(s, now);
+}
+
+void
+state_settle(struct state *s, uint64_t *now)
+{
+	while (drain(s) == DRAIN_MAX)
+		;
+	/* Bounded: a failing commit leaves its changes pending; give up then. */
+	for (int i = 0; i < 4; i++) {
+		uint64_t t = UINT64_MAX;
+
+		if (store_pending(s->store) > 0)
+			t = s->first_us + (uint64_t)s->o.window_ms * 1000;
+		if (s->finish_at != 0 && s->finish_at < t)
+			t = s->finish_at;
+		if (t == UINT64_MAX)
+			break;
+		if (t > *now)
+			*now = t;
+		if (store_pending(s->store) > 0 && *now >= t)
+			commit_now(s, *now);
+		if (s->finish_at != 0 && *now >= s->finish_at)
+			tick_finish(s, *now);
+	}
+}
+
+void
+state_head(struct state *s, char hex[41])
+{
+	store_oid_fmt(hex, store_head(s->store));
 }
 
 int

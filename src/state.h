@@ -6,7 +6,10 @@
  * never blocks, never allocates); the writer thread turns them into store
  * changes, group-commits them (store_poll: every window_ms or batch_max
  * changes, fsynced before primary moves), and runs the expiry tick every
- * tick_ms on an expire_<unix.usec> branch merged back into primary.
+ * tick_ms (half past each period of unix time, so a replay ticks at the
+ * same instants) on an expire_<unix.usec> branch merged back into primary.
+ * In sync mode (gitnet replay-pcap) there is no thread: the event loop
+ * calls the writer at its deadlines on a simulated clock.
  *
  * Overflow policy: when the disk is slower than the table changes for long
  * enough to fill the ring, new events are dropped, counted (events_lost)
@@ -24,6 +27,7 @@
 #ifndef SRC_STATE_H
 #define SRC_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +45,14 @@ struct state_opts {
 	unsigned	keep_expire;	/* expire_ branches kept: 8 */
 	unsigned	ring_events;	/* ring size, a power of two: 65536 */
 	unsigned	verbose;	/* >= 1: log "state: durable: head=ID" per flush */
+	/*
+	 * Replay (gitnet replay-pcap): the branch to write (NULL: primary),
+	 * started from base when it does not exist (store_opts), and no
+	 * writer thread: the event loop drives the writer on its simulated
+	 * clock with state_next_deadline and state_run (sync).
+	 */
+	const char	*branch, *base;
+	bool		sync;
 };
 
 void state_opts_default(struct state_opts *o);
@@ -55,6 +67,7 @@ struct state_stats {
 	uint64_t	lag_p50_us;	/* event to durable commit, median */
 	uint64_t	lag_p99_us;	/* and 99th percentile */
 	uint64_t	restored_arp, restored_nat, restore_skipped;
+	uint64_t	made;		/* commits written (group, tick, merge) */
 };
 
 struct state;
@@ -98,5 +111,24 @@ void state_push(struct state *s, const struct nf_event *ev, unsigned n);
 void state_close(struct state *s);
 
 void state_get_stats(struct state *s, struct state_stats *out);
+
+/*
+ * Sync mode (opts.sync), on the loop's thread, with the loop's clock. The
+ * writer's next deadline: the group commit of what is pending (its oldest
+ * change + window), the merge of a begun tick, or the next tick; events
+ * pushed so far are recorded first. UINT64_MAX: none.
+ */
+uint64_t state_next_deadline(struct state *s);
+/* Do what is due at now_us: group commit, tick merge, tick (the writer
+ * thread's turn, at a simulated instant). */
+void state_run(struct state *s, uint64_t now_us);
+/*
+ * The input has ended: commit what is pending at its group-commit deadline
+ * and merge a begun tick at its time (no new tick), advancing *now_us to
+ * the last of them. Nothing is left for state_close to commit.
+ */
+void state_settle(struct state *s, uint64_t *now_us);
+/* The head of the branch written, as 40 hex digits and a NUL. */
+void state_head(struct state *s, char hex[41]);
 
 #endif

@@ -353,8 +353,10 @@ struct tick_touch {
 };
 /* --- end --- */
 
+#define STORE_REF_MAX	256
+
 struct store_ref {
-	char		name[96];
+	char		name[STORE_REF_MAX + 40];
 	git_oid		id;
 };
 
@@ -381,8 +383,14 @@ struct store {
 	struct store_opts o;
 	char		*router_id, *router_info, *path;
 	int		lockfd;
-	git_oid		head, head_tree;	/* primary, in memory */
-	git_oid		durable;		/* primary on disk */
+	/*
+	 * The writer's branch (opts.branch): "refs/heads/primary" for the
+	 * router; tick_prefix names its expiry branches ("expire_", or
+	 * "<branch>_expire_" for any other).
+	 */
+	char		ref[STORE_REF_MAX], tick_prefix[STORE_REF_MAX];
+	git_oid		head, head_tree;	/* the branch, in memory */
+	git_oid		durable;		/* the branch on disk */
 	bool		have_durable;
 	uint64_t	unflushed_us;		/* when head first ran ahead */
 	unsigned	npacks;
@@ -395,7 +403,7 @@ struct store {
 
 	bool		tick_pending;
 	git_oid		tick_commit, tick_tree, tick_base_tree;
-	char		tick_name[64];		/* expire_<unix.usec> */
+	char		tick_name[STORE_REF_MAX + 24];	/* <tick_prefix><unix.usec> */
 	uint64_t	tick_now;
 	/*
 	 * The pending tick's fast merge (tick.c): what the tick removes, and
@@ -438,7 +446,7 @@ int store_xidx_apply_edits(struct store *st, const struct store_edits *es);
  * the writer's head (its tree, the expiry index, a pending tick's notes).
  */
 struct store_refup {
-	char		name[256];
+	char		name[STORE_REF_MAX + 40];
 	git_oid		new_, old;
 	bool		has_new, has_old, force;
 };

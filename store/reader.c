@@ -294,6 +294,14 @@ done:
 	return error < 0 ? store_gerr(error, "store: ref %s", name) : error;
 }
 
+bool
+store_ref_name_valid(const char *name)
+{
+	int valid = 0;
+
+	return git_reference_name_is_valid(&valid, name) == 0 && valid;
+}
+
 int
 store_ref_read(struct store_oid *out, struct store_reader *r, const char *name)
 {

@@ -3,8 +3,9 @@
  * of repositories that are not ours, flush (objects durable, then refs by
  * compare-and-swap), and reading the tables back at a revision or a time.
  *
- * Invariant: st->durable is what refs/heads/primary holds on disk; st->head
- * may run ahead of it (commits not yet flushed) and always descends from it.
+ * Invariant: st->durable is what the writer's branch (refs/heads/primary
+ * unless opts.branch names another) holds on disk; st->head may run ahead
+ * of it (commits not yet flushed) and always descends from it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -176,9 +177,11 @@ commit_meta(struct store *st, struct store_edits *es, const char *msg)
 	git_oid tree, id;
 	int error;
 
-	if ((error = store_tree_apply(&tree, st, st->have_durable ? &st->head_tree : NULL,
-	    es)) < 0 ||
-	    (error = store_commit_tree(&id, st, &tree, parents, st->have_durable ? 1 : 0,
+	/* A branch started from a base has a head before it is on disk. */
+	bool root = git_oid_is_zero(&st->head);
+
+	if ((error = store_tree_apply(&tree, st, root ? NULL : &st->head_tree, es)) < 0 ||
+	    (error = store_commit_tree(&id, st, &tree, parents, root ? 0 : 1,
 	    msg, (uint64_t)time(NULL) * 1000000)) < 0)
 		return error;
 	git_oid_cpy(&st->head, &id);
@@ -337,6 +340,44 @@ find_primary(struct store *st, const char *path)
 	return 0;
 }
 
+/*
+ * Another branch than primary (opts.branch): its head into st->head, or
+ * opts.base's commit when it does not exist yet (then have_durable stays
+ * false, and the first flush creates the branch without forcing it, so a
+ * branch made meanwhile by someone else is not overwritten). The store
+ * must exist: primary was found first.
+ */
+static int
+find_branch(struct store *st, const char *base)
+{
+	git_object *obj = NULL;
+	git_commit *c = NULL;
+	int error = git_reference_name_to_id(&st->head, st->repo, st->ref);
+
+	if (error == 0) {
+		git_oid_cpy(&st->durable, &st->head);
+		st->have_durable = true;
+		return 0;
+	}
+	if (error != GIT_ENOTFOUND)
+		return store_gerr(error, "store: %s: reading %s", st->path, st->ref);
+	if (base == NULL)
+		return store_err(GIT_ENOTFOUND, "store: %s: no branch %s (and no base to "
+		    "start it from)", st->path, st->ref + strlen("refs/heads/"));
+	if ((error = git_revparse_single(&obj, st->repo, base)) < 0 ||
+	    (error = git_object_peel((git_object **)&c, obj, GIT_OBJECT_COMMIT)) < 0) {
+		error = store_err(GIT_ENOTFOUND, "store: %s: unknown revision '%s'",
+		    st->path, base);
+		goto done;
+	}
+	git_oid_cpy(&st->head, git_commit_id(c));
+	st->have_durable = false;
+done:
+	git_commit_free(c);
+	git_object_free(obj);
+	return error;
+}
+
 static int
 index_entry(void *ctx, const struct store_entry *e)
 {
@@ -361,6 +402,8 @@ store_alloc(const char *path, const struct store_opts *o)
 	st->rd.st = st;
 	st->o = *o;
 	st->lockfd = -1;
+	snprintf(st->ref, sizeof(st->ref), "%s", PRIMARY);
+	snprintf(st->tick_prefix, sizeof(st->tick_prefix), "expire_");
 	st->path = strdup(path);
 	st->router_id = strdup(o->router_id);
 	st->router_info = o->router_info ? strdup(o->router_info) : NULL;
@@ -482,6 +525,19 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		st->o.batch_max = 1024;
 	if (st->o.max_packs < 2)
 		st->o.max_packs = 2;
+	if (o->branch != NULL && strcmp(o->branch, "primary") != 0) {
+		int valid = 0;
+
+		snprintf(st->ref, sizeof(st->ref), "refs/heads/%s", o->branch);
+		if (strlen(o->branch) > 128 || git_reference_name_is_valid(&valid, st->ref) < 0 ||
+		    !valid) {
+			error = store_err(STORE_EINVAL, "store: '%.128s' is not a valid branch name",
+			    o->branch);
+			goto fail;
+		}
+		snprintf(st->tick_prefix, sizeof(st->tick_prefix), "%s_expire_", o->branch);
+	}
+	st->o.branch = st->o.base = NULL;	/* not kept: the caller's strings */
 	lib_opts(o);
 	/* Refs and packs: fsynced by libgit2 too (the ref file and its directory). */
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, (int)o->fsync);
@@ -540,10 +596,18 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		goto fail;
 	if ((error = find_primary(st, path)) < 0)
 		goto fail;
+	if (error == 1 && strcmp(st->ref, PRIMARY) != 0) {
+		error = store_err(GIT_ENOTFOUND, "store: %s: empty repository: no %s to "
+		    "start %s from", path, o->base ? o->base : "base", st->ref);
+		goto fail;
+	}
 	if (error == 1) {
 		if ((error = create_tables(st)) < 0)
 			goto fail;
 		fresh = true;
+	} else if (strcmp(st->ref, PRIMARY) != 0) {
+		if ((error = find_branch(st, o->base)) < 0)
+			goto fail;
 	} else {
 		git_oid_cpy(&st->durable, &st->head);
 		st->have_durable = true;
@@ -626,7 +690,7 @@ store_queue_ref(struct store *st, const char *name, const git_oid *id)
 }
 
 struct xref {
-	char		name[128];
+	char		name[STORE_REF_MAX + 40];
 	uint64_t	t;
 };
 
@@ -648,8 +712,12 @@ prune_expire(struct store *st)
 	size_t n = 0, cap = 0;
 	int error;
 
-	if ((error = git_reference_iterator_glob_new(&it, st->repo,
-	    "refs/heads/expire_*")) < 0)
+	char glob[STORE_REF_MAX + 16];
+	size_t plen;
+
+	snprintf(glob, sizeof(glob), "refs/heads/%s*", st->tick_prefix);
+	plen = strlen(glob) - 1;
+	if ((error = git_reference_iterator_glob_new(&it, st->repo, glob)) < 0)
 		return store_gerr(error, "store: listing expiry branches");
 	while (git_reference_next(&r, it) == 0) {
 		const char *nm = git_reference_name(r);
@@ -664,8 +732,8 @@ prune_expire(struct store *st)
 			}
 			v = nv;
 		}
-		if (strlen(nm) < sizeof(v->name) &&
-		    sscanf(nm, "refs/heads/expire_%llu.%llu", &s, &us) == 2) {
+		if (strlen(nm) < sizeof(v->name) && strlen(nm) > plen &&
+		    sscanf(nm + plen, "%llu.%llu", &s, &us) == 2) {
 			snprintf(v[n].name, sizeof(v->name), "%s", nm);
 			v[n++].t = s * 1000000 + us;
 		}
@@ -717,7 +785,7 @@ store_flush(struct store *st)
 	}
 	st->nnewrefs = 0;
 	if (!git_oid_equal(&st->head, &st->durable) || !st->have_durable) {
-		snprintf(u.name, sizeof(u.name), "%s", PRIMARY);
+		snprintf(u.name, sizeof(u.name), "%s", st->ref);
 		git_oid_cpy(&u.new_, &st->head);
 		u.force = false;
 		u.has_old = st->have_durable;

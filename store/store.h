@@ -61,6 +61,7 @@
 
 #include "netfn/arp.h"
 #include "netfn/event.h"
+#include "netfn/nat.h"
 
 #define STORE_SCHEMA	"gitnet-store 1"
 
@@ -115,6 +116,18 @@ struct store_opts {
 	 * atomic on their own (temporary names, rename, compare-and-swap).
 	 */
 	bool		side;
+	/*
+	 * The branch the writer commits to: NULL or "primary" (the router).
+	 * Another name (gitnet replay-pcap) gets group commits, ticks (their
+	 * branches are named <branch>_expire_<unix.usec>, pruned apart from
+	 * primary's) and merges exactly as primary would; the repository must
+	 * already be a gitnet store. If the branch does not exist, it starts
+	 * at base (a revision, required then) and is created, not forced, at
+	 * the first flush. Interim: to be folded into write transactions on
+	 * any ref (issue 11).
+	 */
+	const char	*branch;
+	const char	*base;
 };
 
 /* Fill o with the defaults above (router_id "gitnet"). */
@@ -300,6 +313,9 @@ typedef int (*store_ref_fn)(void *ctx, const char *name,
     const struct store_oid *commit, bool peeled);
 int store_refs(struct store_reader *r, const char *glob, store_ref_fn fn,
     void *ctx);
+/* Whether name is a well-formed full ref name, as git checks it. */
+bool store_ref_name_valid(const char *name);
+
 /* The commit a ref names (full name); STORE_ENOTFOUND when absent. */
 int store_ref_read(struct store_oid *out, struct store_reader *r, const char *name);
 /*
@@ -520,7 +536,8 @@ int store_flush(struct store *st);
  */
 int store_poll(struct store *st, uint64_t now_us);
 
-/* The current head of primary (in memory; durable after store_flush). */
+/* The current head of the writer's branch, primary unless opts.branch says
+ * otherwise (in memory; durable after store_flush). */
 const struct store_oid *store_head(const struct store *st);
 
 /*
@@ -705,6 +722,107 @@ int store_fmt_conntrack_json(char *buf, size_t cap, const struct store_nat *n,
 int store_fmt_change(char *buf, size_t cap, const struct store_change *c);
 /* An entry in a Conflict: trailer: "arp 10.0.0.2 lladdr ... updated ...". */
 int store_fmt_summary(char *buf, size_t cap, const struct store_entry *e);
+
+/*
+ * meta/router: how the router that writes the store is set up, so that a
+ * replay (gitnet replay-pcap) runs the pipeline exactly as it ran. The
+ * router writes it at start (store_opts.router_info, from
+ * store_router_encode); a changed one is committed then.
+ *
+ * Text: `key value` lines in this order (the keys and value syntax of the
+ * router's config file, examples/router.conf, where it has them):
+ *
+ *	id NAME                         the router id (written by the store)
+ *	inside DEV A.B.C.D/PLEN         the interfaces (required)
+ *	outside DEV A.B.C.D/PLEN
+ *	nat on|off
+ *	inside.mac MAC, inside.mtu N    as the interface had them at start
+ *	outside.mac MAC, outside.mtu N
+ *	gateway IP                      default route
+ *	route PREFIX/PLEN=IP            repeated, in config order
+ *	arp IP=MAC                      permanent neighbours, repeated
+ *	forward PROTO:PORT=IP:PORT      port forwards, repeated
+ *	nat.pool IP                     repeated
+ *	nat.filtering MODE              address-port | address | endpoint
+ *	nat.udp_timeout_s N, nat.tcp_established_timeout_s N,
+ *	nat.tcp_transitory_timeout_s N, nat.icmp_timeout_s N,
+ *	nat.max_sessions N, nat.max_per_host N, nat.port_min N, nat.port_max N
+ *	arp.base_reachable_ms N, arp.delay_first_probe_ms N, arp.retrans_ms N,
+ *	arp.ucast_probes N, arp.mcast_probes N, arp.gc_stale_ms N,
+ *	arp.max_entries N, arp.unres_qlen N, arp.unres_total N
+ *	icmp.rate N, icmp.burst N
+ *	state.window_ms N, state.tick_ms N   group commit window, expiry tick
+ *
+ * Older routers wrote only id, inside, outside and nat: a missing key
+ * decodes to its default (store_router_default: the router's defaults,
+ * no MAC, MTU 0 meaning 1500). The NAT pipeline's seed is not recorded
+ * (it is random per start, and a repository reader could predict ports).
+ */
+#define STORE_ROUTER_LIST	64
+
+struct store_router_iface {
+	char		dev[16];
+	uint32_t	addr;
+	uint8_t		plen;
+	bool		set;		/* the interface line was there */
+	bool		has_mac;
+	uint8_t		mac[ETH_ALEN];
+	uint16_t	mtu;		/* 0: unknown (1500) */
+};
+
+struct store_router {
+	char		id[64];
+	struct store_router_iface iface[2];	/* inside (0), outside (1) */
+	bool		nat;
+	uint32_t	gateway;		/* 0: none */
+	struct {
+		uint32_t	prefix, gw;
+		uint8_t		plen;
+	}		routes[STORE_ROUTER_LIST];
+	unsigned	nroutes;
+	struct {
+		uint32_t	ip;
+		uint8_t		mac[ETH_ALEN];
+	}		arp[STORE_ROUTER_LIST];
+	unsigned	narp;
+	struct {
+		uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+		uint16_t	ext_port, int_port;
+		uint32_t	int_ip;
+	}		forwards[STORE_ROUTER_LIST];
+	unsigned	nforwards;
+	uint32_t	pool[NAT_MAX_EXT - 1];
+	unsigned	npool;
+	struct nat_params nat_params;
+	struct arp_params arp_params;
+	uint32_t	icmp_rate, icmp_burst;
+	unsigned	window_ms, tick_ms;
+};
+
+/* The router's defaults: NAT on, netfn's ARP and NAT defaults, 1000/50 ICMP,
+ * window 100 ms, tick 1000 ms; no interfaces. */
+void store_router_default(struct store_router *r);
+
+/* Encode into buf[0..cap) (the id line only when r->id is set): the length,
+ * or STORE_EINVAL if it does not fit or a field is out of range. */
+int store_router_encode(char *buf, size_t cap, const struct store_router *r);
+
+/*
+ * Decode meta/router text over store_router_default(). STORE_EPARSE with
+ * "meta/router: line N: ..." naming the first line that does not parse
+ * (an unknown key, a bad value, a list too long) or a missing interface.
+ */
+int store_router_decode(struct store_router *r, const char *text, size_t len);
+
+/*
+ * Read meta/router at revision rev of the repository at path, without the
+ * store's lock and without writing anything: the commit's id into hex
+ * (41 bytes, may be NULL) and its committer time into time_us (may be NULL).
+ * GIT_ENOTFOUND for an unknown revision, STORE_EFOREIGN without a
+ * meta/router, STORE_EPARSE as store_router_decode.
+ */
+int store_router_at(struct store_router *r, char hex[41], uint64_t *time_us,
+    const char *path, const char *rev);
 
 /* Codecs, exposed for tests and tools. */
 int store_entry_path(char *buf, size_t cap, const struct store_entry *e);

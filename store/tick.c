@@ -307,7 +307,7 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 	uint64_t *keys = NULL;
 	char (*paths)[STORE_PATH_MAX] = NULL;
 	size_t n = 0;
-	char t[24], ref[96];
+	char t[24], ref[STORE_REF_MAX + 40];
 	git_oid tree, id;
 	int error = 0;
 
@@ -374,7 +374,7 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 	}
 	if ((error = store_commit_tree(&id, st, &tree, parents, 1, msg.p, now_us)) < 0)
 		goto done;
-	snprintf(st->tick_name, sizeof(st->tick_name), "expire_%s", t);
+	snprintf(st->tick_name, sizeof(st->tick_name), "%s%s", st->tick_prefix, t);
 	snprintf(ref, sizeof(ref), "refs/heads/%s", st->tick_name);
 	if ((error = store_queue_ref(st, ref, &id)) < 0)
 		goto done;
@@ -407,7 +407,7 @@ done:
 int
 store_tick_finish(struct store *st, uint64_t now_us)
 {
-	char subject[96], trailer[64], msg[192], t[24];
+	char subject[STORE_REF_MAX + 40], trailer[64], msg[STORE_REF_MAX + 128], t[24];
 	int error;
 
 	if (!st->tick_pending)

@@ -73,7 +73,7 @@ int
 store_ref_update(struct store *st, const struct store_refup *u, const char *log)
 {
 	git_reference *ref = NULL;
-	bool primary = strcmp(u->name, PRIMARY) == 0;
+	bool primary = strcmp(u->name, st->ref) == 0;
 	int error;
 
 	if (u->has_new && u->force)
