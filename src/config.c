@@ -50,8 +50,8 @@
 #include <sys/un.h>
 
 #include "src/config.h"
+#include "src/version.h"
 
-#define CONFIG_VERSION		"gitnet-router 0.1"
 #define CONFIG_LINE_MAX		1023	/* bytes, newline excluded */
 #define CONFIG_WHY_MAX		1280	/* a quoted 1023-byte value fits */
 #define CONFIG_DAY_MS		86400000u
@@ -1064,7 +1064,7 @@ config_parse_args(struct router_config *c, int argc, char **argv,
 			fputs(config_usage, stdout);
 			return 1;
 		case OPT_VERSION:
-			puts(CONFIG_VERSION);
+			printf("gitnet-router %s\n", gitnet_version);
 			return 1;
 		case OPT_CONFIG:
 			if (cfg != NULL)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "src/config.h"
+#include "src/version.h"
 
 #define ERRLEN	2048
 
@@ -694,7 +695,7 @@ config_parse_args__help_and_version_return_1(void **state)
 		"committed to a git", "'none'",
 	};
 	struct router_config c;
-	char err[ERRLEN], out[8192];
+	char err[ERRLEN], out[8192], want[64];
 	size_t i;
 
 	(void)state;
@@ -711,7 +712,9 @@ config_parse_args__help_and_version_return_1(void **state)
 	assert_string_equal(out, config_usage);
 	assert_int_equal(run_captured(&c, ARGS(IN_OUT, "--version"), err, out,
 	    sizeof(out)), 1);
-	assert_string_equal(out, "gitnet-router 0.1\n");
+	snprintf(want, sizeof(want), "gitnet-router %s\n", gitnet_version);
+	assert_string_equal(out, want);
+	assert_non_null(strchr(gitnet_version, '.'));
 }
 
 struct args_case {
