@@ -221,13 +221,14 @@ uninstall:
 # The Debian package, built from a copy of the tree in build/deb/src so that
 # dpkg-buildpackage's outputs (written to the parent directory) land in
 # build/deb and debian/ stays clean. No tests inside the build (nocheck):
-# tests/pkg/test_deb.sh tests the built package.
+# tests/pkg/test_deb.sh tests the built package. The package's own make
+# must not inherit this one's command-line variables (B=...), hence env -u.
 deb:
 	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
 	tar -cf - --exclude=./build --exclude=./.git --exclude=./guest/out . | \
 		tar -C $(B)/deb/src -xf -
-	cd $(B)/deb/src && DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
-		dpkg-buildpackage -us -uc -b
+	cd $(B)/deb/src && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+		DEB_BUILD_OPTIONS="nocheck noautodbgsym $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
 	rm -rf $(B)/deb/src
 	@ls $(B)/deb/*.deb
 
