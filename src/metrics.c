@@ -520,7 +520,10 @@ request(struct metrics *m, struct client *c, uint64_t now)
 		reply_text(c, 404, "Not Found", "", "not found: try /metrics\n");
 		return;
 	}
-	/* Ask the loop for a fresh copy; answered on done_fd or after WAIT_US. */
+	/* Ask the loop for a fresh copy; answered on done_fd or after WAIT_US.
+	 * A copy published before this request is taken now, so that FRESH
+	 * from here on means one made after it. */
+	(void)take(m);
 	c->st = CL_WAITING;
 	c->wait_until = now + WAIT_US;
 	atomic_store_explicit(&m->want, true, memory_order_relaxed);
