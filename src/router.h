@@ -45,7 +45,8 @@ int router_main(int argc, char **argv);
  * SIGHUP reloads: router_main rereads the configuration (the same argv, so
  * the --config file), and if it is valid closes everything and opens again
  * with it, restoring the tables from the state repository, as the guest's
- * in-process restart does; sessions keep their external ports. An invalid
+ * in-process restart does; sessions keep their external ports, and the
+ * rings of interfaces it keeps stay open, frames waiting in them. An invalid
  * configuration is logged and the router goes on with the old one; one that
  * fails to open (a missing interface) is logged and the old one reopened.
  */

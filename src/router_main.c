@@ -23,8 +23,10 @@
  * router_main closes everything and opens again with the reread
  * configuration: the same in-process restart from the state repository that
  * the guest makes on a configuration change (router.h has the contract).
- * The rings are closed for the few milliseconds that takes; frames arriving
- * meanwhile are lost as on a busy link, and TCP resends them.
+ * The rings of interfaces the new configuration keeps stay open: frames
+ * arriving while the pipeline is rebuilt wait there (up to a ring's worth)
+ * and go through the new one, so a reload delays packets rather than
+ * dropping them. Their counters carry on; the pipeline's start again.
  *
  * Under systemd (Type=notify) the router says READY=1 once it forwards,
  * RELOADING=1 while it reloads and STOPPING=1 when it stops.
@@ -250,9 +252,13 @@ router_open(struct router *r, char *err, size_t errlen)
 	memcpy(nc.pool, r->cfg.nat_pool, r->cfg.n_nat_pool * sizeof(uint32_t));
 	nc.n_pool = r->cfg.n_nat_pool;
 	for (int i = 0; i < ROUTER_NIF; i++) {
-		if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen)) < 0)
-			return -1;
-		warn_kernel_address(cif[i]->dev);
+		/* A reload hands over the rings of a device it keeps (router_main). */
+		if (r->io[i] == NULL) {
+			if ((e = io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err,
+			    errlen)) < 0)
+				return -1;
+			warn_kernel_address(cif[i]->dev);
+		}
 		r->ifnames[i] = r->io[i]->name;
 		snprintf(nc.iface[i].name, sizeof(nc.iface[i].name), "%s", cif[i]->dev);
 		memcpy(nc.iface[i].mac, r->io[i]->mac, ETH_ALEN);
@@ -506,6 +512,7 @@ router_main(int argc, char **argv)
 {
 	static struct router r;
 	static struct router_config prev;
+	struct io *kept[ROUTER_NIF];
 	char err[512], a[16], b[16];
 	bool reloading = false, fallback = false;
 	uint64_t reload_at = 0;
@@ -562,8 +569,19 @@ router_main(int argc, char **argv)
 		notify("RELOADING=1");
 		reload_at = router_now_us();
 		prev = r.cfg;
+		for (int i = 0; i < ROUTER_NIF; i++) {
+			const char *was = i == 0 ? prev.inside.dev : prev.outside.dev;
+			const char *now = i == 0 ? next_cfg.inside.dev : next_cfg.outside.dev;
+
+			kept[i] = NULL;
+			if (strcmp(was, now) == 0) {
+				kept[i] = r.io[i];
+				r.io[i] = NULL;
+			}
+		}
 		router_close(&r);
 		router_reset(&r, &next_cfg);
+		memcpy(r.io, kept, sizeof(kept));
 		reloading = true;
 		fallback = false;
 	}

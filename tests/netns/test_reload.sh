@@ -42,10 +42,10 @@ unset NOTIFY_SOCKET
 check "it tells systemd READY=1" gn_wait 5 grep -qx READY=1 "$GN_RUN/notify.log"
 
 # A TCP echo server on srv; a client on cli that sends a line every 50 ms for
-# 12 s and wants each echoed, on one connection. The reload closes the rings
-# while the pipeline is rebuilt (its tables are allocated anew: 0.2-0.5 s
-# on an idle machine, seconds on a loaded one), so TCP resends meanwhile;
-# the per-line timeout is 30 s.
+# 12 s and wants each echoed, on one connection. While the pipeline is
+# rebuilt (its tables are allocated anew: 0.2-0.5 s on an idle machine,
+# seconds on a loaded one) frames wait in the rings, which the reload keeps
+# open; the per-line timeout is 30 s.
 cat >"$GN_RUN/tcp.py" <<'PY'
 import socket, sys, time
 if sys.argv[1] == "serve":
@@ -90,6 +90,7 @@ cat >"$conf" <<EOF2
 nat.udp_timeout_s 77
 metrics 127.0.0.1:9751
 EOF2
+rx_before=$(stat_get "if_${RTR_IN_DEV}_rx_frames")
 kill -HUP "$GN_ROUTER_PID"
 check "the router logs the reload" gn_wait 5 grep -q 'router: reload: done in' "$GN_ROUTER_LOG"
 check "it restored the NAT session from the state repository" \
@@ -101,6 +102,8 @@ check "systemd heard RELOADING=1 then READY=1" sh -c \
 wait "$client"; rc=$?
 check "the TCP connection carried on across the reload" \
     sh -c "[ $rc = 0 ] && grep -q '^echoed [1-9][0-9]* lines' '$GN_RUN/tcpclient.log'"
+check "the inside ring stayed open across the reload (its counter carried on)" \
+    expect_ge "$(stat_get "if_${RTR_IN_DEV}_rx_frames")" "$((rx_before + 1))"
 check "on one connection from one external port" \
     expect_eq "$(grep -c '^conn ' "$GN_RUN/tcpserve.log")" 1
 gn_log "$(tr '\n' ' ' <"$GN_RUN/tcpclient.log"); $(grep 'reload: done' "$GN_ROUTER_LOG")"
