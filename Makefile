@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # gitnet — one Makefile, no other build system.
 #
 #   make           build gitnet-router (and the libraries) into build/

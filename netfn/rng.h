@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * xorshift64* (Vigna): a small, fast generator for timer jitter, IP ids and
  * port choice. Not cryptographic: RFC 6056's algorithm 1 asks only that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet-router configuration: the config file, the command-line flags over
  * it, and the checks on the result.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet-router configuration: a file of `key value` lines, then command-line
  * flags over it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Prometheus metrics: an HTTP endpoint (--metrics ADDR:PORT, config key
  * `metrics`) serving every counter and gauge of the router, and histograms

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The running router: its interfaces, pipeline, event sink and control
  * socket, and the reports it gives about them.

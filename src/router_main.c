@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The router program as a function: configuration, interfaces, the event
  * loop, signals. src/main.c (the host's gitnet-router) and the guest's PID 1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Event formatting shared by the log sink and, later, the store sink.
  */

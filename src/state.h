@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The router's state in git: a writer thread that owns the store.
  *

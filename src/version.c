@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The version string (contract in version.h). */
 #include "src/version.h"
 

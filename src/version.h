@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The version of gitnet, from one place: the first line of debian/changelog,
  * which the Makefile reads and passes to src/version.c as GITNET_VERSION.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The gitnet tool's entry point: global options, the command table and
  * dispatch (tools/cmd.h is the contract every command follows).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Output shapes shared by show, at and export: ARP entries as `ip neigh`
  * prints them (`10.0.0.2 dev inside lladdr 02:50:2a:16:6d:01 REACHABLE`,

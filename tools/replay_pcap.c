@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet replay-pcap: run the netfn pipeline offline on a capture, with the
  * tables as they were at a revision and the capture's own timestamps as the

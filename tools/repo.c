@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Read-only access to a state repository for the tool: opening it (and
  * refusing what is not a gitnet store), resolving revisions, walking the

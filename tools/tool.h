@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared helpers of the gitnet tool's read commands (tools/repo.c,
  * tools/print.c): a read-only view of a state repository through libgit2,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Prometheus metrics (--metrics ADDR:PORT): the endpoint answers in the text
 # exposition format 0.0.4, which Debian's `promtool check metrics` accepts;
 # every counter of the control socket's `stats` is there with the same value

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Reload (SIGHUP, what `systemctl reload gitnet-router` sends): the router
 # rereads its config file and restarts in-process from the state repository.
 # A TCP connection through the NAT carries on across the reload with the

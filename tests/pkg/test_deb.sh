@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The Debian package and make install, as an operator meets them: `make deb`
 # builds gitnet_VERSION_ARCH.deb (dpkg-buildpackage -us -uc -b), lintian
 # finds no error in it, `apt-get install ./gitnet_*.deb` installs it on this

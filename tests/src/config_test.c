@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of src/config.c: the config file parser, the flags over it and the
  * checks on the result.
