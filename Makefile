@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # gitnet — one Makefile, no other build system.
 #
 #   make           build gitnet-router (and the libraries) into build/
@@ -7,6 +8,9 @@
 #   make demo      the main job: a router between two namespaces, traffic
 #   make fuzz      fuzz the pipeline for FUZZ_SECONDS (default 300)
 #   make deps      install the Debian packages everything above needs
+#   make install   binaries, manual pages, unit, completion, config; honours
+#                  PREFIX (/usr/local) and DESTDIR
+#   make deb       the Debian package, build/deb/gitnet_VERSION_ARCH.deb
 #
 # Sources are found by wildcard: netfn/*.c, store/*.c, src/*.c (main.c is the
 # router's entry point), tests/<module>/*_test.c (one cmocka binary each).
@@ -20,6 +24,12 @@ CPPFLAGS += -I. -D_GNU_SOURCE
 CFLAGS	+= -std=c11 $(OPT) $(WARN) -fno-strict-aliasing
 SAN	= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 B	= build
+
+# The version, from one place: the first line of debian/changelog. Only
+# src/version.c and tools/main.c see it (GITNET_VERSION), so a new version
+# rebuilds two objects.
+VERSION	:= $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+VERSIONED = src/version.c tools/main.c
 
 PKGS_GIT	= libgit2 zlib
 GIT_CFLAGS	= $(shell pkg-config --cflags $(PKGS_GIT) 2>/dev/null)
@@ -51,9 +61,11 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   libclang-rt-14-dev iproute2 iputils-ping iputils-arping curl iperf3 \
 	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
 	   tcpdump jq nftables procps coturn stun-client stun-server traceroute \
-	   conntrack qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs
+	   conntrack qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs \
+	   help2man debhelper dpkg-dev lintian systemd bash-completion prometheus
 
-.PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean guest
+.PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean guest \
+	man install uninstall deb
 .DEFAULT_GOAL := all
 
 all: $(ROUTER_BIN) $(if $(TOOL_SRC),$(TOOL_BIN)) $(BENCH_BINS)
@@ -65,6 +77,9 @@ $(B)/obj/%.o: %.c
 $(B)/asan/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(GIT_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(call obj,$(VERSIONED)) $(call asan,$(VERSIONED)): CPPFLAGS += -DGITNET_VERSION='"$(VERSION)"'
+$(call obj,$(VERSIONED)) $(call asan,$(VERSIONED)): debian/changelog
 
 $(B)/libnetfn.a: $(call obj,$(NETFN_SRC))
 	@rm -f $@; ar rcs $@ $^
@@ -80,11 +95,11 @@ $(B)/asan/librouter.a: $(call asan,$(ROUTER_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(ROUTER_BIN): $(call obj,src/main.c) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
-	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
 
 # The gitnet tool: tools/*.c, over the store and netfn (replay-pcap).
 $(TOOL_BIN): $(call obj,$(TOOL_SRC)) $(B)/librouter.a $(B)/libstore.a $(B)/libnetfn.a
-	$(CC) $(CFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(GIT_LIBS) -lpthread
 
 # Unit tests: ASan+UBSan, linked against the sanitized libraries.
 $(B)/tests/netfn/%: $(call asan,tests/netfn/%.c) $(B)/asan/libnetfn.a
@@ -155,7 +170,8 @@ deps:
 test: need-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) fuzz-seeds
 	@tests/run-tests $(UNIT_BINS) -- $(FUZZ_BINS) -- $(sort $(wildcard tests/netns/test_*.sh)) \
-		$(sort $(wildcard tests/tools/test_*.sh)) $(sort $(wildcard tests/guest/test_*.sh))
+		$(sort $(wildcard tests/tools/test_*.sh)) $(sort $(wildcard tests/guest/test_*.sh)) \
+		$(sort $(wildcard tests/pkg/test_*.sh)) tests/spdx-check.sh
 
 unit: $(UNIT_BINS)
 	@tests/run-tests $(UNIT_BINS) -- --
@@ -182,6 +198,68 @@ bench: need-deps all
 
 demo: need-deps all
 	@examples/demo.sh
+
+# make install. The config goes to /etc/gitnet whatever the prefix (the unit
+# reads /etc/gitnet/router.conf), and never over one already there. The
+# Debian package installs with PREFIX=/usr, its unit in /lib/systemd/system.
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR	?= /etc
+UNITDIR		?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
+# Manual pages from the binaries' own --help text (dist/mkman, help2man).
+MAN_PAGES	= $(B)/man/gitnet.1 $(B)/man/gitnet-router.8
+
+man: $(MAN_PAGES)
+
+$(B)/man/gitnet-router.8: $(ROUTER_BIN) dist/mkman dist/gitnet-router.h2m
+	@mkdir -p $(@D)
+	dist/mkman $(ROUTER_BIN) 8 "IPv4 NAT router whose ARP cache and NAT table are kept in git" \
+		dist/gitnet-router.h2m $@
+$(B)/man/gitnet.1: $(TOOL_BIN) dist/mkman dist/gitnet.h2m
+	@mkdir -p $(@D)
+	dist/mkman $(TOOL_BIN) 1 "read, replay and merge the history of gitnet's ARP and NAT tables" \
+		dist/gitnet.h2m $@ --commands
+
+install: $(ROUTER_BIN) $(TOOL_BIN) $(MAN_PAGES)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/gitnet
+	install -m 755 $(ROUTER_BIN) $(DESTDIR)$(SBINDIR)/gitnet-router
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/gitnet
+	install -m 644 $(B)/man/gitnet.1 $(DESTDIR)$(MANDIR)/man1/gitnet.1
+	install -m 644 $(B)/man/gitnet-router.8 $(DESTDIR)$(MANDIR)/man8/gitnet-router.8
+	install -m 644 dist/bash-completion/gitnet dist/bash-completion/gitnet-router \
+		$(DESTDIR)$(BASHCOMPDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/gitnet-router.service.in \
+		>$(DESTDIR)$(UNITDIR)/gitnet-router.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/gitnet-router.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/gitnet/router.conf ] || \
+		install -m 644 examples/router.conf $(DESTDIR)$(SYSCONFDIR)/gitnet/router.conf
+
+# Leaves /etc/gitnet/router.conf and /var/lib/gitnet (the operator's).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/gitnet-router $(DESTDIR)$(BINDIR)/gitnet \
+		$(DESTDIR)$(MANDIR)/man1/gitnet.1 $(DESTDIR)$(MANDIR)/man8/gitnet-router.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/gitnet $(DESTDIR)$(BASHCOMPDIR)/gitnet-router \
+		$(DESTDIR)$(UNITDIR)/gitnet-router.service
+
+# The Debian package, built from a copy of the tree in build/deb/src so that
+# dpkg-buildpackage's outputs (written to the parent directory) land in
+# build/deb and debian/ stays clean. No tests inside the build (nocheck):
+# tests/pkg/test_deb.sh tests the built package. The package's own make
+# must not inherit this one's command-line variables (B=...), hence env -u.
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./guest/out . | \
+		tar -C $(B)/deb/src -xf -
+	cd $(B)/deb/src && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+		DEB_BUILD_OPTIONS="nocheck noautodbgsym $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	rm -rf $(B)/deb/src
+	@ls $(B)/deb/*.deb
 
 clean:
 	rm -rf $(B)

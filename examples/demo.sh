@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The main job, as `make demo` runs it: gitnet-router as the NAT router
 # between two network namespaces, real traffic through it, then what it
 # learned (its ARP cache and NAT table) and their history in git, read with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet-init: PID 1 of the gitnet guest, and its /sbin/poweroff.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The guest's configuration: the key table, the two sources (xenstore and
  * the kernel command line), the check and the router's argv.

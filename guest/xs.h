@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The guest's configuration: keys from xenstore or the kernel command line,
  * checked, and turned into the router's command line.

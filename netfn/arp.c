@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ARP cache: the Linux neighbour state machine over a fixed-size table.
  *

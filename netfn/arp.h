@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ARP cache with the Linux neighbour model.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The Internet checksum (RFC 1071): the one loop every packet's bytes pass
  * through.

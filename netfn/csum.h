@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The Internet checksum (RFC 1071), full and incremental (RFC 1624).
  *

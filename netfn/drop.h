@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Drop reasons of the packet path: one X-macro list, from which the enum and
  * the name table are generated, so a counter, its name in `--stats` and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Table change events: what netfn tells the outside world about its tables.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Names of drop reasons, event operations, event causes and the IP
  * protocols gitnet translates.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * NAT44 tables and translation (contract and behaviour: nat.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * NAT44: network address and port translation for TCP, UDP and ICMP, after
  * RFC 4787 (UDP), RFC 5382 (TCP), RFC 5508 (ICMP), RFC 7857 and RFC 6056.

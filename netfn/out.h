@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The output of a netfn call: frames to send and table events.
  *

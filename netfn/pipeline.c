@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The pipeline: one function per step, a frame at a time within a batch.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The netfn pipeline: batches of received frames in, frames to send and table
  * events out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A keyed generator for everything an outsider must not predict: RFC 6056
  * port choice, IP ids, ARP timer jitter. SipHash-2-4 (Aumasson and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * IPv4 routing table: a sorted route list and a DIR-16-8-8 lookup trie.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * IPv4 routing table with longest-prefix match.
  *

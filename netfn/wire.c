@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Wire formats: the parsers and builders declared in wire.h, the transport
  * checksum checks and completion, and address text conversion.

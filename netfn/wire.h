@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Wire formats: bounds-checked views and builders for Ethernet, ARP, IPv4,
  * ICMP, UDP and TCP.

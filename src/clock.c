@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The router's clock: microseconds since the epoch, from CLOCK_MONOTONIC
  * anchored to the wall clock once at start, so timers never jump with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet-router configuration: the config file, the command-line flags over
  * it, and the checks on the result.
@@ -38,6 +39,7 @@
  * are allowed so that tests can watch sessions expire. A forward's protocol
  * is matched without regard to case ("TCP" is as clear as "tcp").
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -50,8 +52,8 @@
 #include <sys/un.h>
 
 #include "src/config.h"
+#include "src/version.h"
 
-#define CONFIG_VERSION		"gitnet-router 0.1"
 #define CONFIG_LINE_MAX		1023	/* bytes, newline excluded */
 #define CONFIG_WHY_MAX		1280	/* a quoted 1023-byte value fits */
 #define CONFIG_DAY_MS		86400000u
@@ -74,6 +76,7 @@ enum config_kind {
 	KEY_FILTER,		/* address-port | address | endpoint, into a uint8_t */
 	KEY_POOL,		/* IP, appends to nat_pool */
 	KEY_FORWARD,		/* PROTO:PORT=IP:PORT, appends */
+	KEY_LISTEN,		/* ADDR:PORT or [ADDR6]:PORT, a string */
 };
 
 struct config_key {
@@ -132,6 +135,8 @@ static const struct config_key config_keys[] = {
 	{ "nat.port_max",	NULL,	KEY_U16,	CFG_OFF(nat_params.port_max), 1024, UINT16_MAX },
 	{ "forward",		"forward", KEY_FORWARD,	0, 0, 0 },
 	{ "gso",		"gso",	KEY_ONOFF,	CFG_OFF(gso), 0, 0 },
+
+	{ "metrics",		"metrics", KEY_LISTEN,	CFG_OFF(metrics), 0, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -158,6 +163,8 @@ enum {
 	OPT_TCP_TRANS_TIMEOUT,
 	OPT_ICMP_TIMEOUT,
 	OPT_GSO,
+
+	OPT_METRICS,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -183,6 +190,8 @@ static const struct option config_options[] = {
 	{ "tcp-transitory-timeout", required_argument, NULL, OPT_TCP_TRANS_TIMEOUT },
 	{ "icmp-timeout", required_argument,	NULL, OPT_ICMP_TIMEOUT },
 	{ "gso",	required_argument,	NULL, OPT_GSO },
+
+	{ "metrics",	required_argument,	NULL, OPT_METRICS },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -210,7 +219,11 @@ const char config_usage[] =
 "  --state DIR              state repository, a bare git repository created if\n"
 "                           absent (default /var/lib/gitnet/state.git); 'none'\n"
 "                           keeps no history and restores nothing\n"
-"  --control PATH           control socket (default /run/gitnet-router.sock)\n"
+"  --control PATH           control socket (default $RUNTIME_DIRECTORY/router.sock\n"
+"                           under systemd, else /run/gitnet-router.sock)\n"
+"  --metrics ADDR:PORT      serve Prometheus metrics over HTTP at ADDR:PORT/metrics\n"
+"                           (e.g. 127.0.0.1:9750, [::1]:9750); a kernel socket in\n"
+"                           the router's own network namespace\n"
 "  --stats                  print the counters on exit\n"
 "  --gso on|off             on (default): TCP/UDP super-frames from offloading hosts\n"
 "                           leave whole, for the kernel or NIC to segment; off: the\n"
@@ -238,7 +251,8 @@ const char config_usage[] =
 "  --icmp-timeout S         idle ICMP query session lifetime (default 60)\n"
 "\n"
 "The config file holds `key value` lines: the keys above without the dashes\n"
-"(inside, outside, gateway, route, arp, state, control, forward), `nat on|off',\n"
+"(inside, outside, gateway, route, arp, state, control, forward, metrics),\n"
+"`nat on|off',\n"
 "nat.pool, nat.filtering, the timeouts nat.udp_timeout_s,\n"
 "nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
 "nat.icmp_timeout_s, nat.max_sessions, nat.max_per_host, the dynamic port range\n"
@@ -247,6 +261,9 @@ const char config_usage[] =
 "arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
 "arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst. The format is\n"
 "described in README and examples/router.conf.\n"
+"\n"
+"SIGHUP rereads the config file and restarts in-process from the state\n"
+"repository, sessions kept; a config with an error is logged and not applied.\n"
 "\n"
 "Exit status: 0 after running or printing help, 2 on a bad flag or config.\n";
 
@@ -304,6 +321,34 @@ config_parse_num(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+int
+config_split_listen(const char *s, char host[64], uint16_t *port)
+{
+	const char *colon;
+	uint32_t v;
+	size_t n;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		n = (size_t)(close - s - 1);
+		s++;
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -1;
+		n = (size_t)(colon - s);
+	}
+	if (n == 0 || n >= 64 || config_parse_num(colon + 1, 1, UINT16_MAX, &v) < 0)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	*port = (uint16_t)v;
 	return 0;
 }
 
@@ -662,6 +707,22 @@ config_apply(struct router_config *c, const struct config_key *k, const char *s,
 			return config_fail(why, wl,
 			    "'%s' is not address-port, address or endpoint", s);
 		return 0;
+	case KEY_LISTEN: {
+		char host[64];
+		uint8_t a[16];
+		uint16_t port;
+
+		if (config_split_listen(s, host, &port) < 0)
+			return config_fail(why, wl, "'%s' is not ADDR:PORT (port 1..65535; "
+			    "[ADDR]:PORT for IPv6)", s);
+		if (inet_pton(s[0] == '[' ? AF_INET6 : AF_INET, host, a) != 1)
+			return config_fail(why, wl, "'%s' is not an IP%s address", host,
+			    s[0] == '[' ? "v6" : "v4");
+		if (strlen(s) >= sizeof(c->metrics))
+			return config_fail(why, wl, "'%s' is too long", s);
+		memcpy(base, s, strlen(s) + 1);
+		return 0;
+	}
 	case KEY_PATH:
 		if ((n = strlen(s)) == 0)
 			return config_fail(why, wl, "path is empty");
@@ -1028,9 +1089,17 @@ config_check(const struct router_config *c, char *err, size_t errlen)
 void
 config_defaults(struct router_config *c)
 {
+	const char *rd;
+
 	memset(c, 0, sizeof(*c));
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", "/var/lib/gitnet/state.git");
-	snprintf(c->control, sizeof(c->control), "%s", "/run/gitnet-router.sock");
+	/* systemd's RuntimeDirectory= (the unit's /run/gitnet): /run itself is
+	 * read-only under ProtectSystem=strict. */
+	if ((rd = getenv("RUNTIME_DIRECTORY")) != NULL && rd[0] == '/' &&
+	    strchr(rd, ':') == NULL && strlen(rd) + sizeof("/router.sock") <= CONFIG_SOCK_PATH_MAX)
+		snprintf(c->control, sizeof(c->control), "%s/router.sock", rd);
+	else
+		snprintf(c->control, sizeof(c->control), "%s", "/run/gitnet-router.sock");
 	arp_params_default(&c->arp);
 	c->icmp_rate = 1000;
 	c->icmp_burst = 50;
@@ -1067,7 +1136,7 @@ config_parse_args(struct router_config *c, int argc, char **argv,
 			fputs(config_usage, stdout);
 			return 1;
 		case OPT_VERSION:
-			puts(CONFIG_VERSION);
+			printf("gitnet-router %s\n", gitnet_version);
 			return 1;
 		case OPT_CONFIG:
 			if (cfg != NULL)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet-router configuration: a file of `key value` lines, then command-line
  * flags over it.
@@ -11,7 +12,8 @@
  *	route    PREFIX/PLEN=IP		static route, repeatable
  *	arp      IP=MAC			permanent ARP entry, repeatable
  *	state    DIR			state repository (default /var/lib/gitnet/state.git)
- *	control  PATH			control socket (default /run/gitnet-router.sock)
+ *	control  PATH			control socket (default $RUNTIME_DIRECTORY/router.sock
+ *					under systemd, else /run/gitnet-router.sock)
  *	arp.base_reachable_ms N		and the other arp.* timers below
  *	arp.delay_first_probe_ms N
  *	arp.retrans_ms N
@@ -35,6 +37,7 @@
  *	nat.port_min N, nat.port_max N	1024, 65535: dynamic external ports
  *	forward PROTO:PORT=IP:PORT	static port forward, repeatable,
  *					e.g. forward tcp:8080=192.168.1.2:80
+ *	metrics ADDR:PORT		Prometheus endpoint, [ADDR6]:PORT for IPv6
  *
  * Flags (gitnet-router --help prints the authoritative list) override the
  * file: a scalar flag replaces the file's value; any --route, --arp,
@@ -107,6 +110,8 @@ struct router_config {
 	struct config_forward	forwards[CONFIG_MAX_FORWARDS];
 	unsigned		nforwards;
 	bool			gso;		/* default true; --gso off */
+
+	char			metrics[64];	/* ADDR:PORT, "": no endpoint */
 	bool			stats_on_exit;	/* --stats */
 	int			verbose;	/* -v, repeatable */
 };
@@ -130,6 +135,12 @@ int config_load_file(struct router_config *c, const char *path,
  */
 int config_parse_args(struct router_config *c, int argc, char **argv,
     char *err, size_t errlen);
+
+/*
+ * Split a checked `metrics` value, ADDR:PORT or [ADDR6]:PORT, into the
+ * address text and the port. 0, or -1 when s has not that shape.
+ */
+int config_split_listen(const char *s, char host[64], uint16_t *port);
 
 /* The --help text. */
 extern const char config_usage[];

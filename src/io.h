@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * I/O backends: where frames come from and go to.
  *

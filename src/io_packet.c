@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The AF_PACKET backend: one interface seen through a pair of TPACKET_V2
  * rings shared with the kernel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* gitnet-router: the host program; all of it is router_main (router_main.c). */
 #include "router.h"
 

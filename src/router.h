@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The running router: its interfaces, pipeline, event sink and control
  * socket, and the reports it gives about them.
@@ -24,6 +25,7 @@ struct router {
 	struct sink		sink;
 	struct state		*state;		/* NULL: --state none */
 	struct ctl		*ctl;		/* the control socket (ctl.c) */
+	struct metrics		*metrics;	/* NULL: no --metrics */
 	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */
@@ -52,6 +54,15 @@ struct router {
  * threads at once.
  */
 int router_main(int argc, char **argv);
+/*
+ * SIGHUP reloads: router_main rereads the configuration (the same argv, so
+ * the --config file), and if it is valid closes everything and opens again
+ * with it, restoring the tables from the state repository, as the guest's
+ * in-process restart does; sessions keep their external ports, and the
+ * rings of interfaces it keeps stay open, frames waiting in them. An invalid
+ * configuration is logged and the router goes on with the old one; one that
+ * fails to open (a missing interface) is logged and the old one reopened.
+ */
 /* The signal (SIGTERM, SIGINT) that stopped the last router_main, else 0. */
 int router_main_stop_signal(void);
 

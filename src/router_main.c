@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The router program as a function: configuration, interfaces, the event
  * loop, signals. src/main.c (the host's gitnet-router) and the guest's PID 1
@@ -21,6 +22,18 @@
  * replay (router_run_simulated, for gitnet replay-pcap) runs the same turn
  * on pcap interfaces with a simulated clock, r->sim_us, which jumps to the
  * next frame or deadline; the live loop, run(), never looks at it.
+ *
+ * Reload (SIGHUP, systemctl reload): the loop returns RUN_RELOAD, and
+ * router_main closes everything and opens again with the reread
+ * configuration: the same in-process restart from the state repository that
+ * the guest makes on a configuration change (router.h has the contract).
+ * The rings of interfaces the new configuration keeps stay open: frames
+ * arriving while the pipeline is rebuilt wait there (up to a ring's worth)
+ * and go through the new one, so a reload delays packets rather than
+ * dropping them. Their counters carry on; the pipeline's start again.
+ *
+ * Under systemd (Type=notify) the router says READY=1 once it forwards,
+ * RELOADING=1 while it reloads and STOPPING=1 when it stops.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,12 +48,17 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <stddef.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "router.h"
 #include "store/store.h"
+#include "src/metrics.h"
+#include "src/version.h"
 
 #define BATCH		64
 #define BURSTS		16		/* batches per interface per turn */
@@ -57,6 +75,14 @@
 
 /* The signal that stopped the last run (router_main_stop_signal). */
 static int stop_signal;
+
+/* run() returns this after a SIGHUP with a valid configuration in next_cfg. */
+#define RUN_RELOAD	2
+
+/* router_main's argv, reparsed on SIGHUP into next_cfg. */
+static int main_argc;
+static char **main_argv;
+static struct router_config next_cfg;
 
 static void __attribute__((format(printf, 1, 2)))
 logmsg(const char *fmt, ...)
@@ -136,6 +162,32 @@ flush(struct router *r, struct nf_out *out)
 	r->ev_lost += out->ev_lost;
 	out->tx_lost = out->ev_lost = 0;
 	nf_out_reset(out);
+}
+
+/*
+ * One sd_notify(3) message to $NOTIFY_SOCKET (a path, or @ for the abstract
+ * namespace); nothing when systemd did not ask. Never fails the router.
+ */
+static void
+notify(const char *msg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = getenv("NOTIFY_SOCKET");
+	size_t n;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		logmsg("router: notify: %s: %s", path, strerror(errno));
+	close(fd);
 }
 
 static void
@@ -373,6 +425,9 @@ router_open(struct router *r, char *err, size_t errlen)
 
 	iop.sw_segment = !r->cfg.gso;
 	for (int i = 0; i < ROUTER_NIF; i++) {
+		/* A reload hands over the rings of a device it keeps (router_main). */
+		if (r->io[i] != NULL)
+			continue;
 		if (io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen) < 0)
 			return -1;
 		warn_kernel_address(cif[i]->dev);
@@ -383,12 +438,17 @@ router_open(struct router *r, char *err, size_t errlen)
 		return -1;
 	if (ctl_open(r, err, errlen) < 0)
 		return -1;
+	if (r->cfg.metrics[0] != '\0' && metrics_open(&r->metrics, r, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
 void
 router_close(struct router *r)
 {
+	/* The metrics server reads the state's counters: it goes first. */
+	metrics_close(r->metrics);
+	r->metrics = NULL;
 	/* The data path has stopped: commit and flush what it left. */
 	state_close(r->state);
 	r->state = NULL;
@@ -438,7 +498,25 @@ signals_open(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* Returns 1 to stop. */
+/*
+ * SIGHUP: the configuration again, from the same argv (so the same --config
+ * file), into next_cfg. 1 when it is valid; else the running one stays.
+ */
+static int
+reload_parse(void)
+{
+	char err[512];
+
+	config_defaults(&next_cfg);
+	if (config_parse_args(&next_cfg, main_argc, main_argv, err, sizeof(err)) != 0) {
+		logmsg("router: reload: not applied, the running configuration stays: %s",
+		    err);
+		return 0;
+	}
+	return 1;
+}
+
+/* Returns 1 to stop, RUN_RELOAD to reload. */
 static int
 signals_read(struct router *r, int sfd)
 {
@@ -457,8 +535,10 @@ signals_read(struct router *r, int sfd)
 			router_report_stats(r, STDERR_FILENO);
 			break;
 		case SIGHUP:
-			logmsg("router: sighup: reload is not supported; restart to "
-			    "change the configuration");
+			logmsg("router: reload: rereading the configuration%s%s",
+			    r->cfg.config_file[0] != '\0' ? " from " : "", r->cfg.config_file);
+			if (reload_parse())
+				return RUN_RELOAD;
 			break;
 		}
 	}
@@ -486,7 +566,7 @@ run(struct router *r, int sfd)
 	};
 	struct epoll_event ready[8];
 	uint64_t housekeeping = 0, busy_at = 0;
-	int ep;
+	int ep, sr;
 
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return -1;
@@ -494,6 +574,8 @@ run(struct router *r, int sfd)
 	epoll_add(ep, r->ctl_fd);
 	for (int i = 0; i < ROUTER_NIF; i++)
 		epoll_add(ep, r->io[i]->fd);
+	if (r->metrics != NULL)
+		epoll_add(ep, metrics_kick_fd(r->metrics));
 
 	if (router_static(r, &out) < 0) {
 		close(ep);
@@ -516,9 +598,9 @@ run(struct router *r, int sfd)
 			timeout = (int)((due - now + 999) / 1000);
 		n = epoll_wait(ep, ready, 8, timeout);
 		for (int k = 0; k < n; k++) {
-			if (ready[k].data.fd == sfd && signals_read(r, sfd)) {
+			if (ready[k].data.fd == sfd && (sr = signals_read(r, sfd)) != 0) {
 				close(ep);
-				return 0;
+				return sr == RUN_RELOAD ? RUN_RELOAD : 0;
 			}
 			if (ready[k].data.fd == r->ctl_fd)
 				ctl_serve(r);
@@ -547,6 +629,9 @@ run(struct router *r, int sfd)
 			log_first_drops(r);
 			ctl_serve(r);		/* its timeouts */
 		}
+		/* A scrape waits: one copy of the counters (metrics.c). */
+		if (r->metrics != NULL && metrics_wanted(r->metrics))
+			metrics_publish(r->metrics, r);
 	}
 }
 
@@ -630,11 +715,24 @@ router_run_simulated(struct router *r)
 	return 0;
 }
 
+/* Everything zero but the configuration, as at the start of router_main. */
+static void
+router_reset(struct router *r, const struct router_config *cfg)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = *cfg;
+	r->ctl_fd = -1;
+}
+
 int
 router_main(int argc, char **argv)
 {
 	static struct router r;
+	static struct router_config prev;
+	struct io *kept[ROUTER_NIF];
 	char err[512], a[16], b[16];
+	bool reloading = false, fallback = false;
+	uint64_t reload_at = 0;
 	int sfd, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -648,23 +746,65 @@ router_main(int argc, char **argv)
 		fprintf(stderr, "gitnet-router: %s\n", err);
 		return 2;
 	}
+	main_argc = argc;
+	main_argv = argv;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if ((sfd = signals_open()) < 0) {
 		fprintf(stderr, "gitnet-router: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
-	r.started_us = router_now_us();
-	if (router_open(&r, err, sizeof(err)) < 0) {
-		fprintf(stderr, "gitnet-router: %s\n", err);
+	for (;;) {
+		r.started_us = router_now_us();
+		if (router_open(&r, err, sizeof(err)) < 0) {
+			fprintf(stderr, "gitnet-router: %s\n", err);
+			router_close(&r);
+			if (!reloading || fallback) {
+				close(sfd);
+				return 1;
+			}
+			/* The new configuration cannot run here: back to the one that did. */
+			logmsg("router: reload: the new configuration failed to open; "
+			    "reopening the previous one");
+			router_reset(&r, &prev);
+			fallback = true;
+			continue;
+		}
+		/* The started line keeps its shape (tests and the guest read pid= last). */
+		logmsg("router: version: gitnet-router %s", gitnet_version);
+		if (r.cfg.metrics[0] != '\0')
+			logmsg("metrics: listening: addr=%s path=/metrics", r.cfg.metrics);
+		logmsg("router: started: inside=%s %s/%u outside=%s %s/%u nat=%s control=%s pid=%d",
+		    r.cfg.inside.dev, ipv4_ntop(r.cfg.inside.addr, a), r.cfg.inside.plen,
+		    r.cfg.outside.dev, ipv4_ntop(r.cfg.outside.addr, b), r.cfg.outside.plen,
+		    r.cfg.nat ? "on" : "off", r.cfg.control, (int)getpid());
+		if (reloading)
+			logmsg("router: reload: done in %.1f ms%s",
+			    (double)(router_now_us() - reload_at) / 1000,
+			    fallback ? " (the previous configuration)" : "");
+		notify("READY=1");
+		rc = run(&r, sfd);
+		if (rc != RUN_RELOAD)
+			break;
+		notify("RELOADING=1");
+		reload_at = router_now_us();
+		prev = r.cfg;
+		for (int i = 0; i < ROUTER_NIF; i++) {
+			const char *was = i == 0 ? prev.inside.dev : prev.outside.dev;
+			const char *now = i == 0 ? next_cfg.inside.dev : next_cfg.outside.dev;
+
+			kept[i] = NULL;
+			if (strcmp(was, now) == 0) {
+				kept[i] = r.io[i];
+				r.io[i] = NULL;
+			}
+		}
 		router_close(&r);
-		close(sfd);
-		return 1;
+		router_reset(&r, &next_cfg);
+		memcpy(r.io, kept, sizeof(kept));
+		reloading = true;
+		fallback = false;
 	}
-	logmsg("router: started: inside=%s %s/%u outside=%s %s/%u nat=%s control=%s pid=%d",
-	    r.cfg.inside.dev, ipv4_ntop(r.cfg.inside.addr, a), r.cfg.inside.plen,
-	    r.cfg.outside.dev, ipv4_ntop(r.cfg.outside.addr, b), r.cfg.outside.plen,
-	    r.cfg.nat ? "on" : "off", r.cfg.control, (int)getpid());
-	rc = run(&r, sfd);
+	notify("STOPPING=1");
 	if (r.cfg.stats_on_exit)
 		router_report_stats(&r, STDERR_FILENO);
 	router_close(&r);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The `-v` log's line for one table event (the router's log sink); the
  * store journals the same events and writes its own commit lines.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The state writer (contract in state.h).
  *
@@ -57,6 +58,33 @@ struct state {
 	pthread_mutex_t	mu;		/* guards st below */
 	struct state_stats st;
 };
+
+/* 50 us to 10 s: a commit takes tens of microseconds, a lag hundreds of ms. */
+const uint64_t state_hist_le_us[STATE_HIST_N - 1] = {
+	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+
+/* Called with s->mu held. */
+static void
+hist_observe(struct state_hist *h, uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < STATE_HIST_N - 1 && us > state_hist_le_us[i])
+		i++;
+	h->bucket[i]++;
+	h->count++;
+	h->sum_us += us;
+}
+
+static void
+hist_observe_locked(struct state *s, struct state_hist *h, uint64_t us)
+{
+	pthread_mutex_lock(&s->mu);
+	hist_observe(h, us);
+	pthread_mutex_unlock(&s->mu);
+}
 
 void
 state_opts_default(struct state_opts *o)
@@ -179,6 +207,10 @@ record(struct state *s, const struct nf_event *ev)
 		s->pending_oldest[s->npending++] = ev->now_us;
 	pthread_mutex_lock(&s->mu);
 	s->st.changes++;
+	if (ev->table == EV_TABLE_ARP)
+		s->st.changes_arp++;
+	else
+		s->st.changes_nat++;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -220,14 +252,17 @@ static void
 durable(struct state *s, uint64_t now)
 {
 	log_durable(s);
+	pthread_mutex_lock(&s->mu);
 	for (unsigned i = 0; i < s->npending; i++) {
-		s->lag[s->lag_at] = now > s->pending_oldest[i] ? now - s->pending_oldest[i] : 0;
+		uint64_t lag = now > s->pending_oldest[i] ? now - s->pending_oldest[i] : 0;
+
+		s->lag[s->lag_at] = lag;
 		s->lag_at = (s->lag_at + 1) % LAG_SAMPLES;
 		if (s->nlag < LAG_SAMPLES)
 			s->nlag++;
+		hist_observe(&s->st.lag, lag);
 	}
 	s->npending = 0;
-	pthread_mutex_lock(&s->mu);
 	s->st.commits++;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -248,6 +283,7 @@ drain(struct state *s)
 static void
 commit_now(struct state *s, uint64_t now)
 {
+	uint64_t t0 = router_now_us();
 	int e;
 
 	if ((e = store_commit(s->store, now, NULL)) < 0) {
@@ -260,8 +296,10 @@ commit_now(struct state *s, uint64_t now)
 		count_error(s, "flush");
 		return;
 	}
-	if (e == 0)
+	if (e == 0) {
+		hist_observe_locked(s, &s->st.commit, router_now_us() - t0);
 		durable(s, wall(s, now));
+	}
 }
 
 /*
@@ -291,11 +329,13 @@ tick_begin(struct state *s, uint64_t now)
 static void
 tick_finish(struct state *s, uint64_t now)
 {
+	uint64_t t0;
 	int e;
 
 	s->finish_at = 0;
 	if (store_pending(s->store) > 0)
 		commit_now(s, now);
+	t0 = router_now_us();
 	if ((e = store_tick_finish(s->store, now)) < 0) {
 		count_error(s, "tick merge");
 		return;
@@ -306,8 +346,10 @@ tick_finish(struct state *s, uint64_t now)
 		count_error(s, "flush");
 		return;
 	}
-	if (e == 0)
+	if (e == 0) {
 		log_durable(s);
+		hist_observe_locked(s, &s->st.tick_merge, router_now_us() - t0);
+	}
 	pthread_mutex_lock(&s->mu);
 	s->st.ticks++;
 	pthread_mutex_unlock(&s->mu);
@@ -318,6 +360,7 @@ static void
 writer_turn(struct state *s, uint64_t now)
 {
 	struct store_oid before = *store_head(s->store);
+	uint64_t t0 = router_now_us();
 	int e;
 
 	if ((e = store_poll(s->store, now)) < 0)
@@ -325,6 +368,7 @@ writer_turn(struct state *s, uint64_t now)
 	else if (e == 1) {
 		if (!store_oid_equal(&before, store_head(s->store)))
 			count_made(s);
+		hist_observe_locked(s, &s->st.commit, router_now_us() - t0);
 		durable(s, wall(s, now));
 	}
 	if (s->finish_at != 0 && (now >= s->finish_at || atomic_load(&s->stop)))
@@ -545,14 +589,15 @@ cmp_u64(const void *a, const void *b)
 void
 state_get_stats(struct state *s, struct state_stats *out)
 {
-	static uint64_t sorted[LAG_SAMPLES];
+	/* Per thread: the control socket (data path) and the metrics server
+	 * both ask. */
+	static _Thread_local uint64_t sorted[LAG_SAMPLES];
 	unsigned n;
 
 	pthread_mutex_lock(&s->mu);
 	*out = s->st;
 	out->events_in = atomic_load(&s->events_in);
 	out->events_lost = atomic_load(&s->lost);
-	/* The samples are the writer's; a racy copy costs at most a stale one. */
 	n = s->nlag;
 	memcpy(sorted, s->lag, n * sizeof(sorted[0]));
 	pthread_mutex_unlock(&s->mu);

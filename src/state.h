@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The router's state in git: a writer thread that owns the store.
  *
@@ -57,6 +58,20 @@ struct state_opts {
 
 void state_opts_default(struct state_opts *o);
 
+/*
+ * A histogram of durations in the Prometheus shape: counts per bucket
+ * (observations <= state_hist_le_us[i] and above the bucket before; the
+ * last bucket is +Inf), their number and their sum.
+ */
+#define STATE_HIST_N	18
+extern const uint64_t state_hist_le_us[STATE_HIST_N - 1];
+
+struct state_hist {
+	uint64_t	bucket[STATE_HIST_N];
+	uint64_t	count;
+	uint64_t	sum_us;
+};
+
 struct state_stats {
 	uint64_t	events_in;	/* pushed by the data path */
 	uint64_t	events_lost;	/* the ring was full */
@@ -68,6 +83,11 @@ struct state_stats {
 	uint64_t	lag_p99_us;	/* and 99th percentile */
 	uint64_t	restored_arp, restored_nat, restore_skipped;
 	uint64_t	made;		/* commits written (group, tick, merge) */
+
+	uint64_t	changes_arp, changes_nat;	/* changes, per table */
+	struct state_hist lag;		/* event to durable commit */
+	struct state_hist commit;	/* a group commit, made durable */
+	struct state_hist tick_merge;	/* merging an expire_ branch, flushed */
 };
 
 struct state;
@@ -110,6 +130,7 @@ void state_push(struct state *s, const struct nf_event *ev, unsigned n);
 /* Stop the writer after it has committed and flushed everything queued. */
 void state_close(struct state *s);
 
+/* A copy of the counters; any thread (the writer's lock, never the data path's). */
 void state_get_stats(struct state *s, struct state_stats *out);
 
 /*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Table codecs and the table registry: how an ARP neighbour or a NAT
  * mapping becomes a path and a blob of sorted `key value` lines, and back;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Store internals shared by the files of store/: the growable buffer, error
  * helpers, the table registry (codec + merge hooks per table), the object

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The journal and group commit: changes recorded by the writer thread are
  * turned into one commit on primary (in memory) by store_commit(), and

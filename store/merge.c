@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Table-aware three-way merge (DESIGN.md section 3), per entry, never
  * losing a live entry:

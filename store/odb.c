@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The object writer. New objects never become loose files: a recording
  * backend (highest priority) keeps them in memory, and store_odb_flush()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private to the object writer (odb.c) and the pack maintenance that
  * shares its formats (pack.c): the writer's state and the pack-writing

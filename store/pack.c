@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Pack maintenance: listing, geometric consolidation of small packs by
  * copying their entries (deltas included: an OFS_DELTA's distance to its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The repository: open or create, ownership lock, crash cleanup, refusal
  * of repositories that are not ours, flush (objects durable, then refs by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The versioned table store: gitnet's ARP and NAT tables as commits in a
  * bare git repository (libgit2), one public header.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Expiry ticks and branch merges. A tick forks expire_<unix.usec> from
  * primary's head, removes what the expiry index says has expired as of its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The tree editor: apply a list of blob edits to a tree by rewriting only
  * the trees on the edited paths. Each rewritten tree is serialized here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet at TIME [arp|nat] [--json]: the tables as of a wall-clock time,
  * with store_at_time()'s semantics (the last commit on primary's

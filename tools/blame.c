@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet blame KEY [REV] [--json]: every commit that changed one entry,
  * oldest first, with its cause trailers and what it did to the entry

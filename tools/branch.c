@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet branch [--json]: the cache branches of a state repository with
  * their heads and subjects: primary first, then the expiry branches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The gitnet tool: one binary, one file per subcommand (tools/<name>.c),
  * dispatched by tools/main.c.

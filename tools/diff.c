@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet diff A B [--json]: per-entry differences between the tables of
  * two revisions, in path order: an entry added (`+`), removed (`-`), or

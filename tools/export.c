@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet export --json [REV]: the whole tables at a revision as one JSON
  * document, the commit named in it, entries in the objects of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet fsck [--tolerance SECONDS]: gitnet-level checks beyond git's own
  * (run `git fsck` for object integrity). On every branch head: the tree

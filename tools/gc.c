@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet gc: history retention. The history of primary older than the
  * window (now - --keep, default 7d) becomes one snapshot commit, and what is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet log [REV] [--arp|--nat] [--json] [-- KEY]: the history of the
  * tables, of one table, or of one entry, newest first, each commit with its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The gitnet tool's entry point: global options, the command table and
  * dispatch (tools/cmd.h is the contract every command follows).
@@ -18,7 +19,10 @@
 #include "store/store.h"
 #include "tools/cmd.h"
 
-#define GITNET_VERSION	"1.0"
+/* GITNET_VERSION: set by the Makefile from debian/changelog (src/version.h). */
+#ifndef GITNET_VERSION
+#error "GITNET_VERSION is set by the Makefile"
+#endif
 
 static const struct cmd cmds[] = {
 	{ "log",	"history of the tables or of one key", cmd_log },

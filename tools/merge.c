@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet merge BRANCH [--into REF]: table-aware merge of a cache branch.
  *

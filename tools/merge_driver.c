@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The git merge driver: `gitnet merge-driver %O %A %B %P` merges one entry
  * file with store_merge_driver() (the store's per-entry rules), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Output for show, at and export, and small JSON helpers. The shapes of
  * an entry (`ip neigh`, `conntrack -L` one line per remote endpoint, the

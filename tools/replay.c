@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet replay: re-apply the table changes of a range of commits onto
  * another branch -- a cherry-pick with table semantics.

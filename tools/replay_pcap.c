@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet replay-pcap: run the router offline on a capture -- its own event
  * loop, pipeline, timers, group commit and expiry ticks (src/replay.c) --

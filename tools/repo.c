@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The tool's side of reading a state repository: the store's reader
  * (store_reader_open: no lock, no writes) with its refusals printed as the

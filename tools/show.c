@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet show [REV] [arp|nat] [--json]: the tables at a revision, ARP in
  * the shape of `ip neigh`, NAT in the shape of `conntrack -L` (the store's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared helpers of the gitnet tool's commands (tools/repo.c,
  * tools/print.c): opening a state repository with the store's reader and

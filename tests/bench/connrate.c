@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * connrate: new-TCP-connections-per-second load for the end-to-end NAT
  * benchmark (tests/bench/nat_e2e.sh).

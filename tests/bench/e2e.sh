@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # End-to-end forwarding benchmark: 64-byte UDP from cli through rtr to srv
 # (the topology of tests/netns/lib.sh), the same generator and the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # End-to-end NAT benchmark: the topology of tests/netns/lib.sh, cli (inside)
 # through rtr to srv (outside), two NATs in rtr with the same generators and

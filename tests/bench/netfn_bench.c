@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * netfn forwarding in process: 64-byte UDP frames, one core, batches of 64.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pktgen: a 64-byte UDP frame generator for the end-to-end benchmark.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The router's state in git, measured in process:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Store benchmarks, each peer run in the same process on the same disk:
  *

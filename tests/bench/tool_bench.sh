@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # The gitnet tool on large state repositories, built with `git fast-import`
 # (a stream written by the python below, so no router run is needed):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Write seed inputs for tests/fuzz/pipeline_fuzz.c into the folder given.
 
 Seeds are built here rather than kept as binary files, so each one reads as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Boot the gitnet guest (guest/out/, built here if missing) under QEMU TCG
 # and route real traffic through it:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The guest's configuration through the real libxenstore, against
 # tests/guest/xenstored_stub.py (a xenstore server speaking the wire
 # protocol: the one stand-in the project permits, since xenstored needs a

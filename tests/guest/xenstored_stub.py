@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A xenstore server speaking the xenstored wire protocol on a Unix socket.
 
 The one stand-in this project permits: the real xenstored cannot run without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of the ARP cache (netfn/arp.c) against the contract in netfn/arp.h:
  * the Linux neighbour state machine, driven by a fake clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of the Internet checksum (netfn/csum.c, netfn/csum.h).
  *

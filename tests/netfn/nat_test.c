@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of NAT44 (netfn/nat.c) against the contract in netfn/nat.h, and of
  * its place in the pipeline (netfn/pipeline.c): literal datagrams in, exact

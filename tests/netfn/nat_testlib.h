@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Helpers for the NAT tests: a builder of bare IPv4 datagrams (no Ethernet)
  * with every field a NAT test needs to set (TCP flags, fragment fields, a

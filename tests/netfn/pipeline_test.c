@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of the netfn pipeline (netfn/pipeline.c) against netfn/pipeline.h:
  * literal frames in, exact frames, drop counters and events out.

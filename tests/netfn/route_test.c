@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests for netfn/route: exact cases for longest-prefix match, replacement,
  * removal and bad input, then a differential test against a naive reference

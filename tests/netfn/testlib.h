@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared helpers for the netfn unit tests: an nf_out over static arrays, a
  * reference Internet checksum, and a frame builder for the many variants of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of the wire layer (netfn/wire.c) and the name tables (netfn/names.c).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash disable=SC2034 # variables are for the sourcing scripts
 #
 # Shared helpers for the netns integration tests and the end-to-end benchmark:

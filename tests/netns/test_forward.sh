@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet-router between two namespaces, exercised by real clients: ping,
 # arping, curl against an HTTP server, iperf3 TCP and UDP, TTL expiry and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # Crafted and broken frames from cli at gitnet-router (scapy, on Debian's
 # python): truncated and lying IPv4 headers, bad checksums, VLAN tags, stray

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet-router's NAT44 across namespaces, exercised by real clients: ping,
 # curl, iperf3 (TCP and UDP) and traceroute (UDP, ICMP and TCP probes whose

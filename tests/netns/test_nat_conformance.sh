@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet-router's NAT behaviour classified by tools nobody here wrote, then
 # compared with Linux nftables masquerade on the same topology:

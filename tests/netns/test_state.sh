@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet-router's git-versioned state (--state), end to end, read back with
 # stock git only: after real traffic (ping, curl, a UDP exchange) primary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Tests of src/config.c: the config file parser, the flags over it and the
  * checks on the result.
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "src/config.h"
+#include "src/version.h"
 
 #define ERRLEN	2048
 
@@ -694,7 +696,7 @@ config_parse_args__help_and_version_return_1(void **state)
 		"committed to a git", "'none'",
 	};
 	struct router_config c;
-	char err[ERRLEN], out[8192];
+	char err[ERRLEN], out[8192], want[64];
 	size_t i;
 
 	(void)state;
@@ -711,7 +713,9 @@ config_parse_args__help_and_version_return_1(void **state)
 	assert_string_equal(out, config_usage);
 	assert_int_equal(run_captured(&c, ARGS(IN_OUT, "--version"), err, out,
 	    sizeof(out)), 1);
-	assert_string_equal(out, "gitnet-router 0.1\n");
+	snprintf(want, sizeof(want), "gitnet-router %s\n", gitnet_version);
+	assert_string_equal(out, want);
+	assert_non_null(strchr(gitnet_version, '.'));
 }
 
 struct args_case {
@@ -1055,10 +1059,62 @@ config_parse_args__example_file_is_valid(void **state)
 	assert_int_equal(c.nat_params.udp_timeout_s, 300);
 }
 
+/* --metrics and the metrics key: ADDR:PORT, [ADDR6]:PORT, checked. */
+static void
+config_parse_args__metrics_listen_address(void **state)
+{
+	struct router_config c;
+	char err[ERRLEN], host[64];
+	uint16_t port;
+
+	(void)state;
+	assert_int_equal(run_args(&c, ARGS(IN_OUT), err), 0);
+	assert_string_equal(c.metrics, "");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "127.0.0.1:9750"), err), 0);
+	assert_string_equal(c.metrics, "127.0.0.1:9750");
+	assert_int_equal(config_split_listen(c.metrics, host, &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 9750);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "[::1]:80"), err), 0);
+	assert_int_equal(config_split_listen(c.metrics, host, &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 80);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "127.0.0.1"), err), -1);
+	assert_string_equal(err, "--metrics: '127.0.0.1' is not ADDR:PORT (port 1..65535; "
+	    "[ADDR]:PORT for IPv6)");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "127.0.0.1:0"), err), -1);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "127.0.0.1:65536"), err), -1);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "[::1:80"), err), -1);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "300.0.0.1:80"), err), -1);
+	assert_string_equal(err, "--metrics: '300.0.0.1' is not an IPv4 address");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--metrics", "[1.2.3.4]:80"), err), -1);
+	assert_string_equal(err, "--metrics: '1.2.3.4' is not an IPv6 address");
+}
+
+/* Under systemd's RuntimeDirectory= the control socket lives there. */
+static void
+config_defaults__control_in_runtime_directory(void **state)
+{
+	struct router_config c;
+
+	(void)state;
+	setenv("RUNTIME_DIRECTORY", "/run/gitnet", 1);
+	config_defaults(&c);
+	assert_string_equal(c.control, "/run/gitnet/router.sock");
+	setenv("RUNTIME_DIRECTORY", "relative", 1);
+	config_defaults(&c);
+	assert_string_equal(c.control, "/run/gitnet-router.sock");
+	unsetenv("RUNTIME_DIRECTORY");
+	config_defaults(&c);
+	assert_string_equal(c.control, "/run/gitnet-router.sock");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_parse_args__metrics_listen_address),
+		cmocka_unit_test(config_defaults__control_in_runtime_directory),
 		cmocka_unit_test(config_defaults__documented_values),
 		cmocka_unit_test(config_load_file__full_file_exact_values),
 		cmocka_unit_test(config_parse_args__nat_file_exact_values),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The AF_PACKET backend against the real kernel.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Table codecs: exact paths and texts for known entries, round trips, and
  * every kind of malformed entry file rejected with a message naming it.

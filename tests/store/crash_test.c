@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Crash safety: a child process commits under load (group commits, expiry
  * ticks, pack consolidation, fsync on) and reports on a pipe the highest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the store's cmocka tests share: a scratch directory per test with
  * its repository path, shell commands and their output, stock `git fsck

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The table-aware merge, rule by rule, with the exact resulting entries:
  * one-sided add/remove, modify/delete (a refresh beats an expiry), ARP

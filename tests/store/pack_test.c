@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Pack consolidation with delta entries, checked by stock git. Packs are
  * written byte by byte here (whole objects in zlib stored blocks, OFS_DELTA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The store end to end against stock git: create and refuse, locks and
  * crash leftovers, commit messages and layout, packs instead of loose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Expiry ticks: the fast tick merge (store/tick.c) against the generic
  * three-way merge, and the expiry heap (store/journal.c) against a walk of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash disable=SC2034,SC2059 # FX_* are for the sourcing scripts; entry texts are printf formats on purpose
 #
 # Hand-built state repositories for the gitnet tool's tests, made with

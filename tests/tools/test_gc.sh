@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet gc against a repository the real router wrote: two bursts of UDP
 # flows a few seconds apart, with --udp-timeout 2 and --icmp-timeout 2 so the

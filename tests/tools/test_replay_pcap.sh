@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet replay-pcap (and replay) against a repository the real router wrote:
 # the router runs in the netns topology with --state while tcpdump captures

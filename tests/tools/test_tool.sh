@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # The gitnet tool against hand-built state repositories (tests/tools/
 # fixture.sh: stock git plumbing, fixed times and messages), so every line

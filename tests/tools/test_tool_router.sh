@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # The gitnet tool on a repository the real router writes (tests/netns/
 # lib.sh topology: cli 192.168.1.2 -- gitnet-router -- srv 203.0.113.2),
