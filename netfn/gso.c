@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GSO and checksum offload in software (see gso.h for the rules followed).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GSO super-frames and partial checksums: checking the offload state a frame
  * came with, and doing in software what the kernel or a NIC would do with it

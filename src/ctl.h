@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The control protocol's parser, apart from the socket so that it can be
  * fuzzed alone: a client sends one command line, in as many pieces as its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The control protocol's line parser (contract in ctl.h). Pure: no I/O, so
  * the fuzz target runs it on its own.

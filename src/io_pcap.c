@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The pcap backend: an interface whose frames come from a capture file and
  * whose sent frames go to another, on a simulated clock (contract in io.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gitnet replay-pcap's engine: the router itself, set up as REV's
  * meta/router says the live router was, on pcap interfaces and the

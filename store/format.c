@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The output shapes of a table entry, one formatter each: an ARP entry as
  * `ip neigh` prints one, a NAT mapping as `conntrack -L` lines, both as

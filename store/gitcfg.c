@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Plain git repositories, for the tool's set-up of clones (gitnet
  * install-driver): where a repository's git directory and work tree are,

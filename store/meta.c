@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The meta/router codec (format and contract in store.h): the router's
  * setup as `key value` lines in one fixed order, so a changed setting shows

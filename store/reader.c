@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The reader's queries: revisions, commits, history walks, refs, files at
  * a commit, the tables at a commit (decoded with the codecs), per-file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Write transactions on any ref, and the one durable path under them and
  * under store_flush(): new objects stay in the recorder (memory) until

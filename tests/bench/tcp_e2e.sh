@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # Bulk TCP through the router (issue 13): iperf3 from cli to srv through rtr
 # (the topology of tests/netns/lib.sh), the same clients for two routers:

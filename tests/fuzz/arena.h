@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Forced into netfn's sources for pipeline_fuzz only (-include): their
  * allocations go to the harness's snapshot arena (pipeline_fuzz.c), so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target: the control socket's command parser (src/ctl_parse.c),
  * fed the way a socket feeds it: the input is split into reads (each piece

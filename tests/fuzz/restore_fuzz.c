@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target: the restore path, what a router reads back from its
  * repository at start (state_restore -> store_load_skipping -> the store's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GSO super-frames and partial checksums (netfn/gso.c, and their way through
  * netfn/pipeline.c with NAT).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # Chaos: SIGKILL the router at random moments, CHAOS_KILLS times (default
 # 50), while traffic flows and the state writer commits, restarting it each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # gitnet-router under hostile traffic (issue 17): spoofed SYN floods against a
 # port forward, blind and corrupted RSTs, a forged ICMP error with a bad

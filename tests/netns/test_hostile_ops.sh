@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # The operator's side of issue 17: what an unlucky operator or a careless
 # local client does to the router, and that it keeps routing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # Hosts as they really send (issue 13): cli and srv keep the kernel's default
 # offloads (TSO, GSO, GRO, checksum offload), so bulk TCP reaches the router

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fault injection into the store's own system calls: write and fsync are
  * wrapped at link time (-Wl,--wrap, this binary only; libgit2's own calls

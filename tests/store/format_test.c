@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The output shapes of an entry (store/format.c): exact `ip neigh` and
  * `conntrack -L` lines, JSON objects and commit-message lines for known

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * meta/router codec and the writer's branch option: a full setup round
  * trips through the exact text; the four lines older routers wrote decode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Write transactions and the merge's validation of untrusted input.
  *

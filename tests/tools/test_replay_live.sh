@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # One router loop: the same traffic through the live router and through
 # `gitnet replay-pcap` gives the same tables and the same history.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 #
 # The router's control socket and `gitnet show` print one table the same
 # way (tests/netns/lib.sh topology: cli 192.168.1.2 -- gitnet-router --
