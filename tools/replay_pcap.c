@@ -51,6 +51,7 @@
 
 #include <git2.h>
 
+#include "netfn/csum.h"
 #include "netfn/pipeline.h"
 #include "netfn/wire.h"
 #include "src/state.h"
@@ -447,6 +448,43 @@ rp_commit_due(struct rp_run *r, uint64_t now, bool force)
 }
 
 /* Timers due by t, each run at its own deadline. */
+/*
+ * A capture taken on a host's own interface (tcpdump on the sender's veth)
+ * holds its TCP and UDP segments as the stack handed them to the device,
+ * with CHECKSUM_PARTIAL: the checksum field carries only the pseudo-header
+ * sum. The live router learns that from TP_STATUS_CSUMNOTREADY and
+ * completes the sum; a pcap lost the flag, so recognise the shape (a wrong
+ * checksum that is exactly the folded pseudo-header sum) and say so, or NAT,
+ * which verifies checksums, would drop what the router once passed.
+ */
+static bool
+rp_csum_partial(const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + ETH_HLEN, *l4;
+	size_t ihl, tot, off;
+	uint32_t src, dst;
+	uint16_t want;
+
+	if (len < ETH_HLEN + IPV4_MIN_HLEN || load_be16(f + 12) != ETHERTYPE_IPV4 ||
+	    ip[0] >> 4 != 4)
+		return false;
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	tot = load_be16(ip + 2);
+	if (ihl < IPV4_MIN_HLEN || tot < ihl || ETH_HLEN + tot > len ||
+	    (load_be16(ip + 6) & 0x3fff) != 0)
+		return false;
+	off = ip[9] == IPPROTO_TCP_ ? 16 : ip[9] == IPPROTO_UDP_ ? 6 : 0;
+	if (off == 0 || tot - ihl < off + 2)
+		return false;
+	l4 = ip + ihl;
+	src = load_be32(ip + 12);
+	dst = load_be32(ip + 16);
+	if (pkt_l4_csum_ok(ip[9], src, dst, l4, tot - ihl))
+		return false;
+	want = (uint16_t)~csum_fold(csum_pseudo(src, dst, ip[9], (uint16_t)(tot - ihl)));
+	return load_be16(l4 + off) == want;
+}
+
 static int
 rp_timers(struct rp_run *r, uint64_t *clock, uint64_t t)
 {
@@ -793,7 +831,8 @@ cmd_replay_pcap(const char *repo, int argc, char **argv)
 			goto done;
 		clock = t;
 		memcpy(frame, rec->data, rec->len);
-		f = (struct nf_frame){ frame, (uint16_t)rec->len, (uint8_t)side, 0 };
+		f = (struct nf_frame){ frame, (uint16_t)rec->len, (uint8_t)side,
+		    rp_csum_partial(frame, rec->len) ? NF_F_CSUM_PARTIAL : 0 };
 		fed[side]++;
 		nf_input(r.nf, &f, 1, t, &r.o);
 		rp_drain(&r, t);
