@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netfn/csum.h"
+#include "netfn/pipeline.h"
+#include "netfn/wire.h"
 #include "src/io.h"
 
 #define PCAP_HDR	24
@@ -266,6 +269,43 @@ io_pcap_out_close(struct pcap_out *o, char *err, size_t errlen)
 	return e != 0 ? -1 : 0;
 }
 
+/*
+ * A capture taken on a host's own interface (tcpdump on the sender's veth)
+ * holds its TCP and UDP segments as the stack handed them to the device,
+ * with CHECKSUM_PARTIAL: the checksum field carries only the pseudo-header
+ * sum. The live router learns that from TP_STATUS_CSUMNOTREADY and
+ * completes the sum; a pcap lost the flag, so recognise the shape (a wrong
+ * checksum that is exactly the folded pseudo-header sum) and say so, or NAT,
+ * which verifies checksums, would drop what the router once passed.
+ */
+static bool
+csum_partial(const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + ETH_HLEN, *l4;
+	size_t ihl, tot, off;
+	uint32_t src, dst;
+	uint16_t want;
+
+	if (len < ETH_HLEN + IPV4_MIN_HLEN || load_be16(f + 12) != ETHERTYPE_IPV4 ||
+	    ip[0] >> 4 != 4)
+		return false;
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	tot = load_be16(ip + 2);
+	if (ihl < IPV4_MIN_HLEN || tot < ihl || ETH_HLEN + tot > len ||
+	    (load_be16(ip + 6) & 0x3fff) != 0)
+		return false;
+	off = ip[9] == IPPROTO_TCP_ ? 16 : ip[9] == IPPROTO_UDP_ ? 6 : 0;
+	if (off == 0 || tot - ihl < off + 2)
+		return false;
+	l4 = ip + ihl;
+	src = load_be32(ip + 12);
+	dst = load_be32(ip + 16);
+	if (pkt_l4_csum_ok(ip[9], src, dst, l4, tot - ihl))
+		return false;
+	want = (uint16_t)~csum_fold(csum_pseudo(src, dst, ip[9], (uint16_t)(tot - ihl)));
+	return load_be16(l4 + off) == want;
+}
+
 static unsigned
 pcap_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 {
@@ -293,7 +333,8 @@ pcap_rx_burst(struct io *io, struct nf_frame *f, unsigned max)
 		if (used + r->len > RX_BUF)
 			break;
 		memcpy(p->buf + used, r->data, r->len);
-		f[n] = (struct nf_frame){ p->buf + used, (uint16_t)r->len, io->ifidx, 0 };
+		f[n] = (struct nf_frame){ p->buf + used, (uint16_t)r->len, io->ifidx,
+		    csum_partial(r->data, r->len) ? NF_F_CSUM_PARTIAL : 0 };
 		used += r->len;
 		io->stats.rx_frames++;
 		io->stats.rx_bytes += r->len;
