@@ -283,6 +283,7 @@ render_router(struct metrics *m, struct sbuf *b, const struct snap *s)
 	    nf->icmp_ratelimited);
 	COUNTER(b, "csum_completed", "Partial checksums completed (offload).",
 	    nf->csum_completed);
+	COUNTER(b, "gso_in", "GSO super-frames taken in whole (offload).", nf->gso_in);
 	family(b, "dropped_total", "counter", "Frames dropped, by reason (netfn/drop.h).");
 	for (int i = 1; i < DROP_MAX; i++)
 		sb_printf(b, "gitnet_dropped_total{reason=\"%s\"} %llu\n",
@@ -345,6 +346,12 @@ render_router(struct metrics *m, struct sbuf *b, const struct snap *s)
 		    n->frags_translated);
 		COUNTER(b, "nat_tcp_pickups", "TCP sessions picked up mid-stream.",
 		    n->tcp_pickups);
+		COUNTER(b, "nat_half_open_evicted",
+		    "Inbound half-open sessions evicted (their own limit).",
+		    n->half_open_evicted);
+		COUNTER(b, "nat_half_open_promoted",
+		    "Inbound half-open sessions the inside answered.",
+		    n->half_open_promoted);
 	}
 
 	COUNTER(b, "out_tx_lost", "Frames lost: a batch's output was full.", s->tx_lost);
@@ -372,6 +379,11 @@ render_router(struct metrics *m, struct sbuf *b, const struct snap *s)
 	IFC(rx_kernel_drops, "Frames the kernel dropped: the ring was full.");
 	IFC(tx_ring_full, "Frames dropped: no free transmit slot.");
 	IFC(tx_errors, "Frames the kernel refused to send.");
+	IFC(rx_gso, "GSO super-frames received with their virtio-net header.");
+	IFC(rx_big, "Frames larger than a ring slot, read whole from the socket.");
+	IFC(rx_queue_full, "Big frames dropped: the socket's queue was full.");
+	IFC(tx_gso, "GSO super-frames sent whole for the kernel to segment.");
+	IFC(tx_segmented, "GSO super-frames segmented by the router.");
 #undef IFC
 }
 
