@@ -553,6 +553,31 @@ epoll_add(int ep, int fd)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/*
+ * The receive half of a turn, live or simulated: up to BURSTS batches from
+ * each interface through the pipeline, their output sent and their events
+ * handed on. Whether any frame came in.
+ */
+static bool
+rx_turn(struct router *r, struct nf_frame *rx, uint64_t now, struct nf_out *out)
+{
+	bool any = false;
+
+	for (int i = 0; i < ROUTER_NIF; i++) {
+		for (int b = 0; b < BURSTS; b++) {
+			unsigned got = io_rx_burst(r->io[i], rx, BATCH);
+
+			if (got == 0)
+				break;
+			nf_input(r->nf, rx, got, now, out);
+			flush(r, out);
+			io_rx_release(r->io[i]);
+			any = true;
+		}
+	}
+	return any;
+}
+
 static int
 run(struct router *r, int sfd)
 {
@@ -608,18 +633,8 @@ run(struct router *r, int sfd)
 		now = router_now_us();
 		/* Every ring is checked each turn: a status word, cheaper than trusting
 		 * wake-ups alone, and fair between the interfaces. */
-		for (int i = 0; i < ROUTER_NIF; i++) {
-			for (int b = 0; b < BURSTS; b++) {
-				unsigned got = io_rx_burst(r->io[i], rx, BATCH);
-
-				if (got == 0)
-					break;
-				nf_input(r->nf, rx, got, now, &out);
-				flush(r, &out);
-				io_rx_release(r->io[i]);
-				busy_at = now;
-			}
-		}
+		if (rx_turn(r, rx, now, &out))
+			busy_at = now;
 		if (nf_next_deadline(r->nf) <= now) {
 			nf_tick(r->nf, now, &out);
 			flush(r, &out);
@@ -693,17 +708,7 @@ router_run_simulated(struct router *r)
 		now = r->sim_us;
 		if (r->state != NULL)
 			state_run(r->state, now);
-		for (int i = 0; i < ROUTER_NIF; i++) {
-			for (int b = 0; b < BURSTS; b++) {
-				unsigned got = io_rx_burst(r->io[i], rx, BATCH);
-
-				if (got == 0)
-					break;
-				nf_input(r->nf, rx, got, now, &out);
-				flush(r, &out);
-				io_rx_release(r->io[i]);
-			}
-		}
+		rx_turn(r, rx, now, &out);
 		if (nf_next_deadline(r->nf) <= now) {
 			nf_tick(r->nf, now, &out);
 			flush(r, &out);
