@@ -273,7 +273,25 @@ int store_odb_consolidate(struct store_odb *o, unsigned max);
  * (the pack count changed), 0 when none, or an error. Only between flushes
  * (nothing pending). store_odb_free() waits for a merge and keeps it.
  */
-int store_odb_merge_start(struct store_odb *o, unsigned max);
+int store_odb_merge_start(struct store_odb *o, unsigned max, bool compact);
+/*
+ * Compaction (compact.c) is due: fresh packs (the commit path's) older than
+ * every_s seconds, or more than 64 MB of them. Counted when done.
+ */
+bool store_odb_compact_due(const struct store_odb *o, unsigned every_s);
+uint64_t store_odb_compactions(const struct store_odb *o);
+uint64_t store_odb_bytes(struct store_odb *o);
+uint64_t store_odb_fresh_bytes(const struct store_odb *o);
+/*
+ * Retention's rewrite (compact.c's store_rewrite_build) in the background:
+ * every pack now is replaced by one holding what tips reach down to the
+ * cutoff; the shallow file names the new boundary. Poll: 1 once it is done.
+ */
+int store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
+    int64_t cutoff, const git_oid *old, size_t nold);
+int store_odb_retain_poll(struct store_odb *o);
+/* Compact every fresh pack now, on this thread (gc, close, tests). */
+int store_odb_compact(struct store_odb *o);
 int store_odb_merge_poll(struct store_odb *o, bool wait);
 /* store_odb_merge_poll() keeping a failure for the next poll to report. */
 int store_odb_merge_settle(struct store_odb *o, bool wait);
@@ -399,6 +417,7 @@ struct store {
 	struct store_change *j;			/* the journal */
 	size_t		jn, jcap;
 	uint64_t	jfirst_us;
+	uint64_t	jlast_commit_us;	/* the last group commit's now */
 
 	struct xidx	xi;
 
@@ -429,7 +448,22 @@ struct store {
 	size_t		nnewrefs;
 	bool		prune_expire;
 	bool		txn_open;		/* a store_txn is under way */
+
+	/* retain.c: the shallow boundary, and the boundary's parents (stubs). */
+	git_oid		*shallow, *stubs;	/* sorted */
+	size_t		nshallow, nstubs;
+	int64_t		oldest_s;
+	bool		oldest_known, retain_unarchived;
+	uint64_t	retain_next_us;
+	struct store_retain_stats rstats;
 };
+
+/* retain.c */
+int store_shallow_load(struct store *st);
+void store_shallow_clear(struct store *st);
+bool store_is_boundary(const struct store *st, const git_oid *id);
+int store_shallow_hide(const git_oid *id, void *payload);
+int store_shallow_write(const char *gitdir, const git_oid *v, size_t n);
 
 /* The underlying repository (the store's own tests reach libgit2 here). */
 git_repository *store_repo(struct store *st);

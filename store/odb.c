@@ -571,6 +571,7 @@ store_odb_open(struct store_odb **out, git_repository *repo, bool fsync,
 		free(o);
 		return error;
 	}
+	store_odb_scan_fresh(o);
 	*out = o;
 	return 0;
 }
@@ -628,6 +629,14 @@ cache_copy(struct store_odb *o, const git_oid *id, git_object_t type, const void
 	memcpy(copy, data, len);
 	if (tab_add(&o->cache[0], id, type, copy, len) == NULL)
 		free(copy);
+}
+
+/* Forget every cached tree (they are all in packs): retention drops packs. */
+void
+store_odb_cache_drop(struct store_odb *o)
+{
+	tab_clear(&o->cache[0]);
+	tab_clear(&o->cache[1]);
 }
 
 /* At flush: drop the old generation if the young one is full. */
@@ -1117,6 +1126,9 @@ store_odb_flush(struct store_odb *o, const git_oid *const *live, size_t nlive)
 	}
 	if ((error = store_pack_commit(o, &pack, v, t->n, NULL)) < 0)
 		goto done;
+	if (o->fresh_since_us == 0)
+		o->fresh_since_us = store_mono_us();
+	o->fresh_bytes += pack.len;
 	if ((error = o->pw->inner->refresh(o->pw->inner)) < 0) {
 		error = store_gerr(error, "store: loading new pack");
 		goto done;

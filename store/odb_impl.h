@@ -50,6 +50,10 @@ struct store_odb {
 	size_t		cache_budget;	/* bytes, both generations */
 	struct merge_job *job;		/* a merge of packs under way (pack.c) */
 	int		merge_error;	/* a failed merge, until a poll reports it */
+	uint64_t	fresh_since_us;	/* monotonic: first fresh pack since compaction */
+	uint64_t	fresh_bytes;	/* fresh pack bytes written since */
+	uint64_t	compactions;	/* compactions finished */
+	bool		retain_done;	/* a retention cut finished, unreported */
 	char		merge_msg[512];
 };
 
@@ -71,5 +75,16 @@ void store_pack_header(struct sbuf *b, uint32_t n);
  */
 int store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v,
     size_t n, char name[46]);
+
+/* compact.c */
+bool store_pack_fresh(const char *packdir, const char *name);
+int store_compact_build(struct store_odb *o, char (*packs)[128], unsigned npacks,
+    char name[46], size_t *nobj);
+uint64_t store_mono_us(void);
+void store_odb_scan_fresh(struct store_odb *o);
+int store_rewrite_build(struct store_odb *o, const git_oid *tips, size_t ntips, int64_t cutoff,
+    const git_oid *old_bound, size_t nold, char name[46], git_oid **bounds,
+    size_t *nbounds, size_t *nobj);
+void store_odb_cache_drop(struct store_odb *o);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "odb_impl.h"
@@ -23,6 +24,7 @@ struct packinfo {
 	char		name[128];	/* "pack-<hex>" */
 	uint32_t	nobj;
 	uint64_t	bytes;		/* of the .pack */
+	bool		fresh;		/* the commit path's, not compacted */
 };
 
 static int
@@ -71,6 +73,7 @@ pack_list(struct store_odb *o, struct packinfo **out, unsigned *n)
 			snprintf(path, sizeof(path), "%s/%s.pack", o->packdir, v[cnt].name);
 			v[cnt].bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 		}
+		v[cnt].fresh = store_pack_fresh(o->packdir, v[cnt].name);
 		cnt++;
 	}
 	closedir(d);
@@ -520,6 +523,11 @@ pack_remove(struct store_odb *o, const char *name)
  */
 struct merge_job {
 	struct store_odb *o;
+	bool		compact;	/* compact.c's rewrite, not a copy */
+	bool		retain;		/* retention's rewrite of every pack */
+	git_oid		*tips, *old;	/* retain: the refs, the old boundary */
+	size_t		ntips, nold;
+	int64_t		cutoff;
 	struct packinfo	*p;		/* the packs, smallest first */
 	unsigned	cut;		/* p[0..cut) are merged */
 	bool		*used;		/* p[i] went into the merged pack */
@@ -537,17 +545,67 @@ job_free(struct merge_job *j)
 {
 	if (j == NULL)
 		return;
+	free(j->tips);
+	free(j->old);
 	free(j->used);
 	free(j->p);
 	free(j);
 }
 
-/* The geometric choice above; NULL when fewer than two packs qualify. */
+/* Fresh packs first (compact: only they), then by size. */
+static int
+pinfo_fresh_cmp(const void *a, const void *b)
+{
+	const struct packinfo *x = a, *y = b;
+
+	if (x->fresh != y->fresh)
+		return x->fresh ? -1 : 1;
+	return pinfo_cmp(a, b);
+}
+
+/*
+ * Compaction: every fresh pack. NULL when there is none, or, unless
+ * forced, when they are younger than due allows (the oldest's mtime).
+ */
+static int
+job_plan_compact(struct merge_job **out, struct store_odb *o)
+{
+	struct merge_job *j;
+	unsigned n, fresh = 0;
+	int error;
+
+	*out = NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return store_err(-1, "store: out of memory");
+	j->o = o;
+	j->compact = true;
+	if ((error = pack_list(o, &j->p, &n)) < 0) {
+		free(j);
+		return error;
+	}
+	qsort(j->p, n, sizeof(*j->p), pinfo_fresh_cmp);
+	while (fresh < n && j->p[fresh].fresh)
+		fresh++;
+	j->cut = fresh;
+	if (fresh == 0 || (j->used = calloc(fresh, sizeof(*j->used))) == NULL) {
+		error = fresh == 0 ? 0 : store_err(-1, "store: out of memory");
+		job_free(j);
+		return error;
+	}
+	*out = j;
+	return 0;
+}
+
+/*
+ * The geometric choice above, among the packs of one kind (fresh ones are
+ * merged with fresh ones only, so compaction still finds them); NULL when
+ * fewer than two packs qualify.
+ */
 static int
 job_plan(struct merge_job **out, struct store_odb *o, unsigned max)
 {
 	struct merge_job *j;
-	unsigned n, small = 0;
+	unsigned n, small = 0, nfresh = 0;
 	uint64_t below = 0;
 	int error;
 
@@ -563,7 +621,16 @@ job_plan(struct merge_job **out, struct store_odb *o, unsigned max)
 		job_free(j);
 		return 0;
 	}
-	qsort(j->p, n, sizeof(*j->p), pinfo_cmp);
+	qsort(j->p, n, sizeof(*j->p), pinfo_fresh_cmp);
+	while (nfresh < n && j->p[nfresh].fresh)
+		nfresh++;
+	/* The kind with more packs: fresh ones are p[0..nfresh). */
+	if (nfresh < n - nfresh) {
+		memmove(j->p, j->p + nfresh, (n - nfresh) * sizeof(*j->p));
+		n -= nfresh;
+	} else {
+		n = nfresh;
+	}
 	while (small < n && j->p[small].bytes < PACK_BIG)
 		small++;
 	j->cut = small;
@@ -583,7 +650,7 @@ job_plan(struct merge_job **out, struct store_odb *o, unsigned max)
 	return 0;
 }
 
-/* Write the merged pack, durably. Touches no libgit2 state. */
+/* Write the merged pack, durably. Touches none of the writer's libgit2 state. */
 static void
 job_build(struct merge_job *j)
 {
@@ -593,6 +660,47 @@ job_build(struct merge_job *j)
 	size_t nv = 0, cap = 0;
 	int error = 0;
 
+	if (j->retain) {
+		git_oid *bounds = NULL;
+		size_t nb = 0, nobj;
+		char gitdir[4000];
+		size_t gl = strlen(j->o->objects);
+
+		error = store_rewrite_build(j->o, j->tips, j->ntips, j->cutoff, j->old, j->nold,
+		    j->name, &bounds, &nb, &nobj);
+		if (error == 0) {
+			/* objects/ is <gitdir>/objects */
+			snprintf(gitdir, sizeof(gitdir), "%.*s", (int)(gl > 8 ? gl - 8 : gl),
+			    j->o->objects);
+			error = store_shallow_write(gitdir, bounds, nb);
+		}
+		free(bounds);
+		if (error == 0)
+			for (unsigned i = 0; i < j->cut; i++)
+				j->used[i] = strcmp(j->p[i].name, j->name) != 0;
+		j->merged = error == 0 ? j->cut : 0;
+		if (error == 1)
+			error = 0;	/* nothing old enough: nothing written */
+		goto done;
+	}
+	if (j->compact) {
+		char (*names)[128] = malloc(j->cut * sizeof(*names));
+		size_t nobj;
+
+		if (names == NULL) {
+			error = store_err(-1, "store: out of memory");
+			goto done;
+		}
+		for (unsigned i = 0; i < j->cut; i++)
+			memcpy(names[i], j->p[i].name, sizeof(names[i]));
+		error = store_compact_build(j->o, names, j->cut, j->name, &nobj);
+		free(names);
+		if (error == 0)
+			for (unsigned i = 0; i < j->cut; i++)
+				j->used[i] = strcmp(j->p[i].name, j->name) != 0;
+		j->merged = error == 0 ? j->cut : 0;
+		goto done;
+	}
 	store_pack_header(&out, 0);
 	for (unsigned i = 0; i < j->cut; i++) {
 		if ((error = raw_append(j->o, j->p[i].name, &out, &v, &nv, &cap, &seen)) < 0)
@@ -641,7 +749,11 @@ job_finish(struct store_odb *o, struct merge_job *j, bool rebuild)
 		o->merge_error = error;
 		snprintf(o->merge_msg, sizeof(o->merge_msg), "%s", j->msg);
 		error = 0;
-	} else if (j->merged >= 2) {
+	} else if (j->merged >= 2 || ((j->compact || j->retain) && j->merged >= 1)) {
+		if (j->compact)
+			j->o->compactions++;
+		if (j->retain)
+			j->o->retain_done = true;
 		for (unsigned i = 0; i < j->cut; i++)
 			if (j->used[i] && strcmp(j->p[i].name, j->name) != 0)
 				pack_remove(o, j->p[i].name);
@@ -687,15 +799,20 @@ store_odb_merging(const struct store_odb *o)
 }
 
 int
-store_odb_merge_start(struct store_odb *o, unsigned max)
+store_odb_merge_start(struct store_odb *o, unsigned max, bool compact)
 {
 	struct merge_job *j;
 	int error;
 
 	if (o->job != NULL)
 		return 0;
-	if ((error = job_plan(&j, o, max)) < 0 || j == NULL)
+	if ((error = compact ? job_plan_compact(&j, o) : job_plan(&j, o, max)) < 0 ||
+	    j == NULL)
 		return error;
+	if (compact) {
+		o->fresh_since_us = 0;
+		o->fresh_bytes = 0;
+	}
 	if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
 		job_build(j);		/* no thread: do it here */
 		atomic_store(&j->done, true);
@@ -863,4 +980,149 @@ store_odb_cleanup(const char *objects_dir)
 	snprintf(path, sizeof(path), "%s/pack", objects_dir);
 	remove_own_temps(path);
 	return 0;
+}
+
+uint64_t
+store_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+bool
+store_odb_compact_due(const struct store_odb *o, unsigned every_s)
+{
+	if (every_s == 0 || o->fresh_since_us == 0)
+		return false;
+	return o->fresh_bytes >= ((uint64_t)64 << 20) ||
+	    store_mono_us() - o->fresh_since_us >= (uint64_t)every_s * 1000000;
+}
+
+uint64_t
+store_odb_compactions(const struct store_odb *o)
+{
+	return o->compactions;
+}
+
+int
+store_odb_compact(struct store_odb *o)
+{
+	struct merge_job *j;
+	int error;
+
+	if ((error = store_odb_merge_poll(o, true)) < 0)
+		return error;
+	if (store_odb_pending(o) != 0 || (error = job_plan_compact(&j, o)) < 0 || j == NULL)
+		return error;
+	o->fresh_since_us = 0;
+	o->fresh_bytes = 0;
+	job_build(j);
+	if ((error = job_finish(o, j, true)) < 0)
+		return error;
+	return store_odb_merge_poll(o, false);
+}
+
+/* At open: fresh packs left from before count from now. */
+void
+store_odb_scan_fresh(struct store_odb *o)
+{
+	struct packinfo *p;
+	unsigned n;
+
+	if (pack_list(o, &p, &n) < 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (p[i].fresh) {
+			o->fresh_since_us = store_mono_us();
+			o->fresh_bytes += p[i].bytes;
+		}
+	free(p);
+}
+
+/* Bytes of every file in objects/pack: what the history costs on disk. */
+uint64_t
+store_odb_bytes(struct store_odb *o)
+{
+	DIR *d;
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	if ((d = opendir(o->packdir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &sb, 0) == 0 &&
+		    S_ISREG(sb.st_mode))
+			sum += (uint64_t)sb.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+int
+store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
+    int64_t cutoff, const git_oid *old, size_t nold)
+{
+	struct merge_job *j;
+	unsigned n;
+	int error;
+
+	if (o->job != NULL || store_odb_pending(o) != 0)
+		return 0;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return store_err(-1, "store: out of memory");
+	j->o = o;
+	j->retain = true;
+	j->cutoff = cutoff;
+	if ((error = pack_list(o, &j->p, &n)) < 0) {
+		free(j);
+		return error;
+	}
+	j->cut = n;
+	j->tips = malloc((ntips + 1) * sizeof(*j->tips));
+	j->old = malloc((nold + 1) * sizeof(*j->old));
+	j->used = calloc(n + 1, sizeof(*j->used));
+	if (j->tips == NULL || j->old == NULL || j->used == NULL) {
+		job_free(j);
+		return store_err(-1, "store: out of memory");
+	}
+	memcpy(j->tips, tips, ntips * sizeof(*tips));
+	memcpy(j->old, old, nold * sizeof(*old));
+	j->ntips = ntips;
+	j->nold = nold;
+	/* Trees the writer would reuse from memory may be among what goes. */
+	store_odb_cache_drop(o);
+	o->fresh_since_us = 0;
+	o->fresh_bytes = 0;
+	if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+		job_build(j);
+		atomic_store(&j->done, true);
+	} else {
+		j->threaded = true;
+	}
+	o->job = j;
+	return 0;
+}
+
+int
+store_odb_retain_poll(struct store_odb *o)
+{
+	int error = store_odb_merge_poll(o, false);
+
+	if (error < 0)
+		return error;
+	if (o->retain_done) {
+		o->retain_done = false;
+		return 1;
+	}
+	return 0;
+}
+
+uint64_t
+store_odb_fresh_bytes(const struct store_odb *o)
+{
+	return o->fresh_bytes;
 }
