@@ -709,7 +709,15 @@ store_poll(struct store *st, uint64_t now_us)
 	bool unflushed = !git_oid_equal(&st->head, &st->durable) || st->nnewrefs > 0;
 	int error;
 
-	if (st->jn >= st->o.batch_max || (st->jn > 0 && now_us - st->jfirst_us >= win)) {
+	/*
+	 * A change waits the window; then, unless batch_max changes wait, it
+	 * waits until commit_gap_ms since the last group commit. A lone change
+	 * commits a window after it; a steady stream, in one commit per gap:
+	 * a commit and its trees cost the same for one change or a thousand.
+	 */
+	if (st->jn >= st->o.batch_max || (st->jn > 0 && now_us - st->jfirst_us >= win &&
+	    now_us - st->jlast_commit_us >= (uint64_t)st->o.commit_gap_ms * 1000)) {
+		st->jlast_commit_us = now_us;
 		if ((error = store_commit(st, now_us, NULL)) < 0 ||
 		    (error = store_flush(st)) < 0)
 			return error;
@@ -721,4 +729,18 @@ store_poll(struct store *st, uint64_t now_us)
 		return 1;
 	}
 	return 0;
+}
+
+uint64_t
+store_commit_due(const struct store *st)
+{
+	uint64_t t, gap;
+
+	if (st->jn == 0)
+		return UINT64_MAX;
+	if (st->jn >= st->o.batch_max)
+		return st->jfirst_us;
+	t = st->jfirst_us + (uint64_t)st->o.window_ms * 1000;
+	gap = st->jlast_commit_us + (uint64_t)st->o.commit_gap_ms * 1000;
+	return gap > t ? gap : t;
 }

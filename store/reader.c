@@ -192,6 +192,9 @@ store_commit_read(struct store_commit **out, struct store_reader *r,
 		    git_error_last() ? git_error_last()->message : "not found");
 	}
 	error = commit_copy(out, gc);
+	/* A shallow boundary: its parents are not here; to every reader, none. */
+	if (error == 0 && store_is_boundary(r->st, store_goid(id)))
+		(*out)->nparent = 0;
 	git_commit_free(gc);
 	return error;
 }
@@ -219,6 +222,9 @@ store_log(struct store_reader *r, const struct store_walk *w, store_commit_fn fn
 		goto fail;
 	if (w->flags & STORE_WALK_FIRST_PARENT)
 		git_revwalk_simplify_first_parent(rw);
+	if (r->st->nstubs > 0 && (error = git_revwalk_add_hide_cb(rw, store_shallow_hide,
+	    r->st)) < 0)
+		goto fail;
 	for (size_t i = 0; i < w->nstart; i++)
 		if ((error = git_revwalk_push(rw, store_goid(&w->start[i]))) < 0)
 			goto fail;
@@ -939,6 +945,10 @@ store_at_time(struct store_oid *out, struct store_reader *r, uint64_t t_us)
 		goto done;
 	}
 	git_revwalk_simplify_first_parent(w);
+	if (st->nstubs > 0 && (error = git_revwalk_add_hide_cb(w, store_shallow_hide, st)) < 0) {
+		error = store_gerr(error, "store: history walk");
+		goto done;
+	}
 	while ((error = git_revwalk_next(&id, w)) == 0) {
 		git_commit *c;
 

@@ -31,7 +31,9 @@ store_opts_default(struct store_opts *o)
 	o->batch_max = 1024;
 	o->keep_expire = 8;
 	o->max_packs = 16;
-	o->body_max = 50;
+	o->compact_s = 60;
+	o->commit_gap_ms = 1000;
+	o->body_max = 10;
 	o->cache_mb = 64;
 	o->fsync = true;
 	o->create = true;
@@ -471,7 +473,8 @@ store_reader_open(struct store_reader **out, const char *path)
 	}
 	if ((error = check_schema(st)) < 0 ||
 	    (error = store_odb_open(&st->odb, st->repo, false,
-	    (size_t)st->o.cache_mb << 20)) < 0)
+	    (size_t)st->o.cache_mb << 20)) < 0 ||
+	    (error = store_shallow_load(st)) < 0)
 		goto fail;
 	*out = &st->rd;
 	return 0;
@@ -500,6 +503,8 @@ store_reader_refresh(struct store_reader *r)
 		return error;
 	if (error == 1)
 		return store_err(STORE_EFOREIGN, "store: %s: branch primary is gone", st->path);
+	if ((error = store_shallow_load(st)) < 0)
+		return error;
 	return check_schema(st);
 }
 
@@ -575,7 +580,8 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		st->have_durable = true;
 		if ((error = check_schema(st)) < 0 ||
 		    (error = store_odb_open(&st->odb, st->repo, o->fsync,
-		    (size_t)st->o.cache_mb << 20)) < 0)
+		    (size_t)st->o.cache_mb << 20)) < 0 ||
+		    (error = store_shallow_load(st)) < 0)
 			goto fail;
 		st->npacks = store_odb_pack_count(st->odb);
 		*out = st;
@@ -613,7 +619,7 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		git_oid_cpy(&st->durable, &st->head);
 		st->have_durable = true;
 	}
-	if ((error = check_schema(st)) < 0)
+	if ((error = check_schema(st)) < 0 || (error = store_shallow_load(st)) < 0)
 		goto fail;
 	st->npacks = store_odb_pack_count(st->odb);
 	/*
@@ -637,6 +643,7 @@ store_free(struct store *st)
 	if (st == NULL)
 		return;
 	store_odb_free(st->odb);
+	store_shallow_clear(st);
 	git_repository_free(st->repo);
 	if (st->lockfd >= 0)
 		close(st->lockfd);
@@ -816,9 +823,13 @@ store_packs_maintain(struct store *st)
 		return error;
 	if (error == 1)
 		st->npacks = store_odb_pack_count(st->odb);
-	if (st->npacks > st->o.max_packs &&
-	    (error = store_odb_merge_start(st->odb, st->o.max_packs)) < 0)
+	if (!store_odb_merging(st->odb) && store_odb_compact_due(st->odb, st->o.compact_s)) {
+		if ((error = store_odb_merge_start(st->odb, st->o.max_packs, true)) < 0)
+			return error;
+	} else if (st->npacks > st->o.max_packs &&
+	    (error = store_odb_merge_start(st->odb, st->o.max_packs, false)) < 0) {
 		return error;
+	}
 	return 0;
 }
 
@@ -833,3 +844,26 @@ store_repack(struct store *st)
 	return 0;
 }
 
+
+int
+store_compact(struct store *st)
+{
+	int error;
+
+	if ((error = store_flush(st)) < 0 || (error = store_odb_compact(st->odb)) < 0)
+		return error;
+	st->npacks = store_odb_pack_count(st->odb);
+	return 0;
+}
+
+uint64_t
+store_compactions(const struct store *st)
+{
+	return store_odb_compactions(st->odb);
+}
+
+uint64_t
+store_history_bytes(struct store *st)
+{
+	return store_odb_bytes(st->odb);
+}

@@ -102,8 +102,15 @@ struct store_opts {
 	unsigned	n_ifnames;
 	unsigned	window_ms;	/* group commit window: 100 */
 	unsigned	batch_max;	/* changes that force a commit: 1024 */
+	unsigned	commit_gap_ms;	/* and between group commits, at least: 1000 */
 	unsigned	keep_expire;	/* expiry branches kept: 8 */
 	unsigned	max_packs;	/* consolidate above this: 16 */
+	/*
+	 * Compact the commit path's packs (deltas against each object's
+	 * previous version, deflate; compact.c) in the background when the
+	 * oldest is this old: 60 s (0: only on request, store_repack).
+	 */
+	unsigned	compact_s;
 	unsigned	body_max;	/* change lines listed in a batch body: 50 */
 	unsigned	cache_mb;	/* trees kept in memory for commits: 64 (0: none) */
 	bool		fsync;		/* fsync at each flush: true */
@@ -536,6 +543,8 @@ int store_flush(struct store *st);
  * committed, 0 when there was nothing to do yet.
  */
 int store_poll(struct store *st, uint64_t now_us);
+/* When store_poll will commit what is pending (UINT64_MAX: nothing is). */
+uint64_t store_commit_due(const struct store *st);
 
 /* The current head of the writer's branch, primary unless opts.branch says
  * otherwise (in memory; durable after store_flush). */
@@ -547,6 +556,42 @@ const struct store_oid *store_head(const struct store *st);
  * path only ever copies small packs together.
  */
 int store_repack(struct store *st);
+
+/*
+ * Flush, then compact the packs the commit path wrote (what the background
+ * does every opts.compact_s) on this thread, now.
+ */
+int store_compact(struct store *st);
+/* Compactions finished by this writer, background ones included. */
+uint64_t store_compactions(const struct store *st);
+/*
+ * History retention (retain.c): what a cut may drop, polled by the writer's
+ * owner every tick. A cut runs in the background and leaves a shallow
+ * repository: the boundary commits keep their trees; older ones go.
+ */
+struct store_retain {
+	uint64_t	keep_s;		/* keep this much history (0: any age) */
+	uint64_t	max_bytes;	/* and no more bytes than this (0: no bound) */
+	/*
+	 * Archives are configured: an age cut drops only what every archive
+	 * holds, archived (the oldest of their last pushed commits; none
+	 * yet: has_archived false). A size cut drops anyway, counted.
+	 */
+	bool		archives, has_archived;
+	struct store_oid archived;
+};
+struct store_retain_stats {
+	uint64_t	cuts;			/* cuts finished */
+	uint64_t	dropped_unarchived;	/* size cuts past what archives hold */
+	uint64_t	oldest_s;		/* the oldest commit time kept */
+	uint64_t	last_cutoff_s;		/* the last cut's cutoff */
+	uint64_t	bytes;			/* packs and indexes, last poll */
+};
+int store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *r);
+void store_retain_stats(struct store *st, struct store_retain_stats *out);
+
+/* Bytes of the repository's packs and their indexes. */
+uint64_t store_history_bytes(struct store *st);
 
 /*
  * Number of pack files under objects/pack, once a merge of packs under way
