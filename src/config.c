@@ -77,6 +77,8 @@ enum config_kind {
 	KEY_POOL,		/* IP, appends to nat_pool */
 	KEY_FORWARD,		/* PROTO:PORT=IP:PORT, appends */
 	KEY_LISTEN,		/* ADDR:PORT or [ADDR6]:PORT, a string */
+	KEY_DURATION,		/* 30s, 10min, 2h, 7d, 1w (or plain seconds): uint64_t s */
+	KEY_BYTES,		/* 4096, 64K, 32M, 1G (binary units): uint64_t bytes */
 };
 
 struct config_key {
@@ -137,6 +139,8 @@ static const struct config_key config_keys[] = {
 	{ "gso",		"gso",	KEY_ONOFF,	CFG_OFF(gso), 0, 0 },
 
 	{ "metrics",		"metrics", KEY_LISTEN,	CFG_OFF(metrics), 0, 0 },
+	{ "history.keep",	"history-keep", KEY_DURATION, CFG_OFF(history_keep_s), 1, 0 },
+	{ "history.max_bytes",	"history-max-bytes", KEY_BYTES, CFG_OFF(history_max_bytes), 0, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -165,6 +169,8 @@ enum {
 	OPT_GSO,
 
 	OPT_METRICS,
+	OPT_HISTORY_KEEP,
+	OPT_HISTORY_MAX_BYTES,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -190,6 +196,8 @@ static const struct option config_options[] = {
 	{ "tcp-transitory-timeout", required_argument, NULL, OPT_TCP_TRANS_TIMEOUT },
 	{ "icmp-timeout", required_argument,	NULL, OPT_ICMP_TIMEOUT },
 	{ "gso",	required_argument,	NULL, OPT_GSO },
+	{ "history-keep", required_argument,	NULL, OPT_HISTORY_KEEP },
+	{ "history-max-bytes", required_argument, NULL, OPT_HISTORY_MAX_BYTES },
 
 	{ "metrics",	required_argument,	NULL, OPT_METRICS },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -228,6 +236,12 @@ const char config_usage[] =
 "  --gso on|off             on (default): TCP/UDP super-frames from offloading hosts\n"
 "                           leave whole, for the kernel or NIC to segment; off: the\n"
 "                           router cuts them into segments itself\n"
+"  --history-keep DURATION  drop history older than this (30s, 10min, 2h, 7d; default\n"
+"                           7d), online, as a shallow cut: every entry alive at the\n"
+"                           cut is kept, commit ids do not change\n"
+"  --history-max-bytes N    and keep the repository's packs under N bytes (K, M, G:\n"
+"                           binary; default a quarter of the state filesystem's size\n"
+"                           at start; 0: no bound)\n"
 "  -v, --verbose            log more; repeat for more detail\n"
 "  -h, --help               print this help and exit\n"
 "      --version            print the version and exit\n"
@@ -256,7 +270,8 @@ const char config_usage[] =
 "nat.pool, nat.filtering, the timeouts nat.udp_timeout_s,\n"
 "nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
 "nat.icmp_timeout_s, nat.max_sessions, nat.max_per_host, the dynamic port range\n"
-"nat.port_min and nat.port_max (1024..65535), and the tunables\n"
+"nat.port_min and nat.port_max (1024..65535), history.keep and\n"
+"history.max_bytes, and the tunables\n"
 "arp.base_reachable_ms, arp.delay_first_probe_ms, arp.retrans_ms,\n"
 "arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
 "arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst. The format is\n"
@@ -731,6 +746,42 @@ config_apply(struct router_config *c, const struct config_key *k, const char *s,
 			    s, k->max);
 		memcpy(base, s, n + 1);
 		return 0;
+	case KEY_DURATION:
+	case KEY_BYTES: {
+		static const struct { const char *u; uint64_t mul; } dur[] = {
+			{ "", 1 }, { "s", 1 }, { "sec", 1 }, { "m", 60 }, { "min", 60 },
+			{ "h", 3600 }, { "d", 86400 }, { "w", 604800 },
+		}, size[] = {
+			{ "", 1 }, { "B", 1 }, { "K", 1024 }, { "KB", 1024 }, { "KiB", 1024 },
+			{ "M", 1 << 20 }, { "MB", 1 << 20 }, { "MiB", 1 << 20 },
+			{ "G", 1 << 30 }, { "GB", 1 << 30 }, { "GiB", 1 << 30 },
+			{ "T", 1ull << 40 }, { "TB", 1ull << 40 }, { "TiB", 1ull << 40 },
+		};
+		bool d = k->kind == KEY_DURATION;
+		size_t nu = d ? sizeof(dur) / sizeof(dur[0]) : sizeof(size) / sizeof(size[0]);
+		char *end;
+		unsigned long long num;
+
+		errno = 0;
+		num = strtoull(s, &end, 10);
+		if (!isdigit((unsigned char)s[0]) || errno != 0)
+			return config_fail(why, wl, "'%s' is not %s", s, d ?
+			    "a duration (30s, 10min, 2h, 7d)" : "a size (4096, 64K, 32M, 1G)");
+		for (size_t i = 0; i < nu; i++) {
+			uint64_t mul = d ? dur[i].mul : size[i].mul;
+
+			if (strcmp(end, d ? dur[i].u : size[i].u) != 0)
+				continue;
+			if (num > UINT64_MAX / mul / 2 || (d && num * mul > 100ull * 365 * 86400))
+				return config_fail(why, wl, "'%s' is too large", s);
+			if (num * mul < k->min)
+				return config_fail(why, wl, "'%s' is too small", s);
+			*(uint64_t *)(void *)base = num * mul;
+			return 0;
+		}
+		return config_fail(why, wl, "'%s': unknown unit '%s' (%s)", s, end, d ?
+		    "s, min, h, d, w" : "K, M, G, T");
+	}
 	case KEY_U32:
 	case KEY_U16:
 		if (strspn(s, "0123456789") != strlen(s))
@@ -922,6 +973,8 @@ config_metavar(int val)
 	case OPT_TCP_TRANS_TIMEOUT:
 	case OPT_ICMP_TIMEOUT:	return "S";
 	case OPT_GSO:		return "on|off";
+	case OPT_HISTORY_KEEP:	return "DURATION";
+	case OPT_HISTORY_MAX_BYTES: return "N";
 	}
 	return "a value";
 }
@@ -1106,6 +1159,8 @@ config_defaults(struct router_config *c)
 	c->nat = true;
 	c->gso = true;
 	nat_params_default(&c->nat_params);
+	c->history_keep_s = 7 * 86400;
+	c->history_max_bytes = CONFIG_HISTORY_BYTES_AUTO;
 }
 
 /*

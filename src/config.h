@@ -112,9 +112,13 @@ struct router_config {
 	bool			gso;		/* default true; --gso off */
 
 	char			metrics[64];	/* ADDR:PORT, "": no endpoint */
+	uint64_t		history_keep_s;		/* default 7 days */
+	uint64_t		history_max_bytes;	/* 0: none; AUTO: fs size / 4 */
 	bool			stats_on_exit;	/* --stats */
 	int			verbose;	/* -v, repeatable */
 };
+
+#define CONFIG_HISTORY_BYTES_AUTO	UINT64_MAX
 
 /* Defaults: no interfaces, arp_params_default(), state and control paths. */
 void config_defaults(struct router_config *c);

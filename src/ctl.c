@@ -105,6 +105,18 @@ router_report_stats(const struct router *r, int fd)
 		    (unsigned long long)st.restored_arp, (unsigned long long)st.restored_nat,
 		    (unsigned long long)st.restore_skipped);
 	}
+	if (r->state != NULL) {
+		struct state_stats st;
+
+		state_get_stats(r->state, &st);
+		dprintf(fd, "history_compactions %llu\nhistory_bytes %llu\n"
+		    "history_max_bytes %llu\nhistory_cuts %llu\n"
+		    "history_dropped_unarchived %llu\nhistory_oldest_s %llu\n",
+		    (unsigned long long)st.compactions, (unsigned long long)st.history_bytes,
+		    (unsigned long long)st.history_max_bytes, (unsigned long long)st.history_cuts,
+		    (unsigned long long)st.history_dropped_unarchived,
+		    (unsigned long long)st.history_oldest_s);
+	}
 	dprintf(fd, "out_tx_lost %llu\nout_events_lost %llu\nevents %llu\n",
 	    (unsigned long long)r->tx_lost, (unsigned long long)r->ev_lost,
 	    (unsigned long long)r->sink.total);

@@ -417,6 +417,18 @@ render_state(struct metrics *m, struct sbuf *b)
 	    (unsigned long long)st.restored_nat);
 	one(b, "state_restore_skipped_entries", "gauge",
 	    "Stored entries that no longer fit the configuration.", st.restore_skipped);
+	COUNTER(b, "history_compactions", "Background compactions of the commit path's packs.",
+	    st.compactions);
+	one(b, "history_bytes", "gauge", "Bytes of the repository's packs and indexes.",
+	    st.history_bytes);
+	one(b, "history_max_bytes", "gauge", "The bound on history_bytes (0: none).",
+	    st.history_max_bytes);
+	COUNTER(b, "history_cuts", "Retention cuts of old history finished.", st.history_cuts);
+	COUNTER(b, "history_dropped_unarchived",
+	    "Cuts that dropped history no archive had yet, to stay under the bound.",
+	    st.history_dropped_unarchived);
+	one(b, "history_oldest_seconds", "gauge",
+	    "Commit time (unix seconds) of the oldest history kept.", st.history_oldest_s);
 	histogram(b, "state_commit_lag_seconds",
 	    "From a table event to the durable commit holding it.", &st.lag);
 	histogram(b, "state_commit_duration_seconds",

@@ -278,6 +278,9 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	if (r->tick_ms != 0)
 		so.tick_ms = r->tick_ms;
 	so.dir = r->cfg.state_dir;
+	so.history_keep_s = r->cfg.history_keep_s;
+	so.history_max_bytes = r->cfg.history_max_bytes == CONFIG_HISTORY_BYTES_AUTO ?
+	    STATE_HISTORY_AUTO : r->cfg.history_max_bytes;
 	so.ifnames = r->ifnames;
 	so.n_ifnames = ROUTER_NIF;
 	so.verbose = (unsigned)r->cfg.verbose;

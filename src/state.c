@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "router.h"
@@ -137,6 +138,13 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 		free(s);
 		return -1;
 	}
+	if (s->o.history_max_bytes == STATE_HISTORY_AUTO) {
+		struct statvfs vfs;
+
+		s->o.history_max_bytes = statvfs(o->dir, &vfs) == 0 ?
+		    (uint64_t)vfs.f_blocks * vfs.f_frsize / 4 : 0;
+	}
+	s->st.history_max_bytes = s->o.history_max_bytes;
 	*out = s;
 	return 0;
 }
@@ -355,6 +363,40 @@ tick_finish(struct state *s, uint64_t now)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * What the history costs, refreshed each tick (a directory listing), and
+ * retention: a cut is begun when history is older or larger than allowed
+ * (in the background; the store reports it done at a later poll).
+ */
+static void
+history_gauges(struct state *s, uint64_t now)
+{
+	struct store_retain r = {
+		.keep_s = s->o.history_keep_s,
+		.max_bytes = s->o.history_max_bytes,
+	};
+	struct store_retain_stats rs;
+	uint64_t c, b;
+
+	if (!s->o.sync && s->o.branch == NULL && store_retain_poll(s->store, now, &r) < 0)
+		count_error(s, "history retention");
+	store_retain_stats(s->store, &rs);
+	c = store_compactions(s->store);
+	b = store_history_bytes(s->store);
+	if (rs.dropped_unarchived > s->st.history_dropped_unarchived)
+		fprintf(stderr, "gitnet-router: history_dropped_unarchived: history before "
+		    "%llu dropped to stay under %llu bytes, not yet archived\n",
+		    (unsigned long long)rs.last_cutoff_s,
+		    (unsigned long long)s->o.history_max_bytes);
+	pthread_mutex_lock(&s->mu);
+	s->st.compactions = c;
+	s->st.history_bytes = b;
+	s->st.history_cuts = rs.cuts;
+	s->st.history_dropped_unarchived = rs.dropped_unarchived;
+	s->st.history_oldest_s = rs.oldest_s;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* One turn of the writer at now: group commit, tick merge, tick. */
 static void
 writer_turn(struct state *s, uint64_t now)
@@ -377,6 +419,7 @@ writer_turn(struct state *s, uint64_t now)
 		uint64_t t = (uint64_t)s->o.tick_ms * 1000;
 
 		tick_begin(s, now);
+		history_gauges(s, wall(s, now));
 		/*
 		 * The next on a fixed grid of unix time, half a period past each
 		 * whole one, not a period after this tick: a replay's ticks fall
@@ -422,7 +465,7 @@ state_next_deadline(struct state *s)
 	if (!s->sync_started)
 		return 0;		/* the first tick: what expired meanwhile */
 	if (store_pending(s->store) > 0)
-		t = s->first_us + (uint64_t)s->o.window_ms * 1000;
+		t = store_commit_due(s->store);
 	if (s->finish_at != 0)
 		t = s->finish_at < t ? s->finish_at : t;
 	else if (s->next_tick < t)
@@ -452,7 +495,7 @@ state_settle(struct state *s, uint64_t *now)
 		uint64_t t = UINT64_MAX;
 
 		if (store_pending(s->store) > 0)
-			t = s->first_us + (uint64_t)s->o.window_ms * 1000;
+			t = store_commit_due(s->store);
 		if (s->finish_at != 0 && s->finish_at < t)
 			t = s->finish_at;
 		if (t == UINT64_MAX)

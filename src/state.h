@@ -54,7 +54,14 @@ struct state_opts {
 	 */
 	const char	*branch, *base;
 	bool		sync;
+	/*
+	 * History retention on primary (never in sync mode): keep this much
+	 * (0: any age) and this many bytes of packs (0: no bound;
+	 * STATE_HISTORY_AUTO: a quarter of the state filesystem's size).
+	 */
+	uint64_t	history_keep_s, history_max_bytes;
 };
+#define STATE_HISTORY_AUTO	UINT64_MAX
 
 void state_opts_default(struct state_opts *o);
 
@@ -83,6 +90,12 @@ struct state_stats {
 	uint64_t	lag_p99_us;	/* and 99th percentile */
 	uint64_t	restored_arp, restored_nat, restore_skipped;
 	uint64_t	made;		/* commits written (group, tick, merge) */
+	uint64_t	compactions;	/* background compactions finished */
+	uint64_t	history_bytes;	/* packs and indexes, as of the last tick */
+	uint64_t	history_cuts;	/* retention cuts finished */
+	uint64_t	history_dropped_unarchived;	/* cuts past what archives hold */
+	uint64_t	history_oldest_s;	/* the oldest commit kept */
+	uint64_t	history_max_bytes;	/* the bound in force (0: none) */
 
 	uint64_t	changes_arp, changes_nat;	/* changes, per table */
 	struct state_hist lag;		/* event to durable commit */
