@@ -689,7 +689,7 @@ store_odb_consolidate__damaged_delta_is_an_error(void **state)
 	assert_non_null(strstr(store_strerror(), "CRC mismatch"));
 	assert_int_equal(npacks(f), 4);
 	/* In the background: a pack count waits for it, the next poll reports it once. */
-	assert_int_equal(store_odb_merge_start(st->odb, 2), 0);
+	assert_int_equal(store_odb_merge_start(st->odb, 2, false), 0);
 	assert_true(store_odb_merging(st->odb));
 	assert_int_equal(store_pack_count(st), 4);
 	assert_false(store_odb_merging(st->odb));
