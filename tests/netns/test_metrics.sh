@@ -56,6 +56,7 @@ special = {
     "state_restore_skipped": "gitnet_state_restore_skipped_entries",
     "state_lag_p50_us": "gitnet_state_commit_lag_p50_seconds",
     "state_lag_p99_us": "gitnet_state_commit_lag_p99_seconds",
+    "history_write_failing": "gitnet_history_write_failing",
 }
 bad = 0
 for k, v in stats.items():
