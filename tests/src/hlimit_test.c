@@ -33,20 +33,43 @@ take_n(struct hlimit *l, uint32_t remote, uint64_t now, unsigned n)
 static void
 hlimit_take__one_remote_burst_then_rate(void **state)
 {
-	struct hlimit_params p;
+	struct hlimit_params p = { .rate = 5, .burst = 20, .total_rate = 1000,
+	    .total_burst = 1000 };
 	struct hlimit *l;
 
 	(void)state;
-	hlimit_params_default(&p);
 	assert_non_null(l = hlimit_new(&p, 42));
-	assert_int_equal(take_n(l, 0x0a000001, T0, 100), HLIMIT_BURST);
+	assert_int_equal(take_n(l, 0x0a000001, T0, 100), 20);
 	/* 5/s: one event every 200 ms. */
 	assert_int_equal(take_n(l, 0x0a000001, T0 + 199999, 10), 0);
 	assert_int_equal(take_n(l, 0x0a000001, T0 + 200000, 10), 1);
 	assert_int_equal(take_n(l, 0x0a000001, T0 + 300000, 10), 0);
 	assert_int_equal(take_n(l, 0x0a000001, T0 + 1200000, 10), 5);
 	/* An hour idle refills to the burst, not beyond. */
-	assert_int_equal(take_n(l, 0x0a000001, T0 + 3600 * SEC, 100), HLIMIT_BURST);
+	assert_int_equal(take_n(l, 0x0a000001, T0 + 3600 * SEC, 100), 20);
+	hlimit_free(l);
+}
+
+/* The defaults: per remote first, then the total. */
+static void
+hlimit_take__defaults(void **state)
+{
+	struct hlimit_params p;
+	struct hlimit *l;
+	unsigned ok = 0;
+
+	(void)state;
+	hlimit_params_default(&p);
+	assert_int_equal(p.rate, 2);
+	assert_int_equal(p.burst, 10);
+	assert_int_equal(p.total_rate, 20);
+	assert_int_equal(p.total_burst, 200);
+	assert_non_null(l = hlimit_new(&p, 5));
+	assert_int_equal(take_n(l, 0x0a000001, T0, 100), 10);
+	assert_int_equal(take_n(l, 0x0a000001, T0 + 500000, 100), 1);
+	for (uint32_t i = 2; i < 1000; i++)
+		ok += hlimit_take(l, 0x0a000000 + i, T0 + 500000);
+	assert_int_equal(ok, 200 - 10 - 1 + 10);	/* the total refilled 10 in 0.5 s */
 	hlimit_free(l);
 }
 
@@ -159,6 +182,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hlimit_take__one_remote_burst_then_rate),
+		cmocka_unit_test(hlimit_take__defaults),
 		cmocka_unit_test(hlimit_take__total_caps_many_remotes),
 		cmocka_unit_test(hlimit_take__refused_takes_nothing),
 		cmocka_unit_test(hlimit_take__flood_stays_within_total),
