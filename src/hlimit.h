@@ -21,8 +21,10 @@
  * after it are recorded as for any other flow.
  *
  * Pure: time comes in as an argument (the event's own now_us), the only
- * state is the struct; the hash seed is the caller's (a random one makes the
- * slot of a remote unpredictable to whoever spoofs it).
+ * state is the struct, so a replay of the same packets (gitnet replay-pcap)
+ * limits the same events. The hash seed is the caller's; it need not be
+ * secret: a spoofer who aims at one remote's slot could as well empty the
+ * total bucket, which is everyone's.
  */
 #ifndef SRC_HLIMIT_H
 #define SRC_HLIMIT_H
