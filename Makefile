@@ -117,6 +117,11 @@ $(B)/tests/store/fault_test: $(call asan,tests/store/fault_test.c) $(B)/asan/lib
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -Wl,--wrap=write,--wrap=fsync -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS)
 
+# Likewise the state writer's, on a failing disk.
+$(B)/tests/src/state_fault_test: $(call asan,tests/src/state_fault_test.c) $(B)/asan/librouter.a $(B)/asan/libstore.a $(B)/asan/libnetfn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -Wl,--wrap=write,--wrap=fsync -o $@ $^ $(CMOCKA_LIBS) $(GIT_LIBS) -lpthread
+
 # Benchmarks: optimised, no sanitizers. store_* benchmarks get the store.
 $(B)/tests/bench/store_%: $(call obj,tests/bench/store_%.c) $(B)/libstore.a $(B)/libnetfn.a
 	@mkdir -p $(@D)

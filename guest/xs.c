@@ -54,6 +54,10 @@ static const struct guest_key guest_keys[] = {
 	{ "tcp-transitory-timeout",	GK_SCALAR,	true },
 	{ "icmp-timeout",		GK_SCALAR,	true },
 	{ "forward",			GK_LIST,	true },
+	{ "history-inbound-rate",	GK_SCALAR,	false },
+	{ "history-inbound-burst",	GK_SCALAR,	false },
+	{ "history-inbound-total-rate",	GK_SCALAR,	false },
+	{ "history-inbound-total-burst", GK_SCALAR,	false },
 	{ "verbose",			GK_VERBOSE,	true },
 	{ "state-device",		GK_GUEST,	false },
 };

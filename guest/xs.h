@@ -13,6 +13,8 @@
  *	nat-filtering		address-port | address | endpoint	(live)
  *	udp-timeout, tcp-timeout, tcp-transitory-timeout, icmp-timeout	(live)
  *	nat-max-sessions, nat-max-per-host	N
+ *	history-inbound-rate, history-inbound-burst,
+ *	history-inbound-total-rate, history-inbound-total-burst	N
  *	verbose			0..3						(live)
  *	forward/<n>		PROTO:PORT=IP:PORT				(live)
  *	route/<n>		PREFIX/PLEN=IP

@@ -60,6 +60,7 @@
 #define CONFIG_ARP_MAX		(1u << 24)
 #define CONFIG_WEEK_S		(86400u * 7)
 #define CONFIG_NAT_SESSIONS_MAX	(1u << 26)	/* nat_new refuses more */
+#define CONFIG_HISTORY_RATE_MAX	1000000u	/* events per second, or a burst */
 
 /* sun_path includes its terminating NUL: 107 usable bytes on Linux. */
 #define CONFIG_SOCK_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -137,6 +138,16 @@ static const struct config_key config_keys[] = {
 	{ "nat.port_max",	NULL,	KEY_U16,	CFG_OFF(nat_params.port_max), 1024, UINT16_MAX },
 	{ "forward",		"forward", KEY_FORWARD,	0, 0, 0 },
 	{ "gso",		"gso",	KEY_ONOFF,	CFG_OFF(gso), 0, 0 },
+	/* History of unsolicited inbound traffic (hlimit.h); a rate of 0 is
+	 * no limit, a burst is at least one event. */
+	{ "history.inbound_rate", "history-inbound-rate", KEY_U32,
+	    CFG_OFF(history_inbound.rate), 0, CONFIG_HISTORY_RATE_MAX },
+	{ "history.inbound_burst", "history-inbound-burst", KEY_U32,
+	    CFG_OFF(history_inbound.burst), 1, CONFIG_HISTORY_RATE_MAX },
+	{ "history.inbound_total_rate", "history-inbound-total-rate", KEY_U32,
+	    CFG_OFF(history_inbound.total_rate), 0, CONFIG_HISTORY_RATE_MAX },
+	{ "history.inbound_total_burst", "history-inbound-total-burst", KEY_U32,
+	    CFG_OFF(history_inbound.total_burst), 1, CONFIG_HISTORY_RATE_MAX },
 
 	{ "metrics",		"metrics", KEY_LISTEN,	CFG_OFF(metrics), 0, 0 },
 	{ "history.keep",	"history-keep", KEY_DURATION, CFG_OFF(history_keep_s), 1, 0 },
@@ -167,6 +178,10 @@ enum {
 	OPT_TCP_TRANS_TIMEOUT,
 	OPT_ICMP_TIMEOUT,
 	OPT_GSO,
+	OPT_HISTORY_INBOUND_RATE,
+	OPT_HISTORY_INBOUND_BURST,
+	OPT_HISTORY_INBOUND_TOTAL_RATE,
+	OPT_HISTORY_INBOUND_TOTAL_BURST,
 
 	OPT_METRICS,
 	OPT_HISTORY_KEEP,
@@ -198,6 +213,12 @@ static const struct option config_options[] = {
 	{ "gso",	required_argument,	NULL, OPT_GSO },
 	{ "history-keep", required_argument,	NULL, OPT_HISTORY_KEEP },
 	{ "history-max-bytes", required_argument, NULL, OPT_HISTORY_MAX_BYTES },
+	{ "history-inbound-rate", required_argument, NULL, OPT_HISTORY_INBOUND_RATE },
+	{ "history-inbound-burst", required_argument, NULL, OPT_HISTORY_INBOUND_BURST },
+	{ "history-inbound-total-rate", required_argument, NULL,
+	    OPT_HISTORY_INBOUND_TOTAL_RATE },
+	{ "history-inbound-total-burst", required_argument, NULL,
+	    OPT_HISTORY_INBOUND_TOTAL_BURST },
 
 	{ "metrics",	required_argument,	NULL, OPT_METRICS },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -264,6 +285,21 @@ const char config_usage[] =
 "                           TCP session opening, closing or reset (default 240)\n"
 "  --icmp-timeout S         idle ICMP query session lifetime (default 60)\n"
 "\n"
+"History (the state repository) of unsolicited inbound traffic: the table\n"
+"changes of sessions a remote opened and the inside has not answered (port\n"
+"forwards, address or endpoint filtering) are recorded at most at these rates;\n"
+"the rest is forwarded all the same, counted (history_events_limited) and not\n"
+"committed:\n"
+"  --history-inbound-rate N events per second per remote address (default 2;\n"
+"                           0: no per-remote limit)\n"
+"  --history-inbound-burst N\n"
+"                           and its burst (default 10)\n"
+"  --history-inbound-total-rate N\n"
+"                           events per second from all remotes (default 20; 0: no\n"
+"                           total limit)\n"
+"  --history-inbound-total-burst N\n"
+"                           and its burst (default 200)\n"
+"\n"
 "The config file holds `key value` lines: the keys above without the dashes\n"
 "(inside, outside, gateway, route, arp, state, control, forward, metrics),\n"
 "`nat on|off',\n"
@@ -274,7 +310,9 @@ const char config_usage[] =
 "history.max_bytes, and the tunables\n"
 "arp.base_reachable_ms, arp.delay_first_probe_ms, arp.retrans_ms,\n"
 "arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
-"arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst. The format is\n"
+"arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst, and\n"
+"history.inbound_rate, history.inbound_burst, history.inbound_total_rate and\n"
+"history.inbound_total_burst (the flags above). The format is\n"
 "described in README and examples/router.conf.\n"
 "\n"
 "SIGHUP rereads the config file and restarts in-process from the state\n"
@@ -975,6 +1013,10 @@ config_metavar(int val)
 	case OPT_GSO:		return "on|off";
 	case OPT_HISTORY_KEEP:	return "DURATION";
 	case OPT_HISTORY_MAX_BYTES: return "N";
+	case OPT_HISTORY_INBOUND_RATE:
+	case OPT_HISTORY_INBOUND_BURST:
+	case OPT_HISTORY_INBOUND_TOTAL_RATE:
+	case OPT_HISTORY_INBOUND_TOTAL_BURST: return "N";
 	}
 	return "a value";
 }
@@ -1161,6 +1203,7 @@ config_defaults(struct router_config *c)
 	nat_params_default(&c->nat_params);
 	c->history_keep_s = 7 * 86400;
 	c->history_max_bytes = CONFIG_HISTORY_BYTES_AUTO;
+	hlimit_params_default(&c->history_inbound);
 }
 
 /*

@@ -59,6 +59,7 @@
 #include "netfn/arp.h"
 #include "netfn/nat.h"
 #include "netfn/wire.h"
+#include "src/hlimit.h"
 
 #define CONFIG_MAX_ROUTES	64
 #define CONFIG_MAX_FORWARDS	64
@@ -110,6 +111,7 @@ struct router_config {
 	struct config_forward	forwards[CONFIG_MAX_FORWARDS];
 	unsigned		nforwards;
 	bool			gso;		/* default true; --gso off */
+	struct hlimit_params	history_inbound;	/* hlimit_params_default() */
 
 	char			metrics[64];	/* ADDR:PORT, "": no endpoint */
 	uint64_t		history_keep_s;		/* default 7 days */

@@ -104,6 +104,12 @@ router_report_stats(const struct router *r, int fd)
 		    (unsigned long long)st.lag_p50_us, (unsigned long long)st.lag_p99_us,
 		    (unsigned long long)st.restored_arp, (unsigned long long)st.restored_nat,
 		    (unsigned long long)st.restore_skipped);
+		/* Issue 12: outside traffic and a failing disk. */
+		dprintf(fd, "history_events_limited %llu\nhistory_write_errors %llu\n"
+		    "history_write_failing %llu\n",
+		    (unsigned long long)st.events_limited,
+		    (unsigned long long)st.write_errors,
+		    (unsigned long long)st.write_failing);
 	}
 	if (r->state != NULL) {
 		struct state_stats st;

@@ -406,6 +406,14 @@ render_state(struct metrics *m, struct sbuf *b)
 	COUNTER(b, "state_commits", "Group commits made durable.", st.commits);
 	COUNTER(b, "state_ticks", "Expiry ticks that aged something out.", st.ticks);
 	COUNTER(b, "state_errors", "Store operations that failed.", st.errors);
+	COUNTER(b, "history_events_limited",
+	    "Unsolicited inbound events over the history limits, not recorded.",
+	    st.events_limited);
+	COUNTER(b, "history_write_errors",
+	    "History writes (flush or retry) that failed; retried with backoff.",
+	    st.write_errors);
+	one(b, "history_write_failing", "gauge",
+	    "1 while history writes fail and a retry is due, else 0.", st.write_failing);
 	seconds(b, "state_commit_lag_p50_seconds",
 	    "Median lag from event to durable commit, last 4096 changes.", st.lag_p50_us);
 	seconds(b, "state_commit_lag_p99_seconds",

@@ -284,6 +284,7 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	so.ifnames = r->ifnames;
 	so.n_ifnames = ROUTER_NIF;
 	so.verbose = (unsigned)r->cfg.verbose;
+	so.inbound = r->cfg.history_inbound;
 	if (r->simulated) {
 		so.router_id = "gitnet-replay";
 		so.branch = r->state_branch;

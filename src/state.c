@@ -28,6 +28,8 @@
 
 #define LAG_SAMPLES	4096
 #define DRAIN_MAX	512
+#define BACKOFF_MIN_US	100000ULL	/* first retry of a failed write */
+#define BACKOFF_MAX_US	1000000ULL	/* and at most this apart */
 
 struct state {
 	struct state_opts o;
@@ -42,7 +44,16 @@ struct state {
 	_Atomic uint64_t tail;		/* next slot the writer reads */
 	_Atomic uint64_t events_in;	/* written by the data path only */
 	_Atomic uint64_t lost;		/* likewise */
+	_Atomic uint64_t limited;	/* likewise */
 	bool		lost_logged;	/* data path only */
+	struct hlimit	*lim;		/* data path only; NULL: no limits */
+	uint64_t	limited_logged_us;	/* data path only */
+
+	/* A failing disk: writer thread only. */
+	uint64_t	retry_at;	/* the next attempt; 0: writes work */
+	uint64_t	backoff_us;
+	uint64_t	fail_since, fail_tries, fail_lost;
+	_Atomic uint64_t lost_writer;	/* events dropped while writes fail */
 
 	/* Writer thread only, except the stats copied under lock. */
 	uint64_t	pending_oldest[LAG_SAMPLES];	/* event times not yet durable */
@@ -97,6 +108,7 @@ state_opts_default(struct state_opts *o)
 		.keep_expire = 8,
 		.ring_events = 65536,
 	};
+	hlimit_params_default(&o->inbound);
 }
 
 int
@@ -120,6 +132,17 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 	}
 	s->o = *o;
 	s->mask = o->ring_events - 1;
+	/*
+	 * A fixed seed: a replay limits exactly as the live router did. A
+	 * secret one would buy nothing, as the total bucket is everyone's.
+	 */
+	if ((o->inbound.rate != 0 || o->inbound.total_rate != 0) &&
+	    (s->lim = hlimit_new(&o->inbound, 0x6769746e6574ULL)) == NULL) {
+		free(s->ring);
+		free(s);
+		snprintf(err, errlen, "state: out of memory");
+		return -1;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	store_opts_default(&so);
 	so.router_id = o->router_id;
@@ -134,6 +157,7 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 	if ((e = store_open(&s->store, o->dir, &so)) < 0) {
 		/* The store's message names the directory and the reason. */
 		snprintf(err, errlen, "state: %s", store_strerror());
+		hlimit_free(s->lim);
 		free(s->ring);
 		free(s);
 		return -1;
@@ -282,10 +306,76 @@ drain(struct state *s)
 	uint64_t head = atomic_load_explicit(&s->head, memory_order_acquire);
 	unsigned n = 0;
 
-	for (; tail != head && n < DRAIN_MAX; tail++, n++)
+	for (; tail != head && n < DRAIN_MAX; tail++, n++) {
+		/* Writes failing: keep what a retry can write, bounded. */
+		if (s->retry_at != 0 && store_pending(s->store) >= STATE_HELD_MAX) {
+			atomic_fetch_add_explicit(&s->lost_writer, 1, memory_order_relaxed);
+			s->fail_lost++;
+			continue;
+		}
 		record(s, &s->ring[tail & s->mask]);
+	}
 	atomic_store_explicit(&s->tail, tail, memory_order_release);
 	return n;
+}
+
+/*
+ * A write failed (state.h: a failing disk): retry after a backoff, from
+ * 100 ms doubling to 1 s; no tick meanwhile. now is the writer's clock.
+ */
+static void
+write_failed(struct state *s, uint64_t now)
+{
+	if (s->retry_at == 0) {
+		s->backoff_us = BACKOFF_MIN_US;
+		s->fail_since = now;
+		s->fail_tries = 0;
+		s->fail_lost = 0;
+		fprintf(stderr, "state: history: writes fail; retrying every %llu ms at "
+		    "most, keeping %u changes meanwhile (more are counted as "
+		    "state_events_lost); forwarding goes on\n",
+		    (unsigned long long)(BACKOFF_MAX_US / 1000), STATE_HELD_MAX);
+	} else if ((s->backoff_us *= 2) > BACKOFF_MAX_US) {
+		s->backoff_us = BACKOFF_MAX_US;
+	}
+	s->fail_tries++;
+	s->retry_at = now + s->backoff_us;
+	pthread_mutex_lock(&s->mu);
+	s->st.write_errors++;
+	s->st.write_failing = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Retry: first what the failed flush left in memory, then the changes held
+ * since. 0 when both are durable (writes work again), -1 when not.
+ */
+static int
+write_retry(struct state *s, uint64_t now)
+{
+	uint64_t t0 = router_now_us();
+	int e = 1;
+
+	if (store_flush(s->store) < 0 ||
+	    (store_pending(s->store) > 0 &&
+	    ((e = store_commit(s->store, now, NULL)) < 0 || store_flush(s->store) < 0))) {
+		count_error(s, "retry");
+		write_failed(s, now);
+		return -1;
+	}
+	if (e == 0)
+		count_made(s);
+	hist_observe_locked(s, &s->st.commit, router_now_us() - t0);
+	durable(s, wall(s, now));
+	fprintf(stderr, "state: history: writing again after %llu failed attempts in "
+	    "%.1f s; %llu events not recorded meanwhile\n",
+	    (unsigned long long)s->fail_tries, (double)(now - s->fail_since) / 1e6,
+	    (unsigned long long)s->fail_lost);
+	s->retry_at = 0;
+	pthread_mutex_lock(&s->mu);
+	s->st.write_failing = 0;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
 }
 
 static void
@@ -302,6 +392,7 @@ commit_now(struct state *s, uint64_t now)
 		count_made(s);
 	if (store_flush(s->store) < 0) {
 		count_error(s, "flush");
+		write_failed(s, wall(s, now));
 		return;
 	}
 	if (e == 0) {
@@ -324,6 +415,8 @@ tick_begin(struct state *s, uint64_t now)
 	/* What is pending goes first, so the tick branches from it. */
 	if (store_pending(s->store) > 0)
 		commit_now(s, now);
+	if (s->retry_at != 0)
+		return;			/* that write failed: no tick until it is done */
 	if ((e = store_tick_begin(s->store, now, NULL, NULL)) < 0) {
 		count_error(s, "tick");
 		return;
@@ -343,6 +436,10 @@ tick_finish(struct state *s, uint64_t now)
 	s->finish_at = 0;
 	if (store_pending(s->store) > 0)
 		commit_now(s, now);
+	if (s->retry_at != 0) {
+		s->finish_at = now;	/* the merge waits for the retry */
+		return;
+	}
 	t0 = router_now_us();
 	if ((e = store_tick_finish(s->store, now)) < 0) {
 		count_error(s, "tick merge");
@@ -352,6 +449,7 @@ tick_finish(struct state *s, uint64_t now)
 		count_made(s);
 	if (e == 0 && store_flush(s->store) < 0) {
 		count_error(s, "flush");
+		write_failed(s, wall(s, now));
 		return;
 	}
 	if (e == 0) {
@@ -401,13 +499,22 @@ history_gauges(struct state *s, uint64_t now)
 static void
 writer_turn(struct state *s, uint64_t now)
 {
-	struct store_oid before = *store_head(s->store);
-	uint64_t t0 = router_now_us();
+	struct store_oid before;
+	uint64_t t0;
 	int e;
 
-	if ((e = store_poll(s->store, now)) < 0)
+	if (s->retry_at != 0 && (wall(s, now) >= s->retry_at || atomic_load(&s->stop)) &&
+	    write_retry(s, wall(s, now)) < 0)
+		return;
+	if (s->retry_at != 0)
+		return;			/* not yet: no commit, no tick */
+	before = *store_head(s->store);
+	t0 = router_now_us();
+	if ((e = store_poll(s->store, now)) < 0) {
 		count_error(s, "group commit");
-	else if (e == 1) {
+		write_failed(s, wall(s, now));
+		return;
+	} else if (e == 1) {
 		if (!store_oid_equal(&before, store_head(s->store)))
 			count_made(s);
 		hist_observe_locked(s, &s->st.commit, router_now_us() - t0);
@@ -415,6 +522,8 @@ writer_turn(struct state *s, uint64_t now)
 	}
 	if (s->finish_at != 0 && (now >= s->finish_at || atomic_load(&s->stop)))
 		tick_finish(s, now);
+	if (s->retry_at != 0)
+		return;
 	if (now >= s->next_tick && s->finish_at == 0) {
 		uint64_t t = (uint64_t)s->o.tick_ms * 1000;
 
@@ -439,6 +548,7 @@ writer(void *arg)
 {
 	struct state *s = arg;
 	struct timespec nap = { 0, 5 * 1000 * 1000 };
+	unsigned stop_turns = 0;
 
 	for (;;) {
 		bool stopping = atomic_load(&s->stop);
@@ -448,10 +558,15 @@ writer(void *arg)
 		if (stopping && n == 0 && s->finish_at == 0 &&
 		    atomic_load(&s->tail) == atomic_load(&s->head))
 			break;
+		/* Stopping on a failing disk: one more try each turn, then give up. */
+		if (stopping && s->retry_at != 0 && ++stop_turns >= 3 &&
+		    atomic_load(&s->tail) == atomic_load(&s->head))
+			break;
 		if (n < DRAIN_MAX)
 			nanosleep(&nap, NULL);
 	}
-	commit_now(s, router_now_us());
+	if (s->retry_at == 0)
+		commit_now(s, router_now_us());
 	return NULL;
 }
 
@@ -464,6 +579,8 @@ state_next_deadline(struct state *s)
 		;
 	if (!s->sync_started)
 		return 0;		/* the first tick: what expired meanwhile */
+	if (s->retry_at != 0)
+		return s->retry_at;	/* a failing write: nothing before its retry */
 	if (store_pending(s->store) > 0)
 		t = store_commit_due(s->store);
 	if (s->finish_at != 0)
@@ -530,17 +647,40 @@ state_push(struct state *s, const struct nf_event *ev, unsigned n)
 {
 	uint64_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
-	unsigned i;
+	unsigned i, lost = 0, limited = 0;
 
-	for (i = 0; i < n && head - tail <= s->mask; i++, head++)
-		s->ring[head & s->mask] = ev[i];
+	for (i = 0; i < n; i++) {
+		/* Before the ring: a flood must not take the room of real events. */
+		if (s->lim != NULL && hlimit_unsolicited(&ev[i]) &&
+		    !hlimit_take(s->lim, ev[i].nat.rem_ip, ev[i].now_us)) {
+			limited++;
+			continue;
+		}
+		if (head - tail > s->mask) {
+			lost++;
+			continue;
+		}
+		s->ring[head++ & s->mask] = ev[i];
+	}
 	atomic_store_explicit(&s->head, head, memory_order_release);
 	atomic_fetch_add_explicit(&s->events_in, n, memory_order_relaxed);
-	if (i < n) {
-		atomic_fetch_add_explicit(&s->lost, n - i, memory_order_relaxed);
+	if (limited > 0) {
+		atomic_fetch_add_explicit(&s->limited, limited, memory_order_relaxed);
+		/* The first time, then once a minute of the events' own time. */
+		if (s->limited_logged_us == 0 ||
+		    ev[0].now_us - s->limited_logged_us >= 60ULL * 1000000) {
+			fprintf(stderr, "state: history limit: unsolicited inbound events "
+			    "over %u/s per remote or %u/s in all are not recorded "
+			    "(counted as history_events_limited; logged once a minute)\n",
+			    s->o.inbound.rate, s->o.inbound.total_rate);
+			s->limited_logged_us = ev[0].now_us ? ev[0].now_us : 1;
+		}
+	}
+	if (lost > 0) {
+		atomic_fetch_add_explicit(&s->lost, lost, memory_order_relaxed);
 		if (!s->lost_logged) {
 			fprintf(stderr, "state: journal full: %u events not recorded "
-			    "(the disk is behind; counted as state_events_lost)\n", n - i);
+			    "(the disk is behind; counted as state_events_lost)\n", lost);
 			s->lost_logged = true;
 		}
 	} else {
@@ -640,7 +780,8 @@ state_get_stats(struct state *s, struct state_stats *out)
 	pthread_mutex_lock(&s->mu);
 	*out = s->st;
 	out->events_in = atomic_load(&s->events_in);
-	out->events_lost = atomic_load(&s->lost);
+	out->events_lost = atomic_load(&s->lost) + atomic_load(&s->lost_writer);
+	out->events_limited = atomic_load(&s->limited);
 	n = s->nlag;
 	memcpy(sorted, s->lag, n * sizeof(sorted[0]));
 	pthread_mutex_unlock(&s->mu);
@@ -664,6 +805,7 @@ state_close(struct state *s)
 		fprintf(stderr, "state: close: %s\n", store_strerror());
 	free((void *)s->last_error);
 	pthread_mutex_destroy(&s->mu);
+	hlimit_free(s->lim);
 	free(s->ring);
 	free(s);
 }

@@ -19,6 +19,23 @@
  * writes its whole state again, so a lost event leaves history short a step
  * until then, never wrong about an entry that changed afterwards.
  *
+ * Unsolicited inbound traffic (hlimit.h): the events of half-open sessions,
+ * which any host outside makes at will, pass a token bucket per remote and
+ * one for all before they enter the ring; what is over is counted
+ * (history_events_limited) and not recorded, with the same policy.
+ *
+ * A failing disk (ENOSPC, EIO): a flush that fails leaves its commits in
+ * memory and the writer retries it with backoff (100 ms, doubling, at most
+ * 1 s), and meanwhile begins no tick. It keeps draining the ring so that
+ * the data path never waits: up to STATE_HELD_MAX changes are kept in the
+ * journal for the retry, the events past them are dropped and counted as
+ * events_lost. Every failed attempt is counted (history_write_errors); a
+ * write is all or nothing (pack to a temporary name, fsync, rename, then
+ * the ref by compare-and-swap), and a failed one removes its temporary
+ * files. When a retry succeeds, history goes on from where it stopped:
+ * the held changes, then new events, and the first tick removes what
+ * expired meanwhile.
+ *
  * Start: state_open opens (or creates) the repository, and with it the
  * restart contract: state_restore loads primary into the pipeline (ARP
  * entries come back STALE, NAT sessions keep their external ports), and the
@@ -34,6 +51,10 @@
 
 #include "netfn/event.h"
 #include "netfn/pipeline.h"
+#include "src/hlimit.h"
+
+/* Changes the writer keeps for a retry while the disk fails. */
+#define STATE_HELD_MAX	4096
 
 struct state_opts {
 	const char	*dir;		/* the bare repository */
@@ -46,6 +67,7 @@ struct state_opts {
 	unsigned	keep_expire;	/* expire_ branches kept: 8 */
 	unsigned	ring_events;	/* ring size, a power of two: 65536 */
 	unsigned	verbose;	/* >= 1: log "state: durable: head=ID" per flush */
+	struct hlimit_params inbound;	/* hlimit_params_default() */
 	/*
 	 * Replay (gitnet replay-pcap): the branch to write (NULL: primary),
 	 * started from base when it does not exist (store_opts), and no
@@ -81,7 +103,7 @@ struct state_hist {
 
 struct state_stats {
 	uint64_t	events_in;	/* pushed by the data path */
-	uint64_t	events_lost;	/* the ring was full */
+	uint64_t	events_lost;	/* the ring was full, or the disk failing */
 	uint64_t	changes;	/* recorded into the store */
 	uint64_t	commits;	/* group commits made durable */
 	uint64_t	ticks;		/* expiry ticks that aged something out */
@@ -96,6 +118,9 @@ struct state_stats {
 	uint64_t	history_dropped_unarchived;	/* cuts past what archives hold */
 	uint64_t	history_oldest_s;	/* the oldest commit kept */
 	uint64_t	history_max_bytes;	/* the bound in force (0: none) */
+	uint64_t	events_limited;	/* unsolicited inbound, over the limits */
+	uint64_t	write_errors;	/* writes (flush, retry) that failed */
+	uint64_t	write_failing;	/* 1 while writes fail (a retry is due) */
 
 	uint64_t	changes_arp, changes_nat;	/* changes, per table */
 	struct state_hist lag;		/* event to durable commit */

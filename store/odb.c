@@ -987,6 +987,7 @@ store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v, size
 	uint8_t psum[20], isum[20], word[4];
 	uint32_t fan[256] = { 0 };
 	char tmp_pack[4400], tmp_idx[4400], final[4400], hex[41];
+	bool existed;
 	int error = 0;
 
 	if (pack->oom || pack->len > 0x7fffffff)
@@ -1036,6 +1037,8 @@ store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v, size
 		goto done;
 	}
 	snprintf(final, sizeof(final), "%s/pack-%s.pack", o->packdir, hex);
+	/* The same objects in the same order make the same pack: one may be there. */
+	existed = access(final, F_OK) == 0;
 	if (rename(tmp_pack, final) < 0) {
 		error = store_err(STORE_EIO, "store: rename %s: %s", final, strerror(errno));
 		unlink(tmp_pack);
@@ -1046,6 +1049,14 @@ store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v, size
 	if (rename(tmp_idx, final) < 0) {
 		error = store_err(STORE_EIO, "store: rename %s: %s", final, strerror(errno));
 		unlink(tmp_idx);
+		/*
+		 * Ours and unnamed: take it back rather than leave it to the next
+		 * open, so a full disk does not stay full of it across retries.
+		 */
+		if (!existed) {
+			snprintf(final, sizeof(final), "%s/pack-%s.pack", o->packdir, hex);
+			unlink(final);
+		}
 		goto done;
 	}
 	if (o->fsync)

@@ -59,6 +59,7 @@ special = {
     "history_bytes": "gitnet_history_bytes",
     "history_max_bytes": "gitnet_history_max_bytes",
     "history_oldest_s": "gitnet_history_oldest_seconds",
+    "history_write_failing": "gitnet_history_write_failing",
 }
 # Gauges a background compaction may move between the two reads.
 moving = {"history_bytes"}

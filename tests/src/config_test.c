@@ -120,6 +120,10 @@ config_defaults__documented_values(void **state)
 	assert_string_equal(c.config_file, "");
 	assert_int_equal(c.icmp_rate, 1000);
 	assert_int_equal(c.icmp_burst, 50);
+	assert_int_equal(c.history_inbound.rate, 2);
+	assert_int_equal(c.history_inbound.burst, 10);
+	assert_int_equal(c.history_inbound.total_rate, 20);
+	assert_int_equal(c.history_inbound.total_burst, 200);
 	assert_false(c.inside.set);
 	assert_false(c.outside.set);
 	assert_int_equal(c.gateway, 0);
@@ -688,6 +692,8 @@ config_parse_args__help_and_version_return_1(void **state)
 		"--route PREFIX/PLEN=IP", "--arp IP=MAC", "--config FILE",
 		"--state DIR", "--control PATH", "--stats", "-v, --verbose",
 		"-h, --help", "--version", "examples/router.conf", "README",
+		"--history-inbound-rate N", "--history-inbound-burst N",
+		"--history-inbound-total-rate N", "--history-inbound-total-burst N",
 		"--no-nat", "--nat-pool IP", "--nat-filtering MODE",
 		"--forward PROTO:PORT=IP:PORT", "--nat-max-sessions N",
 		"--nat-max-per-host N", "--udp-timeout S", "--tcp-timeout S",
@@ -1036,6 +1042,37 @@ config_parse_args__last_scalar_flag_wins(void **state)
 	assert_int_equal(c.gateway, ip("10.0.0.9"));
 }
 
+/* The history limits: file keys, flags over them, 0 rates, bad values. */
+static void
+config_parse_args__history_inbound(void **state)
+{
+	struct router_config c;
+	char err[ERRLEN], path[64];
+
+	(void)state;
+	assert_int_equal(load_text(&c, "history.inbound_rate 7\nhistory.inbound_burst 30\n"
+	    "history.inbound_total_rate 0\nhistory.inbound_total_burst 5000\n", path, err), 0);
+	assert_int_equal(c.history_inbound.rate, 7);
+	assert_int_equal(c.history_inbound.burst, 30);
+	assert_int_equal(c.history_inbound.total_rate, 0);
+	assert_int_equal(c.history_inbound.total_burst, 5000);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-inbound-rate", "0",
+	    "--history-inbound-burst", "1", "--history-inbound-total-rate", "100",
+	    "--history-inbound-total-burst", "1000000"), err), 0);
+	assert_int_equal(c.history_inbound.rate, 0);
+	assert_int_equal(c.history_inbound.burst, 1);
+	assert_int_equal(c.history_inbound.total_rate, 100);
+	assert_int_equal(c.history_inbound.total_burst, 1000000);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-inbound-burst", "0"), err), -1);
+	assert_non_null(strstr(err, "--history-inbound-burst: "));
+	assert_non_null(strstr(err, "'0'"));
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-inbound-total-rate",
+	    "1000001"), err), -1);
+	assert_non_null(strstr(err, "'1000001'"));
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-inbound-rate"), err), -1);
+	assert_string_equal(err, "--history-inbound-rate: missing value N");
+}
+
 /* The shipped example is a valid configuration (run from the tree's top). */
 static void
 config_parse_args__example_file_is_valid(void **state)
@@ -1138,6 +1175,7 @@ main(void)
 		cmocka_unit_test(config_parse_args__long_forward_flag),
 		cmocka_unit_test(config_parse_args__callable_again),
 		cmocka_unit_test(config_parse_args__last_scalar_flag_wins),
+		cmocka_unit_test(config_parse_args__history_inbound),
 		cmocka_unit_test(config_parse_args__example_file_is_valid),
 	};
 
