@@ -58,6 +58,9 @@ static const struct guest_key guest_keys[] = {
 	{ "history-inbound-burst",	GK_SCALAR,	false },
 	{ "history-inbound-total-rate",	GK_SCALAR,	false },
 	{ "history-inbound-total-burst", GK_SCALAR,	false },
+	{ "history-keep",		GK_SCALAR,	false },
+	{ "history-max-bytes",		GK_SCALAR,	false },
+	{ "history-compact",		GK_SCALAR,	false },
 	{ "verbose",			GK_VERBOSE,	true },
 	{ "state-device",		GK_GUEST,	false },
 };

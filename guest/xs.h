@@ -15,6 +15,8 @@
  *	nat-max-sessions, nat-max-per-host	N
  *	history-inbound-rate, history-inbound-burst,
  *	history-inbound-total-rate, history-inbound-total-burst	N
+ *	history-keep, history-compact	DURATION
+ *	history-max-bytes	N (K, M, G)
  *	verbose			0..3						(live)
  *	forward/<n>		PROTO:PORT=IP:PORT				(live)
  *	route/<n>		PREFIX/PLEN=IP

@@ -152,6 +152,7 @@ static const struct config_key config_keys[] = {
 	{ "metrics",		"metrics", KEY_LISTEN,	CFG_OFF(metrics), 0, 0 },
 	{ "history.keep",	"history-keep", KEY_DURATION, CFG_OFF(history_keep_s), 1, 0 },
 	{ "history.max_bytes",	"history-max-bytes", KEY_BYTES, CFG_OFF(history_max_bytes), 0, 0 },
+	{ "history.compact",	"history-compact", KEY_DURATION, CFG_OFF(history_compact_s), 1, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -186,6 +187,7 @@ enum {
 	OPT_METRICS,
 	OPT_HISTORY_KEEP,
 	OPT_HISTORY_MAX_BYTES,
+	OPT_HISTORY_COMPACT,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -213,6 +215,7 @@ static const struct option config_options[] = {
 	{ "gso",	required_argument,	NULL, OPT_GSO },
 	{ "history-keep", required_argument,	NULL, OPT_HISTORY_KEEP },
 	{ "history-max-bytes", required_argument, NULL, OPT_HISTORY_MAX_BYTES },
+	{ "history-compact", required_argument, NULL, OPT_HISTORY_COMPACT },
 	{ "history-inbound-rate", required_argument, NULL, OPT_HISTORY_INBOUND_RATE },
 	{ "history-inbound-burst", required_argument, NULL, OPT_HISTORY_INBOUND_BURST },
 	{ "history-inbound-total-rate", required_argument, NULL,
@@ -263,6 +266,10 @@ const char config_usage[] =
 "  --history-max-bytes N    and keep the repository's packs under N bytes (K, M, G:\n"
 "                           binary; default a quarter of the state filesystem's size\n"
 "                           at start; 0: no bound)\n"
+"  --history-compact DURATION\n"
+"                           rewrite what was committed since, with deltas and\n"
+"                           compression, this often (default 60s; longer packs\n"
+"                           tighter, shorter keeps the disk's peak lower)\n"
 "  -v, --verbose            log more; repeat for more detail\n"
 "  -h, --help               print this help and exit\n"
 "      --version            print the version and exit\n"
@@ -306,8 +313,8 @@ const char config_usage[] =
 "nat.pool, nat.filtering, the timeouts nat.udp_timeout_s,\n"
 "nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
 "nat.icmp_timeout_s, nat.max_sessions, nat.max_per_host, the dynamic port range\n"
-"nat.port_min and nat.port_max (1024..65535), history.keep and\n"
-"history.max_bytes, and the tunables\n"
+"nat.port_min and nat.port_max (1024..65535), history.keep,\n"
+"history.max_bytes and history.compact, and the tunables\n"
 "arp.base_reachable_ms, arp.delay_first_probe_ms, arp.retrans_ms,\n"
 "arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
 "arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst, and\n"
@@ -1011,7 +1018,8 @@ config_metavar(int val)
 	case OPT_TCP_TRANS_TIMEOUT:
 	case OPT_ICMP_TIMEOUT:	return "S";
 	case OPT_GSO:		return "on|off";
-	case OPT_HISTORY_KEEP:	return "DURATION";
+	case OPT_HISTORY_KEEP:
+	case OPT_HISTORY_COMPACT: return "DURATION";
 	case OPT_HISTORY_MAX_BYTES: return "N";
 	case OPT_HISTORY_INBOUND_RATE:
 	case OPT_HISTORY_INBOUND_BURST:
@@ -1203,6 +1211,7 @@ config_defaults(struct router_config *c)
 	nat_params_default(&c->nat_params);
 	c->history_keep_s = 7 * 86400;
 	c->history_max_bytes = CONFIG_HISTORY_BYTES_AUTO;
+	c->history_compact_s = 60;
 	hlimit_params_default(&c->history_inbound);
 }
 

@@ -116,6 +116,7 @@ struct router_config {
 	char			metrics[64];	/* ADDR:PORT, "": no endpoint */
 	uint64_t		history_keep_s;		/* default 7 days */
 	uint64_t		history_max_bytes;	/* 0: none; AUTO: fs size / 4 */
+	uint64_t		history_compact_s;	/* default 60 */
 	bool			stats_on_exit;	/* --stats */
 	int			verbose;	/* -v, repeatable */
 };

@@ -279,6 +279,7 @@ router_state_open(struct router *r, char *err, size_t errlen)
 		so.tick_ms = r->tick_ms;
 	so.dir = r->cfg.state_dir;
 	so.history_keep_s = r->cfg.history_keep_s;
+	so.compact_s = r->cfg.history_compact_s > 86400 ? 86400 : (unsigned)r->cfg.history_compact_s;
 	so.history_max_bytes = r->cfg.history_max_bytes == CONFIG_HISTORY_BYTES_AUTO ?
 	    STATE_HISTORY_AUTO : r->cfg.history_max_bytes;
 	so.ifnames = r->ifnames;

@@ -104,6 +104,7 @@ state_opts_default(struct state_opts *o)
 	*o = (struct state_opts){
 		.router_id = "gitnet-router",
 		.window_ms = 100,
+		.commit_gap_ms = 1000,
 		.tick_ms = 1000,
 		.keep_expire = 8,
 		.ring_events = 65536,
@@ -150,7 +151,10 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 	so.ifnames = o->ifnames;
 	so.n_ifnames = o->n_ifnames;
 	so.window_ms = o->window_ms;
+	so.commit_gap_ms = o->commit_gap_ms;
 	so.keep_expire = o->keep_expire;
+	if (o->compact_s != 0)
+		so.compact_s = o->compact_s;
 	so.create = o->branch == NULL;
 	so.branch = o->branch;
 	so.base = o->base;

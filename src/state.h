@@ -63,6 +63,7 @@ struct state_opts {
 	const char *const *ifnames;	/* ifidx -> interface name */
 	unsigned	n_ifnames;
 	unsigned	window_ms;	/* group commit window: 100 */
+	unsigned	commit_gap_ms;	/* and at least this between group commits: 1000 */
 	unsigned	tick_ms;	/* expiry tick: 1000 */
 	unsigned	keep_expire;	/* expire_ branches kept: 8 */
 	unsigned	ring_events;	/* ring size, a power of two: 65536 */
@@ -82,6 +83,7 @@ struct state_opts {
 	 * STATE_HISTORY_AUTO: a quarter of the state filesystem's size).
 	 */
 	uint64_t	history_keep_s, history_max_bytes;
+	unsigned	compact_s;	/* background compaction: 60 (store_opts) */
 };
 #define STATE_HISTORY_AUTO	UINT64_MAX
 

@@ -183,6 +183,8 @@ store_pack_fresh(const char *packdir, const char *name)
 	if (i < n && ((b[12] >> 4) & 7) == PACK_OFS_DELTA)
 		for (i++; i < n && (b[i] & 0x80); i++)
 			;
+	else if (((b[12] >> 4) & 7) == PACK_REF_DELTA)
+		i += GIT_OID_RAWSZ;
 	i++;
 	return i + 2 <= n && b[i] == 0x78 && b[i + 1] == 0x01;
 }

@@ -324,9 +324,10 @@ store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *
 	 * replaces until it is done) stays under it. Mostly fresh packs: a
 	 * compaction alone brings them down twentyfold and drops nothing.
 	 */
-	if (r->max_bytes > 0 && bytes > r->max_bytes / 4 * 3 &&
-	    store_odb_fresh_bytes(st->odb) > bytes / 2) {
-		st->retain_next_us = now_us + 2 * 1000000ull;
+	if (r->max_bytes > 0 && (bytes > r->max_bytes / 4 * 3 ?
+	    store_odb_fresh_bytes(st->odb) > bytes / 2 :
+	    store_odb_fresh_bytes(st->odb) > r->max_bytes / 8)) {
+		st->retain_next_us = now_us + 1000000ull;
 		return store_odb_merge_start(st->odb, st->o.max_packs, true);
 	}
 	if (r->max_bytes > 0 && bytes > r->max_bytes / 4 * 3 && now > st->oldest_s) {

@@ -83,6 +83,7 @@ setup(void **state)
 	o.ifnames = ifnames;
 	o.n_ifnames = 2;
 	o.sync = true;
+	o.commit_gap_ms = 0;	/* the schedule below counts windows only */
 	fault = F_NONE;
 	faults_hit = 0;
 	if (state_open(&f.s, &o, err, sizeof(err)) < 0) {
