@@ -55,6 +55,8 @@ static const struct guest_key guest_keys[] = {
 	{ "icmp-timeout",		GK_SCALAR,	true },
 	{ "forward",			GK_LIST,	true },
 	{ "verbose",			GK_VERBOSE,	true },
+	{ "history-push",		GK_LIST,	false },
+	{ "history-push-interval",	GK_SCALAR,	false },
 	{ "state-device",		GK_GUEST,	false },
 };
 #define GUEST_NKEYS	(sizeof(guest_keys) / sizeof(guest_keys[0]))
