@@ -254,7 +254,7 @@ archive_open(struct archive **out, const struct archive_opts *o, char *err, size
 	struct store_reader *r = NULL;
 	struct stale stale = { 0 };
 	struct archive *a;
-	char name[16];
+	char name[24];
 
 	*out = NULL;
 	if (o->n == 0)

@@ -47,7 +47,7 @@ struct archive_opts {
 /* One archive as its thread last saw it. */
 struct archive_url_stats {
 	char		url[ARCHIVE_URL_MAX];
-	char		name[16];		/* "archive0": the remote's name */
+	char		name[24];		/* "archive0": the remote's name */
 	bool		have;			/* pushed: valid (a push succeeded) */
 	struct store_oid pushed;		/* what the remote holds */
 	int64_t		pushed_time;		/* its committer time */
