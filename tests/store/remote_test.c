@@ -231,6 +231,49 @@ push_from_shallow(void **state)
 	store_close(st);
 }
 
+/*
+ * The router's own shape: the boundary is a tick merge (both parents gone),
+ * and ticks go on after the cut (new expire_ branches merged back).
+ */
+static void
+push_from_shallow_at_merge(void **state)
+{
+	struct fx *f = *state;
+	struct store_push_result res;
+	struct store *st = fx_store(f, 3);
+	char arch[160], boundary[64];
+	struct store_opts o;
+
+	assert_int_equal(store_tick(st, T0 + 7200 * SEC), 0);	/* ages all 3 out */
+	assert_int_equal(store_flush(st), 0);
+	archive_init(f, arch, sizeof(arch), "arch");
+	assert_int_equal(store_push(&res, f->repo, arch, PRIMARY, PRIMARY, TRACK, NULL), 0);
+	store_close(st);
+	assert_string_equal(sh("git --git-dir=%s rev-list --no-walk --parents primary | wc -w",
+	    f->repo), "3\n");
+	snprintf(boundary, sizeof(boundary), "%s", rev(f->repo, "primary"));
+	make_shallow(f, boundary);
+	assert_int_not_equal(run("git --git-dir=%s cat-file -e primary^2 2>/dev/null", f->repo), 0);
+
+	opts(&o);
+	st = open_ok(f->repo, &o);
+	add(st, 0x0a000080, T0 + 7300 * SEC);
+	add(st, 0x0a000081, T0 + 7301 * SEC);
+	assert_int_equal(store_tick(st, T0 + 20000 * SEC), 0);
+	assert_int_equal(store_flush(st), 0);
+	add(st, 0x0a000082, T0 + 20001 * SEC);
+	assert_int_equal(store_push(&res, f->repo, arch, PRIMARY, PRIMARY, TRACK, NULL), 0);
+	assert_true(res.sent);
+	assert_same(f->repo, "primary", arch, "primary");
+	assert_fsck(arch);
+	/* Nothing of the stand-ins reached the archive: its root is the first commit. */
+	assert_string_equal(sh("git --git-dir=%s rev-list --max-parents=0 primary | wc -l",
+	    arch), "1\n");
+	assert_string_equal(sh("git --git-dir=%s log --format=%%s primary | grep -c "
+	    "'shallow boundary'", arch), "0\n");
+	store_close(st);
+}
+
 /* Shallow, and the remote lacks the boundary: refused, nothing sent. */
 static void
 push_shallow_to_empty_refused(void **state)
@@ -265,8 +308,8 @@ push_not_fast_forward(void **state)
 	archive_init(f, arch, sizeof(arch), "arch");
 	assert_int_equal(store_push(&res, f->repo, arch, PRIMARY, PRIMARY, NULL, NULL), 0);
 	/* Someone else commits on the archive's primary. */
-	assert_int_equal(run("cd %s && c=$(git --git-dir=. commit-tree -p primary "
-	    "-m other 'primary^{tree}') && git --git-dir=. update-ref refs/heads/primary $c",
+	assert_int_equal(run("cd %s && c=$(git -c user.name=t -c user.email=t@t "
+	    "--git-dir=. commit-tree -p primary -m other 'primary^{tree}') && git --git-dir=. update-ref refs/heads/primary $c",
 	    arch), 0);
 	snprintf(theirs, sizeof(theirs), "%s", rev(arch, "primary"));
 	add(st, 0x0a000090, T0 + 90 * SEC);
@@ -315,6 +358,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(push_path_and_file_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_from_shallow, setup, teardown),
+		cmocka_unit_test_setup_teardown(push_from_shallow_at_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_shallow_to_empty_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_not_fast_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(remote_config, setup, teardown),
