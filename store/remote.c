@@ -39,7 +39,12 @@
  * the remote has. Should one be reached from ours (the remote lacks a
  * boundary: history was dropped before it was archived), packing it asks
  * for the missing tree, which fails the push before a byte is sent; that
- * comes back as STORE_EREFUSED saying so. With strict hash verification
+ * comes back as STORE_EREFUSED saying so. One stand-in may be hidden and
+ * still be read whole: a head of the remote itself (retention cut just
+ * above what was pushed, so the remote's head is a boundary's missing
+ * parent); libgit2 reads a hidden head's tree to mark it present, so the
+ * push first lists the remote's heads, and such a stand-in gets the empty
+ * tree instead (it is hidden: never sent). With strict hash verification
  * (store_opts.verify_reads) libgit2 would refuse the stand-ins: a shallow
  * push then fails as without the shim.
  */
@@ -58,6 +63,7 @@
 struct shim {
 	git_odb_backend	parent;
 	git_oid		*ids;		/* missing parents of boundaries, sorted */
+	bool		*remote_has;	/* ids[i] is a head of the remote */
 	size_t		n;
 	git_oid		nowhere;	/* the stand-ins' tree: exists nowhere */
 	bool		tripped;	/* a stand-in was about to be sent */
@@ -69,19 +75,37 @@ oid_cmp(const void *a, const void *b)
 	return git_oid_cmp(a, b);
 }
 
+/* The index of id among the stand-ins, or -1. */
+static long
+shim_find(const struct shim *s, const git_oid *id)
+{
+	const git_oid *p = bsearch(id, s->ids, s->n, sizeof(*s->ids), oid_cmp);
+
+	return p == NULL ? -1 : (long)(p - s->ids);
+}
+
 static bool
 shim_has(const struct shim *s, const git_oid *id)
 {
-	return bsearch(id, s->ids, s->n, sizeof(*s->ids), oid_cmp) != NULL;
+	return shim_find(s, id) >= 0;
 }
 
+/*
+ * Stand-in i. Its tree is one that exists nowhere, except for a stand-in
+ * the remote has as a head (retention cut just above what was pushed):
+ * libgit2 reads a hidden head's tree to mark it as present, and the
+ * empty tree (which libgit2 knows without reading) says nothing more.
+ */
 static size_t
-shim_text(char *buf, size_t cap, const struct shim *s)
+shim_text(char *buf, size_t cap, const struct shim *s, long i)
 {
+	static const char empty_tree[] = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 	char hex[GIT_OID_HEXSZ + 1];
 	int n;
 
 	git_oid_tostr(hex, sizeof(hex), &s->nowhere);
+	if (i >= 0 && s->remote_has[i])
+		memcpy(hex, empty_tree, sizeof(empty_tree));
 	n = snprintf(buf, cap, "tree %s\nauthor gitnet <> 0 +0000\n"
 	    "committer gitnet <> 0 +0000\n\nshallow boundary: history not here\n", hex);
 	return n < 0 ? 0 : (size_t)n;
@@ -92,14 +116,15 @@ shim_read(void **buf, size_t *len, git_object_t *type, git_odb_backend *b,
     const git_oid *id)
 {
 	struct shim *s = (struct shim *)b;
+	long i = shim_find(s, id);
 	char text[256];
 	size_t n;
 
 	if (git_oid_equal(id, &s->nowhere))
 		s->tripped = true;
-	if (!shim_has(s, id))
+	if (i < 0)
 		return GIT_ENOTFOUND;
-	n = shim_text(text, sizeof(text), s);
+	n = shim_text(text, sizeof(text), s, i);
 	if ((*buf = git_odb_backend_data_alloc(b, n)) == NULL)
 		return -1;
 	memcpy(*buf, text, n);
@@ -112,13 +137,14 @@ static int
 shim_read_header(size_t *len, git_object_t *type, git_odb_backend *b, const git_oid *id)
 {
 	struct shim *s = (struct shim *)b;
+	long i = shim_find(s, id);
 	char text[256];
 
 	if (git_oid_equal(id, &s->nowhere))
 		s->tripped = true;
-	if (!shim_has(s, id))
+	if (i < 0)
 		return GIT_ENOTFOUND;
-	*len = shim_text(text, sizeof(text), s);
+	*len = shim_text(text, sizeof(text), s, i);
 	*type = GIT_OBJECT_COMMIT;
 	return 0;
 }
@@ -135,6 +161,7 @@ shim_free(git_odb_backend *b)
 	struct shim *s = (struct shim *)b;
 
 	free(s->ids);
+	free(s->remote_has);
 	free(s);
 }
 
@@ -219,6 +246,10 @@ shim_install(struct shim **out, git_repository *repo)
 		goto fail;		/* nothing missing: no shim */
 	}
 	qsort(s->ids, s->n, sizeof(*s->ids), oid_cmp);
+	if ((s->remote_has = calloc(s->n, sizeof(*s->remote_has))) == NULL) {
+		error = store_err(-1, "store: out of memory");
+		goto fail;
+	}
 	/* An id no object has: a hash of nothing git would write as a tree. */
 	git_odb_hash(&s->nowhere, "gitnet: shallow stand-in", 24, GIT_OBJECT_TREE);
 	if ((error = git_odb_init_backend(&s->parent, GIT_ODB_BACKEND_VERSION)) < 0)
@@ -240,6 +271,7 @@ fail:
 	fclose(f);
 	git_odb_free(odb);
 	free(s->ids);
+	free(s->remote_has);
 	free(s);
 	return error;
 }
@@ -415,6 +447,23 @@ store_push(struct store_push_result *res, const char *gitdir, const char *url,
 	po.callbacks.push_update_reference = on_update;
 	po.callbacks.credentials = on_credentials;
 	po.callbacks.payload = &c;
+	if (shim != NULL) {
+		/* Which stand-ins the remote has as heads (see shim_text). */
+		const git_remote_head **heads;
+		size_t nheads;
+
+		if ((error = git_remote_connect(rm, GIT_DIRECTION_PUSH, &po.callbacks, NULL,
+		    NULL)) < 0 || (error = git_remote_ls(&heads, &nheads, rm)) < 0) {
+			error = store_gerr(error, "store: push to %s", url);
+			goto done;
+		}
+		for (size_t i = 0; i < nheads; i++) {
+			long k = shim_find(shim, &heads[i]->oid);
+
+			if (k >= 0)
+				shim->remote_has[k] = true;
+		}
+	}
 	if ((error = git_remote_push(rm, &specs, &po)) < 0) {
 		if (shim != NULL && shim->tripped)
 			error = store_err(STORE_EREFUSED, "store: push to %s: the remote lacks "

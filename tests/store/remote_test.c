@@ -274,6 +274,43 @@ push_from_shallow_at_merge(void **state)
 	store_close(st);
 }
 
+/*
+ * Cut just above what the remote has: the boundary's parent, the remote's
+ * head, is gone here. The push sends the boundary and what follows.
+ */
+static void
+push_from_shallow_cut_above_remote(void **state)
+{
+	struct fx *f = *state;
+	struct store_push_result res;
+	struct store *st = fx_store(f, 4);
+	char arch[160], boundary[64], pushed[64];
+	struct store_opts o;
+
+	archive_init(f, arch, sizeof(arch), "arch");
+	assert_int_equal(store_push(&res, f->repo, arch, PRIMARY, PRIMARY, TRACK, NULL), 0);
+	add(st, 0x0a000040, T0 + 40 * SEC);
+	add(st, 0x0a000041, T0 + 41 * SEC);
+	store_close(st);
+	snprintf(pushed, sizeof(pushed), "%s", rev(f->repo, TRACK));
+	snprintf(boundary, sizeof(boundary), "%s", rev(f->repo, "primary~1"));
+	/* The tracking ref would keep the pushed commit: move it to the cut. */
+	assert_int_equal(run("git --git-dir=%s update-ref %s %.40s", f->repo, TRACK, boundary), 0);
+	make_shallow(f, boundary);
+	assert_int_not_equal(run("git --git-dir=%s cat-file -e %.40s 2>/dev/null", f->repo,
+	    pushed), 0);
+
+	opts(&o);
+	st = open_ok(f->repo, &o);
+	add(st, 0x0a000042, T0 + 42 * SEC);
+	assert_int_equal(store_push(&res, f->repo, arch, PRIMARY, PRIMARY, TRACK, NULL), 0);
+	assert_true(res.sent);
+	assert_same(f->repo, "primary", arch, "primary");
+	assert_string_equal(sh("git --git-dir=%s rev-list --count primary", arch), "8\n");
+	assert_fsck(arch);
+	store_close(st);
+}
+
 /* Shallow, and the remote lacks the boundary: refused, nothing sent. */
 static void
 push_shallow_to_empty_refused(void **state)
@@ -359,6 +396,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(push_path_and_file_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_from_shallow, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_from_shallow_at_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(push_from_shallow_cut_above_remote, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(push_shallow_to_empty_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_not_fast_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(remote_config, setup, teardown),
