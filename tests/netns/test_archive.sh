@@ -12,14 +12,16 @@
 # a backoff that doubles, while the other two archives keep up; with the
 # daemon back, the git:// archive catches up; after a restart the tracking
 # refs say what each archive holds, and an archive no longer configured is
-# forgotten (its tracking ref would pin history); with the state repository
-# cut by hand as retention cuts it (shallow at the archived commit, older
-# objects repacked away), the router goes on and both archives take the new
-# commits, whole and fsck-clean.
+# forgotten (its tracking ref would pin history); an ssh:// archive (sshd
+# in the router's namespace) is refused while its host key is unknown and
+# filled once it is known; with the state repository cut by hand as
+# retention cuts it (shallow at the archived commit, older objects repacked
+# away), the router goes on and both archives take the new commits, whole
+# and fsck-clean.
 #
 #	cli 192.168.1.2 -- rtr (gitnet-router, git daemon on 127.0.0.1) -- srv 203.0.113.2
 #
-# Runtime is about 50 s; every wait is bounded. GN_KEEP=1 keeps the run
+# Runtime is about 45 s; every wait is bounded. GN_KEEP=1 keeps the run
 # directory.
 set -u -o pipefail
 # shellcheck source=tests/netns/lib.sh
@@ -198,14 +200,67 @@ churn 2
 check "the archives take the new commits" gn_wait 10 sh -c \
     "[ \"\$(git --git-dir='$A0' rev-parse primary)\" = \"\$(git --git-dir='$STATE' rev-parse primary)\" ]"
 
-# 5. History cut by hand as retention cuts it: the boundary is what both
-# archives hold ($GIT_DIR/shallow), everything behind it repacked away. The
+# 4b. ssh (when sshd is installed): a third archive over ssh://, first with
+# the host key unknown (refused by libgit2 against ~/.ssh/known_hosts,
+# counted, retried), then known: the archive is filled from the start.
+if [ -x /usr/sbin/sshd ]; then
+	gn_router_stop
+	SSHD=$GN_RUN/sshd
+	SSHHOME=$GN_RUN/home
+	A3=$GN_RUN/a3.git
+	U3=ssh://root@127.0.0.1:2222$A3
+	mkdir -p "$SSHD" "$SSHHOME/.ssh" /run/sshd
+	git init -q --bare "$A3"
+	ssh-keygen -q -t ed25519 -N '' -f "$SSHD/host_ed25519" &&
+	    ssh-keygen -q -t ed25519 -N '' -f "$SSHHOME/.ssh/id_ed25519" &&
+	    cp "$SSHHOME/.ssh/id_ed25519.pub" "$SSHD/authorized_keys" ||
+	    gn_die "ssh-keygen"
+	cat >"$SSHD/config" <<-EOF
+	Port 2222
+	ListenAddress 127.0.0.1
+	HostKey $SSHD/host_ed25519
+	AuthorizedKeysFile $SSHD/authorized_keys
+	StrictModes no
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	PermitRootLogin prohibit-password
+	PidFile $SSHD/pid
+	EOF
+	gn_bg "$RTR" sshd /usr/sbin/sshd -D -e -f "$SSHD/config"
+	gn_wait 5 in_rtr bash -c "exec 3<>/dev/tcp/127.0.0.1/2222" ||
+	    gn_log "sshd did not come up: $(cat "$GN_RUN/sshd.log")"
+	GN_ROUTER_PREFIX="env -u SSH_AUTH_SOCK HOME=$SSHHOME"
+	check "the router restarts with a third archive over ssh" \
+	    gn_router_start --udp-timeout 2 --history-push "$U0" --history-push "$U1" \
+	    --history-push "$U3" --history-push-interval 1
+	GN_ROUTER_PREFIX=
+	churn 1
+	check "an unknown host key is refused, counted and logged" gn_wait 5 grep -q \
+	    '^archive: push failed: remote=archive2 .*unknown remote ssh hostkey' "$GN_ROUTER_LOG"
+	check "nothing reached the ssh archive" expect_eq "$(head_of "$A3")" ""
+	echo "[127.0.0.1]:2222 $(cat "$SSHD/host_ed25519.pub")" >"$SSHHOME/.ssh/known_hosts"
+	churn 1
+	check "with the host key known, the ssh archive is filled (next retry)" gn_wait 15 sh -c \
+	    "[ -n \"\$(git --git-dir='$A3' rev-parse -q --verify primary)\" ] &&
+	     [ \"\$(git --git-dir='$A3' rev-parse primary)\" = \"\$(git --git-dir='$STATE' rev-parse refs/remotes/archive2/primary)\" ]"
+	check "ssh archive: the whole history, fsck-clean" sh -c \
+	    "git --git-dir='$A3' fsck --strict --no-progress && [ \$(git --git-dir='$A3' rev-list --max-parents=0 primary | wc -l) = 1 ]"
+	check "ssh archive: commit for commit" whole "$A3"
+	check "the recovery is logged" expect_grep "$GN_ROUTER_LOG" \
+	    '^archive: push ok again: remote=archive2 url=ssh://'
+else
+	gn_log "skipped: ssh archive (no /usr/sbin/sshd; apt-get install openssh-server)"
+fi
+
+# 5. History cut by hand as retention cuts it: the boundary is what every
+# archive holds ($GIT_DIR/shallow), everything behind it repacked away. The
 # router goes on on the shallow repository and the pushes stay incremental.
 gn_router_stop
 check "the router stopped cleanly" expect_eq "$GN_ROUTER_RC" 0
-# The older of what the two archives hold (archive_pushed_oldest's answer).
-boundary=$(git --git-dir="$STATE" merge-base refs/remotes/archive0/primary \
-    refs/remotes/archive1/primary)
+# The oldest of what the archives hold (archive_pushed_oldest's answer).
+boundary=$(git --git-dir="$STATE" merge-base --octopus \
+    $(git --git-dir="$STATE" for-each-ref --format='%(refname)' 'refs/remotes/archive*/primary'))
 cut()
 {
 	cd "$STATE" &&
