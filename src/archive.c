@@ -48,6 +48,7 @@ struct archive {
 	pthread_mutex_t	mu;
 	pthread_cond_t	wake, done;
 	bool		stop, orphaned;
+	bool		held;			/* store_lib_hold() */
 	unsigned	running;		/* threads not yet finished */
 	uint64_t	pushes, errors;
 	struct pusher	p[ARCHIVE_MAX];
@@ -104,6 +105,8 @@ done:
 static void
 archive_free(struct archive *a)
 {
+	if (a->held)
+		store_lib_release();
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->wake);
 	pthread_cond_destroy(&a->done);
@@ -226,33 +229,10 @@ pusher_main(void *arg)
 	return NULL;
 }
 
-/* Forget archive<N> remotes beyond the URLs configured: they pin history. */
-struct stale {
-	unsigned	n;
-	unsigned	drop[64];
-	unsigned	ndrop;
-};
-
-static int
-stale_one(void *ctx, const char *name, const struct store_oid *commit, bool peeled)
-{
-	struct stale *s = ctx;
-	unsigned k;
-	char tail[16];
-
-	(void)commit;
-	(void)peeled;
-	if (sscanf(name, "refs/remotes/archive%u/%15s", &k, tail) == 2 &&
-	    strcmp(tail, "primary") == 0 && k >= s->n && s->ndrop < 64)
-		s->drop[s->ndrop++] = k;
-	return 0;
-}
-
 int
 archive_open(struct archive **out, const struct archive_opts *o, char *err, size_t errlen)
 {
 	struct store_reader *r = NULL;
-	struct stale stale = { 0 };
 	struct archive *a;
 	char name[24];
 
@@ -268,6 +248,7 @@ archive_open(struct archive **out, const struct archive_opts *o, char *err, size
 		return -1;
 	}
 	snprintf(a->gitdir, sizeof(a->gitdir), "%s", o->gitdir);
+	a->held = store_lib_hold() == 0;
 	a->n = o->n;
 	a->interval_ms = o->interval_ms ? o->interval_ms : 5000;
 	a->verbose = o->verbose;
@@ -313,18 +294,16 @@ archive_open(struct archive **out, const struct archive_opts *o, char *err, size
 		}
 		store_commit_free(c);
 	}
-	stale.n = o->n;
-	if (store_refs(r, "refs/remotes/archive*", stale_one, &stale) < 0) {
-		snprintf(err, errlen, "archive: %s", store_strerror());
-		goto fail;
-	}
 	store_reader_free(r);
 	r = NULL;
-	for (unsigned k = 0; k < stale.ndrop; k++) {
-		snprintf(name, sizeof(name), "archive%u", stale.drop[k]);
-		if (store_remote_remove(a->gitdir, name) < 0)
+	/* archive<N> remotes beyond the URLs configured: their refs pin history. */
+	for (unsigned k = o->n; k < ARCHIVE_MAX; k++) {
+		int e;
+
+		snprintf(name, sizeof(name), "archive%u", k);
+		if ((e = store_remote_remove(a->gitdir, name)) < 0)
 			fprintf(stderr, "archive: forgetting %s: %s\n", name, store_strerror());
-		else
+		else if (e == 0)
 			fprintf(stderr, "archive: forgot remote %s (no longer configured)\n",
 			    name);
 	}

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2/sys/odb_backend.h>
@@ -428,6 +429,17 @@ store_push(struct store_push_result *res, const char *gitdir, const char *url,
 		error = 1;			/* nothing new since */
 		goto done;
 	}
+	/* libgit2 calls a path that does not exist "unsupported URL protocol". */
+	{
+		const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+		struct stat sb;
+
+		if (path[0] == '/' && stat(path, &sb) < 0) {
+			error = store_err(STORE_ENOTFOUND, "store: push to %s: no repository "
+			    "there", url);
+			goto done;
+		}
+	}
 	if ((error = shim_install(&shim, repo)) < 0)
 		goto done;
 	/*
@@ -500,6 +512,18 @@ done:
 	git_repository_free(repo);	/* frees the shim with its odb */
 	git_libgit2_shutdown();
 	return error;
+}
+
+int
+store_lib_hold(void)
+{
+	return git_libgit2_init() < 0 ? store_gerr(-1, "store: libgit2") : 0;
+}
+
+void
+store_lib_release(void)
+{
+	git_libgit2_shutdown();
 }
 
 /* --- remotes in the repository's config, for stock git --- */
@@ -577,8 +601,11 @@ store_remote_remove(const char *gitdir, const char *name)
 {
 	git_repository *repo = NULL;
 	git_config *all = NULL, *cfg = NULL;
+	git_reference *r = NULL;
+	git_buf url = { 0 };
 	struct store *side = NULL;
 	char ref[STORE_REF_MAX], key[128];
+	bool has_ref, has_cfg;
 	int error;
 
 	if (!remote_name_ok(name))
@@ -586,8 +613,7 @@ store_remote_remove(const char *gitdir, const char *name)
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
 	snprintf(ref, sizeof(ref), "refs/remotes/%s/primary", name);
-	if ((error = side_open(&side, gitdir)) < 0 || (error = ref_set(side, ref, NULL)) < 0)
-		goto done;
+	snprintf(key, sizeof(key), "remote.%s.url", name);
 	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
 	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0 ||
 	    (error = git_repository_config(&all, repo)) < 0 ||
@@ -595,6 +621,16 @@ store_remote_remove(const char *gitdir, const char *name)
 		error = store_gerr(error, "store: %s: config", gitdir);
 		goto done;
 	}
+	has_ref = git_reference_lookup(&r, repo, ref) == 0;
+	has_cfg = git_config_get_string_buf(&url, cfg, key) == 0;
+	git_error_clear();
+	if (!has_ref && !has_cfg) {
+		error = 1;		/* no such remote */
+		goto done;
+	}
+	if (has_ref && ((error = side_open(&side, gitdir)) < 0 ||
+	    (error = ref_set(side, ref, NULL)) < 0))
+		goto done;
 	/* The keys store_remote_set writes (no regex: libgit2's pcre2 leaks). */
 	error = 0;
 	for (int i = 0; i < 3 && error == 0; i++) {
@@ -608,6 +644,8 @@ store_remote_remove(const char *gitdir, const char *name)
 	}
 done:
 	store_free(side);
+	git_reference_free(r);
+	git_buf_dispose(&url);
 	git_config_free(cfg);
 	git_config_free(all);
 	git_repository_free(repo);

@@ -868,10 +868,20 @@ int store_push(struct store_push_result *res, const char *gitdir, const char *ur
  * refs/heads/primary:refs/heads/primary. Returns 0 when it was so already,
  * 1 when written; a URL other than the one before also deletes
  * refs/remotes/<name>/primary (it said what another remote held).
- * store_remote_remove() forgets the remote: its config and that ref.
+ * store_remote_remove() forgets the remote: its config and that ref; 0,
+ * or 1 when there was neither.
  */
 int store_remote_set(const char *gitdir, const char *name, const char *url);
 int store_remote_remove(const char *gitdir, const char *name);
+
+/*
+ * Keep the git library initialised from store_lib_hold() to
+ * store_lib_release(), for threads that call store_push() while no store
+ * is open: each call would otherwise set libgit2 up and tear it down, and a
+ * thread that ends after the teardown leaves its error state behind.
+ */
+int store_lib_hold(void);
+void store_lib_release(void);
 
 /* Codecs, exposed for tests and tools. */
 int store_entry_path(char *buf, size_t cap, const struct store_entry *e);
