@@ -273,11 +273,15 @@ archive_open(struct archive **out, const struct archive_opts *o, char *err, size
 		snprintf(p->st.name, sizeof(p->st.name), "%s", name);
 		snprintf(p->st.url, sizeof(p->st.url), "%s", o->urls[i]);
 		snprintf(p->track, sizeof(p->track), "refs/remotes/%s/primary", name);
-		/* A URL new at this place forgets the tracking ref (another remote's). */
-		if ((e = store_remote_set(a->gitdir, name, o->urls[i])) < 0) {
-			snprintf(err, errlen, "archive: %s", store_strerror());
-			goto fail;
-		}
+		/*
+		 * A URL new at this place forgets the tracking ref (another
+		 * remote's). Failing to write the config (a lock held by a git
+		 * command) is no reason not to route: pushes go on, stock git
+		 * just does not name the remote yet.
+		 */
+		if ((e = store_remote_set(a->gitdir, name, o->urls[i])) < 0)
+			fprintf(stderr, "archive: remote config: %s (pushing all the same)\n",
+			    store_strerror());
 	}
 	if (store_reader_open(&r, a->gitdir) < 0) {
 		snprintf(err, errlen, "archive: %s", store_strerror());
