@@ -62,6 +62,8 @@ static const struct guest_key guest_keys[] = {
 	{ "history-max-bytes",		GK_SCALAR,	false },
 	{ "history-compact",		GK_SCALAR,	false },
 	{ "verbose",			GK_VERBOSE,	true },
+	{ "history-push",		GK_LIST,	false },
+	{ "history-push-interval",	GK_SCALAR,	false },
 	{ "state-device",		GK_GUEST,	false },
 };
 #define GUEST_NKEYS	(sizeof(guest_keys) / sizeof(guest_keys[0]))

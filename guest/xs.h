@@ -22,6 +22,8 @@
  *	route/<n>		PREFIX/PLEN=IP
  *	arp/<n>			IP=MAC
  *	nat-pool/<n>		IP
+ *	history-push/<n>	URL: push history there (git://, ssh, file://, path)
+ *	history-push-interval	S: at most one push per S seconds (5)
  *	state-device		auto (default: vdb, else xvdb) | DEV | none
  *
  * List keys are a directory of entries in xenstore (forward/1, forward/2,

@@ -80,6 +80,7 @@ enum config_kind {
 	KEY_LISTEN,		/* ADDR:PORT or [ADDR6]:PORT, a string */
 	KEY_DURATION,		/* 30s, 10min, 2h, 7d, 1w (or plain seconds): uint64_t s */
 	KEY_BYTES,		/* 4096, 64K, 32M, 1G (binary units): uint64_t bytes */
+	KEY_PUSH,		/* a git URL, appends to history_push */
 };
 
 struct config_key {
@@ -153,6 +154,9 @@ static const struct config_key config_keys[] = {
 	{ "history.keep",	"history-keep", KEY_DURATION, CFG_OFF(history_keep_s), 1, 0 },
 	{ "history.max_bytes",	"history-max-bytes", KEY_BYTES, CFG_OFF(history_max_bytes), 0, 0 },
 	{ "history.compact",	"history-compact", KEY_DURATION, CFG_OFF(history_compact_s), 1, 0 },
+	{ "history.push",	"history-push", KEY_PUSH, 0, 0, 0 },
+	{ "history.push_interval_s", "history-push-interval", KEY_U32,
+	    CFG_OFF(history_push_interval_s), 1, 86400 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -188,6 +192,8 @@ enum {
 	OPT_HISTORY_KEEP,
 	OPT_HISTORY_MAX_BYTES,
 	OPT_HISTORY_COMPACT,
+	OPT_HISTORY_PUSH,
+	OPT_HISTORY_PUSH_INTERVAL,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -224,6 +230,8 @@ static const struct option config_options[] = {
 	    OPT_HISTORY_INBOUND_TOTAL_BURST },
 
 	{ "metrics",	required_argument,	NULL, OPT_METRICS },
+	{ "history-push", required_argument,	NULL, OPT_HISTORY_PUSH },
+	{ "history-push-interval", required_argument, NULL, OPT_HISTORY_PUSH_INTERVAL },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -260,16 +268,6 @@ const char config_usage[] =
 "  --gso on|off             on (default): TCP/UDP super-frames from offloading hosts\n"
 "                           leave whole, for the kernel or NIC to segment; off: the\n"
 "                           router cuts them into segments itself\n"
-"  --history-keep DURATION  drop history older than this (30s, 10min, 2h, 7d; default\n"
-"                           7d), online, as a shallow cut: every entry alive at the\n"
-"                           cut is kept, commit ids do not change\n"
-"  --history-max-bytes N    and keep the repository's packs under N bytes (K, M, G:\n"
-"                           binary; default a quarter of the state filesystem's size\n"
-"                           at start; 0: no bound)\n"
-"  --history-compact DURATION\n"
-"                           rewrite what was committed since, with deltas and\n"
-"                           compression, this often (default 60s; longer packs\n"
-"                           tighter, shorter keeps the disk's peak lower)\n"
 "  -v, --verbose            log more; repeat for more detail\n"
 "  -h, --help               print this help and exit\n"
 "      --version            print the version and exit\n"
@@ -306,9 +304,29 @@ const char config_usage[] =
 "                           total limit)\n"
 "  --history-inbound-total-burst N\n"
 "                           and its burst (default 200)\n"
+"History on disk (README: History on a router's disk):\n"
+"  --history-keep DURATION  drop history older than this (30s, 10min, 2h, 7d; default\n"
+"                           7d), online, as a shallow cut: every entry alive at the\n"
+"                           cut is kept, commit ids do not change\n"
+"  --history-max-bytes N    and keep the repository's packs under N bytes (K, M, G:\n"
+"                           binary; default a quarter of the state filesystem's size\n"
+"                           at start; 0: no bound)\n"
+"  --history-compact DURATION\n"
+"                           rewrite what was committed since, with deltas and\n"
+"                           compression, this often (default 60s; longer packs\n"
+"                           tighter, shorter keeps the disk's peak lower)\n"
+"  --history-push URL       push the history (branch primary) to the git remote URL\n"
+"                           as it grows: an absolute path, file://, git:// (git\n"
+"                           daemon --enable=receive-pack) or ssh (host:path,\n"
+"                           ssh://); never forced; retried with backoff while the\n"
+"                           remote is down; repeatable (at most 8); replaces the\n"
+"                           file's list\n"
+"  --history-push-interval S\n"
+"                           push at most every S seconds (default 5)\n"
 "\n"
 "The config file holds `key value` lines: the keys above without the dashes\n"
 "(inside, outside, gateway, route, arp, state, control, forward, metrics),\n"
+"history.push, history.push_interval_s,\n"
 "`nat on|off',\n"
 "nat.pool, nat.filtering, the timeouts nat.udp_timeout_s,\n"
 "nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
@@ -680,6 +698,52 @@ config_add_forward(struct router_config *c, const char *s, char *why, size_t wl)
 	return 0;
 }
 
+/*
+ * A git URL the archive pushes to: what libgit2 pushes to and stock git
+ * serves. An absolute path (the router's working directory is nobody's
+ * business: / under systemd), file://, git://, ssh:// (and git's
+ * git+ssh:// spellings), or scp-like [user@]host:path. http(s) would need
+ * credentials the router does not keep.
+ */
+static int
+config_add_push(struct router_config *c, const char *s, char *why, size_t wl)
+{
+	static const char *const schemes[] = { "file://", "git://", "ssh://",
+	    "git+ssh://", "ssh+git://" };
+	const char *colon = strchr(s, ':'), *slash = strchr(s, '/');
+	size_t n = strlen(s);
+	bool ok = s[0] == '/';
+	unsigned i;
+
+	if (n == 0)
+		return config_fail(why, wl, "empty URL");
+	if (n >= CONFIG_URL_MAX)
+		return config_fail(why, wl, "URL '%.32s...' is longer than %d bytes", s,
+		    CONFIG_URL_MAX - 1);
+	for (i = 0; i < n; i++)
+		if (isspace((unsigned char)s[i]) || !isprint((unsigned char)s[i]))
+			return config_fail(why, wl, "URL '%s' has a blank or control character", s);
+	for (i = 0; !ok && i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		ok = strncmp(s, schemes[i], strlen(schemes[i])) == 0 && s[strlen(schemes[i])] != '\0';
+	/* scp-like: a ':' before any '/', and not a scheme of another kind. */
+	if (!ok && colon != NULL && colon != s && (slash == NULL || colon < slash) &&
+	    strstr(s, "://") == NULL && colon[1] != '\0')
+		ok = true;
+	if (!ok) {
+		if (strstr(s, "://") != NULL)
+			return config_fail(why, wl, "URL '%s': only file://, git:// and ssh:// "
+			    "are pushed to (http(s) needs credentials)", s);
+		return config_fail(why, wl, "'%s' is not an absolute path or a git URL", s);
+	}
+	for (i = 0; i < c->nhistory_push; i++)
+		if (strcmp(c->history_push[i], s) == 0)
+			return config_fail(why, wl, "'%s' is already a history.push URL", s);
+	if (c->nhistory_push >= CONFIG_MAX_PUSH)
+		return config_fail(why, wl, "more than %d history.push URLs", CONFIG_MAX_PUSH);
+	memcpy(c->history_push[c->nhistory_push++], s, n + 1);
+	return 0;
+}
+
 static const struct config_key *
 config_key_find(const char *name)
 {
@@ -707,7 +771,7 @@ static bool
 config_key_repeats(const struct config_key *k)
 {
 	return k->kind == KEY_ROUTE || k->kind == KEY_ARP || k->kind == KEY_POOL ||
-	    k->kind == KEY_FORWARD;
+	    k->kind == KEY_FORWARD || k->kind == KEY_PUSH;
 }
 
 /* Empty the list a repeating key adds to. */
@@ -719,6 +783,7 @@ config_list_clear(struct router_config *c, const struct config_key *k)
 	case KEY_ARP:		c->nstatic_arp = 0; break;
 	case KEY_POOL:		c->n_nat_pool = 0; break;
 	case KEY_FORWARD:	c->nforwards = 0; break;
+	case KEY_PUSH:		c->nhistory_push = 0; break;
 	default:		break;
 	}
 }
@@ -748,6 +813,8 @@ config_apply(struct router_config *c, const struct config_key *k, const char *s,
 		return config_add_pool(c, s, why, wl);
 	case KEY_FORWARD:
 		return config_add_forward(c, s, why, wl);
+	case KEY_PUSH:
+		return config_add_push(c, s, why, wl);
 	case KEY_ONOFF:
 		if (strcmp(s, "on") == 0)
 			*(bool *)(void *)base = true;
@@ -1025,6 +1092,8 @@ config_metavar(int val)
 	case OPT_HISTORY_INBOUND_BURST:
 	case OPT_HISTORY_INBOUND_TOTAL_RATE:
 	case OPT_HISTORY_INBOUND_TOTAL_BURST: return "N";
+	case OPT_HISTORY_PUSH:	return "URL";
+	case OPT_HISTORY_PUSH_INTERVAL: return "S";
 	}
 	return "a value";
 }
@@ -1181,6 +1250,9 @@ config_check(const struct router_config *c, char *err, size_t errlen)
 		if (config_check_nexthop(c, a->ip, what, err, errlen) < 0)
 			return -1;
 	}
+	if (c->nhistory_push > 0 && strcmp(c->state_dir, "none") == 0)
+		return config_fail(err, errlen,
+		    "history.push needs a state repository (state is 'none')");
 	if (c->nat_params.port_min > c->nat_params.port_max)
 		return config_fail(err, errlen,
 		    "nat.port_min %u is above nat.port_max %u",
@@ -1208,6 +1280,7 @@ config_defaults(struct router_config *c)
 	c->icmp_burst = 50;
 	c->nat = true;
 	c->gso = true;
+	c->history_push_interval_s = 5;
 	nat_params_default(&c->nat_params);
 	c->history_keep_s = 7 * 86400;
 	c->history_max_bytes = CONFIG_HISTORY_BYTES_AUTO;

@@ -38,6 +38,9 @@
  *	forward PROTO:PORT=IP:PORT	static port forward, repeatable,
  *					e.g. forward tcp:8080=192.168.1.2:80
  *	metrics ADDR:PORT		Prometheus endpoint, [ADDR6]:PORT for IPv6
+ *	history.push URL		push history to a git remote, repeatable (<= 8):
+ *					an absolute path, file://, git://, ssh
+ *	history.push_interval_s N	at most one push per N seconds (5)
  *
  * Flags (gitnet-router --help prints the authoritative list) override the
  * file: a scalar flag replaces the file's value; any --route, --arp,
@@ -66,6 +69,8 @@
 #define CONFIG_MAX_POOL		(NAT_MAX_EXT - 1)
 #define CONFIG_MAX_STATIC_ARP	64
 #define CONFIG_PATH_MAX		256
+#define CONFIG_MAX_PUSH		8	/* = ARCHIVE_MAX */
+#define CONFIG_URL_MAX		256	/* = ARCHIVE_URL_MAX */
 
 struct config_iface {
 	char		dev[16];	/* IFNAMSIZ */
@@ -112,6 +117,9 @@ struct router_config {
 	unsigned		nforwards;
 	bool			gso;		/* default true; --gso off */
 	struct hlimit_params	history_inbound;	/* hlimit_params_default() */
+	char			history_push[CONFIG_MAX_PUSH][CONFIG_URL_MAX];
+	unsigned		nhistory_push;	/* --history-push, history.push */
+	uint32_t		history_push_interval_s;	/* 5 */
 
 	char			metrics[64];	/* ADDR:PORT, "": no endpoint */
 	uint64_t		history_keep_s;		/* default 7 days */

@@ -32,6 +32,7 @@
 #include "netfn/wire.h"
 #include "ctl.h"
 #include "router.h"
+#include "src/archive.h"
 #include "store/store.h"
 
 void
@@ -122,6 +123,22 @@ router_report_stats(const struct router *r, int fd)
 		    (unsigned long long)st.history_max_bytes, (unsigned long long)st.history_cuts,
 		    (unsigned long long)st.history_dropped_unarchived,
 		    (unsigned long long)st.history_oldest_s);
+	}
+	{
+		/* The archive (zero without one); per remote: lag, failures in a
+		 * row, and the commit it holds (none before its first push). */
+		struct archive_stats as;
+		struct archive_url_stats u;
+		char hex[STORE_OID_HEXSZ + 1];
+
+		archive_get_stats(r->archive, &as);
+		dprintf(fd, "history_pushes %llu\nhistory_push_errors %llu\n",
+		    (unsigned long long)as.pushes, (unsigned long long)as.errors);
+		for (unsigned i = 0; archive_get_url(r->archive, i, &u); i++)
+			dprintf(fd, "history_push%u_lag_s %llu\nhistory_push%u_failures %llu\n"
+			    "history_push%u_commit %s\n", i, (unsigned long long)u.lag_s,
+			    i, (unsigned long long)u.failures, i,
+			    u.have ? store_oid_fmt(hex, &u.pushed) : "none");
 	}
 	dprintf(fd, "out_tx_lost %llu\nout_events_lost %llu\nevents %llu\n",
 	    (unsigned long long)r->tx_lost, (unsigned long long)r->ev_lost,

@@ -47,6 +47,7 @@
 
 #include "netfn/drop.h"
 #include "router.h"
+#include "src/archive.h"
 #include "src/metrics.h"
 #include "src/version.h"
 
@@ -104,6 +105,7 @@ struct metrics {
 	bool		nat_on;
 	uint64_t	arp_max, nat_max, started_us;
 	struct state	*state;
+	struct archive	*archive;
 
 	/* Server's. */
 	struct client	cl[MAX_CLIENTS];
@@ -445,6 +447,47 @@ render_state(struct metrics *m, struct sbuf *b)
 	    "Merging an expire_ branch into primary, flushed.", &st.tick_merge);
 }
 
+/* The archive: totals, and per remote its lag, failures and commit. */
+static void
+render_archive(struct metrics *m, struct sbuf *b)
+{
+	struct archive_stats as;
+	struct archive_url_stats u[ARCHIVE_MAX];
+	char url[2 * ARCHIVE_URL_MAX], hex[STORE_OID_HEXSZ + 1];
+	unsigned n = 0;
+
+	archive_get_stats(m->archive, &as);
+	COUNTER(b, "history_pushes", "History pushes an archive remote accepted.", as.pushes);
+	COUNTER(b, "history_push_errors",
+	    "History pushes that failed (remote down or refused); retried with backoff.",
+	    as.errors);
+	while (n < ARCHIVE_MAX && archive_get_url(m->archive, n, &u[n]))
+		n++;
+	if (n == 0)
+		return;
+#define EACH(NAME, type, help, fmt, val) do {					\
+	family(b, NAME, type, help);						\
+	for (unsigned i = 0; i < n; i++)					\
+		sb_printf(b, "gitnet_" NAME "{remote=\"%s\",url=\"%s\"} " fmt "\n",	\
+		    u[i].name, esc(url, sizeof(url), u[i].url), val);		\
+} while (0)
+	EACH("history_push_lag_seconds", "gauge",
+	    "Primary's head commit time minus that of the commit the archive holds.",
+	    "%llu", (unsigned long long)u[i].lag_s);
+	EACH("history_push_failures", "gauge", "Failed pushes in a row, now.",
+	    "%llu", (unsigned long long)u[i].failures);
+	EACH("history_push_last_success_timestamp_seconds", "gauge",
+	    "When a push to the archive last succeeded (0: not since start).",
+	    "%llu", (unsigned long long)(u[i].last_ok_us / 1000000));
+#undef EACH
+	family(b, "history_push_info", "gauge",
+	    "The commit each archive holds (commit=\"none\" before the first push).");
+	for (unsigned i = 0; i < n; i++)
+		sb_printf(b, "gitnet_history_push_info{remote=\"%s\",url=\"%s\",commit=\"%s\"} 1\n",
+		    u[i].name, esc(url, sizeof(url), u[i].url),
+		    u[i].have ? store_oid_fmt(hex, &u[i].pushed) : "none");
+}
+
 /* ---- the server --------------------------------------------------------- */
 
 static const struct snap *
@@ -514,6 +557,7 @@ serve_metrics(struct metrics *m, struct client *c)
 	m->scrapes++;
 	render_router(m, &body, s);
 	render_state(m, &body);
+	render_archive(m, &body);
 	COUNTER(&body, "metrics_scrapes", "Scrapes answered by this endpoint.", m->scrapes);
 	COUNTER(&body, "metrics_stale_scrapes",
 	    "Scrapes answered with counters older than 250 ms (the loop was late).",
@@ -784,6 +828,7 @@ metrics_open(struct metrics **out, struct router *r, char *err, size_t errlen)
 	m->nat_max = r->cfg.nat_params.max_sessions;
 	m->started_us = r->started_us;
 	m->state = r->state;
+	m->archive = r->archive;
 	/* Buffers: back 0, middle 1, front 2; a first copy before any scrape. */
 	m->back = 0;
 	atomic_init(&m->mid, 1);

@@ -26,6 +26,7 @@ struct router {
 	struct state		*state;		/* NULL: --state none */
 	struct ctl		*ctl;		/* the control socket (ctl.c) */
 	struct metrics		*metrics;	/* NULL: no --metrics */
+	struct archive		*archive;	/* NULL: no --history-push */
 	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */

@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "router.h"
+#include "src/archive.h"
 #include "store/store.h"
 #include "src/metrics.h"
 #include "src/version.h"
@@ -422,6 +423,28 @@ router_pipeline_open(struct router *r, char *err, size_t errlen)
 	return router_forwards(r, err, errlen);
 }
 
+/* The archive's pushers, on the state repository (started with the loop). */
+static int
+router_archive_open(struct router *r, char *err, size_t errlen)
+{
+	struct archive_opts ao = { 0 };
+
+	_Static_assert(CONFIG_MAX_PUSH == ARCHIVE_MAX && CONFIG_URL_MAX == ARCHIVE_URL_MAX,
+	    "history.push limits");
+	ao.gitdir = r->cfg.state_dir;
+	for (unsigned i = 0; i < r->cfg.nhistory_push; i++)
+		ao.urls[i] = r->cfg.history_push[i];
+	ao.n = r->cfg.nhistory_push;
+	ao.interval_ms = r->cfg.history_push_interval_s * 1000;
+	ao.verbose = (unsigned)r->cfg.verbose;
+	if (archive_open(&r->archive, &ao, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < ao.n; i++)
+		logmsg("archive: pushing: remote=archive%u url=%s every=%us", i,
+		    r->cfg.history_push[i], r->cfg.history_push_interval_s);
+	return 0;
+}
+
 static int
 router_open(struct router *r, char *err, size_t errlen)
 {
@@ -441,6 +464,9 @@ router_open(struct router *r, char *err, size_t errlen)
 		return -1;
 	if (strcmp(r->cfg.state_dir, "none") != 0 && router_state_open(r, err, errlen) < 0)
 		return -1;
+	if (r->state != NULL && r->cfg.nhistory_push > 0 && router_archive_open(r, err,
+	    errlen) < 0)
+		return -1;
 	if (ctl_open(r, err, errlen) < 0)
 		return -1;
 	if (r->cfg.metrics[0] != '\0' && metrics_open(&r->metrics, r, err, errlen) < 0)
@@ -454,6 +480,9 @@ router_close(struct router *r)
 	/* The metrics server reads the state's counters: it goes first. */
 	metrics_close(r->metrics);
 	r->metrics = NULL;
+	/* Pushes in flight are not waited for (archive.c): they hold nothing. */
+	archive_close(r->archive);
+	r->archive = NULL;
 	/* The data path has stopped: commit and flush what it left. */
 	state_close(r->state);
 	r->state = NULL;
@@ -613,6 +642,11 @@ run(struct router *r, int sfd)
 	}
 	if (r->state != NULL && state_start(r->state) < 0) {
 		logmsg("state: cannot start the writer thread");
+		close(ep);
+		return -1;
+	}
+	if (archive_start(r->archive) < 0) {
+		logmsg("archive: cannot start the push threads");
 		close(ep);
 		return -1;
 	}

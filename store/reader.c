@@ -354,7 +354,8 @@ store_refs(struct store_reader *r, const char *glob, store_ref_fn fn, void *ctx)
 		goto done;
 	}
 	error = 0;
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)		/* qsort(NULL, 0) is undefined (UBSan) */
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n && error == 0; i++) {
 		git_oid id;
 		bool peeled;

@@ -870,6 +870,64 @@ int store_router_decode(struct store_router *r, const char *text, size_t len);
 int store_router_at(struct store_router *r, char hex[41], uint64_t *time_us,
     const char *path, const char *rev);
 
+/*
+ * Pushing history to a git remote (store/remote.c): the archive.
+ *
+ * store_push() pushes local_ref of the repository at gitdir to remote_ref
+ * at url (a path, file://, git://, ssh), never forced: the remote must
+ * have an ancestor of what is pushed, or nothing. It opens a libgit2
+ * handle of its own for the call, so it may run on any thread beside the
+ * writer; a shallow repository (a `shallow` file, history cut by
+ * retention) pushes as long as the remote has its boundary commits.
+ * After a push the remote accepted, track (a full ref name, or NULL) is
+ * set to what was pushed, by compare-and-swap through a side writer:
+ * git's remote-tracking ref, what the remote was last known to hold.
+ *
+ * Returns 0 when the remote now holds res->pushed (res->sent: objects
+ * went, false when it had them already), 1 without connecting when
+ * local_ref still names *skip_if (NULL: always push), or a negative code:
+ * STORE_ENOTFOUND without local_ref, STORE_EREFUSED when the remote
+ * refused (not a fast-forward, receive-pack said no, or it lacks history
+ * dropped here), others for a remote that cannot be reached; the message
+ * names the URL and the reason. res->local is set whenever local_ref was
+ * read.
+ */
+struct store_push_result {
+	struct store_oid local;		/* what local_ref named */
+	int64_t		local_time;	/* its committer time, unix seconds */
+	struct store_oid pushed;	/* what the remote holds now (0 and 1) */
+	int64_t		pushed_time;
+	struct store_oid remote_old;	/* what it held before (zero: nothing) */
+	bool		sent;
+};
+
+int store_push(struct store_push_result *res, const char *gitdir, const char *url,
+    const char *local_ref, const char *remote_ref, const char *track,
+    const struct store_oid *skip_if);
+
+/*
+ * Name url as remote `name` in the repository's own config, as `git remote
+ * add` would, so that stock git shows it (git remote -v, git branch -r,
+ * git log name/primary): remote.<name>.url, .fetch
+ * +refs/heads/primary:refs/remotes/<name>/primary, .push
+ * refs/heads/primary:refs/heads/primary. Returns 0 when it was so already,
+ * 1 when written; a URL other than the one before also deletes
+ * refs/remotes/<name>/primary (it said what another remote held).
+ * store_remote_remove() forgets the remote: its config and that ref; 0,
+ * or 1 when there was neither.
+ */
+int store_remote_set(const char *gitdir, const char *name, const char *url);
+int store_remote_remove(const char *gitdir, const char *name);
+
+/*
+ * Keep the git library initialised from store_lib_hold() to
+ * store_lib_release(), for threads that call store_push() while no store
+ * is open: each call would otherwise set libgit2 up and tear it down, and a
+ * thread that ends after the teardown leaves its error state behind.
+ */
+int store_lib_hold(void);
+void store_lib_release(void);
+
 /* Codecs, exposed for tests and tools. */
 int store_entry_path(char *buf, size_t cap, const struct store_entry *e);
 /* Encode into buf[0..cap): the length, or STORE_EINVAL if it does not fit. */

@@ -1128,6 +1128,65 @@ config_parse_args__metrics_listen_address(void **state)
 	assert_string_equal(err, "--metrics: '1.2.3.4' is not an IPv6 address");
 }
 
+/*
+ * history.push: absolute paths and git URLs (file, git, ssh, scp-like),
+ * repeatable, in order; the flag replaces the file's list; refused: a
+ * relative path, http(s), blanks, a duplicate, a ninth, no state.
+ */
+static void
+config_parse_args__history_push(void **state)
+{
+	struct router_config c;
+	char err[ERRLEN], path[64];
+
+	(void)state;
+	assert_int_equal(run_args(&c, ARGS(IN_OUT), err), 0);
+	assert_int_equal(c.nhistory_push, 0);
+	assert_int_equal(c.history_push_interval_s, 5);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "/srv/a.git",
+	    "--history-push", "git://10.0.0.9/a.git", "--history-push", "file:///srv/b.git",
+	    "--history-push", "backup@host:gitnet/a.git", "--history-push",
+	    "ssh://host:2222/a.git", "--history-push-interval", "30"), err), 0);
+	assert_int_equal(c.nhistory_push, 5);
+	assert_string_equal(c.history_push[0], "/srv/a.git");
+	assert_string_equal(c.history_push[1], "git://10.0.0.9/a.git");
+	assert_string_equal(c.history_push[3], "backup@host:gitnet/a.git");
+	assert_int_equal(c.history_push_interval_s, 30);
+
+	tmp_file(path, "inside veth-in=192.168.1.1/24\noutside veth-out=203.0.113.1/24\n"
+	    "history.push /srv/a.git\nhistory.push git://h/b.git\n"
+	    "history.push_interval_s 2\n");
+	assert_int_equal(run_args(&c, ARGS("--config", path), err), 0);
+	assert_int_equal(c.nhistory_push, 2);
+	assert_int_equal(c.history_push_interval_s, 2);
+	assert_int_equal(run_args(&c, ARGS("--config", path, "--history-push", "/x.git"), err), 0);
+	assert_int_equal(c.nhistory_push, 1);
+	assert_string_equal(c.history_push[0], "/x.git");
+	unlink(path);
+
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "a.git"), err), -1);
+	assert_string_equal(err, "--history-push: 'a.git' is not an absolute path or a git URL");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "https://h/a.git"), err), -1);
+	assert_string_equal(err, "--history-push: URL 'https://h/a.git': only file://, git:// "
+	    "and ssh:// are pushed to (http(s) needs credentials)");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "git://"), err), -1);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "/a b"), err), -1);
+	assert_string_equal(err, "--history-push: URL '/a b' has a blank or control character");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "/a.git",
+	    "--history-push", "/a.git"), err), -1);
+	assert_string_equal(err, "--history-push: '/a.git' is already a history.push URL");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push", "/1", "--history-push",
+	    "/2", "--history-push", "/3", "--history-push", "/4", "--history-push", "/5",
+	    "--history-push", "/6", "--history-push", "/7", "--history-push", "/8",
+	    "--history-push", "/9"), err), -1);
+	assert_string_equal(err, "--history-push: more than 8 history.push URLs");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--state", "none", "--history-push",
+	    "/a.git"), err), -1);
+	assert_string_equal(err, "history.push needs a state repository (state is 'none')");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--history-push-interval", "0"), err), -1);
+	assert_string_equal(err, "--history-push-interval: '0' is out of range 1..86400");
+}
+
 /* Under systemd's RuntimeDirectory= the control socket lives there. */
 static void
 config_defaults__control_in_runtime_directory(void **state)
@@ -1151,6 +1210,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_parse_args__metrics_listen_address),
+		cmocka_unit_test(config_parse_args__history_push),
 		cmocka_unit_test(config_defaults__control_in_runtime_directory),
 		cmocka_unit_test(config_defaults__documented_values),
 		cmocka_unit_test(config_load_file__full_file_exact_values),

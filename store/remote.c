@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Pushing history to git remotes: the archive (issue 12). A push opens a
+ * repository handle of its own (libgit2's plain one, not the writer's
+ * object database), so it runs on any thread next to the writer: it reads
+ * packs and refs, and the only thing it writes into the state repository
+ * is the remote-tracking ref, through a side writer's transaction
+ * (compare-and-swap, the store's one ref path).
+ *
+ * What is pushed: local_ref to remote_ref, never forced. libgit2 refuses
+ * a push that is not a fast-forward of what the remote has
+ * (GIT_ENONFASTFORWARD: the archive has commits we lack, or lost some) and
+ * the remote's receive-pack refuses one it cannot connect; both come back
+ * as STORE_EREFUSED with the reason.
+ *
+ * URLs are what libgit2 1.5.1 pushes to and stock git serves: a path,
+ * file://, git:// (git daemon --enable=receive-pack) and ssh (user@host:path
+ * or ssh://; libgit2 built with libssh2, as Debian's is). ssh checks the
+ * host key against ~/.ssh/known_hosts (libgit2 does, and fails an unknown
+ * key: no callback here overrides it) and authenticates with ssh-agent, then
+ * ~/.ssh/id_ed25519, id_ecdsa and id_rsa. http(s) pushes would need
+ * credentials in the config: not offered.
+ *
+ * Shallow repositories. Retention (the lead's, issue 12) cuts history by
+ * writing boundary commits into $GIT_DIR/shallow and dropping what lies
+ * behind them, as stock git's shallow clones do. libgit2 1.5.1 knows no
+ * grafts: its push walk parses the parents of every commit it hides (the
+ * remote's head and a few commits under it, revwalk.c add_parents_to_list:
+ * "git does it gently here, but we don't like missing objects"), and the
+ * fast-forward check parses the parents of the merge base. A push whose
+ * remote head is the boundary, or within a few commits of it, fails with
+ * "object not found - no match for id (<a parent of the boundary>)".
+ * The work-around here: the push's own object database gets a last-resort
+ * backend that answers for exactly the missing parents of the boundary
+ * commits, with stand-in commits (no parent, time 0) whose tree is an id
+ * that does not exist. The walks then end there, as git's would at a
+ * graft. A stand-in is never sent: it is only ever reached from the
+ * remote's side (hidden), because the boundaries are ancestors of what
+ * the remote has. Should one be reached from ours (the remote lacks a
+ * boundary: history was dropped before it was archived), packing it asks
+ * for the missing tree, which fails the push before a byte is sent; that
+ * comes back as STORE_EREFUSED saying so. One stand-in may be hidden and
+ * still be read whole: a head of the remote itself (retention cut just
+ * above what was pushed, so the remote's head is a boundary's missing
+ * parent); libgit2 reads a hidden head's tree to mark it present, so the
+ * push first lists the remote's heads, and such a stand-in gets the empty
+ * tree instead (it is hidden: never sent). With strict hash verification
+ * (store_opts.verify_reads) libgit2 would refuse the stand-ins: a shallow
+ * push then fails as without the shim.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2/sys/odb_backend.h>
+
+#include "internal.h"
+
+/* --- the shallow shim --- */
+
+struct shim {
+	git_odb_backend	parent;
+	git_oid		*ids;		/* missing parents of boundaries, sorted */
+	bool		*remote_has;	/* ids[i] is a head of the remote */
+	size_t		n;
+	git_oid		nowhere;	/* the stand-ins' tree: exists nowhere */
+	bool		tripped;	/* a stand-in was about to be sent */
+};
+
+static int
+oid_cmp(const void *a, const void *b)
+{
+	return git_oid_cmp(a, b);
+}
+
+/* The index of id among the stand-ins, or -1. */
+static long
+shim_find(const struct shim *s, const git_oid *id)
+{
+	const git_oid *p = bsearch(id, s->ids, s->n, sizeof(*s->ids), oid_cmp);
+
+	return p == NULL ? -1 : (long)(p - s->ids);
+}
+
+static bool
+shim_has(const struct shim *s, const git_oid *id)
+{
+	return shim_find(s, id) >= 0;
+}
+
+/*
+ * Stand-in i. Its tree is one that exists nowhere, except for a stand-in
+ * the remote has as a head (retention cut just above what was pushed):
+ * libgit2 reads a hidden head's tree to mark it as present, and the
+ * empty tree (which libgit2 knows without reading) says nothing more.
+ */
+static size_t
+shim_text(char *buf, size_t cap, const struct shim *s, long i)
+{
+	static const char empty_tree[] = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+	char hex[GIT_OID_HEXSZ + 1];
+	int n;
+
+	git_oid_tostr(hex, sizeof(hex), &s->nowhere);
+	if (i >= 0 && s->remote_has[i])
+		memcpy(hex, empty_tree, sizeof(empty_tree));
+	n = snprintf(buf, cap, "tree %s\nauthor gitnet <> 0 +0000\n"
+	    "committer gitnet <> 0 +0000\n\nshallow boundary: history not here\n", hex);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static int
+shim_read(void **buf, size_t *len, git_object_t *type, git_odb_backend *b,
+    const git_oid *id)
+{
+	struct shim *s = (struct shim *)b;
+	long i = shim_find(s, id);
+	char text[256];
+	size_t n;
+
+	if (git_oid_equal(id, &s->nowhere))
+		s->tripped = true;
+	if (i < 0)
+		return GIT_ENOTFOUND;
+	n = shim_text(text, sizeof(text), s, i);
+	if ((*buf = git_odb_backend_data_alloc(b, n)) == NULL)
+		return -1;
+	memcpy(*buf, text, n);
+	*len = n;
+	*type = GIT_OBJECT_COMMIT;
+	return 0;
+}
+
+static int
+shim_read_header(size_t *len, git_object_t *type, git_odb_backend *b, const git_oid *id)
+{
+	struct shim *s = (struct shim *)b;
+	long i = shim_find(s, id);
+	char text[256];
+
+	if (git_oid_equal(id, &s->nowhere))
+		s->tripped = true;
+	if (i < 0)
+		return GIT_ENOTFOUND;
+	*len = shim_text(text, sizeof(text), s, i);
+	*type = GIT_OBJECT_COMMIT;
+	return 0;
+}
+
+static int
+shim_exists(git_odb_backend *b, const git_oid *id)
+{
+	return shim_has((struct shim *)b, id);
+}
+
+static void
+shim_free(git_odb_backend *b)
+{
+	struct shim *s = (struct shim *)b;
+
+	free(s->ids);
+	free(s->remote_has);
+	free(s);
+}
+
+/* The parents of commit id that the object database lacks, into s. */
+static int
+shim_add_parents(struct shim *s, git_odb *odb, const git_oid *id, size_t *cap)
+{
+	git_odb_object *o = NULL;
+	const char *p, *end;
+	int error;
+
+	if ((error = git_odb_read(&o, odb, id)) < 0)
+		return store_gerr(error, "store: push: shallow boundary");
+	p = git_odb_object_data(o);
+	end = p + git_odb_object_size(o);
+	/* The header: lines up to the first empty one; parents are "parent HEX". */
+	while (p < end && *p != '\n') {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		git_oid parent;
+
+		if (nl == NULL)
+			break;
+		if (nl - p == 7 + GIT_OID_HEXSZ && memcmp(p, "parent ", 7) == 0 &&
+		    git_oid_fromstrn(&parent, p + 7, GIT_OID_HEXSZ) == 0 &&
+		    !git_odb_exists(odb, &parent)) {
+			if (s->n == *cap) {
+				size_t ncap = *cap ? *cap * 2 : 16;
+				git_oid *v = realloc(s->ids, ncap * sizeof(*v));
+
+				if (v == NULL) {
+					git_odb_object_free(o);
+					return store_err(-1, "store: out of memory");
+				}
+				s->ids = v;
+				*cap = ncap;
+			}
+			git_oid_cpy(&s->ids[s->n++], &parent);
+		}
+		p = nl + 1;
+	}
+	git_odb_object_free(o);
+	return 0;
+}
+
+/*
+ * When the repository is shallow, give its object database the stand-ins
+ * for the missing parents of its boundary commits. *out is the shim (owned
+ * by the odb from here on), or NULL when there is nothing to stand in for.
+ */
+static int
+shim_install(struct shim **out, git_repository *repo)
+{
+	char path[PATH_MAX], line[128];
+	struct shim *s;
+	git_odb *odb = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int error = 0;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%sshallow", git_repository_path(repo));
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;		/* not shallow */
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		fclose(f);
+		return store_err(-1, "store: out of memory");
+	}
+	if ((error = git_repository_odb(&odb, repo)) < 0) {
+		error = store_gerr(error, "store: push: object database");
+		goto fail;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		git_oid id;
+
+		if (strlen(line) < GIT_OID_HEXSZ || git_oid_fromstrn(&id, line, GIT_OID_HEXSZ) < 0)
+			continue;
+		if ((error = shim_add_parents(s, odb, &id, &cap)) < 0)
+			goto fail;
+	}
+	if (s->n == 0) {
+		error = 0;
+		goto fail;		/* nothing missing: no shim */
+	}
+	qsort(s->ids, s->n, sizeof(*s->ids), oid_cmp);
+	if ((s->remote_has = calloc(s->n, sizeof(*s->remote_has))) == NULL) {
+		error = store_err(-1, "store: out of memory");
+		goto fail;
+	}
+	/* An id no object has: a hash of nothing git would write as a tree. */
+	git_odb_hash(&s->nowhere, "gitnet: shallow stand-in", 24, GIT_OBJECT_TREE);
+	if ((error = git_odb_init_backend(&s->parent, GIT_ODB_BACKEND_VERSION)) < 0)
+		goto fail;
+	s->parent.read = shim_read;
+	s->parent.read_header = shim_read_header;
+	s->parent.exists = shim_exists;
+	s->parent.free = shim_free;
+	/* Last resort: below libgit2's packs (2) and loose objects (1). */
+	if ((error = git_odb_add_backend(odb, &s->parent, 0)) < 0) {
+		error = store_gerr(error, "store: push: shallow stand-ins");
+		goto fail;
+	}
+	fclose(f);
+	git_odb_free(odb);
+	*out = s;
+	return 0;
+fail:
+	fclose(f);
+	git_odb_free(odb);
+	free(s->ids);
+	free(s->remote_has);
+	free(s);
+	return error;
+}
+
+/* --- the push --- */
+
+struct push_ctx {
+	git_oid		src, dst;	/* the remote's old id, what we sent */
+	bool		negotiated;
+	char		status[256];	/* the remote's refusal, "" when none */
+	unsigned	cred_tries;
+};
+
+static int
+on_negotiation(const git_push_update **updates, size_t len, void *payload)
+{
+	struct push_ctx *c = payload;
+
+	if (len > 0) {
+		git_oid_cpy(&c->src, &updates[0]->src);
+		git_oid_cpy(&c->dst, &updates[0]->dst);
+		c->negotiated = true;
+	}
+	return 0;
+}
+
+static int
+on_update(const char *ref, const char *status, void *payload)
+{
+	struct push_ctx *c = payload;
+
+	if (status != NULL)
+		snprintf(c->status, sizeof(c->status), "%s: %s", ref, status);
+	return 0;
+}
+
+/* ssh: the agent, then the usual key files; each once, then give up. */
+static int
+on_credentials(git_credential **out, const char *url, const char *user,
+    unsigned int allowed, void *payload)
+{
+	static const char *const keys[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
+	struct push_ctx *c = payload;
+	const char *home = getenv("HOME");
+	char priv[PATH_MAX], pub[PATH_MAX + 8];
+
+	(void)url;
+	if (user == NULL)
+		user = "git";
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user);
+	if (!(allowed & GIT_CREDENTIAL_SSH_KEY))
+		return GIT_PASSTHROUGH;
+	while (c->cred_tries < 1 + sizeof(keys) / sizeof(keys[0])) {
+		unsigned i = c->cred_tries++;
+
+		if (i == 0) {
+			if (getenv("SSH_AUTH_SOCK") != NULL)
+				return git_credential_ssh_key_from_agent(out, user);
+			continue;
+		}
+		if (home == NULL)
+			break;
+		snprintf(priv, sizeof(priv), "%s/.ssh/%s", home, keys[i - 1]);
+		snprintf(pub, sizeof(pub), "%s.pub", priv);
+		if (access(priv, R_OK) == 0)
+			return git_credential_ssh_key_new(out, user,
+			    access(pub, R_OK) == 0 ? pub : NULL, priv, NULL);
+	}
+	return GIT_PASSTHROUGH;		/* libgit2: authentication failed */
+}
+
+/* The side writer: the store's ref path (compare-and-swap) on one ref. */
+static int
+side_open(struct store **st, const char *gitdir)
+{
+	struct store_opts o;
+
+	store_opts_default(&o);
+	o.router_id = "gitnet-push";
+	o.side = true;
+	o.create = false;
+	o.cache_mb = 0;
+	o.max_packs = UINT_MAX / 4;	/* packs are the writer's to merge */
+	return store_open(st, gitdir, &o);
+}
+
+/* Set ref to id (NULL: delete it), from what it names now. */
+static int
+ref_set(struct store *st, const char *ref, const struct store_oid *id)
+{
+	struct store_txn *t = NULL;
+	struct store_oid cur;
+	int error, has;
+
+	if ((error = store_ref_target(&cur, store_reader_of(st), ref)) < 0 &&
+	    error != STORE_ENOTFOUND)
+		return error;
+	has = error == 0;
+	if ((!has && id == NULL) || (has && id != NULL && store_oid_equal(&cur, id)))
+		return 0;
+	if ((error = store_txn_begin(&t, st)) < 0 ||
+	    (error = store_txn_ref(t, ref, id, has ? &cur : NULL)) < 0) {
+		store_txn_rollback(t);
+		return error;
+	}
+	return store_txn_commit(t);
+}
+
+int
+store_push(struct store_push_result *res, const char *gitdir, const char *url,
+    const char *local_ref, const char *remote_ref, const char *track,
+    const struct store_oid *skip_if)
+{
+	git_push_options po = GIT_PUSH_OPTIONS_INIT;
+	git_remote_create_options ro = GIT_REMOTE_CREATE_OPTIONS_INIT;
+	struct push_ctx c = { 0 };
+	git_repository *repo = NULL;
+	git_remote *rm = NULL;
+	git_commit *commit = NULL;
+	struct shim *shim = NULL;
+	struct store *side = NULL;
+	char spec[2 * (STORE_REF_MAX + 40) + 2], *specp = spec;
+	git_strarray specs = { &specp, 1 };
+	git_oid local;
+	int error;
+
+	memset(res, 0, sizeof(*res));
+	if (strncmp(local_ref, "refs/", 5) != 0 || strncmp(remote_ref, "refs/", 5) != 0 ||
+	    strlen(local_ref) > STORE_REF_MAX || strlen(remote_ref) > STORE_REF_MAX ||
+	    (track != NULL && !store_ref_name_valid(track)))
+		return store_err(STORE_EINVAL, "store: push: refs must be full names");
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
+		error = store_gerr(STORE_EFOREIGN, "store: push: %s: not a git repository",
+		    gitdir);
+		goto done;
+	}
+	if ((error = git_reference_name_to_id(&local, repo, local_ref)) < 0) {
+		error = store_gerr(error == GIT_ENOTFOUND ? STORE_ENOTFOUND : error,
+		    "store: push: %s", local_ref);
+		goto done;
+	}
+	git_oid_cpy(store_goid_mut(&res->local), &local);
+	if (git_commit_lookup(&commit, repo, &local) == 0)
+		res->local_time = git_commit_time(commit);
+	git_commit_free(commit);
+	commit = NULL;
+	if (skip_if != NULL && git_oid_equal(&local, store_goid(skip_if))) {
+		res->pushed = res->local;
+		res->pushed_time = res->local_time;
+		error = 1;			/* nothing new since */
+		goto done;
+	}
+	/* libgit2 calls a path that does not exist "unsupported URL protocol". */
+	{
+		const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+		struct stat sb;
+
+		if (path[0] == '/' && stat(path, &sb) < 0) {
+			error = store_err(STORE_ENOTFOUND, "store: push to %s: no repository "
+			    "there", url);
+			goto done;
+		}
+	}
+	if ((error = shim_install(&shim, repo)) < 0)
+		goto done;
+	/*
+	 * Anonymous, without url.<base>.insteadOf: libgit2 1.5.1 matches the
+	 * config against a regex for it, and its git_regexp_match leaks pcre2's
+	 * match data (some 20 KB) on every entry that does not match -- per
+	 * push, for as long as the router runs.
+	 */
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if ((error = git_remote_create_with_opts(&rm, url, &ro)) < 0) {
+		error = store_gerr(STORE_EINVAL, "store: push: '%s'", url);
+		goto done;
+	}
+	snprintf(spec, sizeof(spec), "%s:%s", local_ref, remote_ref);	/* no '+' */
+	po.callbacks.push_negotiation = on_negotiation;
+	po.callbacks.push_update_reference = on_update;
+	po.callbacks.credentials = on_credentials;
+	po.callbacks.payload = &c;
+	if (shim != NULL) {
+		/* Which stand-ins the remote has as heads (see shim_text). */
+		const git_remote_head **heads;
+		size_t nheads;
+
+		if ((error = git_remote_connect(rm, GIT_DIRECTION_PUSH, &po.callbacks, NULL,
+		    NULL)) < 0 || (error = git_remote_ls(&heads, &nheads, rm)) < 0) {
+			error = store_gerr(error, "store: push to %s", url);
+			goto done;
+		}
+		for (size_t i = 0; i < nheads; i++) {
+			long k = shim_find(shim, &heads[i]->oid);
+
+			if (k >= 0)
+				shim->remote_has[k] = true;
+		}
+	}
+	if ((error = git_remote_push(rm, &specs, &po)) < 0) {
+		if (shim != NULL && shim->tripped)
+			error = store_err(STORE_EREFUSED, "store: push to %s: the remote lacks "
+			    "history this repository has dropped (a shallow boundary is not "
+			    "on the remote): the archive cannot be continued", url);
+		else if (error == GIT_ENONFASTFORWARD)
+			error = store_gerr(STORE_EREFUSED, "store: push to %s: not a fast-forward",
+			    url);
+		else
+			error = store_gerr(error, "store: push to %s", url);
+		goto done;
+	}
+	if (c.status[0] != '\0') {
+		error = store_err(STORE_EREFUSED, "store: push to %s: refused: %s", url, c.status);
+		goto done;
+	}
+	if (c.negotiated) {
+		git_oid_cpy(store_goid_mut(&res->pushed), &c.dst);
+		git_oid_cpy(store_goid_mut(&res->remote_old), &c.src);
+		res->sent = !git_oid_equal(&c.src, &c.dst);
+	} else {
+		res->pushed = res->local;	/* the remote had it already */
+	}
+	if (git_commit_lookup(&commit, repo, store_goid(&res->pushed)) == 0)
+		res->pushed_time = git_commit_time(commit);
+	if (track != NULL && ((error = side_open(&side, gitdir)) < 0 ||
+	    (error = ref_set(side, track, &res->pushed)) < 0))
+		goto done;
+	error = 0;
+done:
+	store_free(side);
+	git_commit_free(commit);
+	git_remote_free(rm);
+	git_repository_free(repo);	/* frees the shim with its odb */
+	git_libgit2_shutdown();
+	return error;
+}
+
+int
+store_lib_hold(void)
+{
+	return git_libgit2_init() < 0 ? store_gerr(-1, "store: libgit2") : 0;
+}
+
+void
+store_lib_release(void)
+{
+	git_libgit2_shutdown();
+}
+
+/* --- remotes in the repository's config, for stock git --- */
+
+static bool
+remote_name_ok(const char *name)
+{
+	char ref[STORE_REF_MAX];
+
+	if (name[0] == '\0' || strlen(name) > 64 || strpbrk(name, "/. \t\n") != NULL)
+		return false;
+	snprintf(ref, sizeof(ref), "refs/remotes/%s/primary", name);
+	return store_ref_name_valid(ref);
+}
+
+int
+store_remote_set(const char *gitdir, const char *name, const char *url)
+{
+	git_repository *repo = NULL;
+	git_config *all = NULL, *cfg = NULL;
+	git_buf old = { 0 };
+	struct store *side = NULL;
+	char key[128], val[STORE_REF_MAX + 64], ref[STORE_REF_MAX];
+	bool same;
+	int error;
+
+	if (!remote_name_ok(name))
+		return store_err(STORE_EINVAL, "store: '%s' is not a remote name", name);
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0 ||
+	    (error = git_repository_config(&all, repo)) < 0 ||
+	    (error = git_config_open_level(&cfg, all, GIT_CONFIG_LEVEL_LOCAL)) < 0) {
+		error = store_gerr(error, "store: %s: config", gitdir);
+		goto done;
+	}
+	snprintf(key, sizeof(key), "remote.%s.url", name);
+	same = git_config_get_string_buf(&old, cfg, key) == 0 && strcmp(old.ptr, url) == 0;
+	git_error_clear();
+	if (same) {
+		error = 0;
+		goto done;
+	}
+	/* Another URL than before: what the tracking ref says was another remote's. */
+	snprintf(ref, sizeof(ref), "refs/remotes/%s/primary", name);
+	if ((error = side_open(&side, gitdir)) < 0 ||
+	    (error = ref_set(side, ref, NULL)) < 0)
+		goto done;
+	if ((error = git_config_set_string(cfg, key, url)) < 0)
+		goto cfgerr;
+	snprintf(key, sizeof(key), "remote.%s.fetch", name);
+	snprintf(val, sizeof(val), "+refs/heads/primary:refs/remotes/%s/primary", name);
+	if ((error = git_config_set_string(cfg, key, val)) < 0)
+		goto cfgerr;
+	snprintf(key, sizeof(key), "remote.%s.push", name);
+	if ((error = git_config_set_string(cfg, key, "refs/heads/primary:refs/heads/primary")) < 0)
+		goto cfgerr;
+	error = 1;
+	goto done;
+cfgerr:
+	error = store_gerr(error, "store: %s: setting %s", gitdir, key);
+done:
+	store_free(side);
+	git_buf_dispose(&old);
+	git_config_free(cfg);
+	git_config_free(all);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+int
+store_remote_remove(const char *gitdir, const char *name)
+{
+	git_repository *repo = NULL;
+	git_config *all = NULL, *cfg = NULL;
+	git_reference *r = NULL;
+	git_buf url = { 0 };
+	struct store *side = NULL;
+	char ref[STORE_REF_MAX], key[128];
+	bool has_ref, has_cfg;
+	int error;
+
+	if (!remote_name_ok(name))
+		return store_err(STORE_EINVAL, "store: '%s' is not a remote name", name);
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	snprintf(ref, sizeof(ref), "refs/remotes/%s/primary", name);
+	snprintf(key, sizeof(key), "remote.%s.url", name);
+	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0 ||
+	    (error = git_repository_config(&all, repo)) < 0 ||
+	    (error = git_config_open_level(&cfg, all, GIT_CONFIG_LEVEL_LOCAL)) < 0) {
+		error = store_gerr(error, "store: %s: config", gitdir);
+		goto done;
+	}
+	has_ref = git_reference_lookup(&r, repo, ref) == 0;
+	has_cfg = git_config_get_string_buf(&url, cfg, key) == 0;
+	git_error_clear();
+	if (!has_ref && !has_cfg) {
+		error = 1;		/* no such remote */
+		goto done;
+	}
+	if (has_ref && ((error = side_open(&side, gitdir)) < 0 ||
+	    (error = ref_set(side, ref, NULL)) < 0))
+		goto done;
+	/* The keys store_remote_set writes (no regex: libgit2's pcre2 leaks). */
+	error = 0;
+	for (int i = 0; i < 3 && error == 0; i++) {
+		static const char *const what[] = { "url", "fetch", "push" };
+
+		snprintf(key, sizeof(key), "remote.%s.%s", name, what[i]);
+		if ((error = git_config_delete_entry(cfg, key)) == GIT_ENOTFOUND)
+			error = 0;
+		else if (error < 0)
+			error = store_gerr(error, "store: %s: removing %s", gitdir, key);
+	}
+done:
+	store_free(side);
+	git_reference_free(r);
+	git_buf_dispose(&url);
+	git_config_free(cfg);
+	git_config_free(all);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
