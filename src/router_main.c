@@ -423,6 +423,13 @@ router_pipeline_open(struct router *r, char *err, size_t errlen)
 	return router_forwards(r, err, errlen);
 }
 
+/* Retention's question to the archive: what does every remote hold? */
+static bool
+archive_oldest_hook(void *ctx, struct store_oid *out)
+{
+	return archive_pushed_oldest(ctx, out);
+}
+
 /* The archive's pushers, on the state repository (started with the loop). */
 static int
 router_archive_open(struct router *r, char *err, size_t errlen)
@@ -467,6 +474,8 @@ router_open(struct router *r, char *err, size_t errlen)
 	if (r->state != NULL && r->cfg.nhistory_push > 0 && router_archive_open(r, err,
 	    errlen) < 0)
 		return -1;
+	if (r->archive != NULL)
+		state_set_archive(r->state, archive_oldest_hook, r->archive);
 	if (ctl_open(r, err, errlen) < 0)
 		return -1;
 	if (r->cfg.metrics[0] != '\0' && metrics_open(&r->metrics, r, err, errlen) < 0)
@@ -481,6 +490,7 @@ router_close(struct router *r)
 	metrics_close(r->metrics);
 	r->metrics = NULL;
 	/* Pushes in flight are not waited for (archive.c): they hold nothing. */
+	state_set_archive(r->state, NULL, NULL);
 	archive_close(r->archive);
 	r->archive = NULL;
 	/* The data path has stopped: commit and flush what it left. */

@@ -67,8 +67,10 @@ struct state {
 	const char	*last_error;
 	uint64_t	last_error_at;
 
-	pthread_mutex_t	mu;		/* guards st below */
+	pthread_mutex_t	mu;		/* guards st and the archive hook below */
 	struct state_stats st;
+	bool		(*archived)(void *, struct store_oid *);
+	void		*archive_ctx;
 };
 
 /* 50 us to 10 s: a commit takes tens of microseconds, a lag hundreds of ms. */
@@ -480,6 +482,13 @@ history_gauges(struct state *s, uint64_t now)
 	struct store_retain_stats rs;
 	uint64_t c, b;
 
+	pthread_mutex_lock(&s->mu);
+	if (s->archived != NULL) {
+		r.archives = true;
+		r.has_archived = s->archived(s->archive_ctx, &r.archived);
+	}
+	pthread_mutex_unlock(&s->mu);
+
 	if (!s->o.sync && s->o.branch == NULL && store_retain_poll(s->store, now, &r) < 0)
 		count_error(s, "history retention");
 	store_retain_stats(s->store, &rs);
@@ -812,4 +821,16 @@ state_close(struct state *s)
 	hlimit_free(s->lim);
 	free(s->ring);
 	free(s);
+}
+
+void
+state_set_archive(struct state *s, bool (*oldest)(void *ctx, struct store_oid *out),
+    void *ctx)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->archived = oldest;
+	s->archive_ctx = ctx;
+	pthread_mutex_unlock(&s->mu);
 }

@@ -161,6 +161,17 @@ struct state_restored {
 void state_restore_entry(struct nf *nf, const struct store_entry *e, uint64_t now_us,
     struct state_restored *n);
 
+struct store_oid;
+
+/*
+ * Archives (src/archive.c): oldest(ctx, out) says which commit every
+ * archive holds (false: none yet). Retention cuts by age no further; a
+ * size cut past it is counted (history_dropped_unarchived). Set before
+ * state_start; cleared (NULL) before the archive goes away.
+ */
+void state_set_archive(struct state *s, bool (*oldest)(void *ctx, struct store_oid *out),
+    void *ctx);
+
 /* Start the writer thread. */
 int state_start(struct state *s);
 
