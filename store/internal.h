@@ -290,6 +290,9 @@ uint64_t store_odb_fresh_bytes(const struct store_odb *o);
 int store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
     int64_t cutoff, const git_oid *old, size_t nold);
 int store_odb_retain_poll(struct store_odb *o);
+/* The same, now, on this thread (gitnet gc). */
+int store_odb_retain_run(struct store_odb *o, const git_oid *tips, size_t ntips,
+    int64_t cutoff, const git_oid *old, size_t nold);
 /* Compact every fresh pack now, on this thread (gc, close, tests). */
 int store_odb_compact(struct store_odb *o);
 int store_odb_merge_poll(struct store_odb *o, bool wait);

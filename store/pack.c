@@ -1062,9 +1062,9 @@ store_odb_bytes(struct store_odb *o)
 	return sum;
 }
 
-int
-store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
-    int64_t cutoff, const git_oid *old, size_t nold)
+static int
+retain_begin(struct store_odb *o, const git_oid *tips, size_t ntips, int64_t cutoff,
+    const git_oid *old, size_t nold, bool sync)
 {
 	struct merge_job *j;
 	unsigned n;
@@ -1097,6 +1097,10 @@ store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
 	store_odb_cache_drop(o);
 	o->fresh_since_us = 0;
 	o->fresh_bytes = 0;
+	if (sync) {
+		job_build(j);
+		return job_finish(o, j, true) < 0 ? -1 : store_odb_merge_poll(o, false);
+	}
 	if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
 		job_build(j);
 		atomic_store(&j->done, true);
@@ -1105,6 +1109,24 @@ store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
 	}
 	o->job = j;
 	return 0;
+}
+
+int
+store_odb_retain_start(struct store_odb *o, const git_oid *tips, size_t ntips,
+    int64_t cutoff, const git_oid *old, size_t nold)
+{
+	return retain_begin(o, tips, ntips, cutoff, old, nold, false);
+}
+
+int
+store_odb_retain_run(struct store_odb *o, const git_oid *tips, size_t ntips,
+    int64_t cutoff, const git_oid *old, size_t nold)
+{
+	int error;
+
+	if ((error = store_odb_merge_poll(o, true)) < 0)
+		return error;
+	return retain_begin(o, tips, ntips, cutoff, old, nold, true);
 }
 
 int

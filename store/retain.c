@@ -212,6 +212,51 @@ tip_cb(git_reference *ref, void *payload)
 	return error;
 }
 
+/* Everything the refs reach, from a flushed writer. */
+static int
+collect_tips(struct store *st, struct tips *t)
+{
+	int error;
+
+	if ((error = store_flush(st)) < 0)
+		return error;
+	if ((error = git_reference_foreach(st->repo, tip_cb, t)) < 0) {
+		free(t->v);
+		t->v = NULL;
+		return store_gerr(error, "store: retain: refs");
+	}
+	if ((error = tips_add(t, &st->head)) < 0 ||
+	    (st->tick_pending && (error = tips_add(t, &st->tick_commit)) < 0)) {
+		free(t->v);
+		t->v = NULL;
+		return error;
+	}
+	return 0;
+}
+
+int
+store_retain_cut(struct store *st, int64_t cutoff_s)
+{
+	struct tips t = { 0 };
+	int error;
+
+	if (st->readonly || st->o.side)
+		return store_err(STORE_EINVAL, "store: a cut needs the writer");
+	if ((error = collect_tips(st, &t)) < 0)
+		return error;
+	error = store_odb_retain_run(st->odb, t.v, t.n, cutoff_s, st->shallow, st->nshallow);
+	free(t.v);
+	if (error < 0)
+		return error;
+	if (store_odb_retain_poll(st->odb) != 1)
+		return 1;	/* nothing at or before the cutoff to drop */
+	st->rstats.cuts++;
+	st->rstats.last_cutoff_s = (uint64_t)cutoff_s;
+	st->oldest_known = false;
+	st->npacks = store_odb_pack_count(st->odb);
+	return store_shallow_load(st);
+}
+
 /* The oldest commit time kept: the boundary's, or the root's (first parents). */
 static int
 oldest_time(struct store *st, int64_t *out)
@@ -351,18 +396,8 @@ store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *
 	}
 	if (cutoff == INT64_MIN || cutoff < st->oldest_s)
 		return 0;
-	/* Everything the refs reach, from a flushed writer. */
-	if ((error = store_flush(st)) < 0)
+	if ((error = collect_tips(st, &t)) < 0)
 		return error;
-	if ((error = git_reference_foreach(st->repo, tip_cb, &t)) < 0) {
-		free(t.v);
-		return store_gerr(error, "store: retain: refs");
-	}
-	if ((error = tips_add(&t, &st->head)) < 0 ||
-	    (st->tick_pending && (error = tips_add(&t, &st->tick_commit)) < 0)) {
-		free(t.v);
-		return error;
-	}
 	st->rstats.last_cutoff_s = (uint64_t)cutoff;
 	st->retain_next_us = now_us + 10 * 1000000ull;	/* a cut is not free */
 	error = store_odb_retain_start(st->odb, t.v, t.n, cutoff, st->shallow, st->nshallow);
@@ -374,4 +409,12 @@ void
 store_retain_stats(struct store *st, struct store_retain_stats *out)
 {
 	*out = st->rstats;
+}
+
+size_t
+store_boundary(struct store_reader *r, struct store_oid *out, size_t cap)
+{
+	for (size_t i = 0; i < r->st->nshallow && i < cap; i++)
+		git_oid_cpy(store_goid_mut(&out[i]), &r->st->shallow[i]);
+	return r->st->nshallow;
 }

@@ -589,6 +589,14 @@ struct store_retain_stats {
 };
 int store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *r);
 void store_retain_stats(struct store *st, struct store_retain_stats *out);
+/*
+ * A cut now, on this thread (gitnet gc): history before cutoff_s (unix
+ * seconds) goes as the background's cuts drop it. 0 when cut, 1 when
+ * nothing is that old.
+ */
+int store_retain_cut(struct store *st, int64_t cutoff_s);
+/* The boundary commits of a shallow repository (none: a whole history). */
+size_t store_boundary(struct store_reader *r, struct store_oid *out, size_t cap);
 
 /* Bytes of the repository's packs and their indexes. */
 uint64_t store_history_bytes(struct store *st);

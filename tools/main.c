@@ -36,7 +36,7 @@ static const struct cmd cmds[] = {
 	{ "replay-pcap", "run the pipeline offline on a capture at a revision",
 	    cmd_replay_pcap },
 	{ "fsck",	"gitnet-level consistency checks", cmd_fsck },
-	{ "gc",		"history retention: squash old history, repack", cmd_gc },
+	{ "gc",		"history retention: cut old history (shallow), compact", cmd_gc },
 	{ "export",	"the whole tables as one JSON document", cmd_export },
 	{ "merge-driver", "git merge driver entry point (%O %A %B %P)",
 	    cmd_merge_driver },
