@@ -152,7 +152,7 @@ $(B)/fuzz/ctl_fuzz: tests/fuzz/ctl_fuzz.c src/ctl_parse.c
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o $@ $^
-$(B)/fuzz/restore_fuzz: tests/fuzz/restore_fuzz.c src/state.c src/clock.c $(STORE_SRC) $(NETFN_SRC)
+$(B)/fuzz/restore_fuzz: tests/fuzz/restore_fuzz.c src/state.c src/hlimit.c src/clock.c $(STORE_SRC) $(NETFN_SRC)
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined $(GIT_CFLAGS) \
