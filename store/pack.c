@@ -1089,8 +1089,10 @@ retain_begin(struct store_odb *o, const git_oid *tips, size_t ntips, int64_t cut
 		job_free(j);
 		return store_err(-1, "store: out of memory");
 	}
-	memcpy(j->tips, tips, ntips * sizeof(*tips));
-	memcpy(j->old, old, nold * sizeof(*old));
+	if (ntips > 0)
+		memcpy(j->tips, tips, ntips * sizeof(*tips));
+	if (nold > 0)
+		memcpy(j->old, old, nold * sizeof(*old));
 	j->ntips = ntips;
 	j->nold = nold;
 	/* Trees the writer would reuse from memory may be among what goes. */

@@ -111,8 +111,10 @@ store_shallow_load(struct store *st)
 		free(s);
 		return error;
 	}
-	qsort(v, n, sizeof(*v), oid_cmp);
-	qsort(s, ns, sizeof(*s), oid_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), oid_cmp);
+	if (ns > 1)
+		qsort(s, ns, sizeof(*s), oid_cmp);
 	st->shallow = v;
 	st->nshallow = n;
 	st->stubs = s;

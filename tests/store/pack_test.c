@@ -900,6 +900,116 @@ store_flush__merges_stock_git_delta_packs(void **state)
 	sh_ok("cmp %s/after %s/repacked", f->dir, f->dir);
 }
 
+
+static int
+count_fn(void *ctx, const struct store_commit *c)
+{
+	(void)c;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * Compaction: the commit path's packs (one per flush) become one deflated
+ * pack of deltas, every object kept (each once), far smaller; git reads it
+ * (verify-pack, fsck --strict) and so does the store.
+ */
+static void
+store_compact__one_pack_of_deltas_every_object_kept(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	char g[256];
+	long before, after;
+
+	opts(&o);
+	o.max_packs = 1000;
+	o.compact_s = 0;		/* only on request */
+	st = open_ok(f->repo, &o);
+	history(st, 0, 40);
+	snprintf(g, sizeof(g), "git --git-dir=%s", f->repo);
+	sh_ok("%s cat-file --batch-all-objects --batch-check | sort >%s/before", g, f->dir);
+	before = atol(sh("cat %s/*.pack | wc -c", f->packdir));
+	assert_true(npacks(f) > 10);
+	assert_int_equal(store_compact(st), 0);
+	assert_int_equal(store_compactions(st), 1);
+	assert_int_equal(npacks(f), 1);
+	after = atol(sh("cat %s/*.pack | wc -c", f->packdir));
+	assert_true(after * 4 < before);
+	sh_ok("%s cat-file --batch-all-objects --batch-check | sort >%s/after", g, f->dir);
+	sh_ok("cmp %s/before %s/after", f->dir, f->dir);
+	sh_ok("git verify-pack %s/%s.idx", f->packdir, newest_pack(f));
+	assert_true(atoi(sh("git verify-pack -v %s/%s.idx | grep -c 'chain length'",
+	    f->packdir, newest_pack(f))) > 0);
+	assert_fsck(f->repo);
+	/* Compacted packs are not compacted again; new commits are. */
+	history(st, 40, 3);
+	assert_int_equal(store_compact(st), 0);
+	assert_int_equal(npacks(f), 2);
+	store_free(st);
+	st = open_ok(f->repo, &o);	/* and the store reads it back */
+	history(st, 43, 1);
+	store_free(st);
+	assert_fsck(f->repo);
+}
+
+/*
+ * A cut: history before the cutoff goes, the commit at the cutoff is the
+ * shallow boundary (whole tree, same id), git log stops there, fsck
+ * --strict is clean, the reader's walks stop there too and the store
+ * reopens and commits on top.
+ */
+static void
+store_retain_cut__shallow_boundary(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	struct store_reader *r;
+	struct store_oid at, head;
+	char g[256], bound[64], old_tree[64], bound_tree[64];
+	size_t n = 0;
+	struct store_walk w = { 0 };
+
+	opts(&o);
+	o.compact_s = 0;
+	st = open_ok(f->repo, &o);
+	history(st, 0, 30);
+	snprintf(g, sizeof(g), "git --git-dir=%s", f->repo);
+	/* The commit of round 20 (time T0 + 20 s) and an older one's tree. */
+	snprintf(bound, sizeof(bound), "%s", sh("%s rev-list -1 --before=%llu primary", g,
+	    (unsigned long long)(T0 / 1000000 + 20)));
+	bound[40] = '\0';
+	snprintf(bound_tree, sizeof(bound_tree), "%s", sh("%s rev-parse %s^{tree}", g, bound));
+	snprintf(old_tree, sizeof(old_tree), "%s", sh("%s rev-parse primary~25^{tree}", g));
+	assert_int_equal(store_retain_cut(st, (int64_t)(T0 / 1000000 + 20)), 0);
+	assert_string_equal(sh("cat %s/shallow", f->repo), strcat(bound, "\n"));
+	bound[40] = '\0';
+	assert_string_equal(sh("%s rev-parse %s^{tree}", g, bound), bound_tree);
+	assert_string_equal(sh("%s rev-list --count primary", g), "10\n");
+	assert_string_equal(sh("%s log --format=%%H primary | tail -1", g), strcat(bound, "\n"));
+	old_tree[40] = '\0';
+	assert_int_not_equal(system(sh("echo %s cat-file -e %s 2>/dev/null", g, old_tree)), 0);
+	assert_fsck(f->repo);
+	r = store_reader_of(st);
+	head = *store_head(st);
+	w.start = &head;
+	w.nstart = 1;
+	assert_int_equal(store_log(r, &w, count_fn, &n), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(store_at_time(&at, r, T0 + 5000000), STORE_ENOTFOUND);
+	assert_int_equal(store_at_time(&at, r, T0 + 25000000), 0);
+	/* Nothing older than the boundary is left to cut. */
+	assert_int_equal(store_retain_cut(st, (int64_t)(T0 / 1000000 + 20)), 1);
+	store_free(st);
+	st = open_ok(f->repo, &o);
+	history(st, 30, 2);
+	store_free(st);
+	assert_string_equal(sh("%s rev-list --count primary", g), "12\n");
+	assert_fsck(f->repo);
+}
+
 int
 main(void)
 {
@@ -910,6 +1020,8 @@ main(void)
 		T(store_odb_consolidate__damaged_delta_is_an_error),
 		T(store_odb_consolidate__leaves_thin_pack_alone),
 		T(store_flush__merges_stock_git_delta_packs),
+		T(store_compact__one_pack_of_deltas_every_object_kept),
+		T(store_retain_cut__shallow_boundary),
 #undef T
 	};
 
