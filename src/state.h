@@ -5,8 +5,10 @@
  * The data path never waits on git. It pushes each batch's table events
  * into a bounded single-producer, single-consumer ring (state_push: copies,
  * never blocks, never allocates); the writer thread turns them into store
- * changes, group-commits them (store_poll: every window_ms or batch_max
- * changes, fsynced before primary moves), and runs the expiry tick every
+ * changes, group-commits them (store_poll: a window_ms after a change, at
+ * most one commit per commit_gap_ms unless batch_max changes wait; fsynced
+ * before primary moves), polls history retention each tick (compaction and
+ * cuts run in the store's background), and runs the expiry tick every
  * tick_ms (half past each period of unix time, so a replay ticks at the
  * same instants) on an expire_<unix.usec> branch merged back into primary.
  * In sync mode (gitnet replay-pcap) there is no thread: the event loop

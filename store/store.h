@@ -27,9 +27,13 @@
  * A change is durable once the store_flush() after it has returned 0; a crash at any point leaves a repository `git fsck` accepts
  * and a `primary` that names a complete commit. store_poll() is the group
  * commit: it commits and flushes when the window (default 100 ms) has
- * passed or the journal holds batch_max changes. Small packs are merged
- * (entries copied, geometric) when there are more than max_packs;
- * store_repack() compresses with deltas when the router is idle.
+ * passed and the last group commit is commit_gap_ms (1 s) old, or the
+ * journal holds batch_max changes. Small packs are merged (entries
+ * copied, geometric) when there are more than max_packs; every compact_s
+ * (60 s) a background thread compacts what the commit path wrote
+ * (compact.c: deltas against each object's previous version, deflate),
+ * and store_retain_poll() bounds history by age and size with shallow
+ * cuts (retain.c).
  *
  * Ownership. store_open() takes an exclusive flock on `gitnet.lock` in the
  * repository: a second live process gets a clear error. Being the sole
@@ -47,7 +51,7 @@
  *
  * Objects are written by the store itself (its own tree and commit
  * serialization and SHA-1, SHA-NI when available) into packs of whole
- * objects; store_repack() compresses them with deltas when idle.
+ * objects; compaction rewrites them with deltas in the background.
  *
  * Errors: functions return 0 (or a documented positive value) on success
  * and a negative code on failure, with the message available from
