@@ -189,63 +189,6 @@ store_pack_fresh(const char *packdir, const char *name)
 	return i + 2 <= n && b[i] == 0x78 && b[i + 1] == 0x01;
 }
 
-/*
- * git's delta format: base and result size, then copies (offset, size in
- * the base) and inserts of at most 127 bytes. Appended to d.
- */
-static void
-d_varint(struct sbuf *d, size_t v)
-{
-	uint8_t c[10];
-	size_t n = 0;
-
-	do {
-		c[n] = (uint8_t)(v & 0x7f);
-		if (v >>= 7)
-			c[n] |= 0x80;
-		n++;
-	} while (v);
-	store_sbuf_add(d, (const char *)c, n);
-}
-
-static void
-d_copy(struct sbuf *d, uint32_t off, uint32_t len)
-{
-	while (len > 0) {
-		uint32_t n = len > 0xffffff ? 0xffffff : len;
-		uint8_t op[8];
-		size_t k = 1;
-
-		op[0] = 0x80;
-		for (int b = 0; b < 4; b++)
-			if ((off >> (b * 8)) & 0xff) {
-				op[0] |= (uint8_t)(1 << b);
-				op[k++] = (uint8_t)(off >> (b * 8));
-			}
-		for (int b = 0; b < 3; b++)
-			if ((n >> (b * 8)) & 0xff) {
-				op[0] |= (uint8_t)(0x10 << b);
-				op[k++] = (uint8_t)(n >> (b * 8));
-			}
-		store_sbuf_add(d, (const char *)op, k);
-		off += n;
-		len -= n;
-	}
-}
-
-static void
-d_insert(struct sbuf *d, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		uint8_t n = len > 127 ? 127 : (uint8_t)len;
-
-		store_sbuf_add(d, (const char *)&n, 1);
-		store_sbuf_add(d, (const char *)p, n);
-		p += n;
-		len -= n;
-	}
-}
-
 /* One tree entry: [p, p + len), the name at name (nlen bytes), a tree or not. */
 struct tent_raw {
 	const uint8_t	*p, *name, *id;
@@ -295,8 +238,8 @@ delta_tree(struct sbuf *d, const uint8_t *b, size_t bl, const uint8_t *t, size_t
 	uint32_t coff = 0, clen = 0;
 	bool bok, tok;
 
-	d_varint(d, bl);
-	d_varint(d, tl);
+	store_delta_varint(d, bl);
+	store_delta_varint(d, tl);
 	bok = tree_next(b, bl, &bat, &be);
 	tok = tree_next(t, tl, &tat, &te);
 	while (tok) {
@@ -310,20 +253,20 @@ delta_tree(struct sbuf *d, const uint8_t *b, size_t bl, const uint8_t *t, size_t
 			uint32_t off = (uint32_t)(be.p - b);
 
 			if (litlen > 0) {
-				d_insert(d, t + lit, litlen);
+				store_delta_insert(d, t + lit, litlen);
 				litlen = 0;
 			}
 			if (clen > 0 && coff + clen == off) {
 				clen += (uint32_t)te.len;
 			} else {
 				if (clen > 0)
-					d_copy(d, coff, clen);
+					store_delta_copy(d, coff, clen);
 				coff = off;
 				clen = (uint32_t)te.len;
 			}
 		} else {
 			if (clen > 0) {
-				d_copy(d, coff, clen);
+				store_delta_copy(d, coff, clen);
 				clen = 0;
 			}
 			if (litlen == 0)
@@ -335,9 +278,9 @@ delta_tree(struct sbuf *d, const uint8_t *b, size_t bl, const uint8_t *t, size_t
 		tok = tree_next(t, tl, &tat, &te);
 	}
 	if (clen > 0)
-		d_copy(d, coff, clen);
+		store_delta_copy(d, coff, clen);
 	if (litlen > 0)
-		d_insert(d, t + lit, litlen);
+		store_delta_insert(d, t + lit, litlen);
 	if (tat != tl)		/* not a tree we can read: all of it, literally */
 		d->oom = true;
 }
@@ -353,8 +296,8 @@ delta_bytes(struct sbuf *d, const uint8_t *b, size_t bl, const uint8_t *t, size_
 {
 	size_t i = 0, lit = 0;
 
-	d_varint(d, bl);
-	d_varint(d, tl);
+	store_delta_varint(d, bl);
+	store_delta_varint(d, tl);
 	if ((uint64_t)bl * tl > GREEDY_MAX) {
 		size_t pre = 0, suf = 0;
 
@@ -363,10 +306,10 @@ delta_bytes(struct sbuf *d, const uint8_t *b, size_t bl, const uint8_t *t, size_
 		while (suf < bl - pre && suf < tl - pre && b[bl - 1 - suf] == t[tl - 1 - suf])
 			suf++;
 		if (pre > 0)
-			d_copy(d, 0, (uint32_t)pre);
-		d_insert(d, t + pre, tl - pre - suf);
+			store_delta_copy(d, 0, (uint32_t)pre);
+		store_delta_insert(d, t + pre, tl - pre - suf);
 		if (suf > 0)
-			d_copy(d, (uint32_t)(bl - suf), (uint32_t)suf);
+			store_delta_copy(d, (uint32_t)(bl - suf), (uint32_t)suf);
 		return;
 	}
 	while (i < tl) {
@@ -383,15 +326,15 @@ delta_bytes(struct sbuf *d, const uint8_t *b, size_t bl, const uint8_t *t, size_
 			}
 		}
 		if (best >= 4) {
-			d_insert(d, t + lit, i - lit);
-			d_copy(d, (uint32_t)at, (uint32_t)best);
+			store_delta_insert(d, t + lit, i - lit);
+			store_delta_copy(d, (uint32_t)at, (uint32_t)best);
 			i += best;
 			lit = i;
 		} else {
 			i++;
 		}
 	}
-	d_insert(d, t + lit, i - lit);
+	store_delta_insert(d, t + lit, i - lit);
 }
 
 /* Append one entry, deflated: whole (base NULL) or a delta against base. */

@@ -694,8 +694,14 @@ store_odb_delta_ok(struct store_odb *o, const git_oid *base)
 	return delta_base(o, base) != NULL;
 }
 
-static void
-put_varint(struct sbuf *d, size_t v)
+/*
+ * git's delta format (gitformat-pack.txt, "Deltified representation"):
+ * base size, result size (store_delta_varint), then copy instructions
+ * (offset and size in the base, bytes present flagged in the opcode) and
+ * inserts of at most 127 literal bytes. Shared with compaction (compact.c).
+ */
+void
+store_delta_varint(struct sbuf *d, size_t v)
 {
 	uint8_t c[10];
 	size_t n = 0;
@@ -710,50 +716,58 @@ put_varint(struct sbuf *d, size_t v)
 	store_sbuf_add(d, (const char *)c, n);
 }
 
-/*
- * git's delta format (gitformat-pack.txt, "Deltified representation"):
- * base size, result size, then copy instructions (offset and size in the
- * base, bytes present flagged in the opcode) and inserts of at most 127
- * literal bytes.
- */
+void
+store_delta_copy(struct sbuf *d, uint32_t off, uint32_t len)
+{
+	while (len > 0) {
+		uint32_t n = len > 0xffffff ? 0xffffff : len;
+		uint8_t op[8];
+		size_t k = 1;
+
+		op[0] = 0x80;
+		for (int b = 0; b < 4; b++)
+			if ((off >> (b * 8)) & 0xff) {
+				op[0] |= (uint8_t)(1 << b);
+				op[k++] = (uint8_t)(off >> (b * 8));
+			}
+		for (int b = 0; b < 3; b++)
+			if ((n >> (b * 8)) & 0xff) {
+				op[0] |= (uint8_t)(0x10 << b);
+				op[k++] = (uint8_t)(n >> (b * 8));
+			}
+		store_sbuf_add(d, (const char *)op, k);
+		off += n;
+		len -= n;
+	}
+}
+
+void
+store_delta_insert(struct sbuf *d, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len > 0) {
+		uint8_t n = len > 127 ? 127 : (uint8_t)len;
+
+		store_sbuf_add(d, (const char *)&n, 1);
+		store_sbuf_add(d, c, n);
+		c += n;
+		len -= n;
+	}
+}
+
+/* A delta from the tree editor's runs of copied and new bytes. */
 static void
 delta_encode(struct sbuf *d, size_t base_len, const unsigned char *data, size_t len,
     const struct store_drun *runs, size_t nruns)
 {
-	put_varint(d, base_len);
-	put_varint(d, len);
+	store_delta_varint(d, base_len);
+	store_delta_varint(d, len);
 	for (size_t i = 0; i < nruns; i++) {
-		uint32_t off = runs[i].off, left = runs[i].len;
-
-		while (left > 0) {
-			if (runs[i].copy) {
-				uint32_t n = left > 0xffffff ? 0xffffff : left;
-				uint8_t op[8];
-				size_t k = 1;
-
-				op[0] = 0x80;
-				for (int b = 0; b < 4; b++)
-					if ((off >> (b * 8)) & 0xff) {
-						op[0] |= (uint8_t)(1 << b);
-						op[k++] = (uint8_t)(off >> (b * 8));
-					}
-				for (int b = 0; b < 3; b++)
-					if ((n >> (b * 8)) & 0xff) {
-						op[0] |= (uint8_t)(0x10 << b);
-						op[k++] = (uint8_t)(n >> (b * 8));
-					}
-				store_sbuf_add(d, (const char *)op, k);
-				off += n;
-				left -= n;
-			} else {
-				uint8_t n = left > 127 ? 127 : (uint8_t)left;
-
-				store_sbuf_add(d, (const char *)&n, 1);
-				store_sbuf_add(d, (const char *)data + off, n);
-				off += n;
-				left -= n;
-			}
-		}
+		if (runs[i].copy)
+			store_delta_copy(d, runs[i].off, runs[i].len);
+		else
+			store_delta_insert(d, data + runs[i].off, runs[i].len);
 	}
 }
 

@@ -76,6 +76,11 @@ void store_pack_header(struct sbuf *b, uint32_t n);
 int store_pack_commit(struct store_odb *o, struct sbuf *pack, struct pentry *v,
     size_t n, char name[46]);
 
+/* git's delta format, for the commit path and compaction (odb.c). */
+void store_delta_varint(struct sbuf *d, size_t v);
+void store_delta_copy(struct sbuf *d, uint32_t off, uint32_t len);
+void store_delta_insert(struct sbuf *d, const void *p, size_t len);
+
 /* compact.c */
 bool store_pack_fresh(const char *packdir, const char *name);
 int store_compact_build(struct store_odb *o, char (*packs)[128], unsigned npacks,
