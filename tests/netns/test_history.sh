@@ -128,8 +128,9 @@ check "the boundary commit keeps its whole tables (its tree reads)" \
     sh -c "'${G[0]}' '${G[1]}' ls-tree -r '$bound' | grep -q '^100644 blob .*meta/schema'"
 bytes=$(repo_bytes "$STATE")
 gn_log "history: $bytes bytes after $(stat_get state_changes) changes"
-check "the history is small: under 400 KB for 4500 flows and their expiry" \
-    expect_ge 400000 "$bytes"
+# Uncompacted, the commit path writes about 2 KB a flow here (9 MB).
+check "the history is small: under 1.5 MB for 4500 flows and their expiry" \
+    expect_ge 1500000 "$bytes"
 gn_router_stop
 check "it stopped cleanly" expect_eq "$GN_ROUTER_RC" 0
 gn_router_start --udp-timeout 300 --history-keep 12s || gn_die "restart failed"
@@ -185,7 +186,7 @@ fi
 SOAK=$GN_RUN/soak
 mkdir -p "$SOAK"
 mount -t tmpfs -o size=64m tmpfs "$SOAK" || gn_die "cannot mount a tmpfs"
-trap 'umount -l "$SOAK" 2>/dev/null; gn_cleanup' EXIT
+trap 'gn_rc=$?; umount -l "$SOAK" 2>/dev/null; (exit $gn_rc); gn_cleanup' EXIT
 STATE_SAVED=$STATE
 if [ -z "${ONLY:-}" ]; then
 gn_log "2: 1000 flows/s for 60 s on a 64 MB tmpfs, --history-max-bytes 32M"
