@@ -482,6 +482,21 @@ store_read_file(char **text, size_t *len, struct store_oid *blob,
 }
 
 int
+store_path_oid(struct store_oid *out, bool *dir, struct store_reader *r,
+    const struct store_oid *tree, const char *path)
+{
+	struct tent te;
+	int error;
+
+	if ((error = entry_at(&te, r->st, store_goid(tree), path)) != 0)
+		return error;
+	*out = *store_soid(&te.id);
+	if (dir != NULL)
+		*dir = te.tree;
+	return 0;
+}
+
+int
 store_list(struct store_reader *r, const struct store_oid *commit, const char *dir,
     store_list_fn fn, void *ctx)
 {
