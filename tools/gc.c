@@ -18,7 +18,8 @@
  * tagger and message) that pointed at rewritten commits are moved to the
  * new ones; expire_<unix.usec> branches older than the cutoff are deleted;
  * refs that point into the squashed history otherwise are left as they are
- * (and keep that history alive) and reported. Then, when git is installed,
+ * (and keep that history alive) and reported. Then the commit-graph file
+ * is rewritten (store_graph_write: fast time queries), and, when git is installed,
  * unreachable reflog entries are expired and `git repack -adq` and
  * `git prune` run.
  *
@@ -537,6 +538,16 @@ cmd_gc(const char *repo, int argc, char **argv)
 	if (kept_old > 0)
 		printf("kept %u refs that point before the cutoff (delete them to free it)\n",
 		    kept_old);
+
+	/*
+	 * The commit-graph of what is kept (store/graph.c): what `gitnet who`
+	 * and `gitnet at` walk, one array lookup a commit. Before stock git
+	 * repacks: the store reads the packs it knows.
+	 */
+	if ((e = store_graph_write(st)) < 0) {
+		tool_err(1, GC_NAME, "commit-graph: %s", tool_storemsg());
+		goto done;
+	}
 
 	/* Stock git, when installed, frees what nothing names any more. */
 	{
