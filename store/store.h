@@ -660,8 +660,9 @@ int store_load_skipping(struct store_reader *r, const struct store_oid *id,
 
 /*
  * The last commit on primary's first-parent line whose committer time is
- * at or before t_us (second granularity, as git records it).
- * STORE_ENOTFOUND if none.
+ * at or before t_us (second granularity, as git records it), walked with
+ * store_first_parents() (the commit-graph where there is one; history cut
+ * short ends the line). STORE_ENOTFOUND if none.
  */
 int store_at_time(struct store_oid *out, struct store_reader *r, uint64_t t_us);
 
