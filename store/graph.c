@@ -94,7 +94,7 @@ cgraph_open(struct cgraph *g, const char *gitdir)
 		return 1;
 	}
 	g->size = (size_t)sb.st_size;
-	g->map = mmap(NULL, g->size, PROT_READ, MAP_SHARED, fd, 0);
+	g->map = mmap(NULL, g->size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (g->map == MAP_FAILED) {
 		g->map = NULL;

@@ -123,22 +123,19 @@ proto_name(uint8_t p)
 	return "?";
 }
 
-/* Primary's first-parent line, oldest first: l[0] .. l[n - 1] (the head). */
+/*
+ * Primary's first-parent line as store_first_parents() gives it, newest
+ * first; indexed oldest first through L(): L(l, 0) is the oldest commit
+ * read, L(l, n - 1) the head. Reaching further back appends at the end of
+ * v (no copy of what was read), which moves every oldest-first index up
+ * by as much.
+ */
 struct line {
 	struct store_fp	*v;
 	size_t		n;
 };
 
-static void
-reverse(struct store_fp *v, size_t n)
-{
-	for (size_t i = 0; i < n / 2; i++) {
-		struct store_fp t = v[i];
-
-		v[i] = v[n - 1 - i];
-		v[n - 1 - i] = t;
-	}
-}
+#define L(l, i)	(&(l)->v[(l)->n - 1 - (i)])
 
 /* The line from primary down to the first commit before since. */
 static int
@@ -146,7 +143,6 @@ line_load(struct line *l, struct store_reader *r, int64_t since)
 {
 	if (store_first_parents(&l->v, &l->n, r, NULL, since) < 0)
 		return tool_err(TOOL_EXIT_FAIL, "who", "%s", tool_storemsg());
-	reverse(l->v, l->n);
 	return 0;
 }
 
@@ -158,24 +154,21 @@ line_extend(struct line *l, struct store_reader *r, int64_t since)
 	struct store_fp *more, *v;
 	size_t n;
 
-	if (l->n == 0 || l->v[0].time < since || l->v[0].nparent == 0)
+	if (l->n == 0 || L(l, 0)->time < since || L(l, 0)->nparent == 0)
 		return 0;
-	if (store_first_parents(&more, &n, r, &l->v[0].id, since) < 0)
+	if (store_first_parents(&more, &n, r, &L(l, 0)->id, since) < 0)
 		return tool_err(-1, "who", "%s", tool_storemsg());
 	if (n <= 1) {
 		free(more);
 		return 0;
 	}
-	/* more[0] is l->v[0]: keep more[1..n) in front, oldest first. */
-	if ((v = malloc((l->n + n - 1) * sizeof(*v))) == NULL) {
+	/* more[0] is the oldest we had: append more[1..n), older still. */
+	if ((v = realloc(l->v, (l->n + n - 1) * sizeof(*v))) == NULL) {
 		free(more);
 		return tool_err(-1, "who", "out of memory");
 	}
-	reverse(more + 1, n - 1);
-	memcpy(v, more + 1, (n - 1) * sizeof(*v));
-	memcpy(v + n - 1, l->v, l->n * sizeof(*v));
+	memcpy(v + l->n, more + 1, (n - 1) * sizeof(*v));
 	free(more);
-	free(l->v);
 	l->v = v;
 	l->n += n - 1;
 	return (long)(n - 1);
@@ -232,7 +225,7 @@ holds(struct store_reader *r, const struct store_oid *id, const struct session *
 }
 
 /*
- * The session s, held at l->v[*t], to both its ends: the first commit of
+ * The session s, held at L(l, *t), to both its ends: the first commit of
  * the stretch holding it (the add) and the first after it that does not
  * (the removal; for a tick merge, the tick commit behind it).
  */
@@ -249,7 +242,7 @@ session_ends(struct session *s, struct line *l, size_t *t, struct store_reader *
 	*t += (size_t)moved;
 	lo = 0;
 	hi = *t;		/* holds at hi; find the first that does */
-	if ((rc = holds(r, &l->v[0].id, s, NULL)) < 0)
+	if ((rc = holds(r, &L(l, 0)->id, s, NULL)) < 0)
 		return -1;
 	if (rc == 1) {
 		s->has_add = false;	/* older than the kept history */
@@ -257,7 +250,7 @@ session_ends(struct session *s, struct line *l, size_t *t, struct store_reader *
 		while (hi - lo > 1) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if ((rc = holds(r, &l->v[mid].id, s, NULL)) < 0)
+			if ((rc = holds(r, &L(l, mid)->id, s, NULL)) < 0)
 				return -1;
 			if (rc == 1)
 				hi = mid;
@@ -265,16 +258,31 @@ session_ends(struct session *s, struct line *l, size_t *t, struct store_reader *
 				lo = mid;
 		}
 		s->has_add = true;
-		s->add = l->v[hi].id;
+		s->add = L(l, hi)->id;
 	}
-	/* The removal: after *t, up to the head. */
+	/*
+	 * The removal: after *t, up to the head (l->n: never removed). Gallop
+	 * from *t first: sessions end soon after, where the trees are warm.
+	 */
 	lo = *t;
-	hi = l->n;		/* l->n: never removed */
+	for (size_t step = 1;; step *= 2) {
+		struct store_nat n;
+
+		hi = lo + step < l->n ? lo + step : l->n;
+		if (hi == l->n)
+			break;
+		if ((rc = holds(r, &L(l, hi)->id, s, &n)) < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		lo = hi;
+		s->nat = n;
+	}
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		struct store_nat n;
 
-		if ((rc = holds(r, &l->v[mid].id, s, &n)) < 0)
+		if ((rc = holds(r, &L(l, mid)->id, s, &n)) < 0)
 			return -1;
 		if (rc == 1) {
 			lo = mid;
@@ -288,18 +296,18 @@ session_ends(struct session *s, struct line *l, size_t *t, struct store_reader *
 		return 0;
 	}
 	s->has_remove = true;
-	s->remove = l->v[hi].id;
-	s->end = l->v[hi].time;
-	if (l->v[hi].nparent >= 2) {
+	s->remove = L(l, hi)->id;
+	s->end = L(l, hi)->time;
+	if (L(l, hi)->nparent >= 2) {
 		struct store_commit *c;
 
 		/* A merge: did its second side (a tick) remove it? */
-		if ((rc = holds(r, &l->v[hi].parent2, s, NULL)) < 0)
+		if ((rc = holds(r, &L(l, hi)->parent2, s, NULL)) < 0)
 			return -1;
-		if (rc == 0 && store_commit_read(&c, r, &l->v[hi].parent2) == 0) {
+		if (rc == 0 && store_commit_read(&c, r, &L(l, hi)->parent2) == 0) {
 			s->has_merge = true;
-			s->merge = l->v[hi].id;
-			s->remove = l->v[hi].parent2;
+			s->merge = L(l, hi)->id;
+			s->remove = L(l, hi)->parent2;
 			s->end = c->committer.time;
 			store_commit_free(c);
 		}
@@ -459,14 +467,14 @@ who_at(struct store_reader *r, uint32_t ip, uint16_t port, unsigned pmask,
 	s->protos = pmask;
 	if ((rc = line_load(&l, r, (int64_t)(at / 1000000) + 1)) != 0)
 		goto done;
-	if (l.n == 0 || l.v[0].time > (int64_t)(at / 1000000)) {
+	if (l.n == 0 || L(&l, 0)->time > (int64_t)(at / 1000000)) {
 		rc = tool_err(TOOL_EXIT_FAIL, "who", "no commit on primary at or before "
 		    "%s (the oldest kept is %s)", at_arg, l.n ? tool_iso(iso,
-		    l.v[0].time) : "none");
+		    L(&l, 0)->time) : "none");
 		goto done;
 	}
-	/* l.v[0] is the commit of TIME. */
-	if ((rc = tool_load(r, &l.v[0].id, TOOL_NAT, scan_one, NULL, s, "who")) != 0)
+	/* L(&l, 0) is the commit of TIME. */
+	if ((rc = tool_load(r, &L(&l, 0)->id, TOOL_NAT, scan_one, NULL, s, "who")) != 0)
 		goto done;
 	if (s->n == 0) {
 		endpoint(ext, sizeof(ext), ip, port);
@@ -475,7 +483,7 @@ who_at(struct store_reader *r, uint32_t ip, uint16_t port, unsigned pmask,
 		rc = tool_err(TOOL_EXIT_FAIL, "who", "no session held %s%s%s at %s "
 		    "(commit %s)", pmask == 7 ? "" : protos[__builtin_ctz(pmask)].name,
 		    pmask == 7 ? "" : " ", ext, iso_us(iso, at), store_oid_fmt(hex,
-		    &l.v[0].id));
+		    &L(&l, 0)->id));
 		goto done;
 	}
 	for (size_t i = 0; i < s->n; i++) {
@@ -541,7 +549,7 @@ session_open(struct sessions *ss, const char *key)
 static void
 session_close(struct sessions *ss, struct session *s)
 {
-	const struct store_fp *c = &ss->l->v[ss->i];
+	const struct store_fp *c = L(ss->l, ss->i);
 	struct store_commit *t;
 
 	s->has_remove = true;
@@ -585,7 +593,7 @@ inside_diff(void *ctx, const char *path, const char *old, size_t olen,
 	snprintf(s->key, sizeof(s->key), "%s", path);
 	s->nat = it.e.nat;
 	s->has_add = true;
-	s->add = ss->l->v[ss->i].id;
+	s->add = L(ss->l, ss->i)->id;
 	return 0;
 }
 
@@ -621,9 +629,9 @@ who_inside(struct store_reader *r, uint32_t ip, unsigned pmask, bool has_from,
 		goto print;
 	t2 = l.n - 1;
 	if (has_to) {
-		while (t2 > 0 && l.v[t2].time > (int64_t)(to / 1000000))
+		while (t2 > 0 && L(&l, t2)->time > (int64_t)(to / 1000000))
 			t2--;
-		if (l.v[t2].time > (int64_t)(to / 1000000))
+		if (L(&l, t2)->time > (int64_t)(to / 1000000))
 			goto print;	/* the window ends before the history */
 	}
 	/*
@@ -638,15 +646,15 @@ who_inside(struct store_reader *r, uint32_t ip, unsigned pmask, bool has_from,
 
 			if (!(pmask & 1u << p))
 				continue;
-			if ((rc = store_path_oid(&id, NULL, r, &l.v[ss.i].tree, dirs[p])) < 0) {
+			if ((rc = store_path_oid(&id, NULL, r, &L(&l, ss.i)->tree, dirs[p])) < 0) {
 				rc = tool_err(TOOL_EXIT_FAIL, "who", "%s", tool_storemsg());
 				goto done;
 			}
 			present = rc == 0;
 			if (present == had[p] && (!present || store_oid_equal(&id, &prev[p])))
 				continue;	/* unchanged */
-			if ((rc = store_diff(r, ss.i == t1 ? NULL : &l.v[ss.i - 1].id,
-			    &l.v[ss.i].id, dirs[p], inside_diff, &ss)) != 0) {
+			if ((rc = store_diff(r, ss.i == t1 ? NULL : &L(&l, ss.i - 1)->id,
+			    &L(&l, ss.i)->id, dirs[p], inside_diff, &ss)) != 0) {
 				if (rc < 0)
 					rc = tool_err(TOOL_EXIT_FAIL, "who", "%s", tool_storemsg());
 				goto done;
