@@ -176,7 +176,8 @@ cgraph_find(const struct cgraph *g, const git_oid *id, uint32_t *pos)
  * when it has none). false when the file contradicts itself.
  */
 static bool
-cgraph_entry(const struct cgraph *g, uint32_t pos, struct store_fp *fp, uint32_t *p1)
+cgraph_entry(const struct cgraph *g, uint32_t pos, struct store_fp *fp, uint32_t *p1,
+    const struct store_oid *parent)
 {
 	const uint8_t *c = g->cdat + (size_t)pos * CDAT_SIZE;
 	uint32_t a = be32(c + GIT_OID_RAWSZ), b = be32(c + GIT_OID_RAWSZ + 4);
@@ -191,7 +192,10 @@ cgraph_entry(const struct cgraph *g, uint32_t pos, struct store_fp *fp, uint32_t
 		return true;
 	if (a >= g->n)
 		return false;
-	memcpy(fp->parent.id, g->oids + (size_t)a * GIT_OID_RAWSZ, GIT_OID_RAWSZ);
+	if (parent != NULL)	/* known already: one random read fewer */
+		fp->parent = *parent;
+	else
+		memcpy(fp->parent.id, g->oids + (size_t)a * GIT_OID_RAWSZ, GIT_OID_RAWSZ);
 	fp->nparent = 1;
 	if (b == GRAPH_NONE)
 		return true;
@@ -327,6 +331,75 @@ shallow_read(const char *gitdir, size_t *n)
 	return v;
 }
 
+/*
+ * The line from graph position pos on, appended to v[0..*len): positions
+ * first (a read of each commit's CDAT entry: its time and first parent),
+ * then the entries, oldest first, so that each one's first parent is the
+ * id just written.
+ */
+static int
+graph_line(struct store_fp **v, size_t *len, size_t *cap, const struct cgraph *g,
+    uint32_t pos, int64_t since, const struct store_oid *shallow, size_t nshallow)
+{
+	uint32_t *pv = NULL, p1;
+	size_t pn = 0, pcap = 0;
+	int error = 0;
+
+	for (;;) {
+		const uint8_t *c;
+		int64_t t;
+
+		if (pos >= g->n) {
+			error = store_err(STORE_EPARSE, "store: objects/info/commit-graph: "
+			    "entry %u out of range", pos);
+			goto done;
+		}
+		if (pn == pcap) {
+			uint32_t *np = realloc(pv, (pcap = pcap ? 2 * pcap : 4096) * sizeof(*np));
+
+			if (np == NULL) {
+				error = store_err(-1, "store: out of memory");
+				goto done;
+			}
+			pv = np;
+		}
+		pv[pn++] = pos;
+		c = g->cdat + (size_t)pos * CDAT_SIZE;
+		t = (int64_t)((uint64_t)(be32(c + GIT_OID_RAWSZ + 8) & 3) << 32 |
+		    be32(c + GIT_OID_RAWSZ + 12));
+		p1 = be32(c + GIT_OID_RAWSZ);
+		if (t < since || p1 == GRAPH_NONE || (nshallow > 0 && bsearch(g->oids +
+		    (size_t)pos * GIT_OID_RAWSZ, shallow, nshallow, sizeof(*shallow),
+		    oid_cmp) != NULL))
+			break;
+		pos = p1;
+	}
+	if (*len + pn > *cap) {
+		struct store_fp *nv = realloc(*v, (*len + pn) * sizeof(*nv));
+
+		if (nv == NULL) {
+			error = store_err(-1, "store: out of memory");
+			goto done;
+		}
+		*v = nv;
+		*cap = *len + pn;
+	}
+	for (size_t k = pn; k-- > 0;) {
+		struct store_fp *fp = &(*v)[*len + k];
+
+		if (!cgraph_entry(g, pv[k], fp, &p1, k + 1 < pn ? &(*v)[*len + k + 1].id :
+		    NULL)) {
+			error = store_err(STORE_EPARSE, "store: objects/info/commit-graph: "
+			    "entry %u out of range", pv[k]);
+			goto done;
+		}
+	}
+	*len += pn;
+done:
+	free(pv);
+	return error;
+}
+
 /* --- the walk --- */
 
 int
@@ -350,7 +423,6 @@ store_first_parents(struct store_fp **out, size_t *n, struct store_reader *r,
 	cur = start != NULL ? *start : *store_soid(&st->head);
 	for (;;) {
 		struct store_fp fp;
-		uint32_t p1 = GRAPH_NONE;
 
 		if (len == cap) {
 			struct store_fp *nv = realloc(v, (cap = cap ? 2 * cap : 1024) *
@@ -364,11 +436,9 @@ store_first_parents(struct store_fp **out, size_t *n, struct store_reader *r,
 		}
 		if (pos != GRAPH_NONE || (have_graph &&
 		    cgraph_find(&g, store_goid(&cur), &pos))) {
-			if (!cgraph_entry(&g, pos, &fp, &p1)) {
-				error = store_err(STORE_EPARSE, "store: objects/info/"
-				    "commit-graph: entry %u out of range", pos);
-				break;
-			}
+			/* The graph has the rest of the line. */
+			error = graph_line(&v, &len, &cap, &g, pos, since, shallow, nshallow);
+			break;
 		} else if ((error = commit_raw(st, store_goid(&cur), &fp)) < 0) {
 			if (error == GIT_ENOTFOUND && len > 0)
 				error = 0;	/* a parent cut away: the line ends */
@@ -382,7 +452,6 @@ store_first_parents(struct store_fp **out, size_t *n, struct store_reader *r,
 		    bsearch(&fp.id, shallow, nshallow, sizeof(*shallow), oid_cmp)))
 			break;
 		cur = fp.parent;
-		pos = p1 != GRAPH_NONE ? p1 : GRAPH_NONE;
 	}
 	if (have_graph)
 		cgraph_close(&g);
