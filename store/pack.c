@@ -674,6 +674,19 @@ job_build(struct merge_job *j)
 			    j->o->objects);
 			error = store_shallow_write(gitdir, bounds, nb);
 		}
+		if (error == 0) {
+			/*
+			 * A commit-graph names commits the cut drops, and git
+			 * keeps none for a shallow history: it goes.
+			 */
+			char path[4200];
+
+			snprintf(path, sizeof(path), "%s/info/commit-graph", j->o->objects);
+			unlink(path);
+			snprintf(path, sizeof(path), "%s/info/commit-graphs/commit-graph-chain",
+			    j->o->objects);
+			unlink(path);
+		}
 		free(bounds);
 		if (error == 0)
 			for (unsigned i = 0; i < j->cut; i++)

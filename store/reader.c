@@ -489,6 +489,21 @@ store_read_file(char **text, size_t *len, struct store_oid *blob,
 }
 
 int
+store_path_oid(struct store_oid *out, bool *dir, struct store_reader *r,
+    const struct store_oid *tree, const char *path)
+{
+	struct tent te;
+	int error;
+
+	if ((error = entry_at(&te, r->st, store_goid(tree), path)) != 0)
+		return error;
+	*out = *store_soid(&te.id);
+	if (dir != NULL)
+		*dir = te.tree;
+	return 0;
+}
+
+int
 store_list(struct store_reader *r, const struct store_oid *commit, const char *dir,
     store_list_fn fn, void *ctx)
 {
@@ -935,39 +950,19 @@ store_touches(struct store_reader *r, const struct store_commit *c, const char *
 int
 store_at_time(struct store_oid *out, struct store_reader *r, uint64_t t_us)
 {
-	struct store *st = r->st;
-	git_revwalk *w = NULL;
-	git_oid id;
+	struct store_fp *v;
+	size_t n;
+	int64_t t = (int64_t)(t_us / 1000000);
 	int error;
 
-	if ((error = git_revwalk_new(&w, st->repo)) < 0 ||
-	    (error = git_revwalk_push(w, &st->head)) < 0) {
-		error = store_gerr(error, "store: history walk");
-		goto done;
-	}
-	git_revwalk_simplify_first_parent(w);
-	if (st->nstubs > 0 && (error = git_revwalk_add_hide_cb(w, store_shallow_hide, st)) < 0) {
-		error = store_gerr(error, "store: history walk");
-		goto done;
-	}
-	while ((error = git_revwalk_next(&id, w)) == 0) {
-		git_commit *c;
-
-		if ((error = git_commit_lookup(&c, st->repo, &id)) < 0) {
-			error = store_gerr(error, "store: history walk");
-			break;
-		}
-		if ((uint64_t)git_commit_time(c) <= t_us / 1000000) {
-			git_oid_cpy(store_goid_mut(out), &id);
-			git_commit_free(c);
-			break;
-		}
-		git_commit_free(c);
-	}
-	if (error == GIT_ITEROVER)
+	/* The line down to the first commit at or before t (store/graph.c). */
+	if ((error = store_first_parents(&v, &n, r, NULL, t + 1)) < 0)
+		return error;
+	if (n == 0 || v[n - 1].time > t)
 		error = store_err(STORE_ENOTFOUND, "store: no commit on primary at or before %llu.%06llu",
 		    (unsigned long long)(t_us / 1000000), (unsigned long long)(t_us % 1000000));
-done:
-	git_revwalk_free(w);
+	else
+		*out = v[n - 1].id;
+	free(v);
 	return error;
 }

@@ -37,6 +37,7 @@ int cmd_replay_pcap(const char *repo, int argc, char **argv);
 int cmd_fsck(const char *repo, int argc, char **argv);
 int cmd_gc(const char *repo, int argc, char **argv);
 int cmd_export(const char *repo, int argc, char **argv);
+int cmd_who(const char *repo, int argc, char **argv);
 int cmd_merge_driver(const char *repo, int argc, char **argv);
 int cmd_install_driver(const char *repo, int argc, char **argv);
 

@@ -168,6 +168,12 @@ cmd_gc(const char *repo, int argc, char **argv)
 		store_free(st);
 		return 1;
 	}
+	/* The commit-graph (fast gitnet at and who); none for a cut history. */
+	if (store_graph_write(st) < 0) {
+		tool_err(1, GC_NAME, "commit-graph: %s", tool_storemsg());
+		store_free(st);
+		return 1;
+	}
 	bytes1 = store_history_bytes(st);
 	printf("packs: %llu bytes, %llu before\n", (unsigned long long)bytes1,
 	    (unsigned long long)bytes0);

@@ -30,6 +30,8 @@ static const struct cmd cmds[] = {
 	{ "at",		"the tables as of a wall-clock time", cmd_at },
 	{ "diff",	"per-entry differences between two revisions", cmd_diff },
 	{ "blame",	"every commit that touched one entry, with its cause", cmd_blame },
+	{ "who",	"which inside endpoint held an external ip:port, when",
+	    cmd_who },
 	{ "branch",	"list cache branches and their heads", cmd_branch },
 	{ "merge",	"table-aware merge of a branch into primary", cmd_merge },
 	{ "replay",	"re-apply a range of table changes onto a branch", cmd_replay },
