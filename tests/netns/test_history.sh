@@ -21,8 +21,9 @@
 # 2. Soak: the state repository on a 64 MB tmpfs with --history-max-bytes
 #    32M under 1000 new flows/s for 60 s (the commit path writes several
 #    times the bound): sampled every 0.5 s the repository stays under the
-#    bound, fsck is clean, and one TCP connection held open through it all
-#    keeps echoing.
+#    bound, fsck is clean, one TCP connection held open through it all
+#    keeps echoing, and gitnet who names the inside endpoint of a flow
+#    still in the kept window.
 # 3. Size cuts: 300 flows/s with --history-max-bytes 1M cuts history by
 #    size, repeatedly, and settles under 1M; fsck clean.
 # 4. A router killed (SIGKILL) while cuts and compactions run restarts from
@@ -218,6 +219,24 @@ check "the TCP connection held through it all kept echoing" \
 check "no store errors" expect_eq "$(awk '$1 == "state_errors" { print $2 }' "$GN_RUN/stats2")" 0
 gn_router_stop
 check "git fsck --strict is clean after the soak" fsck_clean "$SOAK/state"
+# An audit question about a flow still in the kept window: take a mapping
+# from a commit ten seconds before the end, and ask who held its external
+# endpoint then.
+who_answers()
+{
+	local sg c t key ext inside
+	sg=(git --git-dir="$SOAK/state")
+	c=$("${sg[@]}" rev-list -1 --before="$(( $(date +%s) - 10 ))" primary) || return 1
+	t=$("${sg[@]}" log -1 --format=%ct "$c")
+	key=$("${sg[@]}" ls-tree -r --name-only "$c" nat/udp/ | tail -1)
+	[ -n "$key" ] || return 1
+	ext=$("${sg[@]}" show "$c:$key" | awk '$1 == "external" { print $2 }')
+	inside="192.168.1.2:${key##*/}"
+	echo "commit $c at $t: $key external $ext"
+	"$GN_TOOL" --repo "$SOAK/state" who "$ext" --proto udp --at "@$t" | tee "$GN_RUN/who.out" &&
+	    grep -q "^inside *$inside\$" "$GN_RUN/who.out"
+}
+check "gitnet who answers for a flow still in the kept window" who_answers
 fi
 
 # --- 3. size cuts -----------------------------------------------------------
