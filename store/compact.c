@@ -119,10 +119,10 @@ want(struct compact *c, const git_oid *id)
 	return s;
 }
 
-static uint32_t
-be32(const uint8_t *p)
+static int
+add_id(void *ctx, const git_oid *id)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return cset_add(&((struct compact *)ctx)->set, id);
 }
 
 /* Every id in packdir/name.idx into the set. */
@@ -130,32 +130,9 @@ static int
 add_index(struct compact *c, const char *packdir, const char *name)
 {
 	char path[4400];
-	uint8_t head[8 + 1024], id[GIT_OID_RAWSZ];
-	FILE *f;
-	uint32_t n;
-	int error = 0;
 
 	snprintf(path, sizeof(path), "%s/%s.idx", packdir, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		return store_err(STORE_EIO, "store: %s: %s", path, strerror(errno));
-	if (fread(head, 1, sizeof(head), f) != sizeof(head) ||
-	    memcmp(head, "\377tOc\0\0\0\2", 8) != 0) {
-		fclose(f);
-		return store_err(STORE_EIO, "store: %s: not a version 2 pack index", path);
-	}
-	n = be32(head + 8 + 1020);
-	for (uint32_t i = 0; i < n && error == 0; i++) {
-		git_oid o;
-
-		if (fread(id, 1, sizeof(id), f) != sizeof(id)) {
-			error = store_err(STORE_EIO, "store: %s: truncated", path);
-			break;
-		}
-		memcpy(o.id, id, sizeof(id));
-		error = cset_add(&c->set, &o);
-	}
-	fclose(f);
-	return error;
+	return store_idx_foreach(path, add_id, c);
 }
 
 /*
@@ -176,7 +153,7 @@ store_pack_fresh(const char *packdir, const char *name)
 		return false;
 	n = fread(b, 1, sizeof(b), f);
 	fclose(f);
-	if (n < 16 || memcmp(b, "PACK", 4) != 0 || be32(b + 8) == 0)
+	if (n < 16 || memcmp(b, "PACK", 4) != 0 || store_get32(b + 8) == 0)
 		return false;
 	while (i < n && (b[i] & 0x80))	/* type and size */
 		i++;
@@ -545,8 +522,7 @@ put_tree(struct compact *c, const git_oid *id, const git_oid *const prev[2])
 
 /* A commit of the fresh packs, after its parents that are. */
 struct ccommit {
-	git_oid		id, tree, parent;
-	bool		has_parent;
+	git_oid		id, tree;
 	int64_t		time;
 	uint32_t	nparents;
 	git_oid		*parents;
@@ -598,7 +574,7 @@ parse_commit(struct ccommit *k, const char *p, size_t len)
 	git_oid *pv = NULL;
 	uint32_t np = 0;
 
-	memset(k, 0, sizeof(*k) - 0);
+	memset(k, 0, sizeof(*k));
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl != p) {
 		if ((size_t)(nl - p) == 45 && memcmp(p, "tree ", 5) == 0) {
 			if (git_oid_fromstrn(&k->tree, p + 5, 40) < 0)
@@ -625,10 +601,6 @@ parse_commit(struct ccommit *k, const char *p, size_t len)
 	}
 	k->parents = pv;
 	k->nparents = np;
-	if (np > 0) {
-		k->parent = pv[0];
-		k->has_parent = true;
-	}
 	return 0;
 }
 
@@ -902,18 +874,7 @@ store_rewrite_build(struct store_odb *o, const git_oid *tips, size_t ntips, int6
 				continue;
 			}
 			if (git_odb_object_type(obj) == GIT_OBJECT_COMMIT) {
-				if (sp == scap) {
-					git_oid *ns = realloc(stack, (scap = scap ? scap * 2 : 64) *
-					    sizeof(*ns));
-
-					if (ns == NULL) {
-						error = store_err(-1, "store: out of memory");
-						git_odb_object_free(obj);
-						break;
-					}
-					stack = ns;
-				}
-				stack[sp++] = id;
+				error = store_oidv_push(&stack, &sp, &scap, &id);
 			} else {
 				error = put_whole(&c, &id);	/* a ref to a tree or blob */
 			}
@@ -943,30 +904,11 @@ store_rewrite_build(struct store_odb *o, const git_oid *tips, size_t ntips, int6
 			if (t->nparents == 0 && t->time > cutoff && !oid_in(old_bound, nold, &id))
 				continue;	/* a root inside the window: nothing beyond */
 			t->boundary = true;
-			if (nb == capb) {
-				git_oid *nv = realloc(bv, (capb = capb ? capb * 2 : 8) * sizeof(*nv));
-
-				if (nv == NULL) {
-					error = store_err(-1, "store: out of memory");
-					break;
-				}
-				bv = nv;
-			}
-			bv[nb++] = id;
+			error = store_oidv_push(&bv, &nb, &capb, &id);
 			continue;
 		}
-		for (uint32_t j = 0; j < t->nparents && error == 0; j++) {
-			if (sp == scap) {
-				git_oid *ns = realloc(stack, (scap = scap ? scap * 2 : 64) * sizeof(*ns));
-
-				if (ns == NULL) {
-					error = store_err(-1, "store: out of memory");
-					break;
-				}
-				stack = ns;
-			}
-			stack[sp++] = t->parents[j];
-		}
+		for (uint32_t j = 0; j < t->nparents && error == 0; j++)
+			error = store_oidv_push(&stack, &sp, &scap, &t->parents[j]);
 	}
 	/* Only a boundary that drops something is worth a rewrite. */
 	if (error == 0) {

@@ -456,7 +456,7 @@ struct store {
 	git_oid		*shallow, *stubs;	/* sorted */
 	size_t		nshallow, nstubs;
 	int64_t		oldest_s;
-	bool		oldest_known, retain_unarchived;
+	bool		oldest_known;
 	uint64_t	retain_next_us;
 	struct store_retain_stats rstats;
 };

@@ -858,6 +858,12 @@ store_odb_get(struct store_odb *o, const git_oid *id, git_object_t *type,
 	return 0;
 }
 
+uint32_t
+store_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 void
 store_put32(uint8_t *p, uint32_t v)
 {

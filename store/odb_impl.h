@@ -66,6 +66,12 @@ struct pentry {
 
 size_t store_oid_hash(const git_oid *id);
 void store_put32(uint8_t *p, uint32_t v);
+uint32_t store_get32(const uint8_t *p);
+/* fn on every object id of a version 2 pack index (pack.c). */
+int store_idx_foreach(const char *idxpath, int (*fn)(void *ctx, const git_oid *id),
+    void *ctx);
+/* Append id to a growable array *v of *n ids (*cap allocated). */
+int store_oidv_push(git_oid **v, size_t *n, size_t *cap, const git_oid *id);
 int store_fsync_dir(const char *dir);
 /* "PACK", version 2, n objects. */
 void store_pack_header(struct sbuf *b, uint32_t n);

@@ -119,11 +119,6 @@ read_whole(const char *path, struct sbuf *b)
 	return 0;
 }
 
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /*
  * Object ids -> their offset in the pack being merged (open addressing;
@@ -329,8 +324,8 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 		error = store_err(STORE_EIO, "store: %s: not a version 2 pack and index", name);
 		goto done;
 	}
-	n = get32((uint8_t *)idx.p + 8 + 1020);
-	if (idx.len != 8 + 1024 + (size_t)n * 28 + 40 || get32((uint8_t *)pack.p + 8) != n ||
+	n = store_get32((uint8_t *)idx.p + 8 + 1020);
+	if (idx.len != 8 + 1024 + (size_t)n * 28 + 40 || store_get32((uint8_t *)pack.p + 8) != n ||
 	    pack.len - 20 > 0x7fffffff) {
 		error = 1;		/* 64-bit offsets, or not ours: leave it */
 		goto done;
@@ -343,8 +338,8 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 	pk = (const uint8_t *)pack.p;
 	for (uint32_t i = 0; i < n; i++) {
 		memcpy(e[i].id.id, ids + (size_t)i * 20, 20);
-		e[i].crc = get32(ids + (size_t)n * 20 + (size_t)i * 4);
-		e[i].off = get32(ids + (size_t)n * 24 + (size_t)i * 4);
+		e[i].crc = store_get32(ids + (size_t)n * 20 + (size_t)i * 4);
+		e[i].off = store_get32(ids + (size_t)n * 24 + (size_t)i * 4);
 	}
 	qsort(e, n, sizeof(*e), srcent_cmp);
 	/* Check every entry before appending any. */
@@ -867,7 +862,16 @@ store_odb_consolidate(struct store_odb *o, unsigned max)
 }
 
 static int
-insert_pack_objects(git_packbuilder *pb, const char *idxpath)
+insert_one(void *pb, const git_oid *id)
+{
+	int error = git_packbuilder_insert(pb, id, NULL);
+
+	return error < 0 ? store_gerr(error, "store: repack %s", git_oid_tostr_s(id)) : 0;
+}
+
+/* Call fn on every object id of a version 2 pack index, in index order. */
+int
+store_idx_foreach(const char *idxpath, int (*fn)(void *ctx, const git_oid *id), void *ctx)
 {
 	FILE *f = fopen(idxpath, "rb");
 	uint8_t head[8 + 1024];
@@ -881,7 +885,7 @@ insert_pack_objects(git_packbuilder *pb, const char *idxpath)
 		fclose(f);
 		return store_err(STORE_EIO, "store: %s: not a version 2 pack index", idxpath);
 	}
-	n = get32(head + 8 + 1020);
+	n = store_get32(head + 8 + 1020);
 	for (uint32_t i = 0; i < n && error == 0; i++) {
 		git_oid id;
 
@@ -889,8 +893,7 @@ insert_pack_objects(git_packbuilder *pb, const char *idxpath)
 			error = store_err(STORE_EIO, "store: %s: truncated", idxpath);
 			break;
 		}
-		if ((error = git_packbuilder_insert(pb, &id, NULL)) < 0)
-			error = store_gerr(error, "store: repack %s", idxpath);
+		error = fn(ctx, &id);
 	}
 	fclose(f);
 	return error;
@@ -919,7 +922,7 @@ store_odb_repack(struct store_odb *o)
 		char path[4400];
 
 		snprintf(path, sizeof(path), "%s/%s.idx", o->packdir, p[i].name);
-		error = insert_pack_objects(pb, path);
+		error = store_idx_foreach(path, insert_one, pb);
 	}
 	if (error == 0 && (error = git_packbuilder_write(pb, o->packdir, 0, NULL, NULL)) < 0)
 		error = store_gerr(error, "store: repack write");
@@ -1162,4 +1165,20 @@ uint64_t
 store_odb_fresh_bytes(const struct store_odb *o)
 {
 	return o->fresh_bytes;
+}
+
+int
+store_oidv_push(git_oid **v, size_t *n, size_t *cap, const git_oid *id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		git_oid *nv = realloc(*v, c * sizeof(*nv));
+
+		if (nv == NULL)
+			return store_err(-1, "store: out of memory");
+		*v = nv;
+		*cap = c;
+	}
+	git_oid_cpy(&(*v)[(*n)++], id);
+	return 0;
 }

@@ -77,32 +77,14 @@ store_shallow_load(struct store *st)
 			error = store_err(STORE_EIO, "store: %s: not a list of commit ids", path);
 			break;
 		}
-		if (n == cap) {
-			git_oid *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*nv));
-
-			if (nv == NULL) {
-				error = store_err(-1, "store: out of memory");
-				break;
-			}
-			v = nv;
-		}
-		v[n++] = id;
+		if ((error = store_oidv_push(&v, &n, &cap, &id)) < 0)
+			break;
 		if (git_commit_lookup(&c, st->repo, &id) < 0) {
 			git_error_clear();
 			continue;
 		}
-		for (unsigned i = 0; i < git_commit_parentcount(c) && error == 0; i++) {
-			if (ns == scap) {
-				git_oid *nv = realloc(s, (scap = scap ? scap * 2 : 8) * sizeof(*nv));
-
-				if (nv == NULL) {
-					error = store_err(-1, "store: out of memory");
-					break;
-				}
-				s = nv;
-			}
-			git_oid_cpy(&s[ns++], git_commit_parent_id(c, i));
-		}
+		for (unsigned i = 0; i < git_commit_parentcount(c) && error == 0; i++)
+			error = store_oidv_push(&s, &ns, &scap, git_commit_parent_id(c, i));
 		git_commit_free(c);
 	}
 	fclose(f);
@@ -189,15 +171,7 @@ struct tips {
 static int
 tips_add(struct tips *t, const git_oid *id)
 {
-	if (t->n == t->cap) {
-		git_oid *nv = realloc(t->v, (t->cap = t->cap ? t->cap * 2 : 32) * sizeof(*nv));
-
-		if (nv == NULL)
-			return store_err(-1, "store: out of memory");
-		t->v = nv;
-	}
-	git_oid_cpy(&t->v[t->n++], id);
-	return 0;
+	return store_oidv_push(&t->v, &t->n, &t->cap, id);
 }
 
 static int
@@ -329,7 +303,7 @@ commit_time(struct store *st, const git_oid *id)
 int
 store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *r)
 {
-	int64_t now = (int64_t)(now_us / 1000000), cutoff = INT64_MIN;
+	int64_t now = (int64_t)(now_us / 1000000), cutoff = INT64_MIN, archived;
 	uint64_t bytes;
 	struct tips t = { 0 };
 	int error;
@@ -354,17 +328,18 @@ store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *
 		st->oldest_known = true;
 	}
 	st->rstats.oldest_s = (uint64_t)st->oldest_s;
+	/* The time of what every archive has (-1: nothing yet, or no archive). */
+	archived = r->archives && r->has_archived ? commit_time(st, store_goid(&r->archived)) : -1;
 	if (r->keep_s > 0 && now - st->oldest_s > (int64_t)(r->keep_s + r->keep_s / 8 + 1))
 		cutoff = now - (int64_t)r->keep_s;
-	/* What every archive has: an age cut waits for it. */
+	/* An age cut waits for the archives. */
 	if (r->archives && cutoff != INT64_MIN) {
-		int64_t at = r->has_archived ? commit_time(st, store_goid(&r->archived)) : -1;
+		int64_t at = archived;
 
 		if (at < cutoff)
 			cutoff = at <= st->oldest_s ? INT64_MIN : at;
 	}
 	bytes = store_odb_bytes(st->odb);
-	st->rstats.bytes = bytes;
 	/*
 	 * Size: act at three quarters of the bound, so that what is written
 	 * while a cut runs (and the cut's own pack, beside the packs it
@@ -384,15 +359,8 @@ store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *
 		    (double)bytes);
 
 		if (c > cutoff) {
-			if (r->archives) {
-				int64_t at = r->has_archived ? commit_time(st,
-				    store_goid(&r->archived)) : -1;
-
-				if (at < c) {
-					st->rstats.dropped_unarchived++;
-					st->retain_unarchived = true;
-				}
-			}
+			if (r->archives && archived < c)
+				st->rstats.dropped_unarchived++;
 			cutoff = c;
 		}
 	}

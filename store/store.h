@@ -599,7 +599,6 @@ struct store_retain_stats {
 	uint64_t	dropped_unarchived;	/* size cuts past what archives hold */
 	uint64_t	oldest_s;		/* the oldest commit time kept */
 	uint64_t	last_cutoff_s;		/* the last cut's cutoff */
-	uint64_t	bytes;			/* packs and indexes, last poll */
 };
 int store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *r);
 void store_retain_stats(struct store *st, struct store_retain_stats *out);
