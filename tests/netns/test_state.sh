@@ -305,13 +305,24 @@ KEEP_LPORT=45000
 gn_bg "$CLI" keep "${TOOL[@]}" keep "$KEEP_LPORT" "$SRV_IP:5000" 4.5 100
 keep_pid=$GN_LAST_PID
 wait "$churn_pid" "$keep_pid" 2>/dev/null
-# A few hundred ms for the last group commit, then the router's view and
-# primary's, back to back.
+# The router's view a moment after the churn (the ticks counted below are
+# those that aged its first flows out); primary's as soon as the last group
+# commit (at most commit_gap_ms, 1 s, after the previous one) holds the
+# newest flows, which is before their 2 s timeout can age them out.
 sleep 0.3
 ctl nat >"$GN_RUN/nat.3"
-primary_paths "$GN_RUN/paths.3"
 stats_snapshot "$GN_RUN/st.3b"
 nflows=$(wc -l <"$GN_RUN/churn.log")
+tail -n 8 "$GN_RUN/churn.log" >"$GN_RUN/live.3"
+newest_on_primary()
+{
+	local p
+	primary_paths "$GN_RUN/paths.3"
+	while read -r p; do
+		grep -qx "nat/udp/192.168.1/2/$p" "$GN_RUN/paths.3" || return 1
+	done <"$GN_RUN/live.3"
+}
+gn_wait 3 newest_on_primary || gn_log "primary lacks some of the newest flows after 3 s"
 gn_log "churn opened $nflows flows; $(stat_delta state_ticks "$GN_RUN/st.3a" "$GN_RUN/st.3b") ticks meanwhile"
 check "the churn made new flows (>= 60 in 4.5 s)" expect_ge "$nflows" 60
 check "ticks ran during the churn (state_ticks grew by >= 2)" \
@@ -321,7 +332,6 @@ check "ticks ran during the churn (state_ticks grew by >= 2)" \
 # opened at most ~0.75 s before the dump, and with a 2 s timeout counted
 # in whole seconds (at least 1 s left once made) no tick can have aged them
 # out yet. Each must be in the dump and on primary.
-tail -n 8 "$GN_RUN/churn.log" >"$GN_RUN/live.3"
 missing_live()
 {
 	local p n=0 miss=0
