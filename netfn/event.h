@@ -81,8 +81,10 @@ struct ev_arp {
  */
 /*
  * Remotes an event lists for its mapping, so history (and a restart) knows
- * them: 16 covers nearly every mapping; a mapping with more keeps the first
- * 16 (issue 17: a restart once dropped traffic from a mapping's 5th remote).
+ * them: 16 covers nearly every mapping; for one with more, nsessions says
+ * how many more there are, and a restart takes that many back as their
+ * remotes send (nat_restore_unlisted; issue 17: a restart once dropped
+ * traffic from a mapping's 5th remote).
  */
 #define EV_NAT_REMOTES	16
 
@@ -104,9 +106,10 @@ struct ev_nat {
 	uint64_t	expires_us;	/* 0: never */
 	/*
 	 * The mapping after the change, for a store that keeps one entry per
-	 * mapping: its live sessions (nsessions), the first EV_NAT_REMOTES of
-	 * them, when it was made, and the latest expiry it has reported (never
-	 * below the true one; 0: never, a port forward).
+	 * mapping: its sessions (nsessions, with those a restart may still
+	 * take back), the first EV_NAT_REMOTES of them, when it was made,
+	 * and the latest expiry it has reported (never below the true one;
+	 * 0: never, a port forward).
 	 */
 	uint32_t	nsessions;
 	uint8_t		nremote;

@@ -65,6 +65,16 @@ struct nat_map {
 };
 
 /*
+ * A restored mapping's sessions that history counted but did not list
+ * (past EV_NAT_REMOTES): left of them may still be picked up from unknown
+ * remotes until until (nat_restore_unlisted). Rare, so kept beside the
+ * mappings, sorted by map index, rather than in each.
+ */
+struct nat_unl {
+	uint32_t	map, left, until;
+};
+
+/*
  * A session carries its whole translation, so the packet path finds it with
  * one hash lookup (by inside or by outside 5-tuple) and never touches the
  * mapping; the mapping matters when sessions are made and removed.
@@ -133,6 +143,9 @@ struct nat {
 	uint32_t	nhalf;		/* live half-open sessions */
 
 	struct nat_frag	*frags;
+
+	struct nat_unl	*unl;		/* sorted by map; left 0: unused */
+	uint32_t	nunl, unl_cap;
 
 	struct nat_stats st;
 	size_t		bytes;
@@ -328,6 +341,7 @@ nat_free(struct nat *nat)
 	free(nat->hosts);
 	free(nat->frags);
 	free(nat->half);
+	free(nat->unl);
 	free(nat);
 }
 
@@ -548,6 +562,34 @@ map_create(struct nat *nat, int pidx, uint32_t ip, uint16_t port, int ext_idx,
 	return m;
 }
 
+/* Mapping m's unlisted sessions (nat_restore_unlisted), or NULL. */
+static struct nat_unl *
+unl_find(const struct nat *nat, const struct nat_map *m)
+{
+	uint32_t mi = (uint32_t)(m - nat->maps), lo = 0, hi = nat->nunl;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (nat->unl[mid].map < mi)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nat->nunl && nat->unl[lo].map == mi ? &nat->unl[lo] : NULL;
+}
+
+/* The unlisted sessions mapping m may still pick up at sec. */
+static uint32_t
+map_unlisted(const struct nat *nat, const struct nat_map *m, uint32_t sec)
+{
+	const struct nat_unl *u;
+
+	if (nat->nunl == 0 || (u = unl_find(nat, m)) == NULL)
+		return 0;
+	return sec < u->until ? u->left : 0;
+}
+
 static void
 map_delete(struct nat *nat, struct nat_map *m)
 {
@@ -560,6 +602,12 @@ map_delete(struct nat *nat, struct nat_map *m)
 	nat->owner[m->ext_idx][m->pidx][m->ext_port] = 0;
 	nat->nowned[m->ext_idx][m->pidx][port_class(nat, m->ext_port)]--;
 	m->used = 0;
+	if (nat->nunl > 0) {		/* the slot's next mapping is another */
+		struct nat_unl *u = unl_find(nat, m);
+
+		if (u != NULL)
+			u->left = 0;
+	}
 	m->hnext = nat->map_free;
 	nat->map_free = idx;
 	nat->nmaps--;
@@ -660,7 +708,9 @@ emit(struct nat *nat, const struct nat_sess *s, struct nat_map *m, enum ev_op op
 	 */
 	uint32_t latest = 0, seen = 0;
 
-	ev.nat.nsessions = op == EV_REMOVE ? m->nsess - 1 : m->nsess;
+	/* History also counts the unlisted sessions a restart may pick up. */
+	ev.nat.nsessions = (op == EV_REMOVE ? m->nsess - 1 : m->nsess) +
+	    map_unlisted(nat, m, tsec(nat, now));
 	for (uint32_t i = m->sess_head; i != NIL && seen < MAP_WALK; i = nat->sess[i].mnext) {
 		const struct nat_sess *o = &nat->sess[i];
 
@@ -1427,6 +1477,22 @@ admit(const struct nat *nat, const struct nat_map *m, uint32_t rip, uint32_t sec
 	return false;
 }
 
+/*
+ * May a remote that filtering refuses reach m as one of the sessions a
+ * restart did not list? Until the stored expiry, as many as history
+ * counted; as conntrack picks up a TCP flow mid-stream after its table was
+ * lost (nf_conntrack_tcp_loose), never on a SYN or RST, which begin or end
+ * a flow rather than continue one.
+ */
+static bool
+pickup_ok(const struct nat *nat, const struct nat_map *m, const struct l4key *k,
+    uint32_t sec)
+{
+	if (map_unlisted(nat, m, sec) == 0)
+		return false;
+	return k->pidx != P_TCP || (k->tcpfl & (TCP_SYN | TCP_RST)) == 0;
+}
+
 enum drop
 nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
     struct nf_out *out)
@@ -1466,6 +1532,17 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		if ((why = sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out,
 		    false)) != DROP_NONE)
 			return why;
+	} else if (!admit(nat, m, h->src, sec) && pickup_ok(nat, m, &k, sec)) {
+		/* One of the flows the restart did not list: established. */
+		if ((s = sess_create(nat, m, h->src, rport, sec, NAT_SF_REPLIED, &why,
+		    now, out)) == NULL)
+			return why;
+		unl_find(nat, m)->left--;
+		if (s->pidx == P_TCP)
+			s->state = NAT_TCP_ESTABLISHED;
+		nat->st.restore_pickups++;
+		sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out, true);
+		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	} else {
 		if (!admit(nat, m, h->src, sec))
 			return DROP_NAT_FILTERED;
@@ -1514,7 +1591,7 @@ nat_out2in_admits(const struct nat *nat, const uint8_t *ip, const struct ipv4 *h
 	if (s != NULL && !expired(s, sec))
 		return true;
 	return (m = map_by_ext(nat, e, k.pidx, k.dport)) != NULL &&
-	    admit(nat, m, h->src, sec);
+	    (admit(nat, m, h->src, sec) || pickup_ok(nat, m, &k, sec));
 }
 
 int
@@ -1658,6 +1735,47 @@ nat_restore(struct nat *nat, const struct nat_session *r, uint64_t now)
 	s->created = r->created_us <= nat->t0 ? 0 : (uint32_t)((r->created_us - nat->t0) / US);
 	if (s->expires > m->expires)
 		m->expires = s->expires;	/* what history holds for the mapping */
+	return 0;
+}
+
+int
+nat_restore_unlisted(struct nat *nat, uint8_t proto, uint32_t int_ip, uint16_t int_port,
+    uint32_t n, uint64_t expires_us, uint64_t now)
+{
+	int pidx = pidx_of(proto);
+	struct nat_map *m;
+	struct nat_unl *u;
+
+	if (pidx < 0)
+		return -EINVAL;
+	if ((m = map_find(nat, pidx, int_ip, int_port)) == NULL)
+		return -ENOENT;
+	if (m->flags & MF_STATIC || expires_us <= now || n == 0)
+		return 0;	/* a forward admits anyone; past: nothing to take back */
+	if ((u = unl_find(nat, m)) == NULL) {
+		uint32_t mi = (uint32_t)(m - nat->maps), at;
+
+		if (nat->nunl == nat->unl_cap) {
+			uint32_t cap = nat->unl_cap ? nat->unl_cap * 2 : 16;
+			struct nat_unl *v = realloc(nat->unl, cap * sizeof(*v));
+
+			if (v == NULL)
+				return -ENOMEM;
+			nat->unl = v;
+			nat->unl_cap = cap;
+		}
+		/* Restores come in path order, mostly not map order: a memmove
+		 * each, fine for the few mappings that outgrow EV_NAT_REMOTES. */
+		for (at = nat->nunl; at > 0 && nat->unl[at - 1].map > mi; at--)
+			;
+		memmove(&nat->unl[at + 1], &nat->unl[at],
+		    (nat->nunl - at) * sizeof(*nat->unl));
+		nat->nunl++;
+		u = &nat->unl[at];
+		u->map = mi;
+	}
+	u->left = n;
+	u->until = (uint32_t)((expires_us - nat->t0 + US - 1) / US);
 	return 0;
 }
 

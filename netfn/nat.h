@@ -171,6 +171,7 @@ struct nat_stats {
 	uint64_t	tcp_pickups;		/* sessions begun mid-stream */
 	uint64_t	half_open_evicted;	/* oldest half-open made room */
 	uint64_t	half_open_promoted;	/* the inside answered */
+	uint64_t	restore_pickups;	/* unlisted restored sessions taken back */
 };
 
 struct nat;
@@ -250,6 +251,17 @@ void nat_tick(struct nat *nat, uint64_t now_us, struct nf_out *out);
  * -EINVAL. No event.
  */
 int nat_restore(struct nat *nat, const struct nat_session *s, uint64_t now_us);
+
+/*
+ * After nat_restore() of a mapping's listed sessions: history counted n
+ * more that it did not list (an event lists EV_NAT_REMOTES). Until
+ * expires_us (the mapping's stored expiry) inbound traffic from up to n
+ * remotes that filtering would refuse is taken back as established
+ * sessions (restore_pickups), never a TCP SYN or RST. 0, -ENOENT (no such
+ * mapping), -EINVAL. No event.
+ */
+int nat_restore_unlisted(struct nat *nat, uint8_t proto, uint32_t int_ip,
+    uint16_t int_port, uint32_t n, uint64_t expires_us, uint64_t now_us);
 
 /*
  * Copy sessions out, from *cursor on (start at 0), at most max; *cursor is

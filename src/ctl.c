@@ -89,6 +89,8 @@ router_report_stats(const struct router *r, int fd)
 		dprintf(fd, "nat_half_open_evicted %llu\nnat_half_open_promoted %llu\n",
 		    (unsigned long long)n->half_open_evicted,
 		    (unsigned long long)n->half_open_promoted);
+		dprintf(fd, "nat_restore_pickups %llu\n",
+		    (unsigned long long)n->restore_pickups);
 	}
 	if (r->state != NULL) {
 		struct state_stats st;

@@ -354,6 +354,9 @@ render_router(struct metrics *m, struct sbuf *b, const struct snap *s)
 		COUNTER(b, "nat_half_open_promoted",
 		    "Inbound half-open sessions the inside answered.",
 		    n->half_open_promoted);
+		COUNTER(b, "nat_restore_pickups",
+		    "Restored sessions history counted but did not list, taken back.",
+		    n->restore_pickups);
 	}
 
 	COUNTER(b, "out_tx_lost", "Frames lost: a batch's output was full.", s->tx_lost);

@@ -730,6 +730,10 @@ state_restore_entry(struct nf *nf, const struct store_entry *e, uint64_t now,
 		else
 			n->skipped++;
 	}
+	/* What it had past the listed remotes, taken back as they show up. */
+	if (e->nat.unlisted > 0 && nat_restore_unlisted(nf_nat(nf), e->nat.proto,
+	    e->nat.in_ip, e->nat.in_port, e->nat.unlisted, e->nat.expires_us, now) < 0)
+		n->skipped++;
 }
 
 struct restore_ctx {

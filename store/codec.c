@@ -11,7 +11,9 @@
  * Decimal numbers are canonical (no leading zeros), so one entry has
  * exactly one path. Values (keys sorted, one per line, `\n` after each):
  *	arp: expires, learned-on, lladdr, state, updated
- *	nat: created, expires, external, remote (0..4 lines, sorted as text)
+ *	nat: created, expires, external, remote (0..16 lines, sorted as
+ *	text), unlisted (only when the mapping had more sessions than an
+ *	entry lists: how many more)
  * A remote line is `remote IP:PORT STATE`, STATE a word of
  * STORE_NAT_RSTATES (new or established for UDP and ICMP, conntrack's
  * states for TCP) and, for a TCP remote that never answered, a trailing
@@ -530,6 +532,11 @@ store_entry_encode(char *buf, size_t cap, const struct store_entry *e,
 		qsort(sorted, e->nat.nremote, sizeof(sorted[0]), line_cmp);
 		for (unsigned i = 0; i < e->nat.nremote; i++)
 			w_str(&w, sorted[i]);
+		if (e->nat.unlisted > 0) {
+			w_str(&w, "unlisted ");
+			w_dec(&w, e->nat.unlisted, 0);
+			w_str(&w, "\n");
+		}
 		break;
 	default:
 		return store_err(STORE_EINVAL, "store: unknown table %u", e->table);
@@ -566,7 +573,7 @@ store_entry_decode(struct store_entry *e, const char *path, const char *text,
     size_t len, const char *const *ifnames, unsigned n_ifnames)
 {
 	enum { K_CREATED = 1, K_EXPIRES = 2, K_EXTERNAL = 4, K_LEARNED = 8,
-	    K_LLADDR = 16, K_STATE = 32, K_UPDATED = 64 };
+	    K_LLADDR = 16, K_STATE = 32, K_UPDATED = 64, K_UNLISTED = 128 };
 	unsigned seen = 0, need, bit, lineno = 0;
 	char line[160];
 	const char *p = text, *end = text + len, *nl;
@@ -649,6 +656,11 @@ store_entry_decode(struct store_entry *e, const char *path, const char *text,
 				bad = endpoint_parse(&r->ip, &r->port, val);
 			if (bad == 0)
 				e->nat.nremote++;
+		} else if (e->table == EV_TABLE_NAT && strcmp(line, "unlisted") == 0) {
+			const char *end_ = dec_parse(&e->nat.unlisted, val, UINT32_MAX);
+
+			bit = K_UNLISTED;
+			bad = end_ == NULL || *end_ != '\0' || e->nat.unlisted == 0;
 		} else {
 			return store_err(STORE_EPARSE, "store: %s: line %u: unknown key '%s'",
 			    path, lineno, line);
@@ -788,6 +800,8 @@ nat_table_resolve(const struct store_entry *base, const struct store_entry *ours
 		return o->expires_us >= t->expires_us ? 0 : 1;
 	if (o->nremote != t->nremote)
 		return o->nremote > t->nremote ? 0 : 1;
+	if (o->unlisted != t->unlisted)
+		return o->unlisted > t->unlisted ? 0 : 1;
 	return memcmp(o->remote, t->remote, sizeof(o->remote)) <= 0 ? 0 : 1;
 }
 

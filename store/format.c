@@ -220,7 +220,10 @@ store_fmt_json(char *buf, size_t cap, const struct store_entry *e, const char *d
 			    store_nat_rstate_name(r->state),
 			    r->flags & STORE_NAT_UNREPLIED ? " unreplied" : "");
 		}
-		f_printf(&f, "],\"created\":");
+		f_printf(&f, "],");
+		if (n->unlisted > 0)	/* sessions past the listed remotes */
+			f_printf(&f, "\"unlisted\":%u,", n->unlisted);
+		f_printf(&f, "\"created\":");
 		f_json_time(&f, n->created_us);
 		f_printf(&f, ",\"expires\":");
 		f_json_time(&f, n->expires_us);

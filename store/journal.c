@@ -492,6 +492,7 @@ nat_from_event(struct store_change *c, const struct nf_event *ev)
 		    n->remote[i].port, n->remote[i].state, n->remote[i].flags);
 		m->remote[i].flags &= STORE_NAT_UNREPLIED;
 	}
+	m->unlisted = n->nsessions > m->nremote ? n->nsessions - m->nremote : 0;
 	m->created_us = n->map_created_us;
 	m->expires_us = n->map_expires_us;
 }

@@ -206,6 +206,7 @@ struct store_nat {
 	uint8_t		nremote;
 	uint8_t		flags;		/* STORE_NAT_STATIC (live only) */
 	struct store_nat_remote remote[STORE_NAT_REMOTES];
+	uint32_t	unlisted;	/* sessions past the listed remotes */
 	uint64_t	created_us;
 	uint64_t	expires_us;	/* 0: never */
 };

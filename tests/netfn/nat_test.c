@@ -1853,6 +1853,77 @@ nat_restore__taken_port_is_eexist(void **state)
 	assert_int_equal(in4(UDP, R1, 53, EXT0, 6004, 0, NULL, NULL), DROP_NONE);
 }
 
+/*
+ * Issue 17 item 10: history lists 16 remotes of a mapping; the sessions
+ * past them come back as their remotes show up, as many as it counted,
+ * until the stored expiry, and never on a SYN or RST.
+ */
+static void
+nat_restore_unlisted__takes_back_as_many_as_counted(void **state)
+{
+	const uint32_t r4 = IP4(198, 51, 100, 10);
+	struct nat_session u = {
+		.proto = UDP, .int_ip = HB, .int_port = 5000, .ext_ip = EXT0,
+		.ext_port = 6000, .rem_ip = R1, .rem_port = 53,
+		.created_us = T(0), .expires_us = T(300),
+	}, t = u;
+	const struct ev_nat *ev;
+	struct nat_session got;
+	uint32_t ip;
+	uint16_t port;
+
+	(void)state;
+	assert_int_equal(nat_restore(nx.nat, &u, nx.now), 0);
+	assert_int_equal(nat_restore_unlisted(nx.nat, UDP, HB, 5000, 2, T(300), nx.now), 0);
+	ev_reset();
+	assert_int_equal(in4(UDP, R2, 53, EXT0, 6000, 0, &ip, &port), DROP_NONE);
+	assert_int_equal(ip, HB);
+	assert_int_equal(port, 5000);
+	ev = ev_get(0, EV_ADD, EV_CAUSE_NAT_INBOUND);
+	assert_int_equal(ev->nsessions, 3);	/* 2 live + 1 still unlisted */
+	assert_int_equal(ev->nremote, 2);
+	got = get_sess(UDP, HB, 5000, R2, 53);
+	assert_true(got.flags & NAT_SF_REPLIED);
+	assert_false(got.flags & NAT_SF_HALF);
+	ev_reset();
+	assert_int_equal(in4(UDP, R3, 53, EXT0, 6000, 0, NULL, NULL), DROP_NONE);
+	assert_int_equal(ev_get(0, EV_ADD, EV_CAUSE_NAT_INBOUND)->nsessions, 3);
+	/* Two taken back: a third unknown remote is filtered as before. */
+	assert_int_equal(in4(UDP, r4, 53, EXT0, 6000, 0, NULL, NULL), DROP_NAT_FILTERED);
+	assert_int_equal(nat_stats(nx.nat)->restore_pickups, 2);
+	assert_int_equal(nat_count(nx.nat), 3);
+
+	/* TCP: an ACK continues a flow, a SYN or a RST does not; the
+	 * picked-up session is established at once. */
+	t.proto = TCP;
+	t.state = NAT_TCP_ESTABLISHED;
+	t.flags = NAT_SF_REPLIED;
+	assert_int_equal(nat_restore(nx.nat, &t, nx.now), 0);
+	assert_int_equal(nat_restore_unlisted(nx.nat, TCP, HB, 5000, 5, T(300), nx.now), 0);
+	assert_int_equal(in4(TCP, R2, 80, EXT0, 6000, TCP_SYN, NULL, NULL), DROP_NAT_FILTERED);
+	assert_int_equal(in4(TCP, R2, 80, EXT0, 6000, TCP_RST, NULL, NULL), DROP_NAT_FILTERED);
+	ev_reset();
+	assert_int_equal(in4(TCP, R2, 80, EXT0, 6000, TCP_ACK, &ip, NULL), DROP_NONE);
+	assert_int_equal(ip, HB);
+	assert_int_equal(get_sess(TCP, HB, 5000, R2, 80).state, NAT_TCP_ESTABLISHED);
+	assert_int_equal(ev_get(0, EV_ADD, EV_CAUSE_NAT_INBOUND)->nsessions, 2 + 4);
+	/* The count survives in what the mapping's events say ... */
+	nx.now = T(100);
+	ev_reset();
+	assert_int_equal(out_ok(TCP, HB, 5000, R3, 80, TCP_SYN), 6000);
+	assert_int_equal(ev_get(0, EV_ADD, EV_CAUSE_NAT_OUTBOUND)->nsessions, 3 + 4);
+	/* ... until the stored expiry: then the remotes are strangers. */
+	nx.now = T(301);
+	assert_int_equal(in4(TCP, r4, 80, EXT0, 6000, TCP_ACK, NULL, NULL), DROP_NAT_FILTERED);
+	assert_int_equal(nat_stats(nx.nat)->restore_pickups, 3);
+
+	/* No such mapping; a protocol the NAT does not know. */
+	assert_int_equal(nat_restore_unlisted(nx.nat, UDP, HC, 5000, 1, T(900), nx.now),
+	    -ENOENT);
+	assert_int_equal(nat_restore_unlisted(nx.nat, 47, HB, 5000, 1, T(900), nx.now),
+	    -EINVAL);
+}
+
 /* ---- sizes, counts, params ---- */
 
 static void
@@ -3499,6 +3570,7 @@ main(void)
 		N(nat_in2out__unknown_later_fragment_is_dropped),
 		N(nat_restore__keeps_external_port_and_translates),
 		N(nat_restore__taken_port_is_eexist),
+		N(nat_restore_unlisted__takes_back_as_many_as_counted),
 		N(nat_restore__dump_reads_back_the_stored_session),
 		N(nat_dump__pages_with_a_cursor),
 		N(nat_bytes__and_count_are_sane),

@@ -140,14 +140,24 @@ codec_decode__nat_round_trips_every_remote(void **state)
 		/* widest text first: 255.255.255.1xx:65535 "established" */
 		e.nat.remote[i] = (struct store_nat_remote){ 0xffffff64 + i, 65535,
 		    STORE_NAT_ESTABLISHED };
+	/* ... and how many sessions it had past them, at the widest. */
+	e.nat.unlisted = UINT32_MAX;
 	len = store_entry_encode(buf, sizeof(buf), &e, NULL, 0);
 	assert_true(len > 16 * 40);
+	assert_non_null(strstr(buf, "established\nunlisted 4294967295\n"));
 	store_entry_path(p, sizeof(p), &e);
 	assert_int_equal(store_entry_decode(&out, p, buf, (size_t)len, NULL, 0), 0);
 	assert_int_equal(out.nat.nremote, STORE_NAT_REMOTES);
+	assert_int_equal(out.nat.unlisted, UINT32_MAX);
 	for (unsigned i = 0; i < STORE_NAT_REMOTES; i++)
 		assert_memory_equal(&out.nat.remote[i], &e.nat.remote[i],
 		    sizeof(e.nat.remote[i]));
+	/* None past them: no line, as before the key existed. */
+	e.nat.unlisted = 0;
+	len = store_entry_encode(buf, sizeof(buf), &e, NULL, 0);
+	assert_null(strstr(buf, "unlisted"));
+	assert_int_equal(store_entry_decode(&out, p, buf, (size_t)len, NULL, 0), 0);
+	assert_int_equal(out.nat.unlisted, 0);
 }
 
 static void
@@ -275,6 +285,12 @@ codec_decode__nat_rejects_bad_values(void **state)
 		"remote 1.2.3.4:5 new\nremote 1.2.3.4:6 new\nremote 1.2.3.4:7 new\nremote 1.2.3.4:8 new\nremote 1.2.3.4:9 new\nremote 1.2.3.4:10 new\nremote 1.2.3.4:11 new\nremote 1.2.3.4:12 new\nremote 1.2.3.4:13 new\nremote 1.2.3.4:14 new\nremote 1.2.3.4:15 new\nremote 1.2.3.4:16 new\nremote 1.2.3.4:17 new\nremote 1.2.3.4:18 new\nremote 1.2.3.4:19 new\nremote 1.2.3.4:20 new\nremote 1.2.3.4:21 new\n",
 		"created 1.000000\nexpires never\n",
 		"created 0.000000\nexpires never\nexternal 203.0.113.1:1\n",
+		/* unlisted: a canonical count above 0, once */
+		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nunlisted 0\n",
+		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nunlisted 07\n",
+		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nunlisted 4294967296\n",
+		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nunlisted 3x\n",
+		"created 1.000000\nexpires never\nexternal 203.0.113.1:1\nunlisted 3\nunlisted 3\n",
 	};
 	struct store_entry out;
 
