@@ -29,117 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-static __thread char errbuf[512];
-
-const char *
-store_strerror(void)
-{
-	return errbuf[0] ? errbuf : "no error";
-}
-
-static int
-verr(int code, bool with_git, const char *fmt, va_list ap)
-{
-	const git_error *ge = with_git ? git_error_last() : NULL;
-	int n;
-
-	n = vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	if (ge != NULL && ge->message != NULL && n >= 0 && (size_t)n < sizeof(errbuf))
-		snprintf(errbuf + n, sizeof(errbuf) - (size_t)n, ": %s", ge->message);
-	return code;
-}
-
-int
-store_err(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	verr(code, false, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-int
-store_gerr(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	verr(code, true, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-static bool
-sbuf_grow(struct sbuf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->oom)
-		return false;
-	if (b->len + more + 1 <= b->cap)
-		return true;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	if ((p = realloc(b->p, cap)) == NULL) {
-		b->oom = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void
-store_sbuf_reserve(struct sbuf *b, size_t more)
-{
-	(void)sbuf_grow(b, more);
-}
-
-void
-store_sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (!sbuf_grow(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void
-store_sbuf_puts(struct sbuf *b, const char *s)
-{
-	store_sbuf_add(b, s, strlen(s));
-}
-
-void
-store_sbuf_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !sbuf_grow(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void
-store_sbuf_free(struct sbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
+#include "schema.h"
 
 char *
 store_time_fmt(char buf[24], uint64_t us)
@@ -679,7 +569,7 @@ store_entry_decode(struct store_entry *e, const char *path, const char *text,
 }
 
 int
-store_read_entry(struct store_entry *e, struct store *st, const git_oid *id,
+store_read_entry(struct store_entry *e, struct store_odb *odb, const git_oid *id,
     const char *path)
 {
 	git_odb_object *obj = NULL;
@@ -688,7 +578,7 @@ store_read_entry(struct store_entry *e, struct store *st, const git_oid *id,
 	size_t len;
 	int error;
 
-	if ((error = store_odb_get(st->odb, id, &type, &data, &len, &obj)) < 0) {
+	if ((error = store_odb_get(odb, id, &type, &data, &len, &obj)) < 0) {
 		char hex[GIT_OID_HEXSZ + 1];
 
 		return store_gerr(error, "store: %s: blob %s", path,
@@ -851,4 +741,68 @@ store_table_by_path(const char *path)
 			return store_tables[i];
 	}
 	return NULL;
+}
+
+/*
+ * Whether the file at path with mode and bytes text[0..len) may be in a
+ * store's tree: see store_check_file() in schema.h.
+ */
+int
+store_check_file(const char *path, unsigned mode, const char *text, size_t len)
+{
+	char canon[STORE_PATH_MAX], why[256];
+	const char *p = path, *entry;
+	const struct store_table *tab;
+	struct store_entry e;
+
+	for (const char *c = path; ; ) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return store_err(STORE_EREFUSED, "store: %s: '.', '..' or an empty "
+			    "name in a path", path);
+		if (slash == NULL)
+			break;
+		c = slash + 1;
+	}
+	if (mode != GIT_FILEMODE_BLOB)
+		return store_err(STORE_EREFUSED, "store: %s: mode %06o is not a regular "
+		    "file (100644)%s", path, mode, mode == GIT_FILEMODE_LINK ? ": a symlink" :
+		    mode == GIT_FILEMODE_COMMIT ? ": a gitlink" :
+		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? ": an executable" : "");
+	if (strcmp(path, "meta/schema") == 0) {
+		size_t n = len;
+
+		if (len == strlen(STORE_SCHEMA) + 1 &&
+		    memcmp(text, STORE_SCHEMA "\n", len) == 0)
+			return 0;
+		while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+			n--;
+		return store_err(STORE_EREFUSED, "store: meta/schema: '%.*s' is not this "
+		    "store's schema '%s'", n > 60 ? 60 : (int)n, text, STORE_SCHEMA);
+	}
+	if (strcmp(path, "meta/router") == 0) {
+		/* "id <router id>\n" then the router's own lines; text only. */
+		if (len < 4 || len > 65536 || memcmp(text, "id ", 3) != 0 ||
+		    text[len - 1] != '\n' || memchr(text, '\0', len) != NULL)
+			return store_err(STORE_EREFUSED, "store: meta/router: not an "
+			    "'id <router>' text");
+		return 0;
+	}
+	if (strncmp(path, "meta/", 5) == 0)
+		return store_err(STORE_EREFUSED, "store: %s: not a meta/ file this store "
+		    "knows (meta/schema, meta/router)", path);
+	entry = strncmp(p, "conflicts/", 10) == 0 ? p + 10 : p;
+	if ((tab = store_table_by_path(entry)) == NULL)
+		return store_err(STORE_EREFUSED, "store: %s: not a table path (only meta/, "
+		    "arp/, nat/ and conflicts/ are)", path);
+	if (store_entry_decode(&e, entry, text, len, NULL, 0) < 0) {
+		snprintf(why, sizeof(why), "%s", store_strerror());
+		return store_err(STORE_EREFUSED, "store: %s: does not decode (%s)", path, why);
+	}
+	if (store_entry_path(canon, sizeof(canon), &e) < 0 || strcmp(canon, entry) != 0)
+		return store_err(STORE_EREFUSED, "store: %s: not the canonical path of its "
+		    "entry (%s)", path, canon);
+	return 0;
 }

@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "schema.h"
 
 /* A bounded writer that counts what it could not write, as snprintf. */
 struct fbuf {

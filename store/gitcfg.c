@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "repo.h"
 
 int
 store_git_locate(char **gitdir, char **workdir, const char *path, bool search)

@@ -39,8 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "odb_impl.h"
+#include "repo.h"
 
 #define GRAPH_NONE	0x70000000u	/* no parent */
 #define GRAPH_EXTRA	0x80000000u	/* second parent: index into EDGE */

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "writer.h"
 
 struct mctx {
 	struct store	*st;
@@ -56,7 +56,7 @@ subtree(struct tview **out, struct tview *tv, struct mctx *m, const struct tent 
 	*out = NULL;
 	if (!is_tree(e))
 		return 0;
-	if ((error = store_tview_load(tv, m->st, &e->id)) < 0)
+	if ((error = store_tview_load(tv, m->st->odb, &e->id)) < 0)
 		return error;
 	*out = tv;
 	return 0;
@@ -219,10 +219,10 @@ both_changed(struct mctx *m, const char *path, const struct tent *b,
 
 	if (tab == NULL)
 		return 0;		/* meta/, conflicts/: ours stands */
-	if ((error = store_read_entry(&eo, m->st, &o->id, path)) < 0 ||
-	    (error = store_read_entry(&et, m->st, &t->id, path)) < 0)
+	if ((error = store_read_entry(&eo, m->st->odb, &o->id, path)) < 0 ||
+	    (error = store_read_entry(&et, m->st->odb, &t->id, path)) < 0)
 		return error;
-	if (b != NULL && (error = store_read_entry(&eb, m->st, &b->id, path)) < 0)
+	if (b != NULL && (error = store_read_entry(&eb, m->st->odb, &b->id, path)) < 0)
 		return error;
 	win = entry_pick(tab, b ? &eb : NULL, &eo, &et, &clash);
 	if (win == 1 && store_edits_add(m->out, path, GIT_FILEMODE_BLOB, &t->id) == NULL)
@@ -401,7 +401,7 @@ check_unique(struct mctx *m, const struct store_table *tab, const struct tview *
 		n++;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((error = store_read_entry(&c[i].e, m->st, c[i].id, c[i].path)) < 0)
+		if ((error = store_read_entry(&c[i].e, m->st->odb, c[i].id, c[i].path)) < 0)
 			goto done;
 		c[i].u = tab->unique(&c[i].e);
 		c[i].rank = tab->rank(&c[i].e);
@@ -438,9 +438,9 @@ store_merge_edits(struct store_edits *out, struct store *st, const git_oid *base
 	struct tview b = { 0 }, o = { 0 }, t = { 0 };
 	int error;
 
-	if ((base && (error = store_tview_load(&b, st, base)) < 0) ||
-	    (error = store_tview_load(&o, st, ours)) < 0 ||
-	    (error = store_tview_load(&t, st, theirs)) < 0)
+	if ((base && (error = store_tview_load(&b, st->odb, base)) < 0) ||
+	    (error = store_tview_load(&o, st->odb, ours)) < 0 ||
+	    (error = store_tview_load(&t, st->odb, theirs)) < 0)
 		goto done;
 	if ((error = merge_dir(&m, "", base ? &b : NULL, &o, &t)) < 0)
 		goto done;
@@ -456,70 +456,6 @@ done:
 }
 
 /* --- untrusted input --- */
-
-/*
- * Whether the file at path with mode and bytes text[0..len) may be in a
- * store's tree: see store_check_file() in internal.h.
- */
-int
-store_check_file(const char *path, unsigned mode, const char *text, size_t len)
-{
-	char canon[STORE_PATH_MAX], why[256];
-	const char *p = path, *entry;
-	const struct store_table *tab;
-	struct store_entry e;
-
-	for (const char *c = path; ; ) {
-		const char *slash = strchr(c, '/');
-		size_t n = slash ? (size_t)(slash - c) : strlen(c);
-
-		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-			return store_err(STORE_EREFUSED, "store: %s: '.', '..' or an empty "
-			    "name in a path", path);
-		if (slash == NULL)
-			break;
-		c = slash + 1;
-	}
-	if (mode != GIT_FILEMODE_BLOB)
-		return store_err(STORE_EREFUSED, "store: %s: mode %06o is not a regular "
-		    "file (100644)%s", path, mode, mode == GIT_FILEMODE_LINK ? ": a symlink" :
-		    mode == GIT_FILEMODE_COMMIT ? ": a gitlink" :
-		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? ": an executable" : "");
-	if (strcmp(path, "meta/schema") == 0) {
-		size_t n = len;
-
-		if (len == strlen(STORE_SCHEMA) + 1 &&
-		    memcmp(text, STORE_SCHEMA "\n", len) == 0)
-			return 0;
-		while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-			n--;
-		return store_err(STORE_EREFUSED, "store: meta/schema: '%.*s' is not this "
-		    "store's schema '%s'", n > 60 ? 60 : (int)n, text, STORE_SCHEMA);
-	}
-	if (strcmp(path, "meta/router") == 0) {
-		/* "id <router id>\n" then the router's own lines; text only. */
-		if (len < 4 || len > 65536 || memcmp(text, "id ", 3) != 0 ||
-		    text[len - 1] != '\n' || memchr(text, '\0', len) != NULL)
-			return store_err(STORE_EREFUSED, "store: meta/router: not an "
-			    "'id <router>' text");
-		return 0;
-	}
-	if (strncmp(path, "meta/", 5) == 0)
-		return store_err(STORE_EREFUSED, "store: %s: not a meta/ file this store "
-		    "knows (meta/schema, meta/router)", path);
-	entry = strncmp(p, "conflicts/", 10) == 0 ? p + 10 : p;
-	if ((tab = store_table_by_path(entry)) == NULL)
-		return store_err(STORE_EREFUSED, "store: %s: not a table path (only meta/, "
-		    "arp/, nat/ and conflicts/ are)", path);
-	if (store_entry_decode(&e, entry, text, len, NULL, 0) < 0) {
-		snprintf(why, sizeof(why), "%s", store_strerror());
-		return store_err(STORE_EREFUSED, "store: %s: does not decode (%s)", path, why);
-	}
-	if (store_entry_path(canon, sizeof(canon), &e) < 0 || strcmp(canon, entry) != 0)
-		return store_err(STORE_EREFUSED, "store: %s: not the canonical path of its "
-		    "entry (%s)", path, canon);
-	return 0;
-}
 
 static int
 check_leaf(struct mctx *m, const char *path, const struct tent *base,
@@ -563,11 +499,11 @@ store_merge_check(struct store *st, const git_oid *base, const git_oid *theirs)
 	const struct tent *e;
 	int error;
 
-	if ((base && (error = store_tview_load(&b, st, base)) < 0) ||
-	    (error = store_tview_load(&t, st, theirs)) < 0)
+	if ((base && (error = store_tview_load(&b, st->odb, base)) < 0) ||
+	    (error = store_tview_load(&t, st->odb, theirs)) < 0)
 		goto done;
 	if ((e = store_tview_find(&t, "meta", 4)) == NULL || !e->tree ||
-	    (error = store_tview_load(&meta, st, &e->id)) < 0 ||
+	    (error = store_tview_load(&meta, st->odb, &e->id)) < 0 ||
 	    store_tview_find(&meta, "schema", 6) == NULL) {
 		error = error < 0 ? error : store_err(STORE_EREFUSED,
 		    "store: meta/schema: missing on the other side");
@@ -592,8 +528,8 @@ store_diff_edits(struct store_edits *out, struct store *st, const git_oid *a,
 	struct tview ta = { 0 }, tb = { 0 };
 	int error;
 
-	if ((a && (error = store_tview_load(&ta, st, a)) < 0) ||
-	    (error = store_tview_load(&tb, st, b)) < 0)
+	if ((a && (error = store_tview_load(&ta, st->odb, a)) < 0) ||
+	    (error = store_tview_load(&tb, st->odb, b)) < 0)
 		goto done;
 	error = diff2(&m, "", a ? &ta : NULL, &tb, take_theirs);
 done:

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "schema.h"
 
 static const char *const filter_names[] = {
 	[NAT_FILTER_ADDRESS_PORT] = "address-port",

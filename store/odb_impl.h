@@ -7,7 +7,7 @@
 #ifndef STORE_ODB_IMPL_H
 #define STORE_ODB_IMPL_H
 
-#include "internal.h"
+#include "objects.h"
 
 struct recorder;
 struct packwrap;

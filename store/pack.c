@@ -1182,3 +1182,40 @@ store_oidv_push(git_oid **v, size_t *n, size_t *cap, const git_oid *id)
 	git_oid_cpy(&(*v)[(*n)++], id);
 	return 0;
 }
+
+/* Replace $GIT_DIR/shallow with v[0..n), durably (n == 0: remove it). */
+int
+store_shallow_write(const char *gitdir, const git_oid *v, size_t n)
+{
+	char path[4400], tmp[4400];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/shallow", gitdir);
+	if (n == 0)
+		return unlink(path) == 0 || errno == ENOENT ? 0 :
+		    store_err(STORE_EIO, "store: %s: %s", path, strerror(errno));
+	snprintf(tmp, sizeof(tmp), "%s/shallow.gitnet.XXXXXX", gitdir);
+	if ((fd = mkstemp(tmp)) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return store_err(STORE_EIO, "store: %s: %s", tmp, strerror(errno));
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", git_oid_tostr_s(&v[i]));
+	if (fflush(f) != 0 || fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
+		int e = errno;
+
+		fclose(f);
+		unlink(tmp);
+		return store_err(STORE_EIO, "store: %s: %s", tmp, strerror(e));
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return store_err(STORE_EIO, "store: %s: %s", path, strerror(e));
+	}
+	return store_fsync_dir(gitdir);
+}

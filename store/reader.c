@@ -21,63 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "repo.h"
 
 #define PRIMARY	"refs/heads/primary"
-
-bool
-store_oid_equal(const struct store_oid *a, const struct store_oid *b)
-{
-	return memcmp(a->id, b->id, STORE_OID_RAWSZ) == 0;
-}
-
-bool
-store_oid_is_zero(const struct store_oid *a)
-{
-	static const struct store_oid zero;
-
-	return store_oid_equal(a, &zero);
-}
-
-char *
-store_oid_fmt(char buf[STORE_OID_HEXSZ + 1], const struct store_oid *id)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < STORE_OID_RAWSZ; i++) {
-		buf[2 * i] = hex[id->id[i] >> 4];
-		buf[2 * i + 1] = hex[id->id[i] & 0xf];
-	}
-	buf[STORE_OID_HEXSZ] = '\0';
-	return buf;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-store_oid_parse(struct store_oid *out, const char *hex)
-{
-	if (strlen(hex) != STORE_OID_HEXSZ)
-		return store_err(STORE_EINVAL, "store: '%s' is not a 40-digit object id", hex);
-	for (size_t i = 0; i < STORE_OID_RAWSZ; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return store_err(STORE_EINVAL, "store: '%s' is not a 40-digit object id", hex);
-		out->id[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
 
 struct store_reader *
 store_reader_of(struct store *st)
@@ -416,7 +362,7 @@ entry_at(struct tent *out, struct store *st, const git_oid *root, const char *pa
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
 		const struct tent *te;
 
-		if ((error = store_tview_load(&tv, st, &cur)) < 0)
+		if ((error = store_tview_load(&tv, st->odb, &cur)) < 0)
 			return error;
 		te = store_tview_find(&tv, p, n);
 		if (te == NULL || (slash != NULL && !te->tree)) {
@@ -522,7 +468,7 @@ store_list(struct store_reader *r, const struct store_oid *commit, const char *d
 			return 1;
 		git_oid_cpy(&root, &te.id);
 	}
-	if ((error = store_tview_load(&tv, st, &root)) < 0)
+	if ((error = store_tview_load(&tv, st->odb, &root)) < 0)
 		return error;
 	for (size_t i = 0; i < tv.n && error == 0; i++)
 		error = fn(ctx, tv.e[i].name, (unsigned)tv.e[i].mode);
@@ -602,7 +548,7 @@ walk_tree(struct twalk *w, const git_oid *id, char *path, size_t len)
 	struct tview tv;
 	int error;
 
-	if ((error = store_tview_load(&tv, w->st, id)) < 0) {
+	if ((error = store_tview_load(&tv, w->st->odb, id)) < 0) {
 		char why[256];
 
 		snprintf(why, sizeof(why), "%s", store_strerror());
@@ -652,7 +598,7 @@ walk_tables(struct twalk *w, const struct store_oid *commit, unsigned tables)
 	int error;
 
 	if ((error = commit_tree(&tree, w->st, commit)) < 0 ||
-	    (error = store_tview_load(&root, w->st, &tree)) < 0)
+	    (error = store_tview_load(&root, w->st->odb, &tree)) < 0)
 		return error;
 	for (size_t i = 0; i < store_ntables && error == 0; i++) {
 		const char *name = store_tables[i]->name;
@@ -762,9 +708,9 @@ diff_trees(struct dwalk *d, char *path, size_t len, const git_oid *a, const git_
 	size_t i = 0, j = 0;
 	int error;
 
-	if (a && (error = store_tview_load(&ta, d->st, a)) < 0)
+	if (a && (error = store_tview_load(&ta, d->st->odb, a)) < 0)
 		return error;
-	if (b && (error = store_tview_load(&tb, d->st, b)) < 0) {
+	if (b && (error = store_tview_load(&tb, d->st->odb, b)) < 0) {
 		store_tview_free(&ta);
 		return error;
 	}
@@ -877,12 +823,15 @@ store_diff(struct store_reader *r, const struct store_oid *a, const struct store
 static int
 path_id(git_oid *out, struct store *st, const git_oid *tree, const char *path)
 {
-	struct store_pcache *pc = st->pcache;
+	struct store_pcache *pc;
 	struct tent te;
 	unsigned i;
 	int rc;
 
-	for (i = 0; i < STORE_PCACHE; i++)
+	if (st->pcache == NULL)		/* none (out of memory): no cache */
+		st->pcache = calloc(STORE_PCACHE, sizeof(*st->pcache));
+	pc = st->pcache;
+	for (i = 0; pc != NULL && i < STORE_PCACHE; i++)
 		if (pc[i].used && git_oid_equal(&pc[i].tree, tree) &&
 		    strcmp(pc[i].path, path) == 0) {
 			git_oid_cpy(out, &pc[i].id);
@@ -892,7 +841,7 @@ path_id(git_oid *out, struct store *st, const git_oid *tree, const char *path)
 		return rc;
 	if (rc == 0)
 		git_oid_cpy(out, &te.id);
-	if (strlen(path) < sizeof(pc[0].path)) {
+	if (pc != NULL && strlen(path) < sizeof(pc[0].path)) {
 		i = st->pcache_next++ % STORE_PCACHE;
 		git_oid_cpy(&pc[i].tree, tree);
 		git_oid_cpy(&pc[i].id, rc == 0 ? out : tree);

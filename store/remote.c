@@ -57,7 +57,7 @@
 
 #include <git2/sys/odb_backend.h>
 
-#include "internal.h"
+#include "repo.h"
 
 /* --- the shallow shim --- */
 

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "repo.h"
 
 #define PRIMARY	"refs/heads/primary"
 
@@ -158,17 +158,6 @@ dir_empty(const char *path)
 	return empty;
 }
 
-void
-store_router_text(struct sbuf *b, const struct store *st)
-{
-	store_sbuf_printf(b, "id %s\n", st->router_id);
-	if (st->router_info != NULL && st->router_info[0] != '\0') {
-		store_sbuf_puts(b, st->router_info);
-		if (st->router_info[strlen(st->router_info) - 1] != '\n')
-			store_sbuf_puts(b, "\n");
-	}
-}
-
 /*
  * Commit edits es on primary's head (none: a root commit) and flush:
  * the store's own bookkeeping commits, outside the journal.
@@ -183,7 +172,7 @@ commit_meta(struct store *st, struct store_edits *es, const char *msg)
 	/* A branch started from a base has a head before it is on disk. */
 	bool root = git_oid_is_zero(&st->head);
 
-	if ((error = store_tree_apply(&tree, st, root ? NULL : &st->head_tree, es)) < 0 ||
+	if ((error = store_tree_apply(&tree, st->odb, root ? NULL : &st->head_tree, es)) < 0 ||
 	    (error = store_commit_tree(&id, st, &tree, parents, root ? 0 : 1,
 	    msg, (uint64_t)time(NULL) * 1000000)) < 0)
 		return error;
@@ -242,10 +231,10 @@ update_router(struct store *st)
 		error = store_gerr(error, "store: meta/router");
 		goto done;
 	}
-	if ((error = store_tview_load(&root, st, &st->head_tree)) < 0)
+	if ((error = store_tview_load(&root, st->odb, &st->head_tree)) < 0)
 		goto done;
 	if ((m = store_tview_find(&root, "meta", 4)) != NULL && m->tree) {
-		if ((error = store_tview_load(&meta, st, &m->id)) < 0)
+		if ((error = store_tview_load(&meta, st->odb, &m->id)) < 0)
 			goto done;
 		r = store_tview_find(&meta, "router", 6);
 	}
@@ -405,6 +394,7 @@ store_alloc(const char *path, const struct store_opts *o)
 	st->rd.st = st;
 	st->o = *o;
 	st->lockfd = -1;
+	st->head_moved = store_head_moved;
 	snprintf(st->ref, sizeof(st->ref), "%s", PRIMARY);
 	snprintf(st->tick_prefix, sizeof(st->tick_prefix), "expire_");
 	st->path = strdup(path);
@@ -651,6 +641,7 @@ store_free(struct store *st)
 	store_tick_free(st);
 	free(st->j);
 	free(st->newrefs);
+	free(st->pcache);
 	free(st->path);
 	free(st->router_id);
 	free(st->router_info);
@@ -681,156 +672,6 @@ store_close(struct store *st)
 done:
 	store_free(st);
 	return error < 0 ? error : 0;
-}
-
-int
-store_queue_ref(struct store *st, const char *name, const git_oid *id)
-{
-	struct store_ref *v = realloc(st->newrefs, (st->nnewrefs + 1) * sizeof(*v));
-
-	if (v == NULL)
-		return store_err(-1, "store: out of memory");
-	st->newrefs = v;
-	snprintf(v[st->nnewrefs].name, sizeof(v->name), "%s", name);
-	git_oid_cpy(&v[st->nnewrefs].id, id);
-	st->nnewrefs++;
-	return 0;
-}
-
-struct xref {
-	char		name[STORE_REF_MAX + 40];
-	uint64_t	t;
-};
-
-static int
-xref_cmp(const void *a, const void *b)
-{
-	const struct xref *x = a, *y = b;
-
-	return x->t < y->t ? -1 : x->t > y->t;
-}
-
-/* Keep the newest keep_expire expire_<unix.usec> branches. */
-static int
-prune_expire(struct store *st)
-{
-	git_reference_iterator *it;
-	git_reference *r;
-	struct xref *v = NULL;
-	size_t n = 0, cap = 0;
-	int error;
-
-	char glob[STORE_REF_MAX + 16];
-	size_t plen;
-
-	snprintf(glob, sizeof(glob), "refs/heads/%s*", st->tick_prefix);
-	plen = strlen(glob) - 1;
-	if ((error = git_reference_iterator_glob_new(&it, st->repo, glob)) < 0)
-		return store_gerr(error, "store: listing expiry branches");
-	while (git_reference_next(&r, it) == 0) {
-		const char *nm = git_reference_name(r);
-		unsigned long long s = 0, us = 0;
-
-		if (n == cap) {
-			struct xref *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (nv == NULL) {
-				git_reference_free(r);
-				break;
-			}
-			v = nv;
-		}
-		if (strlen(nm) < sizeof(v->name) && strlen(nm) > plen &&
-		    sscanf(nm + plen, "%llu.%llu", &s, &us) == 2) {
-			snprintf(v[n].name, sizeof(v->name), "%s", nm);
-			v[n++].t = s * 1000000 + us;
-		}
-		git_reference_free(r);
-	}
-	git_reference_iterator_free(it);
-	if (n > st->o.keep_expire) {
-		qsort(v, n, sizeof(*v), xref_cmp);
-		for (size_t i = 0; i + st->o.keep_expire < n; i++)
-			if (git_reference_lookup(&r, st->repo, v[i].name) == 0) {
-				git_reference_delete(r);
-				git_reference_free(r);
-			}
-	}
-	free(v);
-	return 0;
-}
-
-/*
- * The flush: the objects as one pack, then the refs through
- * store_ref_update(), the one durable path transactions take too.
- */
-int
-store_flush(struct store *st)
-{
-	struct store_refup u;
-	int error;
-
-	if (git_oid_equal(&st->head, &st->durable) && st->nnewrefs == 0)
-		return 0;
-	if (store_odb_pending(st->odb) > 0) {
-		/* The trees the next commits edit: primary's, and a pending tick's. */
-		const git_oid *live[2] = { &st->head_tree, &st->tick_tree };
-
-		if ((error = store_odb_flush(st->odb, live, st->tick_pending ? 2 : 1)) < 0)
-			return error;
-		st->npacks++;
-	}
-	/* Objects are durable: now the refs may name them. */
-	memset(&u, 0, sizeof(u));
-	u.has_new = true;
-	for (size_t i = 0; i < st->nnewrefs; i++) {
-		snprintf(u.name, sizeof(u.name), "%s", st->newrefs[i].name);
-		git_oid_cpy(&u.new_, &st->newrefs[i].id);
-		u.force = true;
-		if ((error = store_ref_update(st, &u, "gitnet: tick")) < 0)
-			return error;
-		st->prune_expire = true;
-	}
-	st->nnewrefs = 0;
-	if (!git_oid_equal(&st->head, &st->durable) || !st->have_durable) {
-		snprintf(u.name, sizeof(u.name), "%s", st->ref);
-		git_oid_cpy(&u.new_, &st->head);
-		u.force = false;
-		u.has_old = st->have_durable;
-		git_oid_cpy(&u.old, &st->durable);
-		if ((error = store_ref_update(st, &u, st->have_durable ? "gitnet: commit" :
-		    "gitnet: create")) < 0)
-			return error;
-	}
-	if (st->prune_expire) {
-		st->prune_expire = false;
-		if ((error = prune_expire(st)) < 0)
-			return error;
-	}
-	return store_packs_maintain(st);
-}
-
-int
-store_packs_maintain(struct store *st)
-{
-	int error;
-
-	/*
-	 * Packs are merged in the background; a flush waits for a merge only
-	 * when the packs made meanwhile reach twice the bound.
-	 */
-	if ((error = store_odb_merge_poll(st->odb, st->npacks >= 2 * st->o.max_packs)) < 0)
-		return error;
-	if (error == 1)
-		st->npacks = store_odb_pack_count(st->odb);
-	if (!store_odb_merging(st->odb) && store_odb_compact_due(st->odb, st->o.compact_s)) {
-		if ((error = store_odb_merge_start(st->odb, st->o.max_packs, true)) < 0)
-			return error;
-	} else if (st->npacks > st->o.max_packs &&
-	    (error = store_odb_merge_start(st->odb, st->o.max_packs, false)) < 0) {
-		return error;
-	}
-	return 0;
 }
 
 int

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "writer.h"
 
 void
 store_merge_message(struct sbuf *msg, const char *subject, int conflicts,
@@ -62,7 +62,7 @@ store_merge_into_head(struct store *st, const git_oid *theirs_commit,
 		error = conflicts;
 		goto done;
 	}
-	if ((error = store_tree_apply(&tree, st, &st->head_tree, &es)) < 0)
+	if ((error = store_tree_apply(&tree, st->odb, &st->head_tree, &es)) < 0)
 		goto done;
 	store_merge_message(&msg, subject, conflicts, &conf, trailer);
 	if (msg.oom) {
@@ -237,7 +237,7 @@ path_entry(struct tent *out, bool *found, struct store *st, const git_oid *root,
 		const struct tent *e;
 		struct tview tv;
 
-		if ((error = store_tview_load(&tv, st, &id)) < 0)
+		if ((error = store_tview_load(&tv, st->odb, &id)) < 0)
 			return error;
 		e = store_tview_find(&tv, p, len);
 		if (e != NULL && slash == NULL) {
@@ -285,7 +285,7 @@ tick_merge_fast(struct store *st, const char *msg, uint64_t now_us)
 		if (store_edits_add(&es, path, 0, NULL) == NULL)
 			error = -1;
 	}
-	if (error < 0 || (error = store_tree_apply(&tree, st, &st->head_tree, &es)) < 0 ||
+	if (error < 0 || (error = store_tree_apply(&tree, st->odb, &st->head_tree, &es)) < 0 ||
 	    (error = store_commit_tree(&id, st, &tree, parents, 2, msg, now_us)) < 0)
 		goto done;
 	if (git_oid_equal(&st->head, &st->durable))
@@ -345,7 +345,7 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 		na += e.table == EV_TABLE_ARP;
 		nn += e.table == EV_TABLE_NAT;
 	}
-	if ((error = store_tree_apply(&tree, st, &st->head_tree, &es)) < 0)
+	if ((error = store_tree_apply(&tree, st->odb, &st->head_tree, &es)) < 0)
 		goto done;
 
 	/* "tick: age out 1 arp entry", "tick: age out 3 arp, 17 nat entries" */

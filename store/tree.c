@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "trees.h"
 
 struct store_edit *
 store_edits_add(struct store_edits *es, const char *path, git_filemode_t mode,
@@ -76,20 +76,6 @@ comp_len(const struct store_edit *e, size_t off)
 	return slash ? (size_t)(slash - s) : strlen(s);
 }
 
-int
-store_name_cmp(const char *a, size_t al, bool at, const char *b, size_t bl, bool bt)
-{
-	size_t n = al < bl ? al : bl;
-	int c = memcmp(a, b, n);
-	unsigned ca, cb;
-
-	if (c != 0)
-		return c;
-	ca = al > n ? (unsigned char)a[n] : at ? '/' : 0;
-	cb = bl > n ? (unsigned char)b[n] : bt ? '/' : 0;
-	return (int)ca - (int)cb;
-}
-
 /*
  * A parsed tree, read without libgit2's object layer: a tree pending in the
  * recorder or kept in the tree cache is used in place (no copy, no second
@@ -105,7 +91,7 @@ store_tview_free(struct tview *tv)
 }
 
 int
-store_tview_load(struct tview *tv, struct store *st, const git_oid *id)
+store_tview_load(struct tview *tv, struct store_odb *odb, const git_oid *id)
 {
 	const char *p, *end;
 	const void *data;
@@ -115,7 +101,7 @@ store_tview_load(struct tview *tv, struct store *st, const git_oid *id)
 	int error;
 
 	memset(tv, 0, sizeof(*tv));
-	if ((error = store_odb_get(st->odb, id, &type, &data, &len, &tv->obj)) < 0)
+	if ((error = store_odb_get(odb, id, &type, &data, &len, &tv->obj)) < 0)
 		return store_gerr(error, "store: tree %s", git_oid_tostr(hex, sizeof(hex), id));
 	if (type != GIT_OBJECT_TREE) {
 		store_tview_free(tv);
@@ -293,7 +279,7 @@ tb_new(struct tbuild *tb, git_filemode_t mode, const char *name, size_t nlen,
  * (then nothing is written).
  */
 static int
-apply_level(git_oid *out, bool *empty, struct store *st, const struct tview *base,
+apply_level(git_oid *out, bool *empty, struct store_odb *odb, const struct tview *base,
     const struct store_edit *v, size_t n, size_t off)
 {
 	struct group *g;
@@ -324,9 +310,9 @@ apply_level(git_oid *out, bool *empty, struct store *st, const struct tview *bas
 			bool sub_empty;
 
 			if (te != NULL && te->tree &&
-			    (error = store_tview_load(&sub, st, &te->id)) < 0)
+			    (error = store_tview_load(&sub, odb, &te->id)) < 0)
 				goto done;
-			error = apply_level(&gr->id, &sub_empty, st, te && te->tree ? &sub : NULL,
+			error = apply_level(&gr->id, &sub_empty, odb, te && te->tree ? &sub : NULL,
 			    v + i, j - i, off + cl + 1);
 			store_tview_free(&sub);
 			if (error < 0)
@@ -349,7 +335,7 @@ apply_level(git_oid *out, bool *empty, struct store *st, const struct tview *bas
 	tb.base = base ? base->data : NULL;
 	/* The base's size plus the edited names: one allocation, mostly. */
 	store_sbuf_reserve(&tb.b, (base ? base->len : 0) + ng * 40);
-	tb.delta = base != NULL && store_odb_delta_ok(st->odb, &base->id);
+	tb.delta = base != NULL && store_odb_delta_ok(odb, &base->id);
 	for (i = 0, k = 0; i < nb || k < ng; ) {
 		const struct tent *te = i < nb ? &base->e[i] : NULL;
 
@@ -381,7 +367,7 @@ apply_level(git_oid *out, bool *empty, struct store *st, const struct tview *bas
 	}
 	*empty = count == 0;
 	if (!*empty) {
-		error = store_odb_put_owned(out, st->odb, GIT_OBJECT_TREE, tb.b.p, tb.b.len,
+		error = store_odb_put_owned(out, odb, GIT_OBJECT_TREE, tb.b.p, tb.b.len,
 		    tb.delta ? &base->id : NULL, tb.delta ? tb.r : NULL, tb.nr);
 		tb.b.p = NULL;		/* the odb's now */
 	}
@@ -393,7 +379,7 @@ done:
 }
 
 int
-store_tree_apply(git_oid *out, struct store *st, const git_oid *base,
+store_tree_apply(git_oid *out, struct store_odb *odb, const git_oid *base,
     struct store_edits *es)
 {
 	struct tview root = { 0 };
@@ -427,12 +413,12 @@ store_tree_apply(git_oid *out, struct store *st, const git_oid *base,
 		es->cap = es->n;
 		es->n = n;
 	}
-	if (base != NULL && (error = store_tview_load(&root, st, base)) < 0)
+	if (base != NULL && (error = store_tview_load(&root, odb, base)) < 0)
 		return error;
-	error = n == 0 ? 0 : apply_level(out, &empty, st, base ? &root : NULL, es->v,
+	error = n == 0 ? 0 : apply_level(out, &empty, odb, base ? &root : NULL, es->v,
 	    es->n, 0);
 	store_tview_free(&root);
 	if (error == 0 && (n == 0 || empty))	/* the root stays, even empty */
-		error = store_odb_put(out, st->odb, GIT_OBJECT_TREE, "", 0);
+		error = store_odb_put(out, odb, GIT_OBJECT_TREE, "", 0);
 	return error;
 }

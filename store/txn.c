@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "writer.h"
 
 #define PRIMARY	"refs/heads/primary"
 
@@ -40,9 +40,9 @@ struct store_txn {
 
 /* --- the ref path --- */
 
-/* Primary moved on disk to id: bring the writer's head along. */
-static int
-primary_moved(struct store *st, const git_oid *id)
+/* Primary moved on disk to id: bring the writer's head along (st->head_moved). */
+int
+store_head_moved(struct store *st, const git_oid *id)
 {
 	struct store_edits es = { 0 };
 	git_commit *c = NULL;
@@ -68,40 +68,6 @@ primary_moved(struct store *st, const git_oid *id)
 done:
 	store_edits_free(&es);
 	return error;
-}
-
-int
-store_ref_update(struct store *st, const struct store_refup *u, const char *log)
-{
-	git_reference *ref = NULL;
-	bool primary = strcmp(u->name, st->ref) == 0;
-	int error;
-
-	if (u->has_new && u->force)
-		error = git_reference_create(&ref, st->repo, u->name, &u->new_, 1, log);
-	else if (u->has_new && u->has_old)
-		error = git_reference_create_matching(&ref, st->repo, u->name, &u->new_, 1,
-		    &u->old, log);
-	else if (u->has_new)
-		error = git_reference_create(&ref, st->repo, u->name, &u->new_, 0, log);
-	else if ((error = git_reference_lookup(&ref, st->repo, u->name)) == 0) {
-		/* libgit2 deletes only if the ref still holds what was looked up. */
-		if (u->has_old && (git_reference_type(ref) != GIT_REFERENCE_DIRECT ||
-		    !git_oid_equal(git_reference_target(ref), &u->old)))
-			error = GIT_EMODIFIED;
-		else
-			error = git_reference_delete(ref);
-	}
-	git_reference_free(ref);
-	if (error == GIT_ENOTFOUND && u->has_old)
-		error = GIT_EMODIFIED;		/* gone: it moved */
-	if (error < 0) {
-		if (primary)
-			return store_gerr(error, "store: %s: moving primary", st->path);
-		return store_gerr(error, "store: %s %s", u->has_new ? "moving" : "deleting",
-		    u->name);
-	}
-	return primary && u->has_new ? primary_moved(st, &u->new_) : 0;
 }
 
 /* Whether u can apply now: the ref holds old (or is absent, as asked). */
@@ -265,7 +231,7 @@ txn_has(struct store_txn *t, const char *path)
 		struct tview tv;
 		bool found, tree;
 
-		if ((error = store_tview_load(&tv, t->st, &cur)) < 0)
+		if ((error = store_tview_load(&tv, t->st->odb, &cur)) < 0)
 			return error;
 		e = store_tview_find(&tv, p, n);
 		found = e != NULL;
@@ -325,7 +291,7 @@ store_txn_make_commit(struct store_oid *out, struct store_txn *t,
 	if (msg == NULL || (author == NULL) != (committer == NULL))
 		return store_err(STORE_EINVAL, "store: commit: a message, and author and "
 		    "committer both or neither");
-	if ((error = store_tree_apply(&tree, st, t->have_tree ? &t->tree : NULL, &t->es)) < 0)
+	if ((error = store_tree_apply(&tree, st->odb, t->have_tree ? &t->tree : NULL, &t->es)) < 0)
 		return error;
 	if (author == NULL) {
 		if ((pv = malloc((nparent ? nparent : 1) * sizeof(*pv))) == NULL)

@@ -120,7 +120,7 @@ codec_encode__nat_exact_text_remotes_sorted(void **state)
 /*
  * Issue 17 item 10: a mapping's blob lists as many remotes as an event names
  * (STORE_NAT_REMOTES, 16), and the longest such entry still fits the store's
- * value buffer (1024 bytes, store/internal.h) and decodes back whole.
+ * value buffer (1024 bytes, STORE_VALUE_MAX in store/schema.h) and decodes back whole.
  */
 static void
 codec_decode__nat_round_trips_every_remote(void **state)

@@ -254,7 +254,7 @@ generic_tree(git_oid *out, struct store *st)
 	    &st->tick_tree, &msg);
 	if (conflicts < 0)
 		fail_msg("store_merge_edits: %s", store_strerror());
-	assert_int_equal(store_tree_apply(out, st, &st->head_tree, &es), 0);
+	assert_int_equal(store_tree_apply(out, st->odb, &st->head_tree, &es), 0);
 	store_edits_free(&es);
 	store_sbuf_free(&msg);
 	return conflicts;
@@ -627,7 +627,7 @@ unnoted_commit(struct store *st, const struct store_entry *e, uint64_t now)
 	assert_int_equal(store_odb_put(&blob, st->odb, GIT_OBJECT_BLOB, text(*e),
 	    strlen(text(*e))), 0);
 	assert_non_null(store_edits_add(&es, path, GIT_FILEMODE_BLOB, &blob));
-	assert_int_equal(store_tree_apply(&tree, st, &st->head_tree, &es), 0);
+	assert_int_equal(store_tree_apply(&tree, st->odb, &st->head_tree, &es), 0);
 	assert_int_equal(store_commit_tree(&id, st, &tree, parents, 1, "meta\n", now), 0);
 	git_oid_cpy(&st->head, &id);
 	git_oid_cpy(&st->head_tree, &tree);
