@@ -178,7 +178,7 @@ test: need-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) fuzz-seeds
 	@tests/run-tests $(UNIT_BINS) -- $(FUZZ_BINS) -- $(sort $(wildcard tests/netns/test_*.sh)) \
 		$(sort $(wildcard tests/tools/test_*.sh)) $(sort $(wildcard tests/guest/test_*.sh)) \
-		$(sort $(wildcard tests/pkg/test_*.sh)) tests/spdx-check.sh
+		$(sort $(wildcard tests/pkg/test_*.sh)) tests/spdx-check.sh tests/layers-check.sh
 
 unit: $(UNIT_BINS)
 	@tests/run-tests $(UNIT_BINS) -- --
