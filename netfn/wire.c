@@ -397,8 +397,8 @@ ipv4_pton(const char *s, uint32_t *out)
 	return 0;
 }
 
-static int
-hex_value(char c)
+int
+hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -424,7 +424,7 @@ mac_pton(const char *s, uint8_t mac[ETH_ALEN])
 		if (i > 0 && *s++ != ':')
 			return -1;
 		/* Short-circuit: s[1] is read only when s[0] was a digit. */
-		if ((hi = hex_value(s[0])) < 0 || (lo = hex_value(s[1])) < 0)
+		if ((hi = hex_digit(s[0])) < 0 || (lo = hex_digit(s[1])) < 0)
 			return -1;
 		m[i] = (uint8_t)(hi << 4 | lo);
 		s += 2;

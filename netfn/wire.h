@@ -281,6 +281,8 @@ char *mac_ntop(const uint8_t mac[ETH_ALEN], char buf[18]);
 int ipv4_pton(const char *s, uint32_t *out);
 /* Parse "aa:bb:cc:dd:ee:ff": 0 or -1. */
 int mac_pton(const char *s, uint8_t mac[ETH_ALEN]);
+/* The value of one hex digit, either case, or -1. */
+int hex_digit(char c);
 /*
  * The protocols gitnet translates by name, as conntrack, paths and
  * commit messages write them: "tcp", "udp", "icmp"; NULL for any other

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netfn/wire.h"
+
 #include "objects.h"
 
 static __thread char errbuf[512];
@@ -148,25 +150,13 @@ store_oid_fmt(char buf[STORE_OID_HEXSZ + 1], const struct store_oid *id)
 	return buf;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 store_oid_parse(struct store_oid *out, const char *hex)
 {
 	if (strlen(hex) != STORE_OID_HEXSZ)
 		return store_err(STORE_EINVAL, "store: '%s' is not a 40-digit object id", hex);
 	for (size_t i = 0; i < STORE_OID_RAWSZ; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return store_err(STORE_EINVAL, "store: '%s' is not a 40-digit object id", hex);
