@@ -235,6 +235,16 @@ waitfor "config: saved in $SAVED" && grep -qx "gitnet.forward=udp:5353=192.168.1
 	ok "restart: a live change in the new domain is applied over the saved configuration and saved" ||
 	nok "restart: a live change in the new domain is saved" "$(tail -4 "$TMP/w.out")" "$(grep -v '^#' "$SAVED" | tr '\n' ' ')"
 kill $WATCH_PID; wait $WATCH_PID 2>/dev/null; WATCH_PID=
+# A key removed from xenstore falls back to the layer under it.
+"$INIT" --xenstore-watch --cmdline "gitnet.icmp-timeout=60" --saved "$SAVED" >"$TMP/w.out" 2>&1 &
+WATCH_PID=$!
+for _ in $(seq 50); do grep -q '^watching' "$TMP/w.out" && break; sleep 0.1; done
+xenstore-write /local/domain/10/data/gitnet/icmp-timeout 20
+waitfor "icmp-timeout: '60' -> '20' (live)" && xenstore-rm /local/domain/10/data/gitnet/icmp-timeout &&
+	waitfor "icmp-timeout: '20' -> '60' (live)" &&
+	ok "watch: a key removed from xenstore falls back to the command line's value, applied live" ||
+	nok "watch: a key removed from xenstore falls back to the command line's value" "$(grep icmp "$TMP/w.out")"
+kill $WATCH_PID; wait $WATCH_PID 2>/dev/null; WATCH_PID=
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
