@@ -5,10 +5,9 @@
  * As PID 1 it mounts /dev, /proc and /sys, turns Ctrl-Alt-Del into SIGINT
  * (reboot(RB_DISABLE_CAD): that is how `xl reboot` arrives), loads the
  * modules listed in /lib/modules/load.list (written by guest/mkimage in
- * dependency order), reads its configuration (xenstore's
- * /local/domain/<domid>/data/gitnet/ when there is one, else the kernel
- * command line: see guest/xs.h), brings lo and the NICs up, mounts the state
- * disk on /state and then runs the router in its own process: the main
+ * dependency order), reads its configuration (see "Configuration" below),
+ * brings lo and the NICs up, mounts the state disk on /state and then runs
+ * the router in its own process: the main
  * thread calls router_main() (src/router_main.c, linked in from
  * librouter.a), so the guest runs one program in one process. It never
  * exits: PID 1 exiting panics the kernel (and a panic reboots: panic=N from
@@ -33,6 +32,20 @@
  * guest never runs half-configured. If the router returns on its own (an
  * error), the guest powers off.
  *
+ * Configuration, in layers (guest/xs.h), each over the one before:
+ *  - the kernel command line's gitnet.KEY=VALUE words: part of the domain's
+ *    config (xl's `cmdline`), so they survive `xl reboot`, on_reboot and
+ *    on_crash, which all make a new domain with a new domid and an empty
+ *    xenstore subtree;
+ *  - xenstore's data/gitnet/, relative to the domain's home (it follows the
+ *    guest across save/restore and migration), watched: the live overlay;
+ *  - under both, and only when neither gives an inside: the last good
+ *    configuration, saved in /state/gitnet-config (the state disk is
+ *    mounted first for it). The console says so in one line naming the file.
+ * The configuration is saved there (atomically: see guest_cfg_save) each
+ * time the router has started with it: router_main's sd_notify READY=1,
+ * which init receives on its own NOTIFY_SOCKET (notify_read).
+ *
  * Live xenstore changes (forwards, timeouts, nat-filtering, verbose) are
  * applied by making router_main return and calling it again with the new
  * argv; it resumes from its state repository. A SIGTERM from outside that
@@ -44,7 +57,10 @@
  *
  * Host-side modes for tests (not PID 1): --xenstore-dump and --cmdline-dump
  * print the router's argv, one word per line, or the error; --xenstore-watch
- * prints it, then one line per change until SIGTERM.
+ * prints it, then one line per change until SIGTERM. The xenstore modes take
+ * the layers as the guest does: --cmdline WORDS under xenstore, and --saved
+ * FILE as /state/gitnet-config (read when no layer gives an inside, written
+ * once the argv checks, as the guest writes it once the router started).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,7 +81,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 #include <xenstore.h>
@@ -79,6 +97,8 @@
 #define STATE_MNT	"/state"
 #define STATE_REPO	"/state/gitnet.git"
 #define CONTROL_PATH	"/run/gitnet-router.sock"
+#define SAVED_CONFIG	"/state/gitnet-config"
+#define NOTIFY_NAME	"@gitnet-init/notify"	/* abstract: no file in /run */
 #define STOP_WAIT_MS	15000
 
 /*
@@ -86,7 +106,10 @@
  * (WANT_POWEROFF, WANT_REBOOT) overrides a reconfiguration; next_argv holds
  * the argv of a pending WANT_RECONF. running: the main thread is in (or
  * about to enter) router_main; stop_sent: a SIGTERM was raised for this run
- * (at most one per run, so none is left over to stop the next).
+ * (at most one per run, so none is left over to stop the next). run_cfg is
+ * the configuration the current run was started with (next_cfg goes with
+ * next_argv); run_seq counts the runs that have ended, so a READY=1 read
+ * during one run is never taken for the next's (notify_read).
  */
 enum want { WANT_NONE, WANT_RECONF, WANT_REBOOT, WANT_POWEROFF };
 
@@ -95,10 +118,20 @@ static enum want	wanted;
 static bool		running, stop_sent, finishing;
 static uint64_t		stop_asked_ms;
 static struct guest_argv next_argv;
+static struct guest_cfg	next_cfg, run_cfg;
+static unsigned		run_seq;
+static int		notify_fd = -1;	/* READY=1 from router_main */
 
 static struct guest_cfg	cur_cfg;	/* the supervisor's once it runs */
 static struct guest_argv cur_argv;	/* the main thread's */
 static char	state_dir[256] = "none";
+/*
+ * The layers (see the file comment): what lies under xenstore (base_cfg:
+ * the saved file if it was needed, then the command line) is fixed at boot;
+ * xenstore is read again on every change and laid over it.
+ */
+static struct guest_cfg	cmd_cfg, xs_cfg, saved_cfg, base_cfg;
+static const char	*saved_path;	/* NULL: no file (host modes without --saved) */
 #define POWER_MAX	4
 static int	power_fd[POWER_MAX];	/* /dev/input/event* with KEY_POWER */
 static int	npower;
@@ -475,6 +508,176 @@ print_argv(const struct guest_argv *a)
 	fflush(stdout);
 }
 
+/*
+ * cur_cfg from the layers: base_cfg (the saved file, when use_saved, under
+ * the command line), then xs_cfg over it. The label of a lone layer names
+ * it in messages ("kernel command line gitnet.inside: missing"); several
+ * are named by the key alone ("gitnet.inside"), each key keeping its own.
+ */
+static void
+cfg_compose(bool use_saved, unsigned nlayers, const char *lone)
+{
+	char err[512];
+
+	guest_cfg_init(&base_cfg, nlayers == 1 ? lone : "gitnet.");
+	if ((use_saved && guest_cfg_overlay(&base_cfg, &saved_cfg, err,
+	    sizeof(err)) < 0) ||
+	    guest_cfg_overlay(&base_cfg, &cmd_cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	cur_cfg = base_cfg;
+	if (guest_cfg_overlay(&cur_cfg, &xs_cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
+}
+
+/*
+ * Read the boot-time layers: cmdline (NULL: not consulted) and xenstore (h
+ * NULL: none) into cur_cfg. Returns whether they give an inside; if not,
+ * the caller makes saved_path readable and calls cfg_fallback.
+ */
+static bool
+cfg_read(const char *cmdline, struct xs_handle *h, const char *base)
+{
+	char err[512];
+	unsigned n = 0;
+	const char *lone = "";
+
+	guest_cfg_init(&cmd_cfg, "kernel command line gitnet.");
+	guest_cfg_init(&xs_cfg, "xenstore data/gitnet/");
+	if (cmdline != NULL) {
+		if (guest_cfg_from_cmdline(&cmd_cfg, cmdline, err, sizeof(err)) < 0)
+			fatal("%s", err);
+		n++;
+		lone = cmd_cfg.source;
+	}
+	if (h != NULL) {
+		if (guest_cfg_from_xenstore(&xs_cfg, h, base, err, sizeof(err)) < 0)
+			fatal("%s", err);
+		n++;
+		lone = xs_cfg.source;
+	}
+	cfg_compose(false, n, lone);
+	return guest_cfg_get(&cur_cfg, "inside") != NULL;
+}
+
+/*
+ * No layer gave an inside: take the last good configuration from
+ * saved_path, under the others (their keys still win), saying so on the
+ * console. Without one, cur_cfg stays as it is and the argv check names
+ * the missing key.
+ */
+static void
+cfg_fallback(bool cmdline, bool xs)
+{
+	char err[512], where[128];
+	int rc;
+
+	snprintf(where, sizeof(where), "%s%s%s", cmdline ? "the kernel command line" : "",
+	    cmdline && xs ? " or " : "", xs ? "xenstore data/gitnet" : "");
+	if (saved_path == NULL)
+		return;
+	if ((rc = guest_cfg_load(&saved_cfg, saved_path, err, sizeof(err))) < 0)
+		fatal("%s", err);
+	if (rc == 0) {
+		say("config: no inside from %s, and no saved configuration in %s",
+		    where, saved_path);
+		cfg_compose(false, 2, "");
+		return;
+	}
+	say("config: no inside from %s: using the last good configuration, "
+	    "saved in %s", where, saved_path);
+	cfg_compose(true, 2, "");
+}
+
+/*
+ * Save c in saved_path unless it holds c already. Called once the router
+ * has started with c (or, in the host modes, once c checks).
+ */
+static void
+cfg_save(const struct guest_cfg *c)
+{
+	char err[512];
+	int rc;
+
+	if (saved_path == NULL)
+		return;
+	if ((rc = guest_cfg_save(c, saved_path, err, sizeof(err))) < 0)
+		say("config: not saved: %s", err);
+	else if (rc == 1)
+		say("config: saved in %s (%u keys): the fallback for a boot without "
+		    "an inside", saved_path, c->n);
+}
+
+/*
+ * The socket router_main's sd_notify(3) messages come to: NOTIFY_SOCKET,
+ * abstract, datagrams. Only when there is a state disk to save to.
+ */
+static void
+notify_open(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strlen(NOTIFY_NAME);
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		say("notify: socket: %s (the configuration will not be saved)",
+		    strerror(errno));
+		return;
+	}
+	memcpy(sa.sun_path, NOTIFY_NAME, n);
+	sa.sun_path[0] = '\0';
+	if (bind(fd, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0) {
+		say("notify: bind %s: %s (the configuration will not be saved)",
+		    NOTIFY_NAME, strerror(errno));
+		close(fd);
+		return;
+	}
+	setenv("NOTIFY_SOCKET", NOTIFY_NAME, 1);
+	notify_fd = fd;
+}
+
+/* Read every queued message; whether one was READY=1. */
+static bool
+notify_drain(void)
+{
+	char msg[256];
+	bool ready = false;
+	ssize_t n;
+
+	while (notify_fd >= 0 && (n = recv(notify_fd, msg, sizeof(msg) - 1,
+	    MSG_DONTWAIT)) >= 0) {
+		msg[n] = '\0';
+		/* Newline-separated assignments (sd_notify(3)). */
+		for (const char *w = msg; *w != '\0'; w += strcspn(w, "\n"),
+		    w += *w == '\n')
+			if (strncmp(w, "READY=1", 7) == 0 && (w[7] == '\n' || w[7] == '\0'))
+				ready = true;
+	}
+	return ready;
+}
+
+/*
+ * Supervisor: the router said READY=1, so it started with run_cfg: save
+ * that. run_seq tells whether the run that sent it is still the current one
+ * (route() drains what an ended run left queued before the next starts).
+ */
+static void
+notify_read(void)
+{
+	unsigned seq;
+
+	pthread_mutex_lock(&lock);
+	seq = run_seq;
+	pthread_mutex_unlock(&lock);
+	if (!notify_drain())
+		return;
+	/* Under the lock: finish() cannot unmount /state meanwhile. */
+	pthread_mutex_lock(&lock);
+	if (seq == run_seq && running && !finishing)
+		cfg_save(&run_cfg);
+	pthread_mutex_unlock(&lock);
+}
+
 struct change_ctx {
 	unsigned	live, restart;
 };
@@ -494,13 +697,24 @@ log_change(void *ctx, const char *key, const char *was, const char *now)
 	    "needs a guest restart: not applied");
 }
 
+/* Append c's keys that are live (or not) to dst, keeping their labels. */
+static void
+cfg_pick(struct guest_cfg *dst, const struct guest_cfg *c, bool live)
+{
+	for (unsigned i = 0; i < c->n && dst->n < GUEST_MAX_KV; i++)
+		if (guest_key_live(c->kv[i].key) == live)
+			dst->kv[dst->n++] = c->kv[i];
+}
+
 /*
- * A watch fired: read the subtree again, log what changed since the last
- * read (seen_cfg), and apply the live keys by restarting the router on the
- * running configuration with the new live values (run: hand the argv to the
- * main thread and make router_main return; else print it). A result that does not
- * check is logged and not applied: the running router is better than none.
- * Restart-only keys keep their boot-time values in cur_cfg.
+ * A watch fired: read the subtree again, lay it over base_cfg, log what
+ * changed since the last read (seen_cfg), and apply the live keys by
+ * restarting the router on the running configuration with the new live
+ * values (run: hand the argv to the main thread and make router_main
+ * return; else print it). A result that does not check is logged and not
+ * applied: the running router is better than none. Restart-only keys keep
+ * their boot-time values in cur_cfg. A key removed from xenstore falls back
+ * to the command line's (or the saved) value.
  */
 static void
 xs_changed(struct xs_handle *h, const char *base, bool run)
@@ -518,7 +732,12 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 		seen_cfg = cur_cfg;
 		seen_set = true;
 	}
-	if (guest_cfg_from_xenstore(&next, h, base, err, sizeof(err)) < 0) {
+	if (guest_cfg_from_xenstore(&xs_cfg, h, base, err, sizeof(err)) < 0) {
+		say("xenstore: change ignored: %s", err);
+		return;
+	}
+	next = base_cfg;
+	if (guest_cfg_overlay(&next, &xs_cfg, err, sizeof(err)) < 0) {
 		say("xenstore: change ignored: %s", err);
 		return;
 	}
@@ -528,14 +747,8 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 	if (cc.live == 0)
 		return;
 	guest_cfg_init(&applied, cur_cfg.source);
-	for (unsigned i = 0; i < cur_cfg.n; i++)
-		if (!guest_key_live(cur_cfg.kv[i].key))
-			guest_cfg_set(&applied, cur_cfg.kv[i].key, cur_cfg.kv[i].val,
-			    err, sizeof(err));
-	for (unsigned i = 0; i < next.n; i++)
-		if (guest_key_live(next.kv[i].key))
-			guest_cfg_set(&applied, next.kv[i].key, next.kv[i].val, err,
-			    sizeof(err));
+	cfg_pick(&applied, &cur_cfg, false);
+	cfg_pick(&applied, &next, true);
 	if (guest_cfg_argv(&applied, ROUTER_BIN, state_dir, CONTROL_PATH, &argv,
 	    err, sizeof(err)) < 0) {
 		say("xenstore: live change rejected, router keeps running as it was: %s",
@@ -550,12 +763,14 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 		    "its state)");
 		pthread_mutex_lock(&lock);
 		argv_copy(&next_argv, &argv);
+		next_cfg = applied;
 		request_locked(WANT_RECONF);
 		pthread_mutex_unlock(&lock);
 	} else {
 		argv_copy(&cur_argv, &argv);
 		say("xenstore: applying: router argv now:");
 		print_argv(&cur_argv);
+		cfg_save(&cur_cfg);
 	}
 }
 
@@ -563,12 +778,13 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 static int
 host_mode(int argc, char **argv)
 {
+	const char *cmdline = NULL, *mode = argv[1];
 	char base[128], err[512];
 	struct xs_handle *h;
 	sigset_t set;
 	int sfd;
 
-	if (strcmp(argv[1], "--cmdline-dump") == 0 && argc == 3) {
+	if (strcmp(mode, "--cmdline-dump") == 0 && argc == 3) {
 		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
 		if (guest_cfg_from_cmdline(&cur_cfg, argv[2], err, sizeof(err)) < 0 ||
 		    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
@@ -577,21 +793,33 @@ host_mode(int argc, char **argv)
 		print_argv(&cur_argv);
 		return 0;
 	}
-	if (argc != 2 || (strcmp(argv[1], "--xenstore-dump") != 0 &&
-	    strcmp(argv[1], "--xenstore-watch") != 0)) {
-		fprintf(stderr, "usage: gitnet-init --xenstore-dump | --xenstore-watch | "
-		    "--cmdline-dump CMDLINE\n(as PID 1 it takes no arguments)\n");
+	for (int i = 2; i < argc; i += 2) {
+		if (i + 1 < argc && strcmp(argv[i], "--cmdline") == 0)
+			cmdline = argv[i + 1];
+		else if (i + 1 < argc && strcmp(argv[i], "--saved") == 0)
+			saved_path = argv[i + 1];
+		else
+			mode = "";
+	}
+	if (strcmp(mode, "--xenstore-dump") != 0 &&
+	    strcmp(mode, "--xenstore-watch") != 0) {
+		fprintf(stderr, "usage: gitnet-init --cmdline-dump CMDLINE\n"
+		    "       gitnet-init --xenstore-dump|--xenstore-watch "
+		    "[--cmdline CMDLINE] [--saved FILE]\n"
+		    "(as PID 1 it takes no arguments)\n");
 		return 2;
 	}
-	if ((h = guest_xs_open(base, sizeof(base), err, sizeof(err))) == NULL)
+	if ((h = guest_xs_open(base, sizeof(base), NULL, 0, err, sizeof(err))) == NULL)
 		fatal("%s", err);
-	if (guest_cfg_from_xenstore(&cur_cfg, h, base, err, sizeof(err)) < 0 ||
-	    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
+	if (!cfg_read(cmdline, h, base))
+		cfg_fallback(cmdline != NULL, true);
+	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
 	    &cur_argv, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	snprintf(state_dir, sizeof(state_dir), "/state/gitnet.git");
 	print_argv(&cur_argv);
-	if (strcmp(argv[1], "--xenstore-dump") == 0)
+	cfg_save(&cur_cfg);
+	if (strcmp(mode, "--xenstore-dump") == 0)
 		return 0;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -718,6 +946,7 @@ console_open(void)
 struct watch {
 	struct xs_handle	*h;		/* NULL: no xenstore watch */
 	char			base[128];
+	char			domid[16];
 };
 
 /* Reap every child that has ended (mke2fs is waited for by run_wait). */
@@ -732,7 +961,7 @@ reap(void)
 
 /*
  * The supervisor thread: power-off signals (SIGPWR, SIGUSR2), SIGCHLD, the
- * power button and the xenstore watch. It never calls finish() while the
+ * power button, the xenstore watch and the router's READY=1. It never calls finish() while the
  * router may run, except when a shutdown request has gone unanswered for
  * STOP_WAIT_MS: then it syncs and reboots without the router.
  */
@@ -750,9 +979,10 @@ supervise(void *arg)
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		say("signalfd: %s (power-off signals will not be seen)", strerror(errno));
 	for (;;) {
-		struct pollfd pfd[2 + POWER_MAX] = {
+		struct pollfd pfd[3 + POWER_MAX] = {
 			{ sfd, POLLIN, 0 },
 			{ w->h != NULL ? xs_fileno(w->h) : -1, POLLIN, 0 },
+			{ notify_fd, POLLIN, 0 },
 		};
 		struct signalfd_siginfo si;
 		uint64_t asked;
@@ -760,16 +990,19 @@ supervise(void *arg)
 		enum want how;
 
 		for (int i = 0; i < npower; i++)
-			pfd[2 + i] = (struct pollfd){ power_fd[i], POLLIN, 0 };
-		if (poll(pfd, 2 + (nfds_t)npower, 500) < 0 && errno != EINTR) {
+			pfd[3 + i] = (struct pollfd){ power_fd[i], POLLIN, 0 };
+		if (poll(pfd, 3 + (nfds_t)npower, 500) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			sleep_ms(500);
 		}
 		for (int i = 0; i < npower; i++)
-			if (pfd[2 + i].revents && power_button_pressed(power_fd[i])) {
+			if (pfd[3 + i].revents && power_button_pressed(power_fd[i])) {
 				say("power button: power-off request");
 				request(WANT_POWEROFF);
 			}
+		/* Before xenstore: a READY=1 read now is the running cur_cfg's. */
+		if (pfd[2].revents)
+			notify_read();
 		if (pfd[1].revents)
 			xs_changed(w->h, w->base, true);
 		while (pfd[0].revents && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -810,6 +1043,7 @@ route(void)
 		w = wanted;
 		if (w == WANT_RECONF) {
 			argv_copy(&cur_argv, &next_argv);
+			run_cfg = next_cfg;
 			wanted = WANT_NONE;
 		}
 		running = w == WANT_NONE || w == WANT_RECONF;
@@ -822,6 +1056,9 @@ route(void)
 		sig = router_main_stop_signal();
 		pthread_mutex_lock(&lock);
 		running = false;
+		/* A READY=1 still queued is this run's, not the next's. */
+		notify_drain();
+		run_seq++;
 		w = wanted;
 		t0 = w == WANT_RECONF ? 0 : stop_asked_ms;
 		pthread_mutex_unlock(&lock);
@@ -898,32 +1135,50 @@ main(int argc, char **argv)
 	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
 		cmdline[0] = '\0';
 
-	/* xenstore when there is one and it holds our subtree; else the cmdline. */
+	/*
+	 * The layers: the command line, xenstore's data/gitnet over it (watched
+	 * whenever there is a xenstore, even empty: it is the live overlay),
+	 * and, if neither gives an inside, the configuration saved on the state
+	 * disk, which is mounted first for it.
+	 */
 	xenstore_port_find();
-	if ((access("/dev/xen/xenbus", F_OK) == 0 || getenv("XENSTORED_PATH") != NULL) &&
-	    (wt.h = guest_xs_open(wt.base, sizeof(wt.base), err, sizeof(err))) != NULL) {
-		if (guest_cfg_from_xenstore(&cur_cfg, wt.h, wt.base, err, sizeof(err)) < 0)
-			fatal("%s", err);
-		if (cur_cfg.n == 0) {
-			say("xenstore: %s is empty: using the kernel command line", wt.base);
-			xs_close(wt.h);
-			wt.h = NULL;
-		}
+	if (access("/dev/xen/xenbus", F_OK) == 0 || getenv("XENSTORED_PATH") != NULL) {
+		if ((wt.h = guest_xs_open(wt.base, sizeof(wt.base), wt.domid,
+		    sizeof(wt.domid), err, sizeof(err))) != NULL)
+			say("xenstore: domain %s: configuration under data/gitnet "
+			    "(for now /local/domain/%s/data/gitnet)", wt.domid, wt.domid);
+		else
+			say("%s: the kernel command line only", err);
 	}
-	if (wt.h == NULL) {
-		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
-		if (guest_cfg_from_cmdline(&cur_cfg, cmdline, err, sizeof(err)) < 0)
+	saved_path = SAVED_CONFIG;
+	if (cfg_read(cmdline, wt.h, wt.base)) {
+		/* Check everything before touching disks: a bad key costs nothing. */
+		if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
+		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
 			fatal("%s", err);
+		nics_up(&cur_cfg);
+		state_mount(&cur_cfg);
+	} else {
+		state_mount(&cur_cfg);
+		if (strcmp(state_dir, "none") != 0)
+			cfg_fallback(true, wt.h != NULL);
+		else
+			say("config: no inside from the kernel command line%s, and no "
+			    "state disk to hold a saved configuration",
+			    wt.h != NULL ? " or xenstore data/gitnet" : "");
+		if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
+		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
+			fatal("%s", err);
+		nics_up(&cur_cfg);
 	}
-	/* Check everything before touching disks: a bad key costs nothing. */
-	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
-	    &cur_argv, err, sizeof(err)) < 0)
-		fatal("%s", err);
-	nics_up(&cur_cfg);
-	state_mount(&cur_cfg);
+	if (strcmp(state_dir, "none") == 0)
+		saved_path = NULL;
 	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, state_dir, CONTROL_PATH, &cur_argv,
 	    err, sizeof(err)) < 0)
 		fatal("%s", err);
+	run_cfg = cur_cfg;
+	if (saved_path != NULL)
+		notify_open();
 	if (wt.h != NULL && !xs_watch(wt.h, wt.base, "gitnet")) {
 		say("xenstore: watch %s: %s (changes will need a restart)", wt.base,
 		    strerror(errno));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The guest's configuration: the key table, the two sources (xenstore and
- * the kernel command line), the check and the router's argv.
+ * The guest's configuration: the key table, the sources (the kernel command
+ * line, xenstore, the file the last good configuration is saved in), how
+ * they are laid over each other, the check and the router's argv.
  *
  * Invariants: a guest_cfg only holds documented keys with printable,
  * non-empty values shorter than GUEST_VAL_MAX; list keys are "NAME/<n>"
@@ -11,10 +12,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xenstore.h>
 
 #include "guest/xs.h"
@@ -162,6 +165,7 @@ guest_cfg_set(struct guest_cfg *c, const char *key, const char *val,
 		snprintf(c->kv[i].key, sizeof(c->kv[i].key), "%s", key);
 	}
 	snprintf(c->kv[i].val, sizeof(c->kv[i].val), "%s", val);
+	memcpy(c->kv[i].from, c->source, sizeof(c->kv[i].from));
 	return 0;
 }
 
@@ -213,7 +217,8 @@ guest_cfg_from_cmdline(struct guest_cfg *c, const char *cmdline,
 }
 
 struct xs_handle *
-guest_xs_open(char *base, size_t baselen, char *err, size_t errlen)
+guest_xs_open(char *base, size_t baselen, char *domidbuf, size_t domidlen,
+    char *err, size_t errlen)
 {
 	struct xs_handle *h;
 	unsigned len;
@@ -237,7 +242,13 @@ guest_xs_open(char *base, size_t baselen, char *err, size_t errlen)
 		xs_close(h);
 		return NULL;
 	}
-	snprintf(base, baselen, "/local/domain/%s/data/gitnet", domid);
+	/*
+	 * Relative, never /local/domain/<domid>/...: the domid changes on
+	 * `xl restore` and migration, and the home moves with it.
+	 */
+	snprintf(base, baselen, "data/gitnet");
+	if (domidbuf != NULL)
+		snprintf(domidbuf, domidlen, "%s", domid);
 	free(domid);
 	return h;
 }
@@ -470,11 +481,13 @@ guest_cfg_argv(const struct guest_cfg *c, const char *prog,
 			if (rc == -1)
 				return guest_fail(err, errlen, "argv overflow");
 			if (rc == -2)
-				return guest_fail(err, errlen, "%s%s: %s", c->source, key, why);
+				return guest_fail(err, errlen, "%s%s: %s", c->kv[j].from,
+				    key, why);
 			if (k->kind != GK_GUEST &&
 			    guest_argv_check(out, strcmp(k->name, "inside") == 0, why,
 			    sizeof(why)) < 0)
-				return guest_fail(err, errlen, "%s%s: %s", c->source, key, why);
+				return guest_fail(err, errlen, "%s%s: %s", c->kv[j].from,
+				    key, why);
 		}
 	}
 	if (guest_argv_push(out, "--state") < 0 || guest_argv_push(out, state_dir) < 0 ||
@@ -508,4 +521,167 @@ guest_cfg_diff(const struct guest_cfg *old, const struct guest_cfg *new_,
 			n++;
 		}
 	return n;
+}
+
+/* Whether c holds an entry of the list named by key's first n bytes. */
+static bool
+guest_cfg_has_list(const struct guest_cfg *c, const char *key, size_t n)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (strncmp(c->kv[i].key, key, n) == 0 && c->kv[i].key[n] == '/')
+			return true;
+	return false;
+}
+
+int
+guest_cfg_overlay(struct guest_cfg *dst, const struct guest_cfg *top,
+    char *err, size_t errlen)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < dst->n; i++) {
+		const char *key = dst->kv[i].key, *slash = strchr(key, '/');
+		bool covered = slash != NULL ?
+		    guest_cfg_has_list(top, key, (size_t)(slash - key)) :
+		    guest_cfg_get(top, key) != NULL;
+
+		if (covered)
+			continue;
+		if (n != i)
+			dst->kv[n] = dst->kv[i];
+		n++;
+	}
+	dst->n = n;
+	for (unsigned i = 0; i < top->n; i++) {
+		if (dst->n == GUEST_MAX_KV)
+			return guest_fail(err, errlen, "%s%s: more than %d keys",
+			    top->kv[i].from, top->kv[i].key, GUEST_MAX_KV);
+		dst->kv[dst->n++] = top->kv[i];
+	}
+	return 0;
+}
+
+/* write(2) all of buf, or -1. */
+static int
+guest_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+guest_cfg_save(const struct guest_cfg *c, const char *path, char *err,
+    size_t errlen)
+{
+	static char buf[GUEST_MAX_KV * (GUEST_KEY_MAX + GUEST_VAL_MAX + 16) + 256];
+	static char old[sizeof(buf) + 1];
+	char tmp[300], dir[300], *slash;
+	size_t used;
+	int fd, dfd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return guest_fail(err, errlen, "%s: path too long", path);
+	used = (size_t)snprintf(buf, sizeof(buf),
+	    "# gitnet-init: the last configuration the router started with, as\n"
+	    "# kernel command line words; read when neither the command line nor\n"
+	    "# xenstore gives an inside.\n");
+	/* Lists in kv order: guest_cfg_from_cmdline numbers repeated words in turn. */
+	for (unsigned i = 0; i < c->n; i++) {
+		const char *slash_ = strchr(c->kv[i].key, '/');
+		int klen = slash_ != NULL ? (int)(slash_ - c->kv[i].key) :
+		    (int)strlen(c->kv[i].key);
+
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+		    "gitnet.%.*s=%s\n", klen, c->kv[i].key, c->kv[i].val);
+	}
+	/* Unchanged: no write (a boot with the same configuration costs none). */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		ssize_t r = read(fd, old, sizeof(old));
+
+		close(fd);
+		if (r >= 0 && (size_t)r == used && memcmp(old, buf, used) == 0)
+			return 0;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return guest_fail(err, errlen, "%s: %s", tmp, strerror(errno));
+	if (guest_write_all(fd, buf, used) < 0 || fsync(fd) < 0) {
+		int why = errno;
+
+		close(fd);
+		unlink(tmp);
+		return guest_fail(err, errlen, "%s: %s", tmp, strerror(why));
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		int why = errno;
+
+		unlink(tmp);
+		return guest_fail(err, errlen, "rename %s to %s: %s", tmp, path,
+		    strerror(why));
+	}
+	/* The rename is durable once the directory is. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return guest_fail(err, errlen, "%s: %s", dir, strerror(errno));
+	if (fsync(dfd) < 0) {
+		int why = errno;
+
+		close(dfd);
+		return guest_fail(err, errlen, "fsync %s: %s", dir, strerror(why));
+	}
+	close(dfd);
+	return 1;
+}
+
+int
+guest_cfg_load(struct guest_cfg *c, const char *path, char *err,
+    size_t errlen)
+{
+	static char buf[GUEST_MAX_KV * (GUEST_KEY_MAX + GUEST_VAL_MAX + 16) + 256];
+	char label[GUEST_SRC_MAX];
+	size_t used = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return guest_fail(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	while ((r = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0)
+		used += (size_t)r;
+	close(fd);
+	if (r < 0)
+		return guest_fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (used == sizeof(buf) - 1)
+		return guest_fail(err, errlen, "%s: longer than %zu bytes", path,
+		    sizeof(buf) - 2);
+	buf[used] = '\0';
+	if (strlen(buf) != used)
+		return guest_fail(err, errlen, "%s: has a NUL byte", path);
+	/* Comments out: a word in one may look like gitnet.KEY=VALUE. */
+	for (char *p = buf; *p != '\0'; p += strcspn(p, "\n"), p += *p == '\n') {
+		if (*p == '#')
+			memset(p, ' ', strcspn(p, "\n"));
+	}
+	snprintf(label, sizeof(label), "%s: gitnet.", path);
+	guest_cfg_init(c, label);
+	if (guest_cfg_from_cmdline(c, buf, err, errlen) < 0)
+		return -1;
+	return 1;
 }

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The guest's configuration: keys from xenstore or the kernel command line,
- * checked, and turned into the router's command line.
+ * The guest's configuration: keys from the kernel command line, xenstore and
+ * the last good configuration saved on the state disk, checked, and turned
+ * into the router's command line.
  *
  * The keys are the router's flag names (src/config.h), so one document
- * serves both: under /local/domain/<domid>/data/gitnet/ in xenstore, or as
- * gitnet.KEY=VALUE words on the kernel command line.
+ * serves every source: gitnet.KEY=VALUE words on the kernel command line
+ * (part of the domain's config: they survive every restart), keys under the
+ * relative xenstore path data/gitnet/ (the domain's home, whatever its domid:
+ * it follows the guest across save/restore and migration), and the same
+ * words in a file on the state disk. The sources are layers (see
+ * guest_cfg_overlay): xenstore over the command line, and the saved file
+ * under both, used only when neither gives an inside.
  *
  *	inside, outside		DEV=ADDR/PLEN (required)
  *	gateway			IP
@@ -46,13 +52,16 @@
 
 struct xs_handle;
 
+#define GUEST_SRC_MAX	96
+
 struct guest_kv {
 	char	key[GUEST_KEY_MAX];	/* "inside", "forward/1" */
 	char	val[GUEST_VAL_MAX];
+	char	from[GUEST_SRC_MAX];	/* its source's label, for messages */
 };
 
 struct guest_cfg {
-	char		source[96];	/* "xenstore /local/domain/5/data/gitnet/" */
+	char		source[GUEST_SRC_MAX];	/* "xenstore data/gitnet/" */
 	struct guest_kv	kv[GUEST_MAX_KV];
 	unsigned	n;
 };
@@ -65,7 +74,11 @@ struct guest_argv {
 	size_t	used;
 };
 
-/* Empty configuration from source (a label for messages). */
+/*
+ * Empty configuration from source: a label that, followed by a key name,
+ * says where the key was ("kernel command line gitnet.", "xenstore
+ * data/gitnet/"). Each key keeps the label it was set under.
+ */
 void guest_cfg_init(struct guest_cfg *c, const char *source);
 
 /*
@@ -88,12 +101,15 @@ int guest_cfg_from_cmdline(struct guest_cfg *c, const char *cmdline,
 
 /*
  * Connect to xenstore (libxenstore: $XENSTORED_PATH, the socket, or
- * /dev/xen/xenbus) and find this domain's subtree: base gets
- * "/local/domain/<domid>/data/gitnet". Returns NULL with the reason in err
- * when there is no xenstore or no domid key.
+ * /dev/xen/xenbus) and name this domain's subtree: base gets the relative
+ * path "data/gitnet", which xenstored resolves against the connection's
+ * home, /local/domain/<domid>/ (an absolute path would name the old domid
+ * after `xl restore` or a migration). The relative key domid is read as a
+ * check that the connection is a domain's; domid gets it (may be NULL).
+ * Returns NULL with the reason in err when there is no xenstore or no domid.
  */
-struct xs_handle *guest_xs_open(char *base, size_t baselen, char *err,
-    size_t errlen);
+struct xs_handle *guest_xs_open(char *base, size_t baselen, char *domid,
+    size_t domidlen, char *err, size_t errlen);
 
 /*
  * Read the subtree at base into c (after guest_cfg_init), in one xenstore
@@ -114,6 +130,34 @@ int guest_cfg_from_xenstore(struct guest_cfg *c, struct xs_handle *h,
 int guest_cfg_argv(const struct guest_cfg *c, const char *prog,
     const char *state_dir, const char *control, struct guest_argv *out,
     char *err, size_t errlen);
+
+/*
+ * Lay top over dst: each of top's keys replaces dst's; a list top gives at
+ * all (any forward/<n>) replaces dst's whole list, so the entries of two
+ * sources never mix. Keys keep their sources' labels; dst->source is kept.
+ * Returns 0, or -1 (err) when the result would hold too many keys.
+ */
+int guest_cfg_overlay(struct guest_cfg *dst, const struct guest_cfg *top,
+    char *err, size_t errlen);
+
+/*
+ * Save c to path as kernel command line words (gitnet.KEY=VALUE, one a line,
+ * lists in order; lines starting with # are comments), atomically: path.tmp
+ * is written, fsynced and renamed over path, then the directory is fsynced,
+ * so path holds the old or the new configuration whatever happens. Mode
+ * 0600 (history-push URLs may name accounts). A file that holds these words
+ * already is left alone. Returns 1 (written), 0 (unchanged) or -1 (err).
+ */
+int guest_cfg_save(const struct guest_cfg *c, const char *path, char *err,
+    size_t errlen);
+
+/*
+ * Load what guest_cfg_save wrote into c, labelled "PATH: gitnet.". Returns
+ * 1, 0 when there is no such file, or -1 (err) when it cannot be read or
+ * holds a word the command line would refuse.
+ */
+int guest_cfg_load(struct guest_cfg *c, const char *path, char *err,
+    size_t errlen);
 
 /* Whether a change to key can be applied while the guest runs. */
 bool guest_key_live(const char *key);

@@ -21,8 +21,13 @@
 # repository that passes git fsck and a fourth boot resumes from; a fifth boot
 # takes its configuration from xenstore (the stub, on a virtio-serial port)
 # and applies a forward written there live (router_main called again in
-# PID 1). The router runs in init's process: it logs pid=1, and the image
-# has no /bin/gitnet-router.
+# PID 1); a sixth boot is the restart Xen does (xl reboot, on_reboot,
+# on_crash: a new domain): the stub comes back as domain 10 with an empty
+# tree, and the guest takes the configuration it last started with from its
+# state disk (/state/gitnet-config, saved after each start), says so, and
+# comes back with the same addresses, the live forward and its history.
+# The router runs in init's process: it logs pid=1, and the image has no
+# /bin/gitnet-router.
 # Figures: image size, boot to router start, boot to first forwarded ping.
 # The state disk starts as an all-zero file: the guest formats it on first
 # boot. Prints `ok N - ...` and `N passed, N failed`. Needs root, QEMU.
@@ -232,6 +237,13 @@ else
 	c1=0
 	nok "state disk: git fsck passes" "$(head -5 "$TMP/fsck1")"
 fi
+cfg=$(debugfs -R "cat /gitnet-config" "$STATE" 2>/dev/null)
+if echo "$cfg" | grep -qx "gitnet.inside=eth0=192.168.1.1/24" && echo "$cfg" | grep -qx "gitnet.outside=eth1=203.0.113.1/24" &&
+    grep -q "config: saved in /state/gitnet-config" "$LOG1"; then
+	ok "state disk: the configuration the router started with is saved in /gitnet-config"
+else
+	nok "state disk: the configuration is saved in /gitnet-config" "$(echo "$cfg" | grep -v '^#' | tr '\n' ' ')" "$(grep config: "$LOG1")"
+fi
 git --git-dir "$TMP/s1/gitnet.git" log --all -p 2>/dev/null | grep -q "192.168.1.2" &&
 	ok "state disk: the history holds cli's ARP entry or NAT session (192.168.1.2)" ||
 	nok "state disk: the history holds cli's ARP entry or NAT session (192.168.1.2)"
@@ -318,6 +330,7 @@ HTTP2_PID=$!
 LOG5=$TMP/boot5.log
 APPEND= BOOT_XS=$XENSTORED_PATH boot "$LOG5"
 if waitlog "$LOG5" "router: started" 90 && grep -q "xenstore: on virtio port" "$LOG5" &&
+    grep -q "xenstore: domain 9: configuration under data/gitnet" "$LOG5" &&
     grep -q "router: started: inside=eth0 192.168.1.1/24 outside=eth1 203.0.113.1/24" "$LOG5" &&
     grep -q "state: loaded: dir=/state/gitnet.git" "$LOG5"; then
 	ok "boot 5: configured from xenstore through libxenstore; $(grep -o 'state: loaded: [^ ]* arp=[0-9]*' "$LOG5")"
@@ -345,7 +358,7 @@ for _ in $(seq 50); do grep -q "live change rejected" "$LOG5" && break; sleep 0.
 grep -q "xenstore: inside: 'eth0=192.168.1.1/24' -> 'eth0=192.168.9.1/24' (needs a guest restart: not applied)" "$LOG5" &&
 	ok "boot 5: an inside change is logged as needing a restart, not applied" ||
 	nok "boot 5: an inside change is logged as needing a restart" "$(grep gitnet-init "$LOG5" | tail -3)"
-grep -q "live change rejected, router keeps running as it was: xenstore $X/udp-timeout: --udp-timeout: '0' is out of range" "$LOG5" &&
+grep -q "live change rejected, router keeps running as it was: xenstore data/gitnet/udp-timeout: --udp-timeout: '0' is out of range" "$LOG5" &&
 	[ "$(grep -c 'router: started' "$LOG5")" = 2 ] &&
 	ok "boot 5: a bad live value is rejected by name; the router keeps running" ||
 	nok "boot 5: a bad live value is rejected by name" "$(grep gitnet-init "$LOG5" | tail -3)"
@@ -354,5 +367,48 @@ export_state "$TMP/s5"
 git --git-dir "$TMP/s5/gitnet.git" fsck --strict >/dev/null 2>&1 &&
 	ok "after boot 5: git fsck passes ($(git --git-dir "$TMP/s5/gitnet.git" rev-list --all --count) commits)" ||
 	nok "after boot 5: git fsck passes"
+cfg=$(debugfs -R "cat /gitnet-config" "$STATE" 2>/dev/null)
+echo "$cfg" | grep -qx "gitnet.forward=tcp:8080=192.168.1.2:80" && ! echo "$cfg" | grep -q "192.168.9.1" &&
+	ok "after boot 5: the saved configuration has the live forward, not the unapplied inside" ||
+	nok "after boot 5: the saved configuration has the live forward" "$(echo "$cfg" | grep -v '^#' | tr '\n' ' ')"
+
+# --- a restart as Xen does it: a new domain, an empty xenstore tree --------------------
+kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null
+rm -f "$XENSTORED_PATH"
+/usr/bin/python3 tests/guest/xenstored_stub.py "$XENSTORED_PATH" --domid 10 --log "$TMP/stub.log" &
+STUB_PID=$!
+for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
+xenstore-list /local/domain/10/data/gitnet >/dev/null 2>&1 &&
+	nok "boot 6: the new domain's data/gitnet is empty" || ok "boot 6: the stub is domain 10, data/gitnet empty"
+LOG6=$TMP/boot6.log
+APPEND= BOOT_XS=$XENSTORED_PATH boot "$LOG6"
+if waitlog "$LOG6" "router: started" 90 && grep -q "xenstore: domain 10: configuration under data/gitnet" "$LOG6" &&
+    grep -q "gitnet-init: config: no inside from the kernel command line or xenstore data/gitnet: using the last good configuration, saved in /state/gitnet-config" "$LOG6" &&
+    grep -q "router: started: inside=eth0 192.168.1.1/24 outside=eth1 203.0.113.1/24" "$LOG6"; then
+	ok "boot 6: domain 10, empty tree: the saved configuration is used, one console line naming the file"
+else
+	nok "boot 6: the saved configuration is used" "$(grep -E 'gitnet-init|fatal' "$LOG6" | tail -5)"
+fi
+line=$(grep -o "state: loaded: [^ ]* arp=[0-9]* nat_sessions=[0-9]*" "$LOG6")
+arp=$(echo "$line" | sed -n 's/.*arp=\([0-9]*\).*/\1/p')
+! grep -q formatting "$LOG6" && [ "${arp:-0}" -ge 1 ] && ok "boot 6: resumed its state ($line)" ||
+	nok "boot 6: resumed its state (arp >= 1)" "got: $line"
+first_ping >/dev/null && ok "boot 6: ping cli -> srv" || nok "boot 6: ping cli -> srv"
+body=
+for _ in $(seq 10); do
+	body=$(ip netns exec $SRV curl -s -m 3 http://203.0.113.1:8080/index.html) && [ -n "$body" ] && break
+	sleep 0.5
+done
+[ "$body" = "hello from cli $ID" ] && ok "boot 6: the forward applied live in boot 5 is back (srv reaches cli through 203.0.113.1:8080)" ||
+	nok "boot 6: the forward applied live in boot 5 is back" "got: $body"
+shutdown_guest "$LOG6" "boot 6" powerdown
+export_state "$TMP/s6"
+c5=$(git --git-dir "$TMP/s5/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)
+c6=$(git --git-dir "$TMP/s6/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)
+git --git-dir "$TMP/s6/gitnet.git" fsck --strict >/dev/null 2>&1 &&
+	git --git-dir "$TMP/s6/gitnet.git" merge-base --is-ancestor \
+	    "$(git --git-dir "$TMP/s5/gitnet.git" rev-parse HEAD)" HEAD 2>/dev/null &&
+	ok "after boot 6: fsck passes, history continues boot 5's ($c5 -> $c6 commits)" ||
+	nok "after boot 6: fsck passes, history continues boot 5's" "commits $c5 -> $c6"
 
 finish

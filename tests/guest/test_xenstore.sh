@@ -8,7 +8,13 @@
 # is what gitnet-init reads. gitnet-init runs in its host modes
 # (--xenstore-dump, --xenstore-watch, --cmdline-dump): the stub plays the
 # guest's domain (--domid 7), so `domid` and relative paths resolve as in a
-# guest. Prints `ok N - ...` lines and `N passed, N failed`.
+# guest: the tests write as dom0 does, under /local/domain/7/data/gitnet, and
+# gitnet-init reads the relative data/gitnet. The layers are checked too:
+# xenstore over the command line (--cmdline), and the last good
+# configuration (--saved FILE, the guest's /state/gitnet-config) written
+# once it checks and read back when a restarted stub (--domid 10, a new
+# domain with an empty tree) gives no inside. Prints `ok N - ...` lines and
+# `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -43,6 +49,14 @@ export XENSTORED_PATH=$TMP/xs.sock
 STUB_PID=$!
 for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
 B=/local/domain/7/data/gitnet
+R=data/gitnet		# what the guest reads: relative to its domain's home
+start_stub() {	# start_stub DOMID: a fresh stub (empty tree) on the same socket
+	if [ -n "$STUB_PID" ]; then kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null; fi
+	rm -f "$XENSTORED_PATH"
+	/usr/bin/python3 tests/guest/xenstored_stub.py "$XENSTORED_PATH" --domid "$1" --log "$TMP/stub.log" &
+	STUB_PID=$!
+	for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
+}
 
 # --- the stub against Debian's clients -------------------------------------
 xenstore-write /test/a "hello world" /test/b/c 42
@@ -66,19 +80,27 @@ check "xenstore-watch gets the initial event and the write" "/test/a /test/a" \
 # --- gitnet-init reads the keys --------------------------------------------
 out=$("$INIT" --xenstore-dump 2>&1); rc=$?
 check "no subtree: boot refused, naming the key" \
-	"2 gitnet-init: fatal: xenstore $B/inside: missing (required: DEV=ADDR/PLEN, e.g. eth0=192.168.1.1/24)" \
+	"2 gitnet-init: fatal: xenstore $R/inside: missing (required: DEV=ADDR/PLEN, e.g. eth0=192.168.1.1/24)" \
 	"$rc $out"
 
 xenstore-write $B/inside eth0=192.168.1.1/24 $B/outside eth1=203.0.113.2/24 \
 	$B/gateway 203.0.113.1 $B/forward/10 udp:53=192.168.1.3:53 \
 	$B/forward/2 tcp:8080=192.168.1.2:80 $B/udp-timeout 120 $B/verbose 1 \
 	$B/state-device vdb
+: >"$TMP/stub.log"
 out=$("$INIT" --xenstore-dump 2>&1 | tr '\n' ' '); rc=$?
 check "keys become the router's argv (forwards in numeric order)" \
 	"/bin/gitnet-router --inside eth0=192.168.1.1/24 --outside eth1=203.0.113.2/24 --gateway 203.0.113.1 --udp-timeout 120 --forward tcp:8080=192.168.1.2:80 --forward udp:53=192.168.1.3:53 -v --state /state/gitnet.git --control /run/gitnet-router.sock " \
 	"$out"
 grep -q "type=6 .*-> ok" "$TMP/stub.log" && grep -q "type=7 tx=[1-9]" "$TMP/stub.log" &&
 	ok "the keys are read in a transaction" || nok "the keys are read in a transaction"
+# Relative, as the guest must (an absolute /local/domain/<id>/... goes stale
+# after xl restore or a migration): every read names data/gitnet.
+if grep -q "'data/gitnet/inside" "$TMP/stub.log" && ! grep -q "type=[12] .*/local/domain" "$TMP/stub.log"; then
+	ok "the keys are read at the relative path data/gitnet, never /local/domain/7/..."
+else
+	nok "the keys are read at the relative path data/gitnet" "$(grep -E 'type=[12] ' "$TMP/stub.log" | head -3)"
+fi
 
 # bad KEY VALUE EXPECTED-MESSAGE: one clear line naming the key, exit 2.
 bad() {
@@ -87,7 +109,7 @@ bad() {
 	xenstore-write "$B/$key" "$val"
 	out=$("$INIT" --xenstore-dump 2>&1); rc=$?
 	if [ -n "$old" ]; then xenstore-write "$B/$key" "$old"; else xenstore-rm "$B/$key"; fi
-	check "bad $key '$val' is refused by name" "2 gitnet-init: fatal: xenstore $B/$key: $want" "$rc $out"
+	check "bad $key '$val' is refused by name" "2 gitnet-init: fatal: xenstore $R/$key: $want" "$rc $out"
 }
 bad bogus 1 'unknown key (see README, "The guest")'
 bad forward/x tcp:1=192.168.1.2:1 'unknown key (see README, "The guest")'
@@ -101,10 +123,24 @@ bad outside eth1=192.168.1.7/24 'inside 192.168.1.1/24 and outside 192.168.1.7/2
 bad verbose 9 "'9' is not 0, 1, 2 or 3"
 bad gateway "a b" "value 'a b' has a blank or control character"
 
+# --- layers: xenstore over the command line ----------------------------------
+# Scalars: xenstore's win, the command line's fill in. Lists: xenstore's
+# forward/<n> replace the command line's forwards as a whole.
+out=$("$INIT" --xenstore-dump --cmdline "console=ttyS0 gitnet.inside=eth0=10.9.0.1/24 gitnet.tcp-timeout=900 gitnet.udp-timeout=60 gitnet.forward=tcp:1=10.9.0.9:1 gitnet.nat-max-sessions=5000 quiet" 2>&1 | tr '\n' ' ')
+check "layers: xenstore keys override the command line's, the others are kept, lists replaced whole" \
+	"/bin/gitnet-router --inside eth0=192.168.1.1/24 --outside eth1=203.0.113.2/24 --gateway 203.0.113.1 --nat-max-sessions 5000 --udp-timeout 120 --tcp-timeout 900 --forward tcp:8080=192.168.1.2:80 --forward udp:53=192.168.1.3:53 -v --state /state/gitnet.git --control /run/gitnet-router.sock " \
+	"$out"
+out=$("$INIT" --xenstore-dump --cmdline "gitnet.tcp-timeout=0" 2>&1); rc=$?
+check "layers: a bad command-line key under xenstore is named with its own source" \
+	"2 gitnet-init: fatal: kernel command line gitnet.tcp-timeout: --tcp-timeout: '0' is out of range 1..604800" "$rc $out"
+out=$("$INIT" --xenstore-dump --cmdline "gitnet.forward=tcp:1=10.9.0.9:1" 2>&1); rc=$?
+check "layers: the replaced command-line forward is not checked against xenstore's inside" "0" "$rc"
+
 # --- the watch ---------------------------------------------------------------
 "$INIT" --xenstore-watch >"$TMP/w.out" 2>&1 &
 WATCH_PID=$!
 for _ in $(seq 50); do grep -q '^watching' "$TMP/w.out" && break; sleep 0.1; done
+check "watch: set on the relative path" "watching $R" "$(grep '^watching' "$TMP/w.out")"
 waitfor() {	# waitfor PATTERN: up to 5 s for a line in the watcher's output
 	for _ in $(seq 50); do grep -qF -- "$1" "$TMP/w.out" && return 0; sleep 0.1; done
 	return 1
@@ -119,7 +155,7 @@ waitfor "inside: 'eth0=192.168.1.1/24' -> 'eth0=192.168.2.1/24' (needs a guest r
 	ok "watch: an inside change is logged as needing a restart" ||
 	nok "watch: an inside change is logged as needing a restart" "$(tail -3 "$TMP/w.out")"
 xenstore-write $B/icmp-timeout 0
-waitfor "live change rejected, router keeps running as it was: xenstore $B/icmp-timeout: --icmp-timeout: '0' is out of range" &&
+waitfor "live change rejected, router keeps running as it was: xenstore $R/icmp-timeout: --icmp-timeout: '0' is out of range" &&
 	ok "watch: a bad live value is rejected by name" ||
 	nok "watch: a bad live value is rejected by name" "$(tail -3 "$TMP/w.out")"
 xenstore-write $B/icmp-timeout 30
@@ -143,6 +179,72 @@ check "command line: a word without a value is refused" \
 out=$("$INIT" --cmdline-dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outsde=eth1=10.2.0.1/24" 2>&1); rc=$?
 check "command line: a misspelt key is refused" \
 	"2 gitnet-init: fatal: kernel command line gitnet.outsde: unknown key (see README, \"The guest\")" "$rc $out"
+
+# --- the saved configuration, and a restart into a new domain --------------------
+# What xl reboot, on_reboot and on_crash do: a new domain (domid 10) whose
+# data/gitnet is empty. The guest then takes its last good configuration
+# from the state disk (here --saved FILE), under whatever the other layers give.
+SAVED=$TMP/gitnet-config
+xenstore-rm $B
+xenstore-write $B/inside eth0=192.168.1.1/24 $B/outside eth1=203.0.113.2/24 \
+	$B/forward/1 tcp:8080=192.168.1.2:80 $B/udp-timeout 120
+want=$("$INIT" --xenstore-dump --cmdline "console=ttyS0 gitnet.state-device=vdb gitnet.tcp-timeout=900" \
+	--saved "$SAVED" 2>"$TMP/save.err" | tr '\n' ' ')
+if [ -f "$SAVED" ] && [ ! -e "$SAVED.tmp" ] && [ "$(stat -c %a "$SAVED")" = 600 ] &&
+    grep -qx "gitnet.inside=eth0=192.168.1.1/24" "$SAVED" && grep -qx "gitnet.forward=tcp:8080=192.168.1.2:80" "$SAVED" &&
+    grep -qx "gitnet.tcp-timeout=900" "$SAVED" && grep -qF "config: saved in $SAVED (6 keys)" "$TMP/save.err"; then
+	ok "saved: the checked configuration, every layer's keys, as command-line words (mode 600, no .tmp left)"
+else
+	nok "saved: the checked configuration as command-line words" "$(cat "$SAVED" 2>&1 | grep -v '^#' | tr '\n' ' ')" "$(cat "$TMP/save.err")"
+fi
+"$INIT" --xenstore-dump --cmdline "gitnet.state-device=vdb gitnet.tcp-timeout=900" --saved "$SAVED" >/dev/null 2>"$TMP/save2.err"
+grep -q "config: saved" "$TMP/save2.err" && nok "saved: an unchanged configuration is not written again" "$(cat "$TMP/save2.err")" ||
+	ok "saved: an unchanged configuration is not written again"
+
+start_stub 10
+check "restart: the new stub is domain 10 with an empty data/gitnet" "10 " \
+	"$(xenstore-read domid) $(xenstore-list /local/domain/10/data/gitnet 2>/dev/null)"
+got=$("$INIT" --xenstore-dump --cmdline "console=ttyS0 gitnet.state-device=vdb" --saved "$SAVED" 2>"$TMP/fb.err" | tr '\n' ' ')
+check "restart: domain 10 with an empty tree comes back with the same argv from the saved configuration" "$want" "$got"
+grep -qF "gitnet-init: config: no inside from the kernel command line or xenstore data/gitnet: using the last good configuration, saved in $SAVED" "$TMP/fb.err" &&
+	ok "restart: one console line says the saved configuration is used, naming the file" ||
+	nok "restart: one console line says the saved configuration is used" "$(cat "$TMP/fb.err")"
+xenstore-write /local/domain/10/data/gitnet/udp-timeout 30
+got=$("$INIT" --xenstore-dump --cmdline "gitnet.tcp-timeout=600" --saved "$SAVED" 2>/dev/null | tr '\n' ' ')
+case $got in
+*"--inside eth0=192.168.1.1/24 "*"--udp-timeout 30 --tcp-timeout 600 --forward tcp:8080=192.168.1.2:80 "*)
+	ok "restart: the command line and xenstore still override the saved keys" ;;
+*)	nok "restart: the command line and xenstore still override the saved keys" "got: $got" ;;
+esac
+xenstore-rm /local/domain/10/data/gitnet
+out=$("$INIT" --xenstore-dump --saved "$TMP/none" 2>&1); rc=$?
+check "restart: no layer and no saved file: the boot stops naming the key and the file" \
+	"2 [ts] gitnet-init: config: no inside from xenstore data/gitnet, and no saved configuration in $TMP/none gitnet-init: fatal: gitnet.inside: missing (required: DEV=ADDR/PLEN, e.g. eth0=192.168.1.1/24)" \
+	"$rc $(echo "$out" | sed 's/^\[[ 0-9.]*\]/[ts]/' | tr '\n' ' ' | sed 's/ $//')"
+printf 'gitnet.inside=eth0=192.168.1.1/24\ngitnet.bogus=1\n' >"$TMP/bad-config"
+out=$("$INIT" --xenstore-dump --saved "$TMP/bad-config" 2>&1 | tail -1); rc=$?
+check "restart: a saved file with an unknown key is refused, naming the file and the key" \
+	"gitnet-init: fatal: $TMP/bad-config: gitnet.bogus: unknown key (see README, \"The guest\")" "$out"
+# Live changes in the new domain are saved once applied.
+"$INIT" --xenstore-watch --saved "$SAVED" >"$TMP/w.out" 2>&1 &
+WATCH_PID=$!
+for _ in $(seq 50); do grep -q '^watching' "$TMP/w.out" && break; sleep 0.1; done
+xenstore-write /local/domain/10/data/gitnet/forward/1 udp:5353=192.168.1.4:5353
+waitfor "config: saved in $SAVED" && grep -qx "gitnet.forward=udp:5353=192.168.1.4:5353" "$SAVED" &&
+	! grep -q "tcp:8080" "$SAVED" && grep -qx "gitnet.inside=eth0=192.168.1.1/24" "$SAVED" &&
+	ok "restart: a live change in the new domain is applied over the saved configuration and saved" ||
+	nok "restart: a live change in the new domain is saved" "$(tail -4 "$TMP/w.out")" "$(grep -v '^#' "$SAVED" | tr '\n' ' ')"
+kill $WATCH_PID; wait $WATCH_PID 2>/dev/null; WATCH_PID=
+# A key removed from xenstore falls back to the layer under it.
+"$INIT" --xenstore-watch --cmdline "gitnet.icmp-timeout=60" --saved "$SAVED" >"$TMP/w.out" 2>&1 &
+WATCH_PID=$!
+for _ in $(seq 50); do grep -q '^watching' "$TMP/w.out" && break; sleep 0.1; done
+xenstore-write /local/domain/10/data/gitnet/icmp-timeout 20
+waitfor "icmp-timeout: '60' -> '20' (live)" && xenstore-rm /local/domain/10/data/gitnet/icmp-timeout &&
+	waitfor "icmp-timeout: '20' -> '60' (live)" &&
+	ok "watch: a key removed from xenstore falls back to the command line's value, applied live" ||
+	nok "watch: a key removed from xenstore falls back to the command line's value" "$(grep icmp "$TMP/w.out")"
+kill $WATCH_PID; wait $WATCH_PID 2>/dev/null; WATCH_PID=
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
