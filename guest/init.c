@@ -121,6 +121,7 @@ static struct guest_argv next_argv;
 static struct guest_cfg	next_cfg, run_cfg;
 static unsigned		run_seq;
 static int		notify_fd = -1;	/* READY=1 from router_main */
+static uint64_t		first_run_ms;	/* when router_main was first called */
 
 static struct guest_cfg	cur_cfg;	/* the supervisor's once it runs */
 static struct guest_argv cur_argv;	/* the main thread's */
@@ -707,6 +708,66 @@ cfg_pick(struct guest_cfg *dst, const struct guest_cfg *c, bool live)
 }
 
 /*
+ * Ask the running router to announce its addresses (gratuitous ARP), through
+ * its control socket as an operator would, and log its answer.
+ */
+static void
+router_announce_ask(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { 2, 0 };
+	char reply[128];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", CONTROL_PATH);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    write(fd, "announce\n", 9) == 9)
+			n = read(fd, reply, sizeof(reply) - 1);
+		close(fd);
+	}
+	if (n <= 0) {
+		say("announce: no answer from the router's control socket %s", CONTROL_PATH);
+		return;
+	}
+	reply[n] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	say("announce: router: %s", reply);
+}
+
+/*
+ * xenstore's control/shutdown changed. "suspend" is the toolstack's save,
+ * migration or checkpoint (the kernel's manage.c clears the key and
+ * suspends; after the resume every watch fires again): the neighbours may
+ * now reach the router somewhere else, so it announces its addresses at
+ * once, and again when the key is seen cleared afterwards (the resume).
+ * poweroff and reboot reach init as the kernel turns them into signals.
+ */
+static void
+control_shutdown(struct xs_handle *h)
+{
+	static bool suspended;
+	unsigned len = 0;
+	char *v = xs_read(h, XBT_NULL, "control/shutdown", &len);
+	bool suspend = v != NULL && strcmp(v, "suspend") == 0, empty = v == NULL || len == 0;
+
+	free(v);
+	if (suspend && !suspended) {
+		say("xenstore: control/shutdown: suspend: announcing the router's "
+		    "addresses (again once resumed)");
+		suspended = true;
+		router_announce_ask();
+	} else if (empty && suspended) {
+		say("xenstore: control/shutdown cleared after a suspend: resumed, "
+		    "announcing again");
+		suspended = false;
+		router_announce_ask();
+	}
+}
+
+/*
  * A watch fired: read the subtree again, lay it over base_cfg, log what
  * changed since the last read (seen_cfg), and apply the live keys by
  * restarting the router on the running configuration with the new live
@@ -726,8 +787,14 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 	char err[512];
 	char **ev;
 
-	while ((ev = xs_check_watch(h)) != NULL)
+	bool shutdown_key = false;
+
+	while ((ev = xs_check_watch(h)) != NULL) {
+		shutdown_key |= strcmp(ev[XS_WATCH_TOKEN], "shutdown") == 0;
 		free(ev);
+	}
+	if (shutdown_key && run)
+		control_shutdown(h);
 	if (!seen_set) {
 		seen_cfg = cur_cfg;
 		seen_set = true;
@@ -960,6 +1027,55 @@ reap(void)
 }
 
 /*
+ * Test only: GITNET_TEST_SHUTDOWN=poweroff@S or reboot@S on the kernel
+ * command line (the kernel hands such words to init as environment
+ * variables) runs /sbin/poweroff or /sbin/reboot S seconds after the router
+ * first started, the way the kernel's orderly_poweroff() and
+ * orderly_reboot() do (call_usermodehelper: a child process, argv { path },
+ * a minimal environment) -- what `xl shutdown` leads to on Xen. The QEMU
+ * boot test drives that path end to end with it.
+ */
+static void
+test_shutdown_due(void)
+{
+	static bool done;
+	static char *const env[] = { "HOME=/", "PATH=/sbin:/usr/sbin:/bin:/usr/bin", NULL };
+	const char *v = getenv("GITNET_TEST_SHUTDOWN"), *at;
+	char path[32];
+	uint64_t t0;
+	pid_t pid;
+
+	if (done || v == NULL || (at = strchr(v, '@')) == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	t0 = first_run_ms;
+	pthread_mutex_unlock(&lock);
+	if (t0 == 0 || now_ms() - t0 < (uint64_t)strtoul(at + 1, NULL, 10) * 1000)
+		return;
+	done = true;
+	if ((size_t)(at - v) == 8 && strncmp(v, "poweroff", 8) == 0)
+		snprintf(path, sizeof(path), "/sbin/poweroff");
+	else if ((size_t)(at - v) == 6 && strncmp(v, "reboot", 6) == 0)
+		snprintf(path, sizeof(path), "/sbin/reboot");
+	else {
+		say("test: GITNET_TEST_SHUTDOWN=%s: not poweroff@S or reboot@S", v);
+		return;
+	}
+	say("test: running %s as the kernel does (orderly_%s)", path, path + 6);
+	if ((pid = fork()) == 0) {
+		char *const argv[] = { path, NULL };
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(path, argv, env);
+		_exit(127);
+	}
+	if (pid < 0)
+		say("test: fork: %s", strerror(errno));
+}
+
+/*
  * The supervisor thread: power-off signals (SIGPWR, SIGUSR2), SIGCHLD, the
  * power button, the xenstore watch and the router's READY=1. It never calls finish() while the
  * router may run, except when a shutdown request has gone unanswered for
@@ -1000,6 +1116,7 @@ supervise(void *arg)
 				say("power button: power-off request");
 				request(WANT_POWEROFF);
 			}
+		test_shutdown_due();
 		/* Before xenstore: a READY=1 read now is the running cur_cfg's. */
 		if (pfd[2].revents)
 			notify_read();
@@ -1052,6 +1169,10 @@ route(void)
 		if (w == WANT_REBOOT || w == WANT_POWEROFF)
 			finish(w == WANT_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
 		say("router: running in-process (pid %d)", (int)getpid());
+		pthread_mutex_lock(&lock);
+		if (first_run_ms == 0)
+			first_run_ms = now_ms();
+		pthread_mutex_unlock(&lock);
 		rc = router_main(cur_argv.argc, cur_argv.argv);
 		sig = router_main_stop_signal();
 		pthread_mutex_lock(&lock);
@@ -1179,6 +1300,9 @@ main(int argc, char **argv)
 	run_cfg = cur_cfg;
 	if (saved_path != NULL)
 		notify_open();
+	if (wt.h != NULL && !xs_watch(wt.h, "control/shutdown", "shutdown"))
+		say("xenstore: watch control/shutdown: %s (no announcement after a "
+		    "resume)", strerror(errno));
 	if (wt.h != NULL && !xs_watch(wt.h, wt.base, "gitnet")) {
 		say("xenstore: watch %s: %s (changes will need a restart)", wt.base,
 		    strerror(errno));

@@ -189,9 +189,18 @@ nf_free(struct nf *nf)
 void
 nf_start(struct nf *nf, uint64_t now, struct nf_out *out)
 {
+	nf_announce(nf, now, out);
+}
+
+unsigned
+nf_announce(struct nf *nf, uint64_t now, struct nf_out *out)
+{
+	unsigned before = out->ntx;
+
 	(void)now;
 	for (unsigned i = 0; i < nf->n_iface; i++)
 		arp_announce(nf->arp, (uint8_t)i, out);
+	return out->ntx - before;
 }
 
 /* One of the router's own addresses (NAT pool included)? Its interface. */

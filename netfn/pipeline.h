@@ -116,6 +116,13 @@ int nf_forward_add(struct nf *nf, uint8_t proto, uint16_t ext_port, uint32_t int
 
 /* Gratuitous ARP on every interface: call once when the links are up. */
 void nf_start(struct nf *nf, uint64_t now_us, struct nf_out *out);
+/*
+ * The same announcement again, whenever the neighbours may hold a stale
+ * view of where our addresses live (after a resume, a migration, a
+ * takeover): a gratuitous ARP request for each interface's address.
+ * Returns how many it queued on out.
+ */
+unsigned nf_announce(struct nf *nf, uint64_t now_us, struct nf_out *out);
 
 /*
  * Process n received frames. Frames may be rewritten in place; out->tx may

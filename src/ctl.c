@@ -410,8 +410,11 @@ client_answer(struct router *r, struct ctl *c, struct ctl_client *k, enum ctl_cm
 	case CTL_ROUTES:
 		router_report_routes(r, k->mfd);
 		break;
+	case CTL_ANNOUNCE:
+		dprintf(k->mfd, "announced: %u gratuitous ARP\n", router_announce(r));
+		break;
 	case CTL_HELP:
-		dprintf(k->mfd, "commands: stats arp nat nat-json routes help\n");
+		dprintf(k->mfd, "commands: stats arp nat nat-json routes announce help\n");
 		break;
 	case CTL_TOO_LONG:
 		dprintf(k->mfd, "error: command line longer than %d bytes\n", CTL_LINE_MAX);

@@ -21,6 +21,7 @@
 	X(NAT,		"nat")		\
 	X(NAT_JSON,	"nat-json")	\
 	X(ROUTES,	"routes")	\
+	X(ANNOUNCE,	"announce")	\
 	X(HELP,		"help")
 
 enum ctl_cmd {

@@ -64,6 +64,12 @@ int router_main(int argc, char **argv);
  * configuration is logged and the router goes on with the old one; one that
  * fails to open (a missing interface) is logged and the old one reopened.
  */
+/*
+ * Gratuitous ARP for the router's addresses now (the control socket's
+ * `announce`: after a resume or a migration, neighbours may point at where
+ * the router was). Returns how many were sent.
+ */
+unsigned router_announce(struct router *r);
 /* The signal (SIGTERM, SIGINT) that stopped the last router_main, else 0. */
 int router_main_stop_signal(void);
 

@@ -165,6 +165,22 @@ flush(struct router *r, struct nf_out *out)
 	nf_out_reset(out);
 }
 
+unsigned
+router_announce(struct router *r)
+{
+	static uint8_t arena[512];
+	struct nf_frame tx[2 * ROUTER_NIF];
+	struct nf_out out = {
+		.tx = tx, .tx_cap = 2 * ROUTER_NIF, .arena = arena,
+		.arena_cap = sizeof(arena),
+	};
+	unsigned n = nf_announce(r->nf, router_time(r), &out);
+
+	flush(r, &out);
+	logmsg("router: announce: %u gratuitous ARP sent", n);
+	return n;
+}
+
 /*
  * One sd_notify(3) message to $NOTIFY_SOCKET (a path, or @ for the abstract
  * namespace); nothing when systemd did not ask. Never fails the router.

@@ -26,6 +26,11 @@
 # tree, and the guest takes the configuration it last started with from its
 # state disk (/state/gitnet-config, saved after each start), says so, and
 # comes back with the same addresses, the live forward and its history.
+# Boot 5 also sees control/shutdown = suspend and its clearing (a save or
+# migration, then the resume) answered with gratuitous ARP; boots 4 and 6 end
+# by init running /sbin/poweroff and /sbin/reboot as the kernel's
+# orderly_poweroff()/orderly_reboot() would (GITNET_TEST_SHUTDOWN), and
+# e2fsck -n then finds the state disk clean.
 # The router runs in init's process: it logs pid=1, and the image has no
 # /bin/gitnet-router.
 # Figures: image size, boot to router start, boot to first forwarded ping.
@@ -143,6 +148,30 @@ shutdown_guest() {	# shutdown_guest LOG NAME HOW: powerdown | ctrl-alt-delete
 	grep -q "router stopped (exit 0)" "$1" && grep -q "$end" "$1" &&
 		ok "$2: $what: router stopped cleanly, synced, ${end#gitnet-init: } (QEMU ended)" ||
 		nok "$2: $what: router stopped cleanly, ${end#gitnet-init: }" "$(tail -5 "$1")"
+}
+self_shutdown() {	# self_shutdown LOG NAME HOW: the guest runs /sbin/HOW (GITNET_TEST_SHUTDOWN)
+	local i sig end
+	for i in $(seq 900); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$QEMU_PID" 2>/dev/null; then
+		nok "$2: /sbin/$3 run as the kernel does ends the guest" "$(tail -5 "$1")"
+		kill "$QEMU_PID"; wait "$QEMU_PID"; QEMU_PID=; return
+	fi
+	wait "$QEMU_PID"; QEMU_PID=
+	if [ "$3" = poweroff ]; then
+		sig="signal 12: power-off request"; end="gitnet-init: powering off"
+	else
+		sig="router stopped (exit 0) on SIGINT"; end="gitnet-init: rebooting"
+	fi
+	# /sbin/HOW is the symlink to /init, which signals PID 1 (SIGUSR2 for
+	# poweroff, SIGINT for reboot); the router commits, init syncs and unmounts.
+	grep -q "test: running /sbin/$3 as the kernel does" "$1" && grep -qF "$sig" "$1" &&
+		grep -q "router stopped (exit 0)" "$1" && grep -q "$end" "$1" &&
+		ok "$2: /sbin/$3 run as the kernel runs it (orderly_$3): the signal reached PID 1, router stopped cleanly, ${end#gitnet-init: }" ||
+		nok "$2: /sbin/$3 run as the kernel runs it" "$(grep -E 'gitnet-init|router' "$1" | tail -6)"
+	e2fsck -n "$STATE" >"$TMP/e2fsck-$3.log" 2>&1 &&
+		! dumpe2fs -h "$STATE" 2>/dev/null | grep -q needs_recovery &&
+		ok "$2: e2fsck -n on the host: the state disk is clean (unmounted, no journal to replay)" ||
+		nok "$2: e2fsck -n on the host: the state disk is clean" "$(tail -3 "$TMP/e2fsck-$3.log")"
 }
 export_state() {	# export_state DIR [IMAGE]: the repository from the disk image, host side
 	rm -rf "$1"; mkdir -p "$1"
@@ -301,7 +330,7 @@ git --git-dir "$TMP/s3/gitnet.git" fsck --strict >"$TMP/fsck3" 2>&1 &&
 	ok "after the panic: git fsck passes, history continues ($c2 -> $c3 commits)" ||
 	nok "after the panic: git fsck passes, history continues" "$(head -3 "$TMP/fsck3")" "commits $c2 -> $c3"
 LOG4=$TMP/boot4.log
-boot "$LOG4"
+boot "$LOG4" GITNET_TEST_SHUTDOWN=poweroff@15
 if waitlog "$LOG4" "router: started" 90; then
 	line=$(grep -o "state: loaded: [^ ]* arp=[0-9]* nat_sessions=[0-9]*" "$LOG4")
 	! grep -q formatting "$LOG4" && [ -n "$line" ] &&
@@ -311,7 +340,7 @@ else
 	nok "boot 4: resumes after the panic" "$(tail -5 "$LOG4")"
 fi
 first_ping >/dev/null && ok "boot 4: ping cli -> srv" || nok "boot 4: ping cli -> srv"
-shutdown_guest "$LOG4" "boot 4" powerdown
+self_shutdown "$LOG4" "boot 4" poweroff
 
 # --- configured through xenstore, changed live ----------------------------------------
 # The stub (tests/guest/xenstored_stub.py) is offered to the guest on a
@@ -352,6 +381,24 @@ for _ in $(seq 10); do
 done
 [ "$body" = "hello from cli $ID" ] && ok "boot 5: srv reaches cli's server through the new forward (203.0.113.1:8080)" ||
 	nok "boot 5: srv reaches cli's server through the new forward" "got: $body"
+# A save, migration or checkpoint: the toolstack writes control/shutdown =
+# suspend (the kernel clears it and suspends; every watch fires after the
+# resume). The router announces its addresses both times: cli sees
+# gratuitous ARP for 192.168.1.1.
+ip netns exec $CLI timeout 20 tcpdump -i veth-c -n -l -c 2 \
+	"arp and arp[14:4] = 0xc0a80101 and arp[24:4] = 0xc0a80101" >"$TMP/garp.log" 2>&1 &
+GARP_PID=$!
+for _ in $(seq 50); do grep -q "listening on" "$TMP/garp.log" && break; sleep 0.1; done
+xenstore-write /local/domain/9/control/shutdown suspend
+for _ in $(seq 50); do grep -q "announce: router: announced" "$LOG5" && break; sleep 0.1; done
+xenstore-write /local/domain/9/control/shutdown ""
+wait "$GARP_PID" 2>/dev/null
+grep -q "xenstore: control/shutdown: suspend: announcing" "$LOG5" &&
+	grep -q "control/shutdown cleared after a suspend: resumed, announcing again" "$LOG5" &&
+	[ "$(grep -c "announce: router: announced: 2 gratuitous ARP" "$LOG5")" = 2 ] &&
+	[ "$(grep -c "Request who-has 192.168.1.1 tell 192.168.1.1" "$TMP/garp.log")" = 2 ] &&
+	ok "boot 5: control/shutdown = suspend, then cleared (the resume): the router announced its addresses each time (cli saw 2 gratuitous ARP)" ||
+	nok "boot 5: after a suspend the router announces its addresses" "$(grep -E 'control/shutdown|announce' "$LOG5" | tail -4)" "$(tail -3 "$TMP/garp.log")"
 xenstore-write $X/inside eth0=192.168.9.1/24
 xenstore-write $X/udp-timeout 0
 for _ in $(seq 50); do grep -q "live change rejected" "$LOG5" && break; sleep 0.1; done
@@ -381,7 +428,7 @@ for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
 xenstore-list /local/domain/10/data/gitnet >/dev/null 2>&1 &&
 	nok "boot 6: the new domain's data/gitnet is empty" || ok "boot 6: the stub is domain 10, data/gitnet empty"
 LOG6=$TMP/boot6.log
-APPEND= BOOT_XS=$XENSTORED_PATH boot "$LOG6"
+APPEND= BOOT_XS=$XENSTORED_PATH boot "$LOG6" GITNET_TEST_SHUTDOWN=reboot@25
 if waitlog "$LOG6" "router: started" 90 && grep -q "xenstore: domain 10: configuration under data/gitnet" "$LOG6" &&
     grep -q "gitnet-init: config: no inside from the kernel command line or xenstore data/gitnet: using the last good configuration, saved in /state/gitnet-config" "$LOG6" &&
     grep -q "router: started: inside=eth0 192.168.1.1/24 outside=eth1 203.0.113.1/24" "$LOG6"; then
@@ -401,7 +448,7 @@ for _ in $(seq 10); do
 done
 [ "$body" = "hello from cli $ID" ] && ok "boot 6: the forward applied live in boot 5 is back (srv reaches cli through 203.0.113.1:8080)" ||
 	nok "boot 6: the forward applied live in boot 5 is back" "got: $body"
-shutdown_guest "$LOG6" "boot 6" powerdown
+self_shutdown "$LOG6" "boot 6" reboot
 export_state "$TMP/s6"
 c5=$(git --git-dir "$TMP/s5/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)
 c6=$(git --git-dir "$TMP/s6/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)

@@ -53,6 +53,24 @@ wait "$garp_pid" 2>/dev/null
 check "gratuitous ARP for 192.168.1.1 from the router's MAC at start" \
     expect_grep "$GN_RUN/garp.log" "^[0-9:.]+ $RTR_IN_MAC > ff:ff:ff:ff:ff:ff.*192\.168\.1\.1"
 
+# The control socket's announce (after a resume or a migration): the same
+# gratuitous ARP again, on both sides, on demand.
+gn_bg "$SRV" garp2 timeout 8 tcpdump -i "$SRV_DEV" -n -e -l -c 1 \
+    "arp and arp[14:4] = 0xcb007101 and arp[24:4] = 0xcb007101"
+garp2_pid=$GN_LAST_PID
+gn_wait 5 grep -q "listening on" "$GN_RUN/garp2.log" ||
+    gn_log "tcpdump did not report listening; the announce check may fail"
+before=$(stat_get arp_announces_sent)
+check "ctl announce answers with what it sent" \
+    expect_grep <(ctl announce) "^announced: 2 gratuitous ARP$"
+wait "$garp2_pid" 2>/dev/null
+check "announce: srv sees a gratuitous ARP for 203.0.113.1 from the router's MAC" \
+    expect_grep "$GN_RUN/garp2.log" "^[0-9:.]+ $RTR_OUT_MAC > ff:ff:ff:ff:ff:ff.*203\.0\.113\.1"
+check "announce: counted in arp_announces_sent (+2) and logged" \
+    sh -c "[ \$(( \$(printf '%s\n' stats | timeout 5 socat -t 3 - UNIX-CONNECT:$GN_CTL |
+	awk '\$1 == \"arp_announces_sent\" { print \$2 }') - $before )) -eq 2 ] &&
+	grep -q '^router: announce: 2 gratuitous ARP sent\$' '$GN_ROUTER_LOG'"
+
 # --- ping: the router's own addresses, then through it -------------------
 
 check "ping cli -> router inside address" \
