@@ -38,13 +38,22 @@
  * argv; it resumes from its state repository. A SIGTERM from outside that
  * coincides with a reconfiguration is taken as part of it (one signal).
  *
+ * NICs and disk by identity: inside and outside may name their NIC by MAC
+ * (mac:XX:..) or by Xen vif index (vif:N, matched against sysfs
+ * device/nodename "device/vif/N") instead of a kernel name, which depends on
+ * probe order; nics_up resolves them to kernel names (ifnames) before the
+ * router's argv is built. A state-device named explicitly must be there:
+ * if it is missing the boot stops (auto may find none and run without
+ * history, as it says on the console).
+ *
  * Under QEMU, a xenstore may come over a virtio-serial port instead
  * (GITNET_XS_PORT, see xenstore_port_find), which is how the live path is
  * tested without a hypervisor.
  *
  * Host-side modes for tests (not PID 1): --xenstore-dump and --cmdline-dump
  * print the router's argv, one word per line, or the error; --xenstore-watch
- * prints it, then one line per change until SIGTERM.
+ * prints it, then one line per change until SIGTERM. They resolve mac: and
+ * vif: NICs against $GITNET_SYSFS (a test's stand-in tree), else /sys.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -58,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -98,6 +108,7 @@ static struct guest_argv next_argv;
 
 static struct guest_cfg	cur_cfg;	/* the supervisor's once it runs */
 static struct guest_argv cur_argv;	/* the main thread's */
+static struct guest_ifnames ifnames;	/* set by nics_up, then read only */
 static char	state_dir[256] = "none";
 #define POWER_MAX	4
 static int	power_fd[POWER_MAX];	/* /dev/input/event* with KEY_POWER */
@@ -290,33 +301,137 @@ link_up(const char *dev)
 	return rc;
 }
 
-/* The DEV of "DEV=ADDR/PLEN". */
-static void
-iface_dev(const char *val, char *dev, size_t len)
+/*
+ * Find the NIC n selects (mac: or vif:) under sysfs/class/net: its kernel
+ * name goes to dev. seen gets the NICs there, for messages ("eth0
+ * 52:54:00:00:00:10, eth1 00:16:3e:00:00:01 device/vif/1"). Returns 0, -1
+ * when none matches (yet), -2 when more than one does.
+ */
+static int
+nic_find(char *dev, size_t len, const struct guest_nic *n, const char *sysfs,
+    char *seen, size_t seenlen)
 {
-	size_t n = strcspn(val, "=");
+	char dir[256], path[600], mac[32], node[64], want[32];
+	const uint8_t *m = n->mac;
+	struct dirent *e;
+	size_t used = 0;
+	int found = 0;
+	DIR *d;
 
-	snprintf(dev, len, "%.*s", (int)(n < len ? n : len - 1), val);
+	if (n->by == GUEST_NIC_MAC)
+		snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", m[0],
+		    m[1], m[2], m[3], m[4], m[5]);
+	else
+		snprintf(want, sizeof(want), "device/vif/%u", n->vif);
+	snprintf(dir, sizeof(dir), "%s/class/net", sysfs);
+	snprintf(seen, seenlen, "none");
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int k;
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "lo") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/address", dir, e->d_name);
+		if (read_file(path, mac, sizeof(mac)) < 0)
+			mac[0] = '\0';
+		mac[strcspn(mac, "\n")] = '\0';
+		/* xen-netfront's device is the xenbus node device/vif/<devid>. */
+		snprintf(path, sizeof(path), "%s/%s/device/nodename", dir, e->d_name);
+		if (read_file(path, node, sizeof(node)) < 0)
+			node[0] = '\0';
+		node[strcspn(node, "\n")] = '\0';
+		if (used < seenlen && (k = snprintf(seen + used, seenlen - used,
+		    "%s%s %s%s%s", used > 0 ? ", " : "", e->d_name, mac,
+		    node[0] != '\0' ? " " : "", node)) > 0)
+			used += (size_t)k;
+		/* Kernel names are shorter than IFNAMSIZ (16): len holds them. */
+		if (strcasecmp(n->by == GUEST_NIC_MAC ? mac : node, want) == 0 &&
+		    found++ == 0 && strlen(e->d_name) < len)
+			memcpy(dev, e->d_name, strlen(e->d_name) + 1);
+	}
+	closedir(d);
+	return found == 0 ? -1 : found > 1 ? -2 : 0;
 }
 
-/* Wait up to 10 s for each NIC the configuration names, then bring it up. */
+/*
+ * Resolve c's inside and outside NICs to kernel names in ifn, from sysfs
+ * (/sys, or a test's tree), waiting up to wait_ms for a mac: or vif: NIC
+ * to appear (NICs probe asynchronously). A DEV is taken as named: whether
+ * it is there is nics_up's business. Returns 0, or -1 with one line naming
+ * the key in err. c has been through guest_cfg_argv: its values parse.
+ */
+static int
+nics_resolve(struct guest_ifnames *ifn, const struct guest_cfg *c,
+    const char *sysfs, unsigned wait_ms, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "inside", "outside" };
+
+	memset(ifn, 0, sizeof(*ifn));
+	for (int i = 0; i < 2; i++) {
+		char *name = i == 0 ? ifn->inside : ifn->outside;
+		const char *val = guest_cfg_get(c, keys[i]);
+		char why[256], sel[48], seen[512];
+		uint64_t t0 = now_ms();
+		struct guest_nic n;
+		int rc;
+
+		if (val == NULL || guest_nic_parse(&n, val, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s%s: %s", c->source, keys[i],
+			    val == NULL ? "missing" : why);
+			return -1;
+		}
+		if (n.by == GUEST_NIC_DEV) {
+			snprintf(name, sizeof(ifn->inside), "%s", n.dev);
+			continue;
+		}
+		while ((rc = nic_find(name, sizeof(ifn->inside), &n, sysfs, seen,
+		    sizeof(seen))) == -1 && now_ms() - t0 < wait_ms)
+			sleep_ms(20);
+		guest_nic_str(&n, sel, sizeof(sel));
+		if (rc == -1) {
+			snprintf(err, errlen, "%s%s: no NIC with %s (NICs: %s)",
+			    c->source, keys[i], sel, seen);
+			return -1;
+		}
+		if (rc == -2) {
+			snprintf(err, errlen, "%s%s: %s: more than one NIC matches (%s)",
+			    c->source, keys[i], sel, seen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Find the NICs the configuration names (by name, MAC or vif index: up to
+ * 10 s for each to appear) and bring them up. Sets ifnames.
+ */
 static void
 nics_up(const struct guest_cfg *c)
 {
 	const char *keys[] = { "inside", "outside" };
+	char err[1024];
 
 	link_up("lo");
+	if (nics_resolve(&ifnames, c, "/sys", 10000, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	for (int i = 0; i < 2; i++) {
-		char dev[32];
+		const char *dev = i == 0 ? ifnames.inside : ifnames.outside;
+		char why[256], sel[48] = "";
 		uint64_t t0 = now_ms();
+		struct guest_nic n;
 
-		iface_dev(guest_cfg_get(c, keys[i]), dev, sizeof(dev));
+		if (guest_nic_parse(&n, guest_cfg_get(c, keys[i]), why,
+		    sizeof(why)) == 0 && n.by != GUEST_NIC_DEV)
+			guest_nic_str(&n, sel, sizeof(sel));
 		while (!exists("/sys/class/net/%s", dev) && now_ms() - t0 < 10000)
 			sleep_ms(20);
 		if (link_up(dev) != 0)
 			fatal("%s%s: device %s: %s (is it attached to the guest?)",
 			    c->source, keys[i], dev, strerror(errno));
-		say("link %s up (%s)", dev, keys[i]);
+		say("link %s up (%s%s%s)", dev, keys[i], sel[0] != '\0' ? ", " : "",
+		    sel);
 	}
 }
 
@@ -361,16 +476,42 @@ run_wait(char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The block devices there are, for messages: "vda xvda" or "none". */
+static void
+disks_list(char *buf, size_t len)
+{
+	DIR *d = opendir("/sys/class/block");
+	struct dirent *e;
+	size_t used = 0;
+
+	snprintf(buf, len, "none");
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		int k;
+
+		if (e->d_name[0] == '.' || used >= len)
+			continue;
+		if ((k = snprintf(buf + used, len - used, "%s%s", used > 0 ? " " : "",
+		    e->d_name)) > 0)
+			used += (size_t)k;
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 /*
  * Mount the state disk on /state and point state_dir at the repository in
  * it. An all-zero disk is formatted first (mke2fs); a disk that is neither
- * ext4 nor empty is never touched: that stops the boot.
+ * ext4 nor empty is never touched: that stops the boot. A disk named in
+ * state-device (vda, xvda, /dev/xvdb: guest/xs.c checks the form) must
+ * appear within 5 s or the boot stops: a router told to keep its history
+ * there must not run without it. auto takes vdb, else xvdb, else runs
+ * without history and says so.
  */
 static void
 state_mount(const struct guest_cfg *c)
 {
 	const char *want = guest_cfg_get(c, "state-device");
-	char dev[32], path[64];
+	char dev[32], path[64], seen[256];
 	uint64_t t0 = now_ms();
 	int empty;
 
@@ -378,8 +519,12 @@ state_mount(const struct guest_cfg *c)
 		say("state: none (state-device=none): no history is kept");
 		return;
 	}
+	if (want != NULL && strcmp(want, "auto") == 0)
+		want = NULL;
+	if (want != NULL && strncmp(want, "/dev/", 5) == 0)
+		want += 5;
 	for (;;) {
-		if (want != NULL && strcmp(want, "auto") != 0) {
+		if (want != NULL) {
 			snprintf(dev, sizeof(dev), "%s", want);
 			if (exists("/sys/class/block/%s", dev))
 				break;
@@ -391,12 +536,15 @@ state_mount(const struct guest_cfg *c)
 			break;
 		}
 		if (now_ms() - t0 > 5000) {
-			if (want == NULL || strcmp(want, "auto") == 0) {
-				say("state: no vdb or xvdb disk: running without history "
-				    "(set state-device to require one)");
+			disks_list(seen, sizeof(seen));
+			if (want == NULL) {
+				say("state: no vdb or xvdb disk (block devices: %s): running "
+				    "without history (set state-device=DEV to use another "
+				    "disk, and to require it)", seen);
 				return;
 			}
-			fatal("%sstate-device: no block device %s", c->source, want);
+			fatal("%sstate-device: the configured state disk %s is missing "
+			    "(block devices: %s)", c->source, want, seen);
 		}
 		sleep_ms(20);
 	}
@@ -536,8 +684,8 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 		if (guest_key_live(next.kv[i].key))
 			guest_cfg_set(&applied, next.kv[i].key, next.kv[i].val, err,
 			    sizeof(err));
-	if (guest_cfg_argv(&applied, ROUTER_BIN, state_dir, CONTROL_PATH, &argv,
-	    err, sizeof(err)) < 0) {
+	if (guest_cfg_argv(&applied, &ifnames, ROUTER_BIN, state_dir, CONTROL_PATH,
+	    &argv, err, sizeof(err)) < 0) {
 		say("xenstore: live change rejected, router keeps running as it was: %s",
 		    err);
 		return;
@@ -559,6 +707,24 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 	}
 }
 
+/*
+ * Host modes: check cur_cfg, resolve its NICs against $GITNET_SYSFS (else
+ * /sys) without waiting, and build cur_argv as the guest would.
+ */
+static int
+host_argv(char *err, size_t errlen)
+{
+	const char *sysfs = getenv("GITNET_SYSFS");
+
+	if (guest_cfg_argv(&cur_cfg, NULL, ROUTER_BIN, "/state/gitnet.git",
+	    CONTROL_PATH, &cur_argv, err, errlen) < 0 ||
+	    nics_resolve(&ifnames, &cur_cfg, sysfs != NULL ? sysfs : "/sys", 0, err,
+	    errlen) < 0)
+		return -1;
+	return guest_cfg_argv(&cur_cfg, &ifnames, ROUTER_BIN, "/state/gitnet.git",
+	    CONTROL_PATH, &cur_argv, err, errlen);
+}
+
 /* Host modes for tests: see the file comment. */
 static int
 host_mode(int argc, char **argv)
@@ -571,8 +737,7 @@ host_mode(int argc, char **argv)
 	if (strcmp(argv[1], "--cmdline-dump") == 0 && argc == 3) {
 		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
 		if (guest_cfg_from_cmdline(&cur_cfg, argv[2], err, sizeof(err)) < 0 ||
-		    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
-		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
+		    host_argv(err, sizeof(err)) < 0)
 			fatal("%s", err);
 		print_argv(&cur_argv);
 		return 0;
@@ -586,8 +751,7 @@ host_mode(int argc, char **argv)
 	if ((h = guest_xs_open(base, sizeof(base), err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if (guest_cfg_from_xenstore(&cur_cfg, h, base, err, sizeof(err)) < 0 ||
-	    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
-	    &cur_argv, err, sizeof(err)) < 0)
+	    host_argv(err, sizeof(err)) < 0)
 		fatal("%s", err);
 	snprintf(state_dir, sizeof(state_dir), "/state/gitnet.git");
 	print_argv(&cur_argv);
@@ -916,13 +1080,13 @@ main(int argc, char **argv)
 			fatal("%s", err);
 	}
 	/* Check everything before touching disks: a bad key costs nothing. */
-	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
-	    &cur_argv, err, sizeof(err)) < 0)
+	if (guest_cfg_argv(&cur_cfg, NULL, ROUTER_BIN, "/state/gitnet.git",
+	    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	nics_up(&cur_cfg);
 	state_mount(&cur_cfg);
-	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, state_dir, CONTROL_PATH, &cur_argv,
-	    err, sizeof(err)) < 0)
+	if (guest_cfg_argv(&cur_cfg, &ifnames, ROUTER_BIN, state_dir, CONTROL_PATH,
+	    &cur_argv, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if (wt.h != NULL && !xs_watch(wt.h, wt.base, "gitnet")) {
 		say("xenstore: watch %s: %s (changes will need a restart)", wt.base,

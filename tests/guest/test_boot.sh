@@ -21,7 +21,9 @@
 # repository that passes git fsck and a fourth boot resumes from; a fifth boot
 # takes its configuration from xenstore (the stub, on a virtio-serial port)
 # and applies a forward written there live (router_main called again in
-# PID 1). The router runs in init's process: it logs pid=1, and the image
+# PID 1); a sixth boot has the NICs' PCI slots and MACs swapped and binds
+# them by MAC (gitnet.inside=mac:...); a configured state disk that is missing
+# stops the boot. The router runs in init's process: it logs pid=1, and the image
 # has no /bin/gitnet-router.
 # Figures: image size, boot to router start, boot to first forwarded ping.
 # The state disk starts as an all-zero file: the guest formats it on first
@@ -94,7 +96,8 @@ boot() {	# boot LOG [WORDS]: start QEMU in rtr; sets QEMU_PID, T0 (ms)
 	T0=$(date +%s%3N)
 	ip netns exec $RTR guest/run-qemu --tap-inside tap-in --tap-outside tap-out \
 		--state "${BOOT_STATE:-$STATE}" --monitor "$TMP/mon.sock" --console "$1" \
-		--append "$APPEND ${2:-}" ${BOOT_XS:+--xenstore "$BOOT_XS"} >"$1.qemu" 2>&1 &
+		--append "$APPEND ${2:-}" ${BOOT_XS:+--xenstore "$BOOT_XS"} ${BOOT_SWAP:+--swap-nics} \
+		>"$1.qemu" 2>&1 &
 	QEMU_PID=$!
 }
 waitlog() {	# waitlog LOG PATTERN SECONDS
@@ -175,6 +178,16 @@ else
 	nok "a foreign state disk stops the boot untouched" "$(grep -E 'state|fatal' "$LOG0.2")"
 fi
 BOOT_STATE=
+# A state disk named explicitly (vdc: run-qemu attaches only vda) that is not
+# there stops the boot: the router never runs without the history it was
+# told to keep.
+boot "$LOG0.3" gitnet.state-device=vdc
+if ends "$LOG0.3" && grep -q 'gitnet-init: fatal: kernel command line gitnet.state-device: the configured state disk vdc is missing (block devices: .*vda' "$LOG0.3" &&
+    grep -q "reboot: Power down" "$LOG0.3" && ! grep -q "router: started" "$LOG0.3"; then
+	ok "a configured state disk that is missing stops the boot with one line naming it, then powers off"
+else
+	nok "a configured state disk that is missing stops the boot" "$(grep -E 'state|fatal|Power' "$LOG0.3")"
+fi
 
 # --- first boot ---------------------------------------------------------------------
 LOG1=$TMP/boot1.log
@@ -354,5 +367,36 @@ export_state "$TMP/s5"
 git --git-dir "$TMP/s5/gitnet.git" fsck --strict >/dev/null 2>&1 &&
 	ok "after boot 5: git fsck passes ($(git --git-dir "$TMP/s5/gitnet.git" rev-list --all --count) commits)" ||
 	nok "after boot 5: git fsck passes"
+
+# --- NICs by MAC, with PCI slots and MACs swapped ---------------------------------
+# run-qemu --swap-nics puts the inside TAP's NIC in the later PCI slot (eth1)
+# with the MAC eth1 had, and the outside's in the first (eth0): positional
+# names would put the inside address on the outside wire. Selected by MAC,
+# the inside address answers on the inside wire with the inside MAC.
+LOG6=$TMP/boot6.log
+IN_MAC=52:54:00:00:00:11 OUT_MAC=52:54:00:00:00:10
+ip -n $CLI neigh flush all; ip -n $SRV neigh flush all	# the MACs moved wires
+APPEND="gitnet.inside=mac:$IN_MAC=192.168.1.1/24 gitnet.outside=mac:$OUT_MAC=203.0.113.1/24" \
+	BOOT_SWAP=1 boot "$LOG6"
+if waitlog "$LOG6" "router: started" 90 &&
+    grep -q "link eth1 up (inside, mac $IN_MAC)" "$LOG6" &&
+    grep -q "link eth0 up (outside, mac $OUT_MAC)" "$LOG6" &&
+    grep -q "router: started: inside=eth1 192.168.1.1/24 outside=eth0 203.0.113.1/24" "$LOG6"; then
+	ok "boot 6: NICs swapped (PCI slots, MACs): bound by MAC, inside=eth1 outside=eth0"
+else
+	nok "boot 6: NICs swapped: bound by MAC" "$(grep -E 'link|router: started|fatal' "$LOG6" | tail -5)"
+fi
+first_ping >/dev/null && ok "boot 6: ping cli -> srv through the swapped NICs" ||
+	nok "boot 6: ping cli -> srv through the swapped NICs" "$(tail -3 "$LOG6")"
+lladdr=$(ip -n $CLI neigh show 192.168.1.1 | grep -o 'lladdr [0-9a-f:]*')
+[ "$lladdr" = "lladdr $IN_MAC" ] && ok "boot 6: cli sees 192.168.1.1 at the inside MAC ($lladdr)" ||
+	nok "boot 6: cli sees 192.168.1.1 at the inside MAC" "got: ${lladdr:-nothing}"
+n0=$(grep -c '^203.0.113.1 .*"GET /index.html' "$TMP/http.log")
+body=$(ip netns exec $CLI curl -s -m 10 http://203.0.113.2:8080/index.html)
+n1=$(grep -c '^203.0.113.1 .*"GET /index.html' "$TMP/http.log")
+[ "$body" = "hello from srv $ID" ] && [ "$n1" -gt "$n0" ] &&
+	ok "boot 6: curl cli -> srv through the swapped NICs, srv sees the outside address (NAT)" ||
+	nok "boot 6: curl cli -> srv through the swapped NICs (NAT)" "got: $body; $n0 -> $n1 requests from 203.0.113.1"
+shutdown_guest "$LOG6" "boot 6" powerdown
 
 finish
