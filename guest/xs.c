@@ -564,7 +564,8 @@ guest_cfg_argv(const struct guest_cfg *c, const struct guest_ifnames *ifn,
     const char *prog, const char *state_dir, const char *control,
     struct guest_argv *out, char *err, size_t errlen)
 {
-	char why[256];
+	struct guest_nic nin, nout;
+	char why[256], sel[48];
 
 	memset(out, 0, sizeof(*out));
 	if (guest_argv_push(out, prog) < 0)
@@ -575,6 +576,16 @@ guest_cfg_argv(const struct guest_cfg *c, const struct guest_ifnames *ifn,
 	if (guest_cfg_get(c, "outside") == NULL)
 		return guest_fail(err, errlen, "%soutside: missing (required: DEV=ADDR/PLEN, "
 		    "e.g. eth1=203.0.113.2/24)", c->source);
+	/* One NIC selected twice: caught here, before init looks for it. */
+	if (guest_nic_parse(&nin, guest_cfg_get(c, "inside"), why, sizeof(why)) == 0 &&
+	    guest_nic_parse(&nout, guest_cfg_get(c, "outside"), why,
+	    sizeof(why)) == 0 && nin.by != GUEST_NIC_DEV && nin.by == nout.by &&
+	    (nin.by == GUEST_NIC_MAC ? memcmp(nin.mac, nout.mac, 6) == 0 :
+	    nin.vif == nout.vif)) {
+		guest_nic_str(&nout, sel, sizeof(sel));
+		return guest_fail(err, errlen, "%soutside: %s is the inside's NIC too",
+		    c->source, sel);
+	}
 	/* Key by key in table order, each checked against those before it. */
 	for (size_t i = 0; i < GUEST_NKEYS; i++) {
 		const struct guest_key *k = &guest_keys[i];

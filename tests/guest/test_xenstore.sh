@@ -192,6 +192,8 @@ out=$(dump "gitnet.inside=mac:00:16:3e:00:00:09=10.1.0.1/24 gitnet.outside=eth0=
 	echo "$out" | grep -q "^gitnet-init: fatal: kernel command line gitnet.inside: no NIC with mac 00:16:3e:00:00:09 (NICs: .*eth0 00:16:3e:47:4e:02 device/vif/1" &&
 	ok "identity: a MAC no NIC has is refused, naming the key and listing the NICs" ||
 	nok "identity: a MAC no NIC has is refused, listing the NICs" "rc $rc: $out"
+badnic "gitnet.inside=mac:00:16:3e:47:4e:01=10.1.0.1/24 gitnet.outside=mac:00:16:3E:47:4E:01=10.2.0.1/24" \
+	"outside: mac 00:16:3e:47:4e:01 is the inside's NIC too"
 badnic "gitnet.inside=mac:00:16:3e:47:4e:01=10.1.0.1/24 gitnet.outside=vif:0=10.2.0.1/24" \
 	"outside: inside and outside are both device 'eth1'"
 badnic "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=../sda" \
