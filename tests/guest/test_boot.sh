@@ -188,6 +188,17 @@ if ends "$LOG0.3" && grep -q 'gitnet-init: fatal: kernel command line gitnet.sta
 else
 	nok "a configured state disk that is missing stops the boot" "$(grep -E 'state|fatal|Power' "$LOG0.3")"
 fi
+# auto keeps today's rule (vdb, else xvdb, else no history) and names the
+# disks it saw: here vda, the one a vdev=xvda domain would have, untouched.
+boot "$LOG0.4" gitnet.state-device=auto
+if waitlog "$LOG0.4" "router: started" 90 &&
+    grep -q "state: no vdb or xvdb disk (block devices: vda): running without history" "$LOG0.4" &&
+    ! grep -q "formatting" "$LOG0.4"; then
+	ok "state-device=auto without vdb/xvdb: the router runs without history, naming the disks it saw"
+else
+	nok "state-device=auto without vdb/xvdb runs without history" "$(grep -E 'state|fatal' "$LOG0.4")"
+fi
+shutdown_guest "$LOG0.4" "state-device=auto" powerdown
 
 # --- first boot ---------------------------------------------------------------------
 LOG1=$TMP/boot1.log
