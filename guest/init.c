@@ -476,34 +476,61 @@ run_wait(char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The block devices there are, for messages: "vda xvda" or "none". */
+/* A block device's serial (virtio-blk has one; Xen's disks do not), or "". */
 static void
-disks_list(char *buf, size_t len)
+disk_serial(const char *dev, char *buf, size_t len)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/serial", dev);
+	if (read_file(path, buf, len) < 0)
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * List the block devices there are into buf, for messages ("vda (serial
+ * gitnet-state) xvda", or "none"); with serial non-NULL, also find the one
+ * with that serial: its name goes to dev (0), else -1.
+ */
+static int
+disks_list(char *buf, size_t len, const char *serial, char *dev, size_t devlen)
 {
 	DIR *d = opendir("/sys/class/block");
 	struct dirent *e;
 	size_t used = 0;
+	int rc = -1;
 
 	snprintf(buf, len, "none");
 	while (d != NULL && (e = readdir(d)) != NULL) {
+		char ser[64];
 		int k;
 
-		if (e->d_name[0] == '.' || used >= len)
+		if (e->d_name[0] == '.')
 			continue;
-		if ((k = snprintf(buf + used, len - used, "%s%s", used > 0 ? " " : "",
-		    e->d_name)) > 0)
+		disk_serial(e->d_name, ser, sizeof(ser));
+		if (serial != NULL && ser[0] != '\0' && strcmp(ser, serial) == 0 &&
+		    rc < 0 && strlen(e->d_name) < devlen) {
+			memcpy(dev, e->d_name, strlen(e->d_name) + 1);
+			rc = 0;
+		}
+		if (used < len && (k = snprintf(buf + used, len - used, "%s%s%s%s%s",
+		    used > 0 ? " " : "", e->d_name, ser[0] != '\0' ? " (serial " : "",
+		    ser, ser[0] != '\0' ? ")" : "")) > 0)
 			used += (size_t)k;
 	}
 	if (d != NULL)
 		closedir(d);
+	return rc;
 }
 
 /*
  * Mount the state disk on /state and point state_dir at the repository in
  * it. An all-zero disk is formatted first (mke2fs); a disk that is neither
  * ext4 nor empty is never touched: that stops the boot. A disk named in
- * state-device (vda, xvda, /dev/xvdb: guest/xs.c checks the form) must
- * appear within 5 s or the boot stops: a router told to keep its history
+ * state-device (vda, xvda, /dev/xvdb, or serial:ID for a virtio-blk disk,
+ * whose name follows PCI order: guest/xs.c checks the form) must appear
+ * within 5 s or the boot stops: a router told to keep its history
  * there must not run without it. auto takes vdb, else xvdb, else runs
  * without history and says so.
  */
@@ -511,7 +538,7 @@ static void
 state_mount(const struct guest_cfg *c)
 {
 	const char *want = guest_cfg_get(c, "state-device");
-	char dev[32], path[64], seen[256];
+	char dev[32], path[64], seen[512];
 	uint64_t t0 = now_ms();
 	int empty;
 
@@ -524,7 +551,10 @@ state_mount(const struct guest_cfg *c)
 	if (want != NULL && strncmp(want, "/dev/", 5) == 0)
 		want += 5;
 	for (;;) {
-		if (want != NULL) {
+		if (want != NULL && strncmp(want, "serial:", 7) == 0) {
+			if (disks_list(seen, sizeof(seen), want + 7, dev, sizeof(dev)) == 0)
+				break;
+		} else if (want != NULL) {
 			snprintf(dev, sizeof(dev), "%s", want);
 			if (exists("/sys/class/block/%s", dev))
 				break;
@@ -536,11 +566,11 @@ state_mount(const struct guest_cfg *c)
 			break;
 		}
 		if (now_ms() - t0 > 5000) {
-			disks_list(seen, sizeof(seen));
+			disks_list(seen, sizeof(seen), NULL, NULL, 0);
 			if (want == NULL) {
 				say("state: no vdb or xvdb disk (block devices: %s): running "
-				    "without history (set state-device=DEV to use another "
-				    "disk, and to require it)", seen);
+				    "without history (set state-device=DEV or serial:ID to "
+				    "use another disk, and to require it)", seen);
 				return;
 			}
 			fatal("%sstate-device: the configured state disk %s is missing "
@@ -566,7 +596,9 @@ state_mount(const struct guest_cfg *c)
 			    strerror(errno));
 	}
 	snprintf(state_dir, sizeof(state_dir), "%s", STATE_REPO);
-	say("state: %s mounted on %s; repository %s", path, STATE_MNT, state_dir);
+	say("state: %s mounted on %s; repository %s%s%s%s", path, STATE_MNT,
+	    state_dir, want != NULL ? " (state-device=" : "", want != NULL ? want : "",
+	    want != NULL ? ")" : "");
 }
 
 /*

@@ -435,14 +435,20 @@ guest_nic_str(const struct guest_nic *n, char *buf, size_t len)
 }
 
 /*
- * A state-device value: auto, none, or a block device's name as /sys/class/block
- * lists it (vdb, xvda, xvdb1, nvme0n1), optionally as /dev/NAME.
+ * A state-device value: auto, none, a block device's name as /sys/class/block
+ * lists it (vdb, xvda, xvdb1, nvme0n1), optionally as /dev/NAME, or
+ * serial:ID (a virtio-blk disk's serial, at most 20 bytes: QEMU's
+ * -device virtio-blk-pci,serial=ID).
  */
 static bool
 guest_disk_ok(const char *val)
 {
 	if (strcmp(val, "auto") == 0 || strcmp(val, "none") == 0)
 		return true;
+	if (strncmp(val, "serial:", 7) == 0)
+		return strlen(val + 7) >= 1 && strlen(val + 7) <= 20 &&
+		    strspn(val + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._-") == strlen(val + 7);
 	if (strncmp(val, "/dev/", 5) == 0)
 		val += 5;
 	if (!islower((unsigned char)val[0]) || strlen(val) > 31)
@@ -483,8 +489,8 @@ guest_argv_key(struct guest_argv *out, const struct guest_key *k,
 	case GK_DISK:
 		if (guest_disk_ok(val))
 			return 0;
-		snprintf(why, whylen, "'%s' is not auto, none or a block device name "
-		    "(vdb, xvda, xvdb1)", val);
+		snprintf(why, whylen, "'%s' is not auto, none, a block device name "
+		    "(vdb, xvda, xvdb1) or serial:ID", val);
 		return -2;
 	case GK_IFACE:
 		if (guest_nic_parse(&nic, val, why, whylen) < 0)

@@ -31,8 +31,9 @@
  *	history-push/<n>	URL: push history there (git://, ssh, file://, path)
  *	history-push-interval	S: at most one push per S seconds (5)
  *	state-device		auto (default: vdb, else xvdb, else no
- *				history) | DEV (vdb, xvda, xvdb1: must be there,
- *				or the boot stops) | none
+ *				history) | DEV (vdb, xvda, xvdb1) | serial:ID
+ *				(virtio-blk) | none; a DEV or serial that is
+ *				not there stops the boot
  *
  * List keys are a directory of entries in xenstore (forward/1, forward/2,
  * ordered by number) and a repeated word on the command line

@@ -188,11 +188,19 @@ if ends "$LOG0.3" && grep -q 'gitnet-init: fatal: kernel command line gitnet.sta
 else
 	nok "a configured state disk that is missing stops the boot" "$(grep -E 'state|fatal|Power' "$LOG0.3")"
 fi
+# The same for a disk chosen by its serial (virtio-blk; run-qemu's is gitnet-state).
+boot "$LOG0.5" gitnet.state-device=serial:nosuch
+if ends "$LOG0.5" && grep -q 'gitnet-init: fatal: kernel command line gitnet.state-device: the configured state disk serial:nosuch is missing (block devices: .*vda (serial gitnet-state)' "$LOG0.5" &&
+    grep -q "reboot: Power down" "$LOG0.5"; then
+	ok "a state disk chosen by a serial no disk has stops the boot, listing the disks and serials"
+else
+	nok "a state disk chosen by a missing serial stops the boot" "$(grep -E 'state|fatal|Power' "$LOG0.5")"
+fi
 # auto keeps today's rule (vdb, else xvdb, else no history) and names the
 # disks it saw: here vda, the one a vdev=xvda domain would have, untouched.
 boot "$LOG0.4" gitnet.state-device=auto
 if waitlog "$LOG0.4" "router: started" 90 &&
-    grep -q "state: no vdb or xvdb disk (block devices: vda): running without history" "$LOG0.4" &&
+    grep -q "state: no vdb or xvdb disk (block devices: vda (serial gitnet-state)): running without history" "$LOG0.4" &&
     ! grep -q "formatting" "$LOG0.4"; then
 	ok "state-device=auto without vdb/xvdb: the router runs without history, naming the disks it saw"
 else
@@ -388,7 +396,7 @@ LOG6=$TMP/boot6.log
 IN_MAC=52:54:00:00:00:11 OUT_MAC=52:54:00:00:00:10
 ip -n $CLI neigh flush all; ip -n $SRV neigh flush all	# the MACs moved wires
 APPEND="gitnet.inside=mac:$IN_MAC=192.168.1.1/24 gitnet.outside=mac:$OUT_MAC=203.0.113.1/24" \
-	BOOT_SWAP=1 boot "$LOG6"
+	BOOT_SWAP=1 boot "$LOG6" gitnet.state-device=serial:gitnet-state
 if waitlog "$LOG6" "router: started" 90 &&
     grep -q "link eth1 up (inside, mac $IN_MAC)" "$LOG6" &&
     grep -q "link eth0 up (outside, mac $OUT_MAC)" "$LOG6" &&
@@ -397,6 +405,10 @@ if waitlog "$LOG6" "router: started" 90 &&
 else
 	nok "boot 6: NICs swapped: bound by MAC" "$(grep -E 'link|router: started|fatal' "$LOG6" | tail -5)"
 fi
+grep -q "state: /dev/vda mounted on /state; repository /state/gitnet.git (state-device=serial:gitnet-state)" "$LOG6" &&
+    grep -q "state: loaded: dir=/state/gitnet.git" "$LOG6" &&
+	ok "boot 6: state disk found by its serial (serial:gitnet-state), history resumed" ||
+	nok "boot 6: state disk found by its serial" "$(grep -E 'state' "$LOG6" | tail -3)"
 first_ping >/dev/null && ok "boot 6: ping cli -> srv through the swapped NICs" ||
 	nok "boot 6: ping cli -> srv through the swapped NICs" "$(tail -3 "$LOG6")"
 lladdr=$(ip -n $CLI neigh show 192.168.1.1 | grep -o 'lladdr [0-9a-f:]*')

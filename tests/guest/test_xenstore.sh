@@ -197,7 +197,9 @@ badnic "gitnet.inside=mac:00:16:3e:47:4e:01=10.1.0.1/24 gitnet.outside=mac:00:16
 badnic "gitnet.inside=mac:00:16:3e:47:4e:01=10.1.0.1/24 gitnet.outside=vif:0=10.2.0.1/24" \
 	"outside: inside and outside are both device 'eth1'"
 badnic "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=../sda" \
-	"state-device: '../sda' is not auto, none or a block device name (vdb, xvda, xvdb1)"
+	"state-device: '../sda' is not auto, none, a block device name (vdb, xvda, xvdb1) or serial:ID"
+badnic "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=serial:a/b" \
+	"state-device: 'serial:a/b' is not auto, none, a block device name (vdb, xvda, xvdb1) or serial:ID"
 out=$(dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=/dev/xvda" | head -1)
 check "state-device: an explicit xvda (/dev/ form too) is accepted" "/bin/gitnet-router" "$out"
 
