@@ -51,6 +51,14 @@
  * argv; it resumes from its state repository. A SIGTERM from outside that
  * coincides with a reconfiguration is taken as part of it (one signal).
  *
+ * NICs and disk by identity: inside and outside may name their NIC by MAC
+ * (mac:XX:..) or by Xen vif index (vif:N, matched against sysfs
+ * device/nodename "device/vif/N") instead of a kernel name, which depends on
+ * probe order; nics_up resolves them to kernel names (ifnames) before the
+ * router's argv is built. A state-device named explicitly must be there:
+ * if it is missing the boot stops (auto may find none and run without
+ * history, as it says on the console).
+ *
  * Under QEMU, a xenstore may come over a virtio-serial port instead
  * (GITNET_XS_PORT, see xenstore_port_find), which is how the live path is
  * tested without a hypervisor.
@@ -61,6 +69,8 @@
  * the layers as the guest does: --cmdline WORDS under xenstore, and --saved
  * FILE as /state/gitnet-config (read when no layer gives an inside, written
  * once the argv checks, as the guest writes it once the router started).
+ * The host modes resolve mac: and vif: NICs against $GITNET_SYSFS (a
+ * test's stand-in tree), else /sys.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -74,6 +84,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -125,6 +136,7 @@ static uint64_t		first_run_ms;	/* when router_main was first called */
 
 static struct guest_cfg	cur_cfg;	/* the supervisor's once it runs */
 static struct guest_argv cur_argv;	/* the main thread's */
+static struct guest_ifnames ifnames;	/* set by nics_up, then read only */
 static char	state_dir[256] = "none";
 /*
  * The layers (see the file comment): what lies under xenstore (base_cfg:
@@ -324,33 +336,137 @@ link_up(const char *dev)
 	return rc;
 }
 
-/* The DEV of "DEV=ADDR/PLEN". */
-static void
-iface_dev(const char *val, char *dev, size_t len)
+/*
+ * Find the NIC n selects (mac: or vif:) under sysfs/class/net: its kernel
+ * name goes to dev. seen gets the NICs there, for messages ("eth0
+ * 52:54:00:00:00:10, eth1 00:16:3e:00:00:01 device/vif/1"). Returns 0, -1
+ * when none matches (yet), -2 when more than one does.
+ */
+static int
+nic_find(char *dev, size_t len, const struct guest_nic *n, const char *sysfs,
+    char *seen, size_t seenlen)
 {
-	size_t n = strcspn(val, "=");
+	char dir[256], path[600], mac[32], node[64], want[32];
+	const uint8_t *m = n->mac;
+	struct dirent *e;
+	size_t used = 0;
+	int found = 0;
+	DIR *d;
 
-	snprintf(dev, len, "%.*s", (int)(n < len ? n : len - 1), val);
+	if (n->by == GUEST_NIC_MAC)
+		snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", m[0],
+		    m[1], m[2], m[3], m[4], m[5]);
+	else
+		snprintf(want, sizeof(want), "device/vif/%u", n->vif);
+	snprintf(dir, sizeof(dir), "%s/class/net", sysfs);
+	snprintf(seen, seenlen, "none");
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int k;
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "lo") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/address", dir, e->d_name);
+		if (read_file(path, mac, sizeof(mac)) < 0)
+			mac[0] = '\0';
+		mac[strcspn(mac, "\n")] = '\0';
+		/* xen-netfront's device is the xenbus node device/vif/<devid>. */
+		snprintf(path, sizeof(path), "%s/%s/device/nodename", dir, e->d_name);
+		if (read_file(path, node, sizeof(node)) < 0)
+			node[0] = '\0';
+		node[strcspn(node, "\n")] = '\0';
+		if (used < seenlen && (k = snprintf(seen + used, seenlen - used,
+		    "%s%s %s%s%s", used > 0 ? ", " : "", e->d_name, mac,
+		    node[0] != '\0' ? " " : "", node)) > 0)
+			used += (size_t)k;
+		/* Kernel names are shorter than IFNAMSIZ (16): len holds them. */
+		if (strcasecmp(n->by == GUEST_NIC_MAC ? mac : node, want) == 0 &&
+		    found++ == 0 && strlen(e->d_name) < len)
+			memcpy(dev, e->d_name, strlen(e->d_name) + 1);
+	}
+	closedir(d);
+	return found == 0 ? -1 : found > 1 ? -2 : 0;
 }
 
-/* Wait up to 10 s for each NIC the configuration names, then bring it up. */
+/*
+ * Resolve c's inside and outside NICs to kernel names in ifn, from sysfs
+ * (/sys, or a test's tree), waiting up to wait_ms for a mac: or vif: NIC
+ * to appear (NICs probe asynchronously). A DEV is taken as named: whether
+ * it is there is nics_up's business. Returns 0, or -1 with one line naming
+ * the key in err. c has been through guest_cfg_argv: its values parse.
+ */
+static int
+nics_resolve(struct guest_ifnames *ifn, const struct guest_cfg *c,
+    const char *sysfs, unsigned wait_ms, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "inside", "outside" };
+
+	memset(ifn, 0, sizeof(*ifn));
+	for (int i = 0; i < 2; i++) {
+		char *name = i == 0 ? ifn->inside : ifn->outside;
+		const char *val = guest_cfg_get(c, keys[i]);
+		char why[256], sel[48], seen[512];
+		uint64_t t0 = now_ms();
+		struct guest_nic n;
+		int rc;
+
+		if (val == NULL || guest_nic_parse(&n, val, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s%s: %s", c->source, keys[i],
+			    val == NULL ? "missing" : why);
+			return -1;
+		}
+		if (n.by == GUEST_NIC_DEV) {
+			snprintf(name, sizeof(ifn->inside), "%s", n.dev);
+			continue;
+		}
+		while ((rc = nic_find(name, sizeof(ifn->inside), &n, sysfs, seen,
+		    sizeof(seen))) == -1 && now_ms() - t0 < wait_ms)
+			sleep_ms(20);
+		guest_nic_str(&n, sel, sizeof(sel));
+		if (rc == -1) {
+			snprintf(err, errlen, "%s%s: no NIC with %s (NICs: %s)",
+			    c->source, keys[i], sel, seen);
+			return -1;
+		}
+		if (rc == -2) {
+			snprintf(err, errlen, "%s%s: %s: more than one NIC matches (%s)",
+			    c->source, keys[i], sel, seen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Find the NICs the configuration names (by name, MAC or vif index: up to
+ * 10 s for each to appear) and bring them up. Sets ifnames.
+ */
 static void
 nics_up(const struct guest_cfg *c)
 {
 	const char *keys[] = { "inside", "outside" };
+	char err[1024];
 
 	link_up("lo");
+	if (nics_resolve(&ifnames, c, "/sys", 10000, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	for (int i = 0; i < 2; i++) {
-		char dev[32];
+		const char *dev = i == 0 ? ifnames.inside : ifnames.outside;
+		char why[256], sel[48] = "";
 		uint64_t t0 = now_ms();
+		struct guest_nic n;
 
-		iface_dev(guest_cfg_get(c, keys[i]), dev, sizeof(dev));
+		if (guest_nic_parse(&n, guest_cfg_get(c, keys[i]), why,
+		    sizeof(why)) == 0 && n.by != GUEST_NIC_DEV)
+			guest_nic_str(&n, sel, sizeof(sel));
 		while (!exists("/sys/class/net/%s", dev) && now_ms() - t0 < 10000)
 			sleep_ms(20);
 		if (link_up(dev) != 0)
 			fatal("%s%s: device %s: %s (is it attached to the guest?)",
 			    c->source, keys[i], dev, strerror(errno));
-		say("link %s up (%s)", dev, keys[i]);
+		say("link %s up (%s%s%s)", dev, keys[i], sel[0] != '\0' ? ", " : "",
+		    sel);
 	}
 }
 
@@ -395,16 +511,69 @@ run_wait(char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* A block device's serial (virtio-blk has one; Xen's disks do not), or "". */
+static void
+disk_serial(const char *dev, char *buf, size_t len)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/serial", dev);
+	if (read_file(path, buf, len) < 0)
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * List the block devices there are into buf, for messages ("vda (serial
+ * gitnet-state) xvda", or "none"); with serial non-NULL, also find the one
+ * with that serial: its name goes to dev (0), else -1.
+ */
+static int
+disks_list(char *buf, size_t len, const char *serial, char *dev, size_t devlen)
+{
+	DIR *d = opendir("/sys/class/block");
+	struct dirent *e;
+	size_t used = 0;
+	int rc = -1;
+
+	snprintf(buf, len, "none");
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char ser[64];
+		int k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		disk_serial(e->d_name, ser, sizeof(ser));
+		if (serial != NULL && ser[0] != '\0' && strcmp(ser, serial) == 0 &&
+		    rc < 0 && strlen(e->d_name) < devlen) {
+			memcpy(dev, e->d_name, strlen(e->d_name) + 1);
+			rc = 0;
+		}
+		if (used < len && (k = snprintf(buf + used, len - used, "%s%s%s%s%s",
+		    used > 0 ? " " : "", e->d_name, ser[0] != '\0' ? " (serial " : "",
+		    ser, ser[0] != '\0' ? ")" : "")) > 0)
+			used += (size_t)k;
+	}
+	if (d != NULL)
+		closedir(d);
+	return rc;
+}
+
 /*
  * Mount the state disk on /state and point state_dir at the repository in
  * it. An all-zero disk is formatted first (mke2fs); a disk that is neither
- * ext4 nor empty is never touched: that stops the boot.
+ * ext4 nor empty is never touched: that stops the boot. A disk named in
+ * state-device (vda, xvda, /dev/xvdb, or serial:ID for a virtio-blk disk,
+ * whose name follows PCI order: guest/xs.c checks the form) must appear
+ * within 5 s or the boot stops: a router told to keep its history
+ * there must not run without it. auto takes vdb, else xvdb, else runs
+ * without history and says so.
  */
 static void
 state_mount(const struct guest_cfg *c)
 {
 	const char *want = guest_cfg_get(c, "state-device");
-	char dev[32], path[64];
+	char dev[32], path[64], seen[512];
 	uint64_t t0 = now_ms();
 	int empty;
 
@@ -412,8 +581,15 @@ state_mount(const struct guest_cfg *c)
 		say("state: none (state-device=none): no history is kept");
 		return;
 	}
+	if (want != NULL && strcmp(want, "auto") == 0)
+		want = NULL;
+	if (want != NULL && strncmp(want, "/dev/", 5) == 0)
+		want += 5;
 	for (;;) {
-		if (want != NULL && strcmp(want, "auto") != 0) {
+		if (want != NULL && strncmp(want, "serial:", 7) == 0) {
+			if (disks_list(seen, sizeof(seen), want + 7, dev, sizeof(dev)) == 0)
+				break;
+		} else if (want != NULL) {
 			snprintf(dev, sizeof(dev), "%s", want);
 			if (exists("/sys/class/block/%s", dev))
 				break;
@@ -425,12 +601,15 @@ state_mount(const struct guest_cfg *c)
 			break;
 		}
 		if (now_ms() - t0 > 5000) {
-			if (want == NULL || strcmp(want, "auto") == 0) {
-				say("state: no vdb or xvdb disk: running without history "
-				    "(set state-device to require one)");
+			disks_list(seen, sizeof(seen), NULL, NULL, 0);
+			if (want == NULL) {
+				say("state: no vdb or xvdb disk (block devices: %s): running "
+				    "without history (set state-device=DEV or serial:ID to "
+				    "use another disk, and to require it)", seen);
 				return;
 			}
-			fatal("%sstate-device: no block device %s", c->source, want);
+			fatal("%sstate-device: the configured state disk %s is missing "
+			    "(block devices: %s)", c->source, want, seen);
 		}
 		sleep_ms(20);
 	}
@@ -452,7 +631,9 @@ state_mount(const struct guest_cfg *c)
 			    strerror(errno));
 	}
 	snprintf(state_dir, sizeof(state_dir), "%s", STATE_REPO);
-	say("state: %s mounted on %s; repository %s", path, STATE_MNT, state_dir);
+	say("state: %s mounted on %s; repository %s%s%s%s", path, STATE_MNT,
+	    state_dir, want != NULL ? " (state-device=" : "", want != NULL ? want : "",
+	    want != NULL ? ")" : "");
 }
 
 /*
@@ -816,8 +997,8 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 	guest_cfg_init(&applied, cur_cfg.source);
 	cfg_pick(&applied, &cur_cfg, false);
 	cfg_pick(&applied, &next, true);
-	if (guest_cfg_argv(&applied, ROUTER_BIN, state_dir, CONTROL_PATH, &argv,
-	    err, sizeof(err)) < 0) {
+	if (guest_cfg_argv(&applied, &ifnames, ROUTER_BIN, state_dir, CONTROL_PATH,
+	    &argv, err, sizeof(err)) < 0) {
 		say("xenstore: live change rejected, router keeps running as it was: %s",
 		    err);
 		return;
@@ -841,6 +1022,24 @@ xs_changed(struct xs_handle *h, const char *base, bool run)
 	}
 }
 
+/*
+ * Host modes: check cur_cfg, resolve its NICs against $GITNET_SYSFS (else
+ * /sys) without waiting, and build cur_argv as the guest would.
+ */
+static int
+host_argv(char *err, size_t errlen)
+{
+	const char *sysfs = getenv("GITNET_SYSFS");
+
+	if (guest_cfg_argv(&cur_cfg, NULL, ROUTER_BIN, "/state/gitnet.git",
+	    CONTROL_PATH, &cur_argv, err, errlen) < 0 ||
+	    nics_resolve(&ifnames, &cur_cfg, sysfs != NULL ? sysfs : "/sys", 0, err,
+	    errlen) < 0)
+		return -1;
+	return guest_cfg_argv(&cur_cfg, &ifnames, ROUTER_BIN, "/state/gitnet.git",
+	    CONTROL_PATH, &cur_argv, err, errlen);
+}
+
 /* Host modes for tests: see the file comment. */
 static int
 host_mode(int argc, char **argv)
@@ -854,8 +1053,7 @@ host_mode(int argc, char **argv)
 	if (strcmp(mode, "--cmdline-dump") == 0 && argc == 3) {
 		guest_cfg_init(&cur_cfg, "kernel command line gitnet.");
 		if (guest_cfg_from_cmdline(&cur_cfg, argv[2], err, sizeof(err)) < 0 ||
-		    guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
-		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
+		    host_argv(err, sizeof(err)) < 0)
 			fatal("%s", err);
 		print_argv(&cur_argv);
 		return 0;
@@ -880,8 +1078,7 @@ host_mode(int argc, char **argv)
 		fatal("%s", err);
 	if (!cfg_read(cmdline, h, base))
 		cfg_fallback(cmdline != NULL, true);
-	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git", CONTROL_PATH,
-	    &cur_argv, err, sizeof(err)) < 0)
+	if (host_argv(err, sizeof(err)) < 0)
 		fatal("%s", err);
 	snprintf(state_dir, sizeof(state_dir), "/state/gitnet.git");
 	print_argv(&cur_argv);
@@ -1274,7 +1471,7 @@ main(int argc, char **argv)
 	saved_path = SAVED_CONFIG;
 	if (cfg_read(cmdline, wt.h, wt.base)) {
 		/* Check everything before touching disks: a bad key costs nothing. */
-		if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
+		if (guest_cfg_argv(&cur_cfg, NULL, ROUTER_BIN, "/state/gitnet.git",
 		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
 			fatal("%s", err);
 		nics_up(&cur_cfg);
@@ -1287,15 +1484,15 @@ main(int argc, char **argv)
 			say("config: no inside from the kernel command line%s, and no "
 			    "state disk to hold a saved configuration",
 			    wt.h != NULL ? " or xenstore data/gitnet" : "");
-		if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, "/state/gitnet.git",
+		if (guest_cfg_argv(&cur_cfg, NULL, ROUTER_BIN, "/state/gitnet.git",
 		    CONTROL_PATH, &cur_argv, err, sizeof(err)) < 0)
 			fatal("%s", err);
 		nics_up(&cur_cfg);
 	}
 	if (strcmp(state_dir, "none") == 0)
 		saved_path = NULL;
-	if (guest_cfg_argv(&cur_cfg, ROUTER_BIN, state_dir, CONTROL_PATH, &cur_argv,
-	    err, sizeof(err)) < 0)
+	if (guest_cfg_argv(&cur_cfg, &ifnames, ROUTER_BIN, state_dir, CONTROL_PATH,
+	    &cur_argv, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	run_cfg = cur_cfg;
 	if (saved_path != NULL)

@@ -8,7 +8,10 @@
  * non-empty values shorter than GUEST_VAL_MAX; list keys are "NAME/<n>"
  * with n decimal. Checking is done by the router's own parser
  * (config_parse_args), never by a second copy of its rules, so the guest
- * accepts exactly what the router accepts.
+ * accepts exactly what the router accepts. The guest's own forms are
+ * checked here: an inside/outside NIC given by MAC or vif index (the router
+ * gets the kernel name init resolved it to, see guest_nic_parse) and the
+ * state-device name.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -28,7 +31,9 @@ enum guest_kind {
 	GK_LIST,	/* --flag VALUE per entry */
 	GK_NAT,		/* on | off: --no-nat */
 	GK_VERBOSE,	/* 0..3: -v repeated */
+	GK_IFACE,	/* NIC=ADDR/PLEN: --flag DEV=ADDR/PLEN (guest_nic_parse) */
 	GK_GUEST,	/* the guest's own, not the router's */
+	GK_DISK,	/* the guest's own: a block device name (state-device) */
 };
 
 struct guest_key {
@@ -42,8 +47,8 @@ struct guest_key {
  * order here is the order of the router's argv.
  */
 static const struct guest_key guest_keys[] = {
-	{ "inside",			GK_SCALAR,	false },
-	{ "outside",			GK_SCALAR,	false },
+	{ "inside",			GK_IFACE,	false },
+	{ "outside",			GK_IFACE,	false },
 	{ "gateway",			GK_SCALAR,	false },
 	{ "route",			GK_LIST,	false },
 	{ "arp",			GK_LIST,	false },
@@ -67,7 +72,7 @@ static const struct guest_key guest_keys[] = {
 	{ "verbose",			GK_VERBOSE,	true },
 	{ "history-push",		GK_LIST,	false },
 	{ "history-push-interval",	GK_SCALAR,	false },
-	{ "state-device",		GK_GUEST,	false },
+	{ "state-device",		GK_DISK,	false },
 };
 #define GUEST_NKEYS	(sizeof(guest_keys) / sizeof(guest_keys[0]))
 
@@ -366,6 +371,102 @@ guest_cfg_from_xenstore(struct guest_cfg *c, struct xs_handle *h,
 	    "(20 transactions in a row failed with EAGAIN)", base);
 }
 
+static int
+guest_hex(int c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+int
+guest_nic_parse(struct guest_nic *n, const char *val, char *why, size_t whylen)
+{
+	const char *eq = strchr(val, '=');
+	size_t sl;
+
+	memset(n, 0, sizeof(*n));
+	if (eq == NULL)
+		return guest_fail(why, whylen, "'%s' lacks =ADDR/PLEN (NIC=ADDR/PLEN; "
+		    "NIC: eth0, mac:XX:XX:XX:XX:XX:XX or vif:N)", val);
+	sl = (size_t)(eq - val);
+	snprintf(n->addr, sizeof(n->addr), "%s", eq + 1);
+	if (strncmp(val, "mac:", 4) == 0) {
+		const char *p = val + 4;
+
+		n->by = GUEST_NIC_MAC;
+		for (int i = 0; i < 6 && sl == 4 + 17; i++, p += 3) {
+			if (!isxdigit((unsigned char)p[0]) ||
+			    !isxdigit((unsigned char)p[1]) || (i < 5 && p[2] != ':'))
+				break;
+			n->mac[i] = (uint8_t)(guest_hex(p[0]) << 4 | guest_hex(p[1]));
+			if (i == 5)
+				return 0;
+		}
+		return guest_fail(why, whylen, "'%.*s' is not mac:XX:XX:XX:XX:XX:XX "
+		    "(six pairs of hex digits)", (int)sl, val);
+	}
+	if (strncmp(val, "vif:", 4) == 0) {
+		size_t d = strspn(val + 4, "0123456789");
+
+		n->by = GUEST_NIC_VIF;
+		if (d == 0 || d > 5 || 4 + d != sl)
+			return guest_fail(why, whylen, "'%.*s' is not vif:N (N: Xen's "
+			    "vif index, 0 for the domain's first vif)", (int)sl, val);
+		n->vif = (unsigned)strtoul(val + 4, NULL, 10);
+		return 0;
+	}
+	/* Linux refuses ':' in a device name: this is a misspelt selector. */
+	if (memchr(val, ':', sl) != NULL)
+		return guest_fail(why, whylen, "'%.*s': unknown NIC selector (mac:MAC, "
+		    "vif:N, or a device name such as eth0)", (int)sl, val);
+	n->by = GUEST_NIC_DEV;
+	if (sl >= sizeof(n->dev))
+		return guest_fail(why, whylen, "'%.*s' is not a device name (at most "
+		    "%zu characters)", (int)sl, val, sizeof(n->dev) - 1);
+	memcpy(n->dev, val, sl);
+	return 0;
+}
+
+void
+guest_nic_str(const struct guest_nic *n, char *buf, size_t len)
+{
+	const uint8_t *m = n->mac;
+
+	switch (n->by) {
+	case GUEST_NIC_MAC:
+		snprintf(buf, len, "mac %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+		    m[2], m[3], m[4], m[5]);
+		break;
+	case GUEST_NIC_VIF:
+		snprintf(buf, len, "vif %u", n->vif);
+		break;
+	case GUEST_NIC_DEV:
+		snprintf(buf, len, "%s", n->dev);
+		break;
+	}
+}
+
+/*
+ * A state-device value: auto, none, a block device's name as /sys/class/block
+ * lists it (vdb, xvda, xvdb1, nvme0n1), optionally as /dev/NAME, or
+ * serial:ID (a virtio-blk disk's serial, at most 20 bytes: QEMU's
+ * -device virtio-blk-pci,serial=ID).
+ */
+static bool
+guest_disk_ok(const char *val)
+{
+	if (strcmp(val, "auto") == 0 || strcmp(val, "none") == 0)
+		return true;
+	if (strncmp(val, "serial:", 7) == 0)
+		return strlen(val + 7) >= 1 && strlen(val + 7) <= 20 &&
+		    strspn(val + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789._-") == strlen(val + 7);
+	if (strncmp(val, "/dev/", 5) == 0)
+		val += 5;
+	if (!islower((unsigned char)val[0]) || strlen(val) > 31)
+		return false;
+	return strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(val);
+}
+
 /* Copy s into out's buffer and append it to its argv. */
 static int
 guest_argv_push(struct guest_argv *out, const char *s)
@@ -381,15 +482,42 @@ guest_argv_push(struct guest_argv *out, const char *s)
 	return 0;
 }
 
-/* Append the flags for one key. */
+/*
+ * Append the flags for one key. An inside or outside NIC selected by mac: or
+ * vif: becomes the kernel name in ifn, or a stand-in while there is none.
+ */
 static int
 guest_argv_key(struct guest_argv *out, const struct guest_key *k,
-    const char *val, char *why, size_t whylen)
+    const char *val, const struct guest_ifnames *ifn, char *why, size_t whylen)
 {
-	char flag[GUEST_KEY_MAX + 4];
+	char flag[GUEST_KEY_MAX + 4], dv[16 + GUEST_VAL_MAX + 2];
+	struct guest_nic nic;
+	bool in;
 
 	switch (k->kind) {
 	case GK_GUEST:
+		return 0;
+	case GK_DISK:
+		if (guest_disk_ok(val))
+			return 0;
+		snprintf(why, whylen, "'%s' is not auto, none, a block device name "
+		    "(vdb, xvda, xvdb1) or serial:ID", val);
+		return -2;
+	case GK_IFACE:
+		if (guest_nic_parse(&nic, val, why, whylen) < 0)
+			return -2;
+		in = strcmp(k->name, "inside") == 0;
+		if (nic.by != GUEST_NIC_DEV) {
+			const char *name = ifn == NULL ? "" : in ? ifn->inside :
+			    ifn->outside;
+
+			snprintf(nic.dev, sizeof(nic.dev), "%s", name[0] != '\0' ? name :
+			    in ? "gitnet-in" : "gitnet-out");
+		}
+		snprintf(flag, sizeof(flag), "--%s", k->name);
+		snprintf(dv, sizeof(dv), "%s=%s", nic.dev, nic.addr);
+		if (guest_argv_push(out, flag) < 0 || guest_argv_push(out, dv) < 0)
+			return -1;
 		return 0;
 	case GK_NAT:
 		if (strcmp(val, "on") == 0)
@@ -449,11 +577,12 @@ guest_argv_check(const struct guest_argv *out, bool need_outside, char *why,
 }
 
 int
-guest_cfg_argv(const struct guest_cfg *c, const char *prog,
-    const char *state_dir, const char *control, struct guest_argv *out,
-    char *err, size_t errlen)
+guest_cfg_argv(const struct guest_cfg *c, const struct guest_ifnames *ifn,
+    const char *prog, const char *state_dir, const char *control,
+    struct guest_argv *out, char *err, size_t errlen)
 {
-	char why[256];
+	struct guest_nic nin, nout;
+	char why[256], sel[48];
 
 	memset(out, 0, sizeof(*out));
 	if (guest_argv_push(out, prog) < 0)
@@ -464,6 +593,16 @@ guest_cfg_argv(const struct guest_cfg *c, const char *prog,
 	if (guest_cfg_get(c, "outside") == NULL)
 		return guest_fail(err, errlen, "%soutside: missing (required: DEV=ADDR/PLEN, "
 		    "e.g. eth1=203.0.113.2/24)", c->source);
+	/* One NIC selected twice: caught here, before init looks for it. */
+	if (guest_nic_parse(&nin, guest_cfg_get(c, "inside"), why, sizeof(why)) == 0 &&
+	    guest_nic_parse(&nout, guest_cfg_get(c, "outside"), why,
+	    sizeof(why)) == 0 && nin.by != GUEST_NIC_DEV && nin.by == nout.by &&
+	    (nin.by == GUEST_NIC_MAC ? memcmp(nin.mac, nout.mac, 6) == 0 :
+	    nin.vif == nout.vif)) {
+		guest_nic_str(&nout, sel, sizeof(sel));
+		return guest_fail(err, errlen, "%soutside: %s is the inside's NIC too",
+		    c->source, sel);
+	}
 	/* Key by key in table order, each checked against those before it. */
 	for (size_t i = 0; i < GUEST_NKEYS; i++) {
 		const struct guest_key *k = &guest_keys[i];
@@ -477,13 +616,14 @@ guest_cfg_argv(const struct guest_cfg *c, const char *prog,
 			    (key[nl] != '\0' && key[nl] != '/') ||
 			    guest_key_find(key) != k)
 				continue;
-			rc = guest_argv_key(out, k, c->kv[j].val, why, sizeof(why));
+			rc = guest_argv_key(out, k, c->kv[j].val, ifn, why,
+			    sizeof(why));
 			if (rc == -1)
 				return guest_fail(err, errlen, "argv overflow");
 			if (rc == -2)
 				return guest_fail(err, errlen, "%s%s: %s", c->kv[j].from,
 				    key, why);
-			if (k->kind != GK_GUEST &&
+			if (k->kind != GK_GUEST && k->kind != GK_DISK &&
 			    guest_argv_check(out, strcmp(k->name, "inside") == 0, why,
 			    sizeof(why)) < 0)
 				return guest_fail(err, errlen, "%s%s: %s", c->kv[j].from,

@@ -13,7 +13,13 @@
  * guest_cfg_overlay): xenstore over the command line, and the saved file
  * under both, used only when neither gives an inside.
  *
- *	inside, outside		DEV=ADDR/PLEN (required)
+ *	inside, outside		NIC=ADDR/PLEN (required); NIC is one of
+ *				  DEV			a kernel name: eth0 is the
+ *							first NIC (the default form)
+ *				  mac:XX:XX:XX:XX:XX:XX	the NIC with that MAC
+ *				  vif:N			Xen's vif N (its sysfs
+ *							device/nodename is
+ *							device/vif/N)
  *	gateway			IP
  *	nat			on | off
  *	nat-filtering		address-port | address | endpoint	(live)
@@ -30,7 +36,10 @@
  *	nat-pool/<n>		IP
  *	history-push/<n>	URL: push history there (git://, ssh, file://, path)
  *	history-push-interval	S: at most one push per S seconds (5)
- *	state-device		auto (default: vdb, else xvdb) | DEV | none
+ *	state-device		auto (default: vdb, else xvdb, else no
+ *				history) | DEV (vdb, xvda, xvdb1) | serial:ID
+ *				(virtio-blk) | none; a DEV or serial that is
+ *				not there stops the boot
  *
  * List keys are a directory of entries in xenstore (forward/1, forward/2,
  * ordered by number) and a repeated word on the command line
@@ -44,6 +53,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define GUEST_KEY_MAX	48
 #define GUEST_VAL_MAX	128
@@ -53,6 +63,27 @@
 struct xs_handle;
 
 #define GUEST_SRC_MAX	96
+
+/*
+ * An inside or outside value, NIC=ADDR/PLEN, split. The router only knows
+ * kernel names: init resolves a mac: or vif: selector to one (guest/init.c,
+ * nics_up) and hands the names to guest_cfg_argv in a guest_ifnames.
+ */
+enum guest_nic_by { GUEST_NIC_DEV, GUEST_NIC_MAC, GUEST_NIC_VIF };
+
+struct guest_nic {
+	enum guest_nic_by by;
+	char		dev[16];	/* GUEST_NIC_DEV: the name as given */
+	uint8_t		mac[6];		/* GUEST_NIC_MAC */
+	unsigned	vif;		/* GUEST_NIC_VIF */
+	char		addr[GUEST_VAL_MAX];	/* "ADDR/PLEN" (checked by the router) */
+};
+
+/* The kernel names of the inside and outside NICs; "" while unknown. */
+struct guest_ifnames {
+	char	inside[16];
+	char	outside[16];
+};
 
 struct guest_kv {
 	char	key[GUEST_KEY_MAX];	/* "inside", "forward/1" */
@@ -121,15 +152,29 @@ int guest_cfg_from_xenstore(struct guest_cfg *c, struct xs_handle *h,
     const char *base, char *err, size_t errlen);
 
 /*
+ * Split an inside/outside value into n. Returns 0, or -1 with the reason in
+ * why ("'mac:52:54:00' is not mac:XX:XX:XX:XX:XX:XX"; no key: the caller
+ * names it). The DEV form is passed on as is: the router checks the name.
+ */
+int guest_nic_parse(struct guest_nic *n, const char *val, char *why,
+    size_t whylen);
+
+/* n's selector for messages: "eth0", "mac 52:54:00:00:00:10", "vif 1". */
+void guest_nic_str(const struct guest_nic *n, char *buf, size_t len);
+
+/*
  * Check c and build the router's command line: prog, the flags for every
  * key, then --state state_dir and --control control. Each key is checked
  * in turn against the keys before it with the router's own parser, so the
- * message names the key that broke the configuration. Returns 0 or -1 with
+ * message names the key that broke the configuration. ifn (may be NULL)
+ * holds the kernel names init found for inside and outside; a mac: or vif:
+ * NIC without one is checked with a stand-in name (gitnet-in, gitnet-out),
+ * so the argv is then for checking only. Returns 0 or -1 with
  * "SOURCEKEY: reason" in err.
  */
-int guest_cfg_argv(const struct guest_cfg *c, const char *prog,
-    const char *state_dir, const char *control, struct guest_argv *out,
-    char *err, size_t errlen);
+int guest_cfg_argv(const struct guest_cfg *c, const struct guest_ifnames *ifn,
+    const char *prog, const char *state_dir, const char *control,
+    struct guest_argv *out, char *err, size_t errlen);
 
 /*
  * Lay top over dst: each of top's keys replaces dst's; a list top gives at

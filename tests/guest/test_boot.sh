@@ -31,8 +31,10 @@
 # by init running /sbin/poweroff and /sbin/reboot as the kernel's
 # orderly_poweroff()/orderly_reboot() would (GITNET_TEST_SHUTDOWN), and
 # e2fsck -n then finds the state disk clean.
-# The router runs in init's process: it logs pid=1, and the image has no
-# /bin/gitnet-router.
+# A seventh boot has the NICs' PCI slots and MACs swapped and binds them by
+# MAC (gitnet.inside=mac:...); a configured state disk that is missing stops
+# the boot. The router runs in init's process: it logs pid=1, and the image
+# has no /bin/gitnet-router.
 # Figures: image size, boot to router start, boot to first forwarded ping.
 # The state disk starts as an all-zero file: the guest formats it on first
 # boot. Prints `ok N - ...` and `N passed, N failed`. Needs root, QEMU.
@@ -104,7 +106,8 @@ boot() {	# boot LOG [WORDS]: start QEMU in rtr; sets QEMU_PID, T0 (ms)
 	T0=$(date +%s%3N)
 	ip netns exec $RTR guest/run-qemu --tap-inside tap-in --tap-outside tap-out \
 		--state "${BOOT_STATE:-$STATE}" --monitor "$TMP/mon.sock" --console "$1" \
-		--append "$APPEND ${2:-}" ${BOOT_XS:+--xenstore "$BOOT_XS"} >"$1.qemu" 2>&1 &
+		--append "$APPEND ${2:-}" ${BOOT_XS:+--xenstore "$BOOT_XS"} ${BOOT_SWAP:+--swap-nics} \
+		>"$1.qemu" 2>&1 &
 	QEMU_PID=$!
 }
 waitlog() {	# waitlog LOG PATTERN SECONDS
@@ -209,6 +212,35 @@ else
 	nok "a foreign state disk stops the boot untouched" "$(grep -E 'state|fatal' "$LOG0.2")"
 fi
 BOOT_STATE=
+# A state disk named explicitly (vdc: run-qemu attaches only vda) that is not
+# there stops the boot: the router never runs without the history it was
+# told to keep.
+boot "$LOG0.3" gitnet.state-device=vdc
+if ends "$LOG0.3" && grep -q 'gitnet-init: fatal: kernel command line gitnet.state-device: the configured state disk vdc is missing (block devices: .*vda' "$LOG0.3" &&
+    grep -q "reboot: Power down" "$LOG0.3" && ! grep -q "router: started" "$LOG0.3"; then
+	ok "a configured state disk that is missing stops the boot with one line naming it, then powers off"
+else
+	nok "a configured state disk that is missing stops the boot" "$(grep -E 'state|fatal|Power' "$LOG0.3")"
+fi
+# The same for a disk chosen by its serial (virtio-blk; run-qemu's is gitnet-state).
+boot "$LOG0.5" gitnet.state-device=serial:nosuch
+if ends "$LOG0.5" && grep -q 'gitnet-init: fatal: kernel command line gitnet.state-device: the configured state disk serial:nosuch is missing (block devices: .*vda (serial gitnet-state)' "$LOG0.5" &&
+    grep -q "reboot: Power down" "$LOG0.5"; then
+	ok "a state disk chosen by a serial no disk has stops the boot, listing the disks and serials"
+else
+	nok "a state disk chosen by a missing serial stops the boot" "$(grep -E 'state|fatal|Power' "$LOG0.5")"
+fi
+# auto keeps today's rule (vdb, else xvdb, else no history) and names the
+# disks it saw: here vda, the one a vdev=xvda domain would have, untouched.
+boot "$LOG0.4" gitnet.state-device=auto
+if waitlog "$LOG0.4" "router: started" 90 &&
+    grep -q "state: no vdb or xvdb disk (block devices: vda (serial gitnet-state)): running without history" "$LOG0.4" &&
+    ! grep -q "formatting" "$LOG0.4"; then
+	ok "state-device=auto without vdb/xvdb: the router runs without history, naming the disks it saw"
+else
+	nok "state-device=auto without vdb/xvdb runs without history" "$(grep -E 'state|fatal' "$LOG0.4")"
+fi
+shutdown_guest "$LOG0.4" "state-device=auto" powerdown
 
 # --- first boot ---------------------------------------------------------------------
 LOG1=$TMP/boot1.log
@@ -457,5 +489,40 @@ git --git-dir "$TMP/s6/gitnet.git" fsck --strict >/dev/null 2>&1 &&
 	    "$(git --git-dir "$TMP/s5/gitnet.git" rev-parse HEAD)" HEAD 2>/dev/null &&
 	ok "after boot 6: fsck passes, history continues boot 5's ($c5 -> $c6 commits)" ||
 	nok "after boot 6: fsck passes, history continues boot 5's" "commits $c5 -> $c6"
+
+# --- NICs by MAC, with PCI slots and MACs swapped ---------------------------------
+# run-qemu --swap-nics puts the inside TAP's NIC in the later PCI slot (eth1)
+# with the MAC eth1 had, and the outside's in the first (eth0): positional
+# names would put the inside address on the outside wire. Selected by MAC,
+# the inside address answers on the inside wire with the inside MAC.
+LOG7=$TMP/boot7.log
+IN_MAC=52:54:00:00:00:11 OUT_MAC=52:54:00:00:00:10
+ip -n $CLI neigh flush all; ip -n $SRV neigh flush all	# the MACs moved wires
+APPEND="gitnet.inside=mac:$IN_MAC=192.168.1.1/24 gitnet.outside=mac:$OUT_MAC=203.0.113.1/24" \
+	BOOT_SWAP=1 boot "$LOG7" gitnet.state-device=serial:gitnet-state
+if waitlog "$LOG7" "router: started" 90 &&
+    grep -q "link eth1 up (inside, mac $IN_MAC)" "$LOG7" &&
+    grep -q "link eth0 up (outside, mac $OUT_MAC)" "$LOG7" &&
+    grep -q "router: started: inside=eth1 192.168.1.1/24 outside=eth0 203.0.113.1/24" "$LOG7"; then
+	ok "boot 7: NICs swapped (PCI slots, MACs): bound by MAC, inside=eth1 outside=eth0"
+else
+	nok "boot 7: NICs swapped: bound by MAC" "$(grep -E 'link|router: started|fatal' "$LOG7" | tail -5)"
+fi
+grep -q "state: /dev/vda mounted on /state; repository /state/gitnet.git (state-device=serial:gitnet-state)" "$LOG7" &&
+    grep -q "state: loaded: dir=/state/gitnet.git" "$LOG7" &&
+	ok "boot 7: state disk found by its serial (serial:gitnet-state), history resumed" ||
+	nok "boot 7: state disk found by its serial" "$(grep -E 'state' "$LOG7" | tail -3)"
+first_ping >/dev/null && ok "boot 7: ping cli -> srv through the swapped NICs" ||
+	nok "boot 7: ping cli -> srv through the swapped NICs" "$(tail -3 "$LOG7")"
+lladdr=$(ip -n $CLI neigh show 192.168.1.1 | grep -o 'lladdr [0-9a-f:]*')
+[ "$lladdr" = "lladdr $IN_MAC" ] && ok "boot 7: cli sees 192.168.1.1 at the inside MAC ($lladdr)" ||
+	nok "boot 7: cli sees 192.168.1.1 at the inside MAC" "got: ${lladdr:-nothing}"
+n0=$(grep -c '^203.0.113.1 .*"GET /index.html' "$TMP/http.log")
+body=$(ip netns exec $CLI curl -s -m 10 http://203.0.113.2:8080/index.html)
+n1=$(grep -c '^203.0.113.1 .*"GET /index.html' "$TMP/http.log")
+[ "$body" = "hello from srv $ID" ] && [ "$n1" -gt "$n0" ] &&
+	ok "boot 7: curl cli -> srv through the swapped NICs, srv sees the outside address (NAT)" ||
+	nok "boot 7: curl cli -> srv through the swapped NICs (NAT)" "got: $body; $n0 -> $n1 requests from 203.0.113.1"
+shutdown_guest "$LOG7" "boot 7" powerdown
 
 finish

@@ -246,5 +246,64 @@ waitfor "icmp-timeout: '60' -> '20' (live)" && xenstore-rm /local/domain/10/data
 	nok "watch: a key removed from xenstore falls back to the command line's value" "$(grep icmp "$TMP/w.out")"
 kill $WATCH_PID; wait $WATCH_PID 2>/dev/null; WATCH_PID=
 
+# --- NICs by identity (mac:, vif:), resolved against a stand-in sysfs ----------
+# GITNET_SYSFS points the host modes at a tree shaped like a Xen guest's
+# /sys/class/net: eth0 is vif 1 and eth1 vif 0 (xen-netfront's nodename),
+# so position, MAC and vif index all disagree.
+SYS=$TMP/sys
+while read -r dev mac vif; do
+	mkdir -p "$SYS/class/net/$dev/device"
+	echo "$mac" >"$SYS/class/net/$dev/address"
+	[ "$vif" = - ] || echo "device/vif/$vif" >"$SYS/class/net/$dev/device/nodename"
+done <<EOF
+eth0 00:16:3e:47:4e:02 1
+eth1 00:16:3e:47:4e:01 0
+lo 00:00:00:00:00:00 -
+EOF
+dump() { GITNET_SYSFS=$SYS "$INIT" --cmdline-dump "$1" 2>&1; }
+out=$(dump "gitnet.inside=mac:00:16:3E:47:4E:01=10.1.0.1/24 gitnet.outside=vif:1=10.2.0.1/24" | tr '\n' ' ')
+check "identity: inside by MAC (any case) and outside by vif index resolve to kernel names" \
+	"/bin/gitnet-router --inside eth1=10.1.0.1/24 --outside eth0=10.2.0.1/24 --state /state/gitnet.git --control /run/gitnet-router.sock " \
+	"$out"
+out=$(dump "gitnet.inside=vif:0=10.1.0.1/24 gitnet.outside=eth0=10.2.0.1/24" | tr '\n' ' ')
+check "identity: a vif: and a positional name mix" \
+	"/bin/gitnet-router --inside eth1=10.1.0.1/24 --outside eth0=10.2.0.1/24 --state /state/gitnet.git --control /run/gitnet-router.sock " \
+	"$out"
+# Through xenstore too: the same keys, the same resolution.
+xenstore-write $B/inside mac:00:16:3e:47:4e:02=192.168.1.1/24 $B/outside vif:0=203.0.113.2/24
+out=$(GITNET_SYSFS=$SYS "$INIT" --xenstore-dump 2>&1 | head -5 | tr '\n' ' ')
+check "identity: xenstore inside=mac:, outside=vif: resolve" \
+	"/bin/gitnet-router --inside eth0=192.168.1.1/24 --outside eth1=203.0.113.2/24 " "$out"
+xenstore-write $B/inside eth0=192.168.1.1/24 $B/outside eth1=203.0.113.2/24
+# badnic CMDLINE-WORDS EXPECTED-MESSAGE: refused with one line naming the key.
+badnic() {
+	local out rc
+	out=$(dump "$1"); rc=$?
+	check "identity: refused: $1" "2 gitnet-init: fatal: kernel command line gitnet.$2" "$rc $out"
+}
+badnic "gitnet.inside=mac:00:16:3e:47:4e=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24" \
+	"inside: 'mac:00:16:3e:47:4e' is not mac:XX:XX:XX:XX:XX:XX (six pairs of hex digits)"
+badnic "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=vif:x=10.2.0.1/24" \
+	"outside: 'vif:x' is not vif:N (N: Xen's vif index, 0 for the domain's first vif)"
+badnic "gitnet.inside=pci:0000:00:04.0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24" \
+	"inside: 'pci:0000:00:04.0': unknown NIC selector (mac:MAC, vif:N, or a device name such as eth0)"
+badnic "gitnet.inside=mac:00:16:3e:47:4e:01 gitnet.outside=eth0=10.2.0.1/24" \
+	"inside: 'mac:00:16:3e:47:4e:01' lacks =ADDR/PLEN (NIC=ADDR/PLEN; NIC: eth0, mac:XX:XX:XX:XX:XX:XX or vif:N)"
+out=$(dump "gitnet.inside=mac:00:16:3e:00:00:09=10.1.0.1/24 gitnet.outside=eth0=10.2.0.1/24"); rc=$?
+[ "$rc" = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] &&
+	echo "$out" | grep -q "^gitnet-init: fatal: kernel command line gitnet.inside: no NIC with mac 00:16:3e:00:00:09 (NICs: .*eth0 00:16:3e:47:4e:02 device/vif/1" &&
+	ok "identity: a MAC no NIC has is refused, naming the key and listing the NICs" ||
+	nok "identity: a MAC no NIC has is refused, listing the NICs" "rc $rc: $out"
+badnic "gitnet.inside=mac:00:16:3e:47:4e:01=10.1.0.1/24 gitnet.outside=mac:00:16:3E:47:4E:01=10.2.0.1/24" \
+	"outside: mac 00:16:3e:47:4e:01 is the inside's NIC too"
+badnic "gitnet.inside=mac:00:16:3e:47:4e:01=10.1.0.1/24 gitnet.outside=vif:0=10.2.0.1/24" \
+	"outside: inside and outside are both device 'eth1'"
+badnic "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=../sda" \
+	"state-device: '../sda' is not auto, none, a block device name (vdb, xvda, xvdb1) or serial:ID"
+badnic "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=serial:a/b" \
+	"state-device: 'serial:a/b' is not auto, none, a block device name (vdb, xvda, xvdb1) or serial:ID"
+out=$(dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.state-device=/dev/xvda" | head -1)
+check "state-device: an explicit xvda (/dev/ form too) is accepted" "/bin/gitnet-router" "$out"
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
