@@ -269,7 +269,9 @@ out=$(dump "gitnet.inside=vif:0=10.1.0.1/24 gitnet.outside=eth0=10.2.0.1/24" | t
 check "identity: a vif: and a positional name mix" \
 	"/bin/gitnet-router --inside eth1=10.1.0.1/24 --outside eth0=10.2.0.1/24 --state /state/gitnet.git --control /run/gitnet-router.sock " \
 	"$out"
-# Through xenstore too: the same keys, the same resolution.
+# Through xenstore too: the same keys, the same resolution (in the stub's
+# domain now: 10 since the restart above).
+B=/local/domain/$(xenstore-read domid)/data/gitnet
 xenstore-write $B/inside mac:00:16:3e:47:4e:02=192.168.1.1/24 $B/outside vif:0=203.0.113.2/24
 out=$(GITNET_SYSFS=$SYS "$INIT" --xenstore-dump 2>&1 | head -5 | tr '\n' ' ')
 check "identity: xenstore inside=mac:, outside=vif: resolve" \
