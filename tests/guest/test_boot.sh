@@ -176,6 +176,14 @@ self_shutdown() {	# self_shutdown LOG NAME HOW: the guest runs /sbin/HOW (GITNET
 		ok "$2: e2fsck -n on the host: the state disk is clean (unmounted, no journal to replay)" ||
 		nok "$2: e2fsck -n on the host: the state disk is clean" "$(tail -3 "$TMP/e2fsck-$3.log")"
 }
+forward_page() {	# srv fetches cli's page through the forward 203.0.113.1:8080 (retries 5 s)
+	local body= i
+	for i in $(seq 10); do
+		body=$(ip netns exec $SRV curl -s -m 3 http://203.0.113.1:8080/index.html) && [ -n "$body" ] && break
+		sleep 0.5
+	done
+	echo "$body"
+}
 export_state() {	# export_state DIR [IMAGE]: the repository from the disk image, host side
 	rm -rf "$1"; mkdir -p "$1"
 	debugfs -R "rdump /gitnet.git $1" "${2:-$STATE}" >/dev/null 2>&1
@@ -406,11 +414,7 @@ grep -q "xenstore: forward/1: '(none)' -> 'tcp:8080=192.168.1.2:80' (live)" "$LO
 	[ "$(grep -c 'router: started: .* pid=1[[:space:]]*$' "$LOG5")" -ge 2 ] &&
 	ok "boot 5: a forward written to xenstore is logged and applied live (router_main again, still pid=1)" ||
 	nok "boot 5: a forward written to xenstore is applied live" "$(grep gitnet-init "$LOG5" | tail -3)"
-body=
-for _ in $(seq 10); do
-	body=$(ip netns exec $SRV curl -s -m 3 http://203.0.113.1:8080/index.html) && [ -n "$body" ] && break
-	sleep 0.5
-done
+body=$(forward_page)
 [ "$body" = "hello from cli $ID" ] && ok "boot 5: srv reaches cli's server through the new forward (203.0.113.1:8080)" ||
 	nok "boot 5: srv reaches cli's server through the new forward" "got: $body"
 # A save, migration or checkpoint: the toolstack writes control/shutdown =
@@ -473,11 +477,7 @@ arp=$(echo "$line" | sed -n 's/.*arp=\([0-9]*\).*/\1/p')
 ! grep -q formatting "$LOG6" && [ "${arp:-0}" -ge 1 ] && ok "boot 6: resumed its state ($line)" ||
 	nok "boot 6: resumed its state (arp >= 1)" "got: $line"
 first_ping >/dev/null && ok "boot 6: ping cli -> srv" || nok "boot 6: ping cli -> srv"
-body=
-for _ in $(seq 10); do
-	body=$(ip netns exec $SRV curl -s -m 3 http://203.0.113.1:8080/index.html) && [ -n "$body" ] && break
-	sleep 0.5
-done
+body=$(forward_page)
 [ "$body" = "hello from cli $ID" ] && ok "boot 6: the forward applied live in boot 5 is back (srv reaches cli through 203.0.113.1:8080)" ||
 	nok "boot 6: the forward applied live in boot 5 is back" "got: $body"
 self_shutdown "$LOG6" "boot 6" reboot
