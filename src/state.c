@@ -157,6 +157,7 @@ state_open(struct state **out, const struct state_opts *o, char *err, size_t err
 	so.keep_expire = o->keep_expire;
 	if (o->compact_s != 0)
 		so.compact_s = o->compact_s;
+	so.mem_bytes = o->mem_bytes;
 	so.create = o->branch == NULL;
 	so.branch = o->branch;
 	so.base = o->base;

@@ -117,6 +117,14 @@ struct store_opts {
 	unsigned	compact_s;
 	unsigned	body_max;	/* change lines listed in a batch body: 50 */
 	unsigned	cache_mb;	/* trees kept in memory for commits: 64 (0: none) */
+	/*
+	 * The memory the caches are sized from (the router's RAM figure,
+	 * src/mem.c): 0 leaves cache_mb and libgit2's own limits as they are.
+	 * Otherwise store_mem_budget says what it bounds, and the bounds are
+	 * set on open: libgit2's are process-wide, so the last open with a
+	 * figure sets them for all (one router per process).
+	 */
+	uint64_t	mem_bytes;
 	bool		fsync;		/* fsync at each flush: true */
 	bool		verify_reads;	/* re-hash every object read: false */
 	bool		create;		/* create the repository if absent: true */
@@ -144,6 +152,26 @@ struct store_opts {
 
 /* Fill o with the defaults above (router_id "gitnet"). */
 void store_opts_default(struct store_opts *o);
+
+/*
+ * What a store opened with o may keep in memory, bytes, from o->mem_bytes:
+ *	cache		trees at the head kept for commits: cache_mb, at most
+ *			mem_bytes / 16
+ *	git_cache	libgit2's parsed-object cache (its default 256 MB), at
+ *			most mem_bytes / 16
+ *	git_mapped	pack windows libgit2 keeps mapped (its default 8 GB;
+ *			they are file pages, in the resident set once read), at
+ *			most mem_bytes / 8
+ *	git_window	one such window (its default 1 GB): a quarter of
+ *			git_mapped, a power of two, at least 64 KB
+ * With mem_bytes 0: cache from cache_mb and the others 0 (libgit2's
+ * defaults, left alone).
+ */
+struct store_mem {
+	uint64_t	cache, git_cache, git_mapped, git_window;
+};
+
+void store_mem_budget(struct store_mem *m, const struct store_opts *o);
 
 /*
  * State of a NAT mapping towards one remote endpoint: the one vocabulary
