@@ -483,7 +483,7 @@ router_memory(struct router *r)
 	    (double)ram / (1 << 20), mem_source_name(src), p->nat_sessions,
 	    p->nat_auto ? "memory" : "config", (double)p->nat_bytes / (1 << 20),
 	    p->ring_events, p->rx_frames, p->tx_frames, (double)sm.cache / (1 << 20),
-	    (double)sm.git_cache / (1 << 20), (double)sm.git_mapped / (1 << 20));
+	    (double)sm.lib_cache / (1 << 20), (double)sm.lib_mapped / (1 << 20));
 }
 
 static int

@@ -419,11 +419,12 @@ store_mem_budget(struct store_mem *m, const struct store_opts *o)
 		return;
 	}
 	m->cache = cache < mem / 16 ? cache : mem / 16;
-	m->git_cache = mem / 16 < (256u << 20) ? mem / 16 : (256u << 20);
-	m->git_mapped = mem / 8 < (8ull << 30) ? mem / 8 : (8ull << 30);
-	for (w = 64u << 10; w * 2 <= m->git_mapped / 4 && w < (1u << 30); w *= 2)
+	m->lib_cache = mem / 16 < (256u << 20) ? mem / 16 : (256u << 20);
+	m->lib_mapped = mem / 8 < (8ull << 30) ? mem / 8 : (8ull << 30);
+	for (w = 64u << 10; w * 2 <= m->lib_mapped / 4 && w < (1u << 30); w *= 2)
 		;
-	m->git_window = w;
+	m->lib_window = w;
+	m->merge = mem / 16;
 }
 
 static uint64_t
@@ -447,9 +448,9 @@ lib_opts(const struct store_opts *o)
 
 	store_mem_budget(&m, o);
 	if (o->mem_bytes != 0) {
-		git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)m.git_cache);
-		git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)m.git_mapped);
-		git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)m.git_window);
+		git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)m.lib_cache);
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)m.lib_mapped);
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)m.lib_window);
 	}
 	/*
 	 * Keep parsed trees of any size in libgit2's cache (the default limit,
@@ -630,6 +631,12 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if ((error = store_odb_open(&st->odb, st->repo, o->fsync,
 	    (size_t)cache_bytes(&st->o))) < 0)
 		goto fail;
+	{
+		struct store_mem m;
+
+		store_mem_budget(&m, &st->o);
+		store_odb_set_merge_max(st->odb, m.merge);
+	}
 	if ((error = find_primary(st, path)) < 0)
 		goto fail;
 	if (error == 1 && strcmp(st->ref, PRIMARY) != 0) {

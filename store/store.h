@@ -157,18 +157,20 @@ void store_opts_default(struct store_opts *o);
  * What a store opened with o may keep in memory, bytes, from o->mem_bytes:
  *	cache		trees at the head kept for commits: cache_mb, at most
  *			mem_bytes / 16
- *	git_cache	libgit2's parsed-object cache (its default 256 MB), at
+ *	lib_cache	libgit2's parsed-object cache (its default 256 MB), at
  *			most mem_bytes / 16
- *	git_mapped	pack windows libgit2 keeps mapped (its default 8 GB;
+ *	lib_mapped	pack windows libgit2 keeps mapped (its default 8 GB;
  *			they are file pages, in the resident set once read), at
  *			most mem_bytes / 8
- *	git_window	one such window (its default 1 GB): a quarter of
- *			git_mapped, a power of two, at least 64 KB
+ *	lib_window	one such window (its default 1 GB): a quarter of
+ *			lib_mapped, a power of two, at least 64 KB
+ *	merge		what one consolidation of small packs copies (built
+ *			in memory; unbounded by default), mem_bytes / 16
  * With mem_bytes 0: cache from cache_mb and the others 0 (libgit2's
  * defaults, left alone).
  */
 struct store_mem {
-	uint64_t	cache, git_cache, git_mapped, git_window;
+	uint64_t	cache, lib_cache, lib_mapped, lib_window, merge;
 };
 
 void store_mem_budget(struct store_mem *m, const struct store_opts *o);

@@ -36,6 +36,8 @@ set -u -o pipefail
 MEM_SESSIONS=${MEM_SESSIONS:-100000}
 MEM_LOAD_SECONDS=${MEM_LOAD_SECONDS:-60}
 MEM_LOAD_RATE=${MEM_LOAD_RATE:-300}
+# Extra router flags for both runs, e.g. MEM_FLAGS="--udp-timeout 10".
+read -r -a MEM_FLAGS <<<"${MEM_FLAGS:-}"
 case ${1:-} in
 "")	;;
 --quick) MEM_LOAD_SECONDS=15 ;;	# tests/bench/run --quick
@@ -113,7 +115,7 @@ run()
 		gn_router_alive || break
 		r=$(rss_mb "$GN_ROUTER_PID")
 		peak=$(awk -v a="$peak" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
-		[ $((i % 15)) = 0 ] && gn_log "run$sfx: load: ${i} s: VmRSS $r MB"
+		[ $((i % 15)) = 0 ] && gn_log "run$sfx: load: ${i} s: $(rss_detail "$GN_ROUTER_PID")"
 	done
 	gn_log "run$sfx: load: flowgen: $(tr '\n' ' ' <"$GN_RUN/flowgen.log")"
 	gn_log "run$sfx: load: nat_sessions $(stat_get nat_sessions), state_commits" \
@@ -128,6 +130,6 @@ run()
 	echo "BENCH rss_mb_100k_sessions_load_peak$sfx $peak MB"
 }
 
-run ""
-run _64m --memory 64M
+run "" ${MEM_FLAGS[@]+"${MEM_FLAGS[@]}"}
+run _64m --memory 64M ${MEM_FLAGS[@]+"${MEM_FLAGS[@]}"}
 exit "$status"

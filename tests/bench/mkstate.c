@@ -9,11 +9,12 @@
  * e.g. mkstate /tmp/s 100000 192.168.1.0 203.0.113.1 203.0.113.2 for the
  * topology of tests/netns/lib.sh. Session k is a mapping of inside host
  * INSIDE_NET + 10 + k / 500 (so 200 hosts for 100 k, 500 each: under the
- * default per-host limit), port 10000 + k % 500, to EXT_IP, UDP port
- * 1024 + k for the first 60000 and TCP port 1024 + k - 60000 after, with
- * one established remote, REMOTE_IP port 9 (UDP) or 80 (TCP); created now,
- * expiring in two hours (UDP sessions restored that way live for their
- * stored expiry). Commits of 10 k changes; the repository must not exist.
+ * default per-host limit), port 10000 + k % 500, to EXT_IP, TCP port
+ * 1024 + k for the first 60000 and UDP port 1024 + k - 60000 after (so
+ * that new UDP flows still find free ports), with one established remote,
+ * REMOTE_IP port 80 (TCP) or 9 (UDP); created now, expiring in two hours
+ * (sessions restored that way live for their stored expiry). Commits of
+ * 10 k changes; the repository must not exist.
  * Prints "sessions N" and the seconds it took.
  */
 #include <arpa/inet.h>
@@ -70,14 +71,14 @@ main(int argc, char **argv)
 		struct store_change c = { .op = EV_ADD, .cause = EV_CAUSE_NAT_OUTBOUND,
 		    .now_us = now };
 		struct store_nat *m = &c.e.nat;
-		bool udp = k < 60000;
+		bool udp = k >= 60000;
 
 		c.e.table = EV_TABLE_NAT;
 		m->proto = udp ? IPPROTO_UDP_ : IPPROTO_TCP_;
 		m->in_ip = net + 10 + (uint32_t)(k / 500);
 		m->in_port = (uint16_t)(10000 + k % 500);
 		m->ext_ip = ext;
-		m->ext_port = (uint16_t)(1024 + (udp ? k : k - 60000));
+		m->ext_port = (uint16_t)(1024 + (udp ? k - 60000 : k));
 		m->nremote = 1;
 		m->remote[0].ip = rem;
 		m->remote[0].port = udp ? 9 : 80;

@@ -226,20 +226,21 @@ store_mem_budget__shares(void **state)
 	store_opts_default(&o);
 	store_mem_budget(&m, &o);
 	assert_int_equal(m.cache, 64 * MB);
-	assert_int_equal(m.git_cache, 0);
-	assert_int_equal(m.git_mapped, 0);
+	assert_int_equal(m.lib_cache, 0);
+	assert_int_equal(m.lib_mapped, 0);
 	o.mem_bytes = 64 * MB;
 	store_mem_budget(&m, &o);
 	assert_int_equal(m.cache, 4 * MB);
-	assert_int_equal(m.git_cache, 4 * MB);
-	assert_int_equal(m.git_mapped, 8 * MB);
-	assert_int_equal(m.git_window, 2 * MB);
+	assert_int_equal(m.lib_cache, 4 * MB);
+	assert_int_equal(m.lib_mapped, 8 * MB);
+	assert_int_equal(m.lib_window, 2 * MB);
+	assert_int_equal(m.merge, 4 * MB);
 	o.mem_bytes = 24 * 1024 * MB;
 	store_mem_budget(&m, &o);
 	assert_int_equal(m.cache, 64 * MB);
-	assert_int_equal(m.git_cache, 256 * MB);
-	assert_int_equal(m.git_mapped, 3 * 1024 * MB);
-	assert_int_equal(m.git_window, 512 * MB);
+	assert_int_equal(m.lib_cache, 256 * MB);
+	assert_int_equal(m.lib_mapped, 3 * 1024 * MB);
+	assert_int_equal(m.lib_window, 512 * MB);
 }
 
 int
