@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <git2/sys/repository.h>
+
 #include "repo.h"
 
 #define PRIMARY	"refs/heads/primary"
@@ -425,6 +427,27 @@ store_mem_budget(struct store_mem *m, const struct store_opts *o)
 		;
 	m->lib_window = w;
 	m->merge = mem / 16;
+}
+
+int
+store_trim(struct store *st)
+{
+	git_odb *none = NULL;
+
+	if (st == NULL || st->odb == NULL || store_odb_pending(st->odb) != 0)
+		return 1;
+	/*
+	 * libgit2 shares an open pack between the odbs that name its path:
+	 * the old odb goes first, so its packs (and their caches) are freed
+	 * rather than handed to the new one.
+	 */
+	if (git_odb_new(&none) < 0)
+		return store_gerr(-1, "store: object database");
+	git_repository_set_odb(st->repo, none);
+	git_odb_free(none);
+	/* A failure here (out of memory) leaves the store without its object
+	 * database: the caller must not use it again (store.h). */
+	return store_odb_rebuild(st->odb);
 }
 
 static uint64_t

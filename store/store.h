@@ -609,6 +609,17 @@ int store_repack(struct store *st);
 int store_compact(struct store *st);
 /* Compactions finished by this writer, background ones included. */
 uint64_t store_compactions(const struct store *st);
+
+/*
+ * Give back what reading left cached outside store_mem_budget's bounds:
+ * libgit2 keeps a delta-base cache in each open pack (up to 16 MB each, no
+ * option bounds it), filled by a full read such as the restore. Closes
+ * the pack backend, then opens it again, when no object waits for a flush
+ * (else does nothing: 1). From the writer's thread, between operations.
+ * An error (out of memory reopening) leaves the store without an object
+ * database: only store_free may follow.
+ */
+int store_trim(struct store *st);
 /*
  * History retention (retain.c): what a cut may drop, polled by the writer's
  * owner every tick. A cut runs in the background and leaves a shallow
