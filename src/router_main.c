@@ -459,28 +459,35 @@ router_archive_open(struct router *r, char *err, size_t errlen)
 /*
  * Size what the router preallocates and caches from its memory (mem.h):
  * the NAT table unless configured, the event ring, the packet rings, and
- * the store's caches. One log line says what was chosen and why.
+ * the store's caches. router_memory_log says what was chosen and why.
  */
 static void
 router_memory(struct router *r)
 {
-	struct mem_plan *p = &r->mem;
 	enum mem_source src = MEM_FLAG;
 	uint64_t ram = r->cfg.memory;
-	struct store_opts so;
-	struct store_mem sm;
 
 	if (ram == 0)
 		ram = mem_detect("", 0, &src);
-	mem_plan(p, &r->cfg, ram, src);
-	r->cfg.nat_params.max_sessions = p->nat_sessions;
+	mem_plan(&r->mem, &r->cfg, ram, src);
+	r->cfg.nat_params.max_sessions = r->mem.nat_sessions;
+}
+
+/* The plan as one line, once the router is up (a failure stays one line). */
+static void
+router_memory_log(const struct router *r)
+{
+	const struct mem_plan *p = &r->mem;
+	struct store_opts so;
+	struct store_mem sm;
+
 	store_opts_default(&so);
-	so.mem_bytes = ram;
+	so.mem_bytes = p->ram;
 	store_mem_budget(&sm, &so);
 	logmsg("router: memory: ram_mb=%.1f source=%s nat_max_sessions=%u nat_sized=%s "
 	    "nat_table_mb=%.1f state_ring_events=%u packet_ring_slots=%u+%u "
 	    "store_cache_mb=%.1f git_cache_mb=%.1f git_mapped_mb=%.1f",
-	    (double)ram / (1 << 20), mem_source_name(src), p->nat_sessions,
+	    (double)p->ram / (1 << 20), mem_source_name(p->source), p->nat_sessions,
 	    p->nat_auto ? "memory" : "config", (double)p->nat_bytes / (1 << 20),
 	    p->ring_events, p->rx_frames, p->tx_frames, (double)sm.cache / (1 << 20),
 	    (double)sm.lib_cache / (1 << 20), (double)sm.lib_mapped / (1 << 20));
@@ -862,6 +869,7 @@ router_main(int argc, char **argv)
 		}
 		/* The started line keeps its shape (tests and the guest read pid= last). */
 		logmsg("router: version: gitnet-router %s", gitnet_version);
+		router_memory_log(&r);
 		if (r.cfg.metrics[0] != '\0')
 			logmsg("metrics: listening: addr=%s path=/metrics", r.cfg.metrics);
 		logmsg("router: started: inside=%s %s/%u outside=%s %s/%u nat=%s control=%s pid=%d",
