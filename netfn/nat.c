@@ -240,6 +240,64 @@ pow2_at_least(uint64_t n)
 	return v;
 }
 
+/*
+ * What nat_new allocates for p with n_ext addresses, all from the same
+ * arithmetic, so that nat_bytes_for tells a caller sizing the table from its
+ * memory exactly what nat_bytes will then report.
+ */
+struct nat_sizes {
+	uint32_t	nb;		/* buckets of each session and mapping index */
+	uint32_t	nhosts;		/* slots of hosts[], 0: no per-host limit */
+	uint32_t	nhalf;		/* max_half_open, its default applied */
+};
+
+static void
+nat_sizes(struct nat_sizes *z, const struct nat_params *p)
+{
+	/* Twice the buckets of sessions: chains of one, mostly (load <= 0.5). */
+	z->nb = pow2_at_least(2ULL * p->max_sessions);
+	z->nhosts = p->max_per_host == 0 ? 0 :
+	    pow2_at_least(2ULL * (p->max_sessions < (1u << 20) ? p->max_sessions : (1u << 20)));
+	z->nhalf = p->max_half_open != 0 ? p->max_half_open : 16384;
+}
+
+size_t
+nat_bytes_for(const struct nat_params *p, unsigned n_ext)
+{
+	struct nat_sizes z;
+
+	nat_sizes(&z, p);
+	return sizeof(struct nat) +
+	    (size_t)p->max_sessions * (sizeof(struct nat_map) + sizeof(struct nat_sess)) +
+	    (size_t)z.nb * 3 * sizeof(uint32_t) +
+	    (size_t)p->frag_max * sizeof(struct nat_frag) +
+	    (size_t)z.nhalf * sizeof(struct nat_half) +
+	    (size_t)z.nhosts * sizeof(struct nat_host) +
+	    (size_t)n_ext * P_MAX * 65536 * sizeof(uint32_t);
+}
+
+uint32_t
+nat_sessions_fit(const struct nat_params *p, unsigned n_ext, size_t budget,
+    uint32_t lo, uint32_t hi)
+{
+	struct nat_params q = *p;
+
+	/* nat_bytes_for grows with max_sessions: bisect for the last that fits. */
+	q.max_sessions = hi;
+	if (nat_bytes_for(&q, n_ext) <= budget)
+		return hi;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+
+		q.max_sessions = mid;
+		if (nat_bytes_for(&q, n_ext) <= budget)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
 static void *
 nat_calloc(struct nat *nat, size_t n, size_t size)
 {
@@ -254,6 +312,7 @@ struct nat *
 nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_t seed)
 {
 	struct nat *nat;
+	struct nat_sizes z;
 	uint32_t nb;
 
 	if (p == NULL || ext == NULL || n_ext == 0 || n_ext > NAT_MAX_EXT ||
@@ -287,8 +346,8 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 	else
 		rng_init(&nat->rng, seed ? seed : 0x9e3779b97f4a7c15ULL, 0);
 
-	/* Twice the buckets of sessions: chains of one, mostly (load <= 0.5). */
-	nb = pow2_at_least(2ULL * p->max_sessions);
+	nat_sizes(&z, &nat->p);
+	nb = z.nb;
 	nat->map_mask = nat->sess_mask = nb - 1;
 	nat->maps = nat_calloc(nat, p->max_sessions, sizeof(*nat->maps));
 	nat->sess = nat_calloc(nat, p->max_sessions, sizeof(*nat->sess));
@@ -298,8 +357,7 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 	nat->frags = nat_calloc(nat, p->frag_max, sizeof(*nat->frags));
 	nat->half = nat_calloc(nat, nat->p.max_half_open, sizeof(*nat->half));
 	if (p->max_per_host > 0) {
-		nat->host_mask = pow2_at_least(2ULL * (p->max_sessions < (1u << 20) ?
-		    p->max_sessions : (1u << 20))) - 1;
+		nat->host_mask = z.nhosts - 1;
 		nat->hosts = nat_calloc(nat, nat->host_mask + 1ULL, sizeof(*nat->hosts));
 	}
 	if (nat->maps == NULL || nat->sess == NULL || nat->map_bkt == NULL ||

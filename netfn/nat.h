@@ -272,6 +272,18 @@ size_t nat_dump(const struct nat *nat, struct nat_session *out, size_t max,
 size_t nat_count(const struct nat *nat);
 /* Bytes the tables occupy, all indexes included (for the memory bench). */
 size_t nat_bytes(const struct nat *nat);
+/*
+ * What nat_new(p, ext, n_ext, ...) would allocate: nat_bytes of the result,
+ * to the byte. Every byte is touched by nat_new (free lists, empty buckets),
+ * so it is also what the tables add to the resident set from the start.
+ */
+size_t nat_bytes_for(const struct nat_params *p, unsigned n_ext);
+/*
+ * The largest max_sessions in lo..hi whose tables (p otherwise) take at most
+ * budget bytes; lo when even lo does not fit.
+ */
+uint32_t nat_sessions_fit(const struct nat_params *p, unsigned n_ext, size_t budget,
+    uint32_t lo, uint32_t hi);
 const struct nat_stats *nat_stats(const struct nat *nat);
 
 #endif

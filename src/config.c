@@ -157,6 +157,8 @@ static const struct config_key config_keys[] = {
 	{ "history.push",	"history-push", KEY_PUSH, 0, 0, 0 },
 	{ "history.push_interval_s", "history-push-interval", KEY_U32,
 	    CFG_OFF(history_push_interval_s), 1, 86400 },
+	/* Below 16 MB nothing the router sizes would change (mem.c's minimums). */
+	{ "memory",		"memory", KEY_BYTES,	CFG_OFF(memory), 16u << 20, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -194,6 +196,7 @@ enum {
 	OPT_HISTORY_COMPACT,
 	OPT_HISTORY_PUSH,
 	OPT_HISTORY_PUSH_INTERVAL,
+	OPT_MEMORY,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -232,6 +235,7 @@ static const struct option config_options[] = {
 	{ "metrics",	required_argument,	NULL, OPT_METRICS },
 	{ "history-push", required_argument,	NULL, OPT_HISTORY_PUSH },
 	{ "history-push-interval", required_argument, NULL, OPT_HISTORY_PUSH_INTERVAL },
+	{ "memory",	required_argument,	NULL, OPT_MEMORY },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -268,6 +272,13 @@ const char config_usage[] =
 "  --gso on|off             on (default): TCP/UDP super-frames from offloading hosts\n"
 "                           leave whole, for the kernel or NIC to segment; off: the\n"
 "                           router cuts them into segments itself\n"
+"  --memory SIZE            size the tables and caches for SIZE bytes of memory\n"
+"                           (64M, 1G; at least 16M); default: the system's memory,\n"
+"                           or its memory cgroup's limit if lower. Within it: the\n"
+"                           NAT table (see --nat-max-sessions), the state writer's\n"
+"                           event ring (1/64), the packet rings (1/32), the store's\n"
+"                           tree cache and libgit2's object cache (1/16 each) and\n"
+"                           mapped packs (1/8); logged at start (router: memory:)\n"
 "  -v, --verbose            log more; repeat for more detail\n"
 "  -h, --help               print this help and exit\n"
 "      --version            print the version and exit\n"
@@ -282,7 +293,9 @@ const char config_usage[] =
 "  --forward PROTO:PORT=IP:PORT\n"
 "                           forward tcp or udp PORT of the outside address to the\n"
 "                           inside host IP:PORT; repeatable; replaces the file's forwards\n"
-"  --nat-max-sessions N     session table size (default 1048576, at most 67108864)\n"
+"  --nat-max-sessions N     session table size, at most 67108864 (default 1048576,\n"
+"                           or as many as fit in a third of --memory if fewer:\n"
+"                           131072 in 64M, 524288 in 256M; 133 MB at 1048576)\n"
 "  --nat-max-per-host N     sessions per inside host (default 16384; 0: no limit)\n"
 "  --udp-timeout S          idle UDP session lifetime in seconds, 1..604800 (default 300)\n"
 "  --tcp-timeout S          idle established TCP session lifetime (default 7440)\n"
@@ -332,7 +345,7 @@ const char config_usage[] =
 "nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
 "nat.icmp_timeout_s, nat.max_sessions, nat.max_per_host, the dynamic port range\n"
 "nat.port_min and nat.port_max (1024..65535), history.keep,\n"
-"history.max_bytes and history.compact, and the tunables\n"
+"history.max_bytes and history.compact, memory, and the tunables\n"
 "arp.base_reachable_ms, arp.delay_first_probe_ms, arp.retrans_ms,\n"
 "arp.ucast_probes, arp.mcast_probes, arp.gc_stale_ms, arp.max_entries,\n"
 "arp.unres_qlen, arp.unres_total, icmp.rate and icmp.burst, and\n"
@@ -905,6 +918,9 @@ config_apply(struct router_config *c, const struct config_key *k, const char *s,
 			*(uint16_t *)(void *)base = (uint16_t)v;
 		else
 			*(uint32_t *)(void *)base = v;
+		/* Configured: the memory plan keeps it (mem.c). */
+		if (k->off == CFG_OFF(nat_params.max_sessions))
+			c->nat_max_sessions_set = true;
 		return 0;
 	}
 	return config_fail(why, wl, "internal error: unknown kind");
@@ -1094,6 +1110,7 @@ config_metavar(int val)
 	case OPT_HISTORY_INBOUND_TOTAL_BURST: return "N";
 	case OPT_HISTORY_PUSH:	return "URL";
 	case OPT_HISTORY_PUSH_INTERVAL: return "S";
+	case OPT_MEMORY:	return "SIZE";
 	}
 	return "a value";
 }

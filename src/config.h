@@ -32,7 +32,10 @@
  *	nat.tcp_established_timeout_s N	7440
  *	nat.tcp_transitory_timeout_s N	240
  *	nat.icmp_timeout_s N		60
- *	nat.max_sessions N		1048576
+ *	nat.max_sessions N		1048576, or what fits in a third of
+ *					the memory (src/mem.h)
+ *	memory SIZE			size tables and caches for SIZE bytes
+ *					(64M, 1G; default: the system's, mem.h)
  *	nat.max_per_host N		16384 (0: no limit)
  *	nat.port_min N, nat.port_max N	1024, 65535: dynamic external ports
  *	forward PROTO:PORT=IP:PORT	static port forward, repeatable,
@@ -113,6 +116,8 @@ struct router_config {
 	uint32_t		nat_pool[CONFIG_MAX_POOL];
 	unsigned		n_nat_pool;
 	struct nat_params	nat_params;	/* nat_params_default() */
+	bool			nat_max_sessions_set;	/* configured: mem.c keeps it */
+	uint64_t		memory;		/* bytes to size from; 0: detect (mem.h) */
 	struct config_forward	forwards[CONFIG_MAX_FORWARDS];
 	unsigned		nforwards;
 	bool			gso;		/* default true; --gso off */

@@ -50,6 +50,7 @@ router_report_stats(const struct router *r, int fd)
 	    (unsigned long long)s->icmp_ratelimited,
 	    (unsigned long long)s->csum_completed);
 	dprintf(fd, "gso_in %llu\n", (unsigned long long)s->gso_in);
+	dprintf(fd, "memory_bytes %llu\n", (unsigned long long)r->mem.ram);
 	for (int i = 1; i < DROP_MAX; i++)
 		dprintf(fd, "drop_%s %llu\n", drop_name((enum drop)i),
 		    (unsigned long long)s->drop[i]);
@@ -91,6 +92,8 @@ router_report_stats(const struct router *r, int fd)
 		    (unsigned long long)n->half_open_promoted);
 		dprintf(fd, "nat_restore_pickups %llu\n",
 		    (unsigned long long)n->restore_pickups);
+		/* What the table was sized to (mem.h): configured or from memory. */
+		dprintf(fd, "nat_max_sessions %u\n", r->cfg.nat_params.max_sessions);
 	}
 	if (r->state != NULL) {
 		struct state_stats st;

@@ -104,6 +104,7 @@ struct metrics {
 	char		ifaddr[ROUTER_NIF][24];
 	bool		nat_on;
 	uint64_t	arp_max, nat_max, started_us;
+	uint64_t	memory;		/* the RAM figure tables are sized from */
 	struct state	*state;
 	struct archive	*archive;
 
@@ -314,6 +315,9 @@ render_router(struct metrics *m, struct sbuf *b, const struct snap *s)
 	if (m->nat_on)
 		sb_printf(b, "gitnet_table_entries{table=\"nat\"} %llu\n",
 		    (unsigned long long)s->nat_sessions);
+	family(b, "memory_bytes", "gauge",
+	    "Memory the tables and caches are sized from (--memory, or the system's).");
+	sb_printf(b, "gitnet_memory_bytes %llu\n", (unsigned long long)m->memory);
 	family(b, "table_capacity", "gauge", "Configured size of each table.");
 	sb_printf(b, "gitnet_table_capacity{table=\"arp\"} %llu\n",
 	    (unsigned long long)m->arp_max);
@@ -829,6 +833,7 @@ metrics_open(struct metrics **out, struct router *r, char *err, size_t errlen)
 	m->nat_on = nf_nat(r->nf) != NULL;
 	m->arp_max = r->cfg.arp.max_entries;
 	m->nat_max = r->cfg.nat_params.max_sessions;
+	m->memory = r->mem.ram;
 	m->started_us = r->started_us;
 	m->state = r->state;
 	m->archive = r->archive;

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "io.h"
+#include "mem.h"
 #include "netfn/pipeline.h"
 #include "sink.h"
 #include "state.h"
@@ -19,6 +20,7 @@
 
 struct router {
 	struct router_config	cfg;
+	struct mem_plan		mem;		/* router_open's; ram 0: none (a replay) */
 	struct io		*io[ROUTER_NIF];
 	const char		*ifnames[ROUTER_NIF];
 	struct nf		*nf;

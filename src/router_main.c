@@ -303,6 +303,10 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	so.n_ifnames = ROUTER_NIF;
 	so.verbose = (unsigned)r->cfg.verbose;
 	so.inbound = r->cfg.history_inbound;
+	if (r->mem.ram != 0) {
+		so.ring_events = r->mem.ring_events;
+		so.mem_bytes = r->mem.ram;
+	}
 	if (r->simulated) {
 		so.router_id = "gitnet-replay";
 		so.branch = r->state_branch;
@@ -468,13 +472,53 @@ router_archive_open(struct router *r, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Size what the router preallocates and caches from its memory (mem.h):
+ * the NAT table unless configured, the event ring, the packet rings, and
+ * the store's caches. router_memory_log says what was chosen and why.
+ */
+static void
+router_memory(struct router *r)
+{
+	enum mem_source src = MEM_FLAG;
+	uint64_t ram = r->cfg.memory;
+
+	if (ram == 0)
+		ram = mem_detect("", 0, &src);
+	mem_plan(&r->mem, &r->cfg, ram, src);
+	r->cfg.nat_params.max_sessions = r->mem.nat_sessions;
+}
+
+/* The plan as one line, once the router is up (a failure stays one line). */
+static void
+router_memory_log(const struct router *r)
+{
+	const struct mem_plan *p = &r->mem;
+	struct store_opts so;
+	struct store_mem sm;
+
+	store_opts_default(&so);
+	so.mem_bytes = p->ram;
+	store_mem_budget(&sm, &so);
+	logmsg("router: memory: ram_mb=%.1f source=%s nat_max_sessions=%u nat_sized=%s "
+	    "nat_table_mb=%.1f state_ring_events=%u packet_ring_slots=%u+%u "
+	    "store_cache_mb=%.1f git_cache_mb=%.1f git_mapped_mb=%.1f",
+	    (double)p->ram / (1 << 20), mem_source_name(p->source), p->nat_sessions,
+	    p->nat_auto ? "memory" : "config", (double)p->nat_bytes / (1 << 20),
+	    p->ring_events, p->rx_frames, p->tx_frames, (double)sm.cache / (1 << 20),
+	    (double)sm.lib_cache / (1 << 20), (double)sm.lib_mapped / (1 << 20));
+}
+
 static int
 router_open(struct router *r, char *err, size_t errlen)
 {
 	const struct config_iface *cif[ROUTER_NIF] = { &r->cfg.inside, &r->cfg.outside };
 	struct io_params iop = { 0 };
 
+	router_memory(r);
 	iop.sw_segment = !r->cfg.gso;
+	iop.rx_frames = r->mem.rx_frames;
+	iop.tx_frames = r->mem.tx_frames;
 	for (int i = 0; i < ROUTER_NIF; i++) {
 		/* A reload hands over the rings of a device it keeps (router_main). */
 		if (r->io[i] != NULL)
@@ -841,6 +885,7 @@ router_main(int argc, char **argv)
 		}
 		/* The started line keeps its shape (tests and the guest read pid= last). */
 		logmsg("router: version: gitnet-router %s", gitnet_version);
+		router_memory_log(&r);
 		if (r.cfg.metrics[0] != '\0')
 			logmsg("metrics: listening: addr=%s path=/metrics", r.cfg.metrics);
 		logmsg("router: started: inside=%s %s/%u outside=%s %s/%u nat=%s control=%s pid=%d",

@@ -86,6 +86,7 @@ struct state_opts {
 	 */
 	uint64_t	history_keep_s, history_max_bytes;
 	unsigned	compact_s;	/* background compaction: 60 (store_opts) */
+	uint64_t	mem_bytes;	/* store_opts.mem_bytes: 0, the store's defaults */
 };
 #define STATE_HISTORY_AUTO	UINT64_MAX
 

@@ -100,6 +100,12 @@ int store_odb_open(struct store_odb **out, git_repository *repo, bool fsync,
     size_t cache_bytes);
 void store_odb_free(struct store_odb *o);
 /*
+ * Bound what one consolidation of small packs copies (and so holds in
+ * memory while it builds the merged pack) to bytes; 0: no bound, the
+ * default. Packs that would take a merge past it are left as they are.
+ */
+void store_odb_set_merge_max(struct store_odb *o, uint64_t bytes);
+/*
  * Hash an object with our SHA-1 and record it unless a pack or the
  * recorder has it: the write path that bypasses libgit2's odb (its
  * existence checks and per-entry formatting cost more than the work).

@@ -48,6 +48,7 @@ struct store_odb {
 	bool		fsync;
 	struct objtab	cache[2];	/* young, old generation of trees */
 	size_t		cache_budget;	/* bytes, both generations */
+	uint64_t	merge_max;	/* bytes a consolidation writes: 0, no bound */
 	struct merge_job *job;		/* a merge of packs under way (pack.c) */
 	int		merge_error;	/* a failed merge, until a poll reports it */
 	uint64_t	fresh_since_us;	/* monotonic: first fresh pack since compaction */

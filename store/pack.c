@@ -495,8 +495,11 @@ pack_remove(struct store_odb *o, const char *name)
  * no delta search), so a flush never waits on delta compression and each
  * object is copied O(log n) times. Packs of PACK_BIG bytes or more are not
  * copied again (their number grows with the history, not with the commit
- * rate; store_odb_repack() folds them). An object in several packs is
- * copied once, from the smallest pack holding it.
+ * rate; store_odb_repack() folds them), nor are packs past the merge's
+ * memory bound (store_odb_set_merge_max: the merged pack is built in
+ * memory), so with a bound the pack count grows with the history's size
+ * over the bound. An object in several packs is copied once, from the
+ * smallest pack holding it.
  *
  * Deltas are copied as deltas (raw_append): each object keeps the
  * representation it had in the pack it is copied from, so a chain is as
@@ -596,6 +599,12 @@ job_plan_compact(struct merge_job **out, struct store_odb *o)
  * merged with fresh ones only, so compaction still finds them); NULL when
  * fewer than two packs qualify.
  */
+void
+store_odb_set_merge_max(struct store_odb *o, uint64_t bytes)
+{
+	o->merge_max = bytes;
+}
+
 static int
 job_plan(struct merge_job **out, struct store_odb *o, unsigned max)
 {
@@ -630,7 +639,9 @@ job_plan(struct merge_job **out, struct store_odb *o, unsigned max)
 		small++;
 	j->cut = small;
 	for (unsigned i = 0; i < small; i++) {
-		if (i >= 2 && j->p[i].bytes > 2 * below) {
+		/* Past twice the smaller ones, or past what memory allows. */
+		if ((i >= 2 && j->p[i].bytes > 2 * below) ||
+		    (o->merge_max != 0 && below + j->p[i].bytes > o->merge_max)) {
 			j->cut = i;
 			break;
 		}

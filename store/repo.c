@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <git2/sys/repository.h>
+
 #include "repo.h"
 
 #define PRIMARY	"refs/heads/primary"
@@ -408,10 +410,71 @@ store_alloc(const char *path, const struct store_opts *o)
 	return st;
 }
 
-/* Process-wide libgit2 settings, the same for readers and writers. */
+void
+store_mem_budget(struct store_mem *m, const struct store_opts *o)
+{
+	uint64_t mem = o->mem_bytes, cache = (uint64_t)o->cache_mb << 20, w;
+
+	memset(m, 0, sizeof(*m));
+	if (mem == 0) {
+		m->cache = cache;
+		return;
+	}
+	m->cache = cache < mem / 16 ? cache : mem / 16;
+	m->lib_cache = mem / 16 < (256u << 20) ? mem / 16 : (256u << 20);
+	m->lib_mapped = mem / 8 < (8ull << 30) ? mem / 8 : (8ull << 30);
+	for (w = 64u << 10; w * 2 <= m->lib_mapped / 4 && w < (1u << 30); w *= 2)
+		;
+	m->lib_window = w;
+	m->merge = mem / 16;
+}
+
+int
+store_trim(struct store *st)
+{
+	git_odb *none = NULL;
+
+	if (st == NULL || st->odb == NULL || store_odb_pending(st->odb) != 0)
+		return 1;
+	/*
+	 * libgit2 shares an open pack between the odbs that name its path:
+	 * the old odb goes first, so its packs (and their caches) are freed
+	 * rather than handed to the new one.
+	 */
+	if (git_odb_new(&none) < 0)
+		return store_gerr(-1, "store: object database");
+	git_repository_set_odb(st->repo, none);
+	git_odb_free(none);
+	/* A failure here (out of memory) leaves the store without its object
+	 * database: the caller must not use it again (store.h). */
+	return store_odb_rebuild(st->odb);
+}
+
+static uint64_t
+cache_bytes(const struct store_opts *o)
+{
+	struct store_mem m;
+
+	store_mem_budget(&m, o);
+	return m.cache;
+}
+
+/*
+ * Process-wide libgit2 settings, the same for readers and writers. The
+ * memory bounds only from a store given a figure (store_mem_budget): a
+ * reader opened without one leaves them as the router set them.
+ */
 static void
 lib_opts(const struct store_opts *o)
 {
+	struct store_mem m;
+
+	store_mem_budget(&m, o);
+	if (o->mem_bytes != 0) {
+		git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)m.lib_cache);
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)m.lib_mapped);
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)m.lib_window);
+	}
 	/*
 	 * Keep parsed trees of any size in libgit2's cache (the default limit,
 	 * 4 KiB, is below a 256-entry shard, re-read and re-parsed each commit).
@@ -463,7 +526,7 @@ store_reader_open(struct store_reader **out, const char *path)
 	}
 	if ((error = check_schema(st)) < 0 ||
 	    (error = store_odb_open(&st->odb, st->repo, false,
-	    (size_t)st->o.cache_mb << 20)) < 0 ||
+	    (size_t)cache_bytes(&st->o))) < 0 ||
 	    (error = store_shallow_load(st)) < 0)
 		goto fail;
 	*out = &st->rd;
@@ -570,7 +633,7 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		st->have_durable = true;
 		if ((error = check_schema(st)) < 0 ||
 		    (error = store_odb_open(&st->odb, st->repo, o->fsync,
-		    (size_t)st->o.cache_mb << 20)) < 0 ||
+		    (size_t)cache_bytes(&st->o))) < 0 ||
 		    (error = store_shallow_load(st)) < 0)
 			goto fail;
 		st->npacks = store_odb_pack_count(st->odb);
@@ -589,8 +652,14 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		goto fail;
 	cleanup_stale(git_repository_path(st->repo));
 	if ((error = store_odb_open(&st->odb, st->repo, o->fsync,
-	    (size_t)st->o.cache_mb << 20)) < 0)
+	    (size_t)cache_bytes(&st->o))) < 0)
 		goto fail;
+	{
+		struct store_mem m;
+
+		store_mem_budget(&m, &st->o);
+		store_odb_set_merge_max(st->odb, m.merge);
+	}
 	if ((error = find_primary(st, path)) < 0)
 		goto fail;
 	if (error == 1 && strcmp(st->ref, PRIMARY) != 0) {

@@ -117,6 +117,14 @@ struct store_opts {
 	unsigned	compact_s;
 	unsigned	body_max;	/* change lines listed in a batch body: 50 */
 	unsigned	cache_mb;	/* trees kept in memory for commits: 64 (0: none) */
+	/*
+	 * The memory the caches are sized from (the router's RAM figure,
+	 * src/mem.c): 0 leaves cache_mb and libgit2's own limits as they are.
+	 * Otherwise store_mem_budget says what it bounds, and the bounds are
+	 * set on open: libgit2's are process-wide, so the last open with a
+	 * figure sets them for all (one router per process).
+	 */
+	uint64_t	mem_bytes;
 	bool		fsync;		/* fsync at each flush: true */
 	bool		verify_reads;	/* re-hash every object read: false */
 	bool		create;		/* create the repository if absent: true */
@@ -144,6 +152,28 @@ struct store_opts {
 
 /* Fill o with the defaults above (router_id "gitnet"). */
 void store_opts_default(struct store_opts *o);
+
+/*
+ * What a store opened with o may keep in memory, bytes, from o->mem_bytes:
+ *	cache		trees at the head kept for commits: cache_mb, at most
+ *			mem_bytes / 16
+ *	lib_cache	libgit2's parsed-object cache (its default 256 MB), at
+ *			most mem_bytes / 16
+ *	lib_mapped	pack windows libgit2 keeps mapped (its default 8 GB;
+ *			they are file pages, in the resident set once read), at
+ *			most mem_bytes / 8
+ *	lib_window	one such window (its default 1 GB): a quarter of
+ *			lib_mapped, a power of two, at least 64 KB
+ *	merge		what one consolidation of small packs copies (built
+ *			in memory; unbounded by default), mem_bytes / 16
+ * With mem_bytes 0: cache from cache_mb and the others 0 (libgit2's
+ * defaults, left alone).
+ */
+struct store_mem {
+	uint64_t	cache, lib_cache, lib_mapped, lib_window, merge;
+};
+
+void store_mem_budget(struct store_mem *m, const struct store_opts *o);
 
 /*
  * State of a NAT mapping towards one remote endpoint: the one vocabulary
@@ -579,6 +609,17 @@ int store_repack(struct store *st);
 int store_compact(struct store *st);
 /* Compactions finished by this writer, background ones included. */
 uint64_t store_compactions(const struct store *st);
+
+/*
+ * Give back what reading left cached outside store_mem_budget's bounds:
+ * libgit2 keeps a delta-base cache in each open pack (up to 16 MB each, no
+ * option bounds it), filled by a full read such as the restore. Closes
+ * the pack backend, then opens it again, when no object waits for a flush
+ * (else does nothing: 1). From the writer's thread, between operations.
+ * An error (out of memory reopening) leaves the store without an object
+ * database: only store_free may follow.
+ */
+int store_trim(struct store *st);
 /*
  * History retention (retain.c): what a cut may drop, polled by the writer's
  * owner every tick. A cut runs in the background and leaves a shallow

@@ -2007,6 +2007,42 @@ nat_bytes__under_136_per_session(void **state)
 }
 
 /*
+ * nat_bytes_for is what nat_new allocates, to the byte, whatever the size,
+ * pool or per-host limit; nat_sessions_fit finds the largest table under a
+ * budget (the router sizes the table from its memory with these).
+ */
+static void
+nat_bytes_for__equals_nat_bytes(void **state)
+{
+	static const uint32_t sizes[] = { 1, 1000, 4096, 100000, 131072, 131073 };
+	uint32_t ext[3] = { nx.ext[0], nx.ext[0] + 1, nx.ext[0] + 2 };
+	struct nat_params q;
+	struct nat *n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (unsigned e = 1; e <= 3; e += 2)
+			for (uint32_t host = 0; host <= 16384; host += 16384) {
+				q = nx.p;
+				q.max_sessions = sizes[i];
+				q.max_per_host = host;
+				q.max_half_open = i & 1 ? 0 : 4096;
+				assert_non_null(n = nat_new(&q, ext, e, 1));
+				assert_int_equal(nat_bytes_for(&q, e), nat_bytes(n));
+				nat_free(n);
+			}
+	q = nx.p;
+	q.max_sessions = 100000;
+	/* Exactly the bytes of 100000 sessions: 100000 fits, 100001 does not. */
+	assert_int_equal(nat_sessions_fit(&q, 1, nat_bytes_for(&q, 1), 1024, 1u << 20),
+	    100000);
+	assert_int_equal(nat_sessions_fit(&q, 1, nat_bytes_for(&q, 1) - 1, 1024, 1u << 20),
+	    99999);
+	assert_int_equal(nat_sessions_fit(&q, 1, SIZE_MAX, 1024, 1u << 20), 1u << 20);
+	assert_int_equal(nat_sessions_fit(&q, 1, 0, 1024, 1u << 20), 1024);
+}
+
+/*
  * nat_prefetch is a hint: over valid, truncated and odd frames, inside and
  * outside, it reads nothing past a frame (ASan; every frame is its own
  * allocation of exactly its length) and changes nothing.
@@ -3575,6 +3611,7 @@ main(void)
 		N(nat_dump__pages_with_a_cursor),
 		N(nat_bytes__and_count_are_sane),
 		N(nat_bytes__under_136_per_session),
+		N(nat_bytes_for__equals_nat_bytes),
 		N(nat_half__spoofed_syn_flood_cannot_lock_out_a_forward),
 		N(nat_half__udp_newcomer_is_unreplied_until_answered),
 		N(nat_rst__only_in_window_and_close_is_not_sticky),

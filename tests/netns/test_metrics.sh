@@ -51,6 +51,8 @@ special = {
     "rx": "gitnet_rx_frames_total",
     "arp_entries": 'gitnet_table_entries{table="arp"}',
     "nat_sessions": 'gitnet_table_entries{table="nat"}',
+    "nat_max_sessions": 'gitnet_table_capacity{table="nat"}',
+    "memory_bytes": "gitnet_memory_bytes",
     "state_restored_arp": 'gitnet_state_restored_entries{table="arp"}',
     "state_restored_nat": 'gitnet_state_restored_entries{table="nat"}',
     "state_restore_skipped": "gitnet_state_restore_skipped_entries",

@@ -695,7 +695,7 @@ config_parse_args__help_and_version_return_1(void **state)
 		"--history-inbound-rate N", "--history-inbound-burst N",
 		"--history-inbound-total-rate N", "--history-inbound-total-burst N",
 		"--no-nat", "--nat-pool IP", "--nat-filtering MODE",
-		"--forward PROTO:PORT=IP:PORT", "--nat-max-sessions N",
+		"--forward PROTO:PORT=IP:PORT", "--nat-max-sessions N", "--memory SIZE",
 		"--nat-max-per-host N", "--udp-timeout S", "--tcp-timeout S",
 		"--tcp-transitory-timeout S", "--icmp-timeout S",
 		"nat.tcp_established_timeout_s", "nat.port_min",
