@@ -56,6 +56,7 @@ static const struct guest_key guest_keys[] = {
 	{ "nat-pool",			GK_LIST,	false },
 	{ "nat-max-sessions",		GK_SCALAR,	false },
 	{ "nat-max-per-host",		GK_SCALAR,	false },
+	{ "memory",			GK_SCALAR,	false },
 	{ "nat-filtering",		GK_SCALAR,	true },
 	{ "udp-timeout",		GK_SCALAR,	true },
 	{ "tcp-timeout",		GK_SCALAR,	true },

@@ -25,6 +25,8 @@
  *	nat-filtering		address-port | address | endpoint	(live)
  *	udp-timeout, tcp-timeout, tcp-transitory-timeout, icmp-timeout	(live)
  *	nat-max-sessions, nat-max-per-host	N
+ *	memory			N (K, M, G): what the router sizes its tables and
+ *				caches from (default: the guest's RAM, or its cgroup's)
  *	history-inbound-rate, history-inbound-burst,
  *	history-inbound-total-rate, history-inbound-total-burst	N
  *	history-keep, history-compact	DURATION

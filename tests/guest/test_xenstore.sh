@@ -179,6 +179,13 @@ check "command line: a word without a value is refused" \
 out=$("$INIT" --cmdline-dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outsde=eth1=10.2.0.1/24" 2>&1); rc=$?
 check "command line: a misspelt key is refused" \
 	"2 gitnet-init: fatal: kernel command line gitnet.outsde: unknown key (see README, \"The guest\")" "$rc $out"
+out=$("$INIT" --cmdline-dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.memory=64M" 2>&1 | tr '\n' ' ')
+check "command line: gitnet.memory sizes the router (--memory)" \
+	"/bin/gitnet-router --inside eth0=10.1.0.1/24 --outside eth1=10.2.0.1/24 --memory 64M --state /state/gitnet.git --control /run/gitnet-router.sock " \
+	"$out"
+out=$("$INIT" --cmdline-dump "gitnet.inside=eth0=10.1.0.1/24 gitnet.outside=eth1=10.2.0.1/24 gitnet.memory=1K" 2>&1); rc=$?
+check "command line: a memory below 16M is refused by name" \
+	"2 gitnet-init: fatal: kernel command line gitnet.memory: --memory: '1K' is too small" "$rc $out"
 
 # --- the saved configuration, and a restart into a new domain --------------------
 # What xl reboot, on_reboot and on_crash do: a new domain (domid 10) whose
