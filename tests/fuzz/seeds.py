@@ -156,6 +156,7 @@ CTL_SEEDS = {
     "stats": pieces(b"stats\n"),
     "split": pieces(b"na", b"t-js", b"on\r\n"),
     "eof": pieces(b"routes"),
+    "announce": pieces(b"annou", b"nce\n"),
     "unknown": pieces(b"reboot now\n"),
     "long": pieces(b"x" * 200, b"\n"),
 }
