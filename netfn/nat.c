@@ -1590,26 +1590,25 @@ nat_out2in(struct nat *nat, uint8_t *ip, struct ipv4 *h, uint64_t now,
 		if ((why = sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out,
 		    false)) != DROP_NONE)
 			return why;
-	} else if (!admit(nat, m, h->src, sec) && pickup_ok(nat, m, &k, sec)) {
-		/* One of the flows the restart did not list: established. */
-		if ((s = sess_create(nat, m, h->src, rport, sec, NAT_SF_REPLIED, &why,
-		    now, out)) == NULL)
-			return why;
-		unl_find(nat, m)->left--;
-		if (s->pidx == P_TCP)
-			s->state = NAT_TCP_ESTABLISHED;
-		nat->st.restore_pickups++;
-		sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out, true);
-		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	} else {
-		if (!admit(nat, m, h->src, sec))
+		/* Refused by filtering unless one of the flows a restart did not
+		 * list (pickup_ok): that one comes back established. */
+		bool pickup = !admit(nat, m, h->src, sec);
+
+		if (pickup && !pickup_ok(nat, m, &k, sec))
 			return DROP_NAT_FILTERED;
 		if ((k.tcpfl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
 			return DROP_NAT_TCP_INVALID;
-		/* Half-open until the inside answers (nat.h). */
-		if ((s = sess_create(nat, m, h->src, rport, sec,
+		/* Else half-open until the inside answers (nat.h). */
+		if ((s = sess_create(nat, m, h->src, rport, sec, pickup ? NAT_SF_REPLIED :
 		    NAT_SF_INBOUND | NAT_SF_HALF, &why, now, out)) == NULL)
 			return why;
+		if (pickup) {
+			unl_find(nat, m)->left--;
+			if (s->pidx == P_TCP)
+				s->state = NAT_TCP_ESTABLISHED;
+			nat->st.restore_pickups++;
+		}
 		sess_touch(nat, s, &k, false, sec_up(nat, now, sec), now, out, true);
 		emit(nat, s, m, EV_ADD, EV_CAUSE_NAT_INBOUND, false, false, now, out);
 	}

@@ -178,3 +178,30 @@ store_name_cmp(const char *a, size_t al, bool at, const char *b, size_t bl, bool
 	cb = bl > n ? (unsigned char)b[n] : bt ? '/' : 0;
 	return (int)ca - (int)cb;
 }
+
+int
+store_oid_qcmp(const void *a, const void *b)
+{
+	return memcmp(a, b, STORE_OID_RAWSZ);
+}
+
+bool
+store_oid_table_find(const uint8_t *ids, uint32_t lo, uint32_t hi, const uint8_t *id,
+    uint32_t *pos)
+{
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ids + (size_t)mid * STORE_OID_RAWSZ, id, STORE_OID_RAWSZ);
+
+		if (c == 0) {
+			if (pos != NULL)
+				*pos = mid;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}

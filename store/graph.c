@@ -154,20 +154,7 @@ cgraph_find(const struct cgraph *g, const git_oid *id, uint32_t *pos)
 
 	if (hi > g->n || lo > hi)
 		return false;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(g->oids + (size_t)mid * GIT_OID_RAWSZ, id->id, GIT_OID_RAWSZ);
-
-		if (c == 0) {
-			*pos = mid;
-			return true;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return store_oid_table_find(g->oids, lo, hi, id->id, pos);
 }
 
 /*
@@ -289,12 +276,6 @@ done:
 
 /* --- the shallow file --- */
 
-static int
-oid_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, STORE_OID_RAWSZ);
-}
-
 /* The commits listed in gitdir/shallow, sorted (*n 0 when none). */
 static struct store_oid *
 shallow_read(const char *gitdir, size_t *n)
@@ -326,7 +307,7 @@ shallow_read(const char *gitdir, size_t *n)
 	}
 	fclose(f);
 	if (*n > 1)
-		qsort(v, *n, sizeof(*v), oid_cmp);
+		qsort(v, *n, sizeof(*v), store_oid_qcmp);
 	return v;
 }
 
@@ -369,7 +350,7 @@ graph_line(struct store_fp **v, size_t *len, size_t *cap, const struct cgraph *g
 		p1 = be32(c + GIT_OID_RAWSZ);
 		if (t < since || p1 == GRAPH_NONE || (nshallow > 0 && bsearch(g->oids +
 		    (size_t)pos * GIT_OID_RAWSZ, shallow, nshallow, sizeof(*shallow),
-		    oid_cmp) != NULL))
+		    store_oid_qcmp) != NULL))
 			break;
 		pos = p1;
 	}
@@ -448,7 +429,7 @@ store_first_parents(struct store_fp **out, size_t *n, struct store_reader *r,
 		}
 		v[len++] = fp;
 		if (fp.time < since || fp.nparent == 0 || (nshallow > 0 &&
-		    bsearch(&fp.id, shallow, nshallow, sizeof(*shallow), oid_cmp)))
+		    bsearch(&fp.id, shallow, nshallow, sizeof(*shallow), store_oid_qcmp)))
 			break;
 		cur = fp.parent;
 	}

@@ -85,6 +85,16 @@ int store_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int store_gerr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 
+/* Object ids in the raw 20 bytes, for qsort and bsearch. */
+int store_oid_qcmp(const void *a, const void *b);
+/*
+ * Binary search of a table of raw 20-byte ids sorted as git sorts them (a
+ * pack index's, a commit-graph's), among entries [lo, hi): whether id is
+ * there, and where (*pos, when pos is not NULL).
+ */
+bool store_oid_table_find(const uint8_t *ids, uint32_t lo, uint32_t hi,
+    const uint8_t *id, uint32_t *pos);
+
 /* git's order of tree entries: names compared as if trees ended in '/'. */
 int store_name_cmp(const char *a, size_t al, bool at, const char *b, size_t bl, bool bt);
 

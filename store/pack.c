@@ -270,26 +270,6 @@ srcent_at(const struct srcent *e, size_t n, uint32_t off)
 	return -1;
 }
 
-/* Whether the index's sorted id table ids[0..n) holds id. */
-static bool
-idx_has(const uint8_t *ids, uint32_t n, const uint8_t *id)
-{
-	uint32_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(ids + (size_t)mid * GIT_OID_RAWSZ, id, GIT_OID_RAWSZ);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /*
  * Append the objects of pack `name` to out (their entries to v from *nv),
  * in the pack's offset order, skipping those already in seen. Entries are
@@ -393,7 +373,7 @@ raw_append(struct store_odb *o, const char *name, struct sbuf *out,
 				git_oid bid;
 
 				memcpy(bid.id, pk + e[i].off + hl, GIT_OID_RAWSZ);
-				if (!idx_has(ids, n, bid.id) && oidmap_find(seen, &bid) == NULL) {
+				if (!store_oid_table_find(ids, 0, n, bid.id, NULL) && oidmap_find(seen, &bid) == NULL) {
 					error = 1;	/* a thin pack: its base is elsewhere */
 					goto done;
 				}

@@ -70,17 +70,11 @@ struct shim {
 	bool		tripped;	/* a stand-in was about to be sent */
 };
 
-static int
-oid_cmp(const void *a, const void *b)
-{
-	return git_oid_cmp(a, b);
-}
-
 /* The index of id among the stand-ins, or -1. */
 static long
 shim_find(const struct shim *s, const git_oid *id)
 {
-	const git_oid *p = bsearch(id, s->ids, s->n, sizeof(*s->ids), oid_cmp);
+	const git_oid *p = bsearch(id, s->ids, s->n, sizeof(*s->ids), store_oid_qcmp);
 
 	return p == NULL ? -1 : (long)(p - s->ids);
 }
@@ -246,7 +240,7 @@ shim_install(struct shim **out, git_repository *repo)
 		error = 0;
 		goto fail;		/* nothing missing: no shim */
 	}
-	qsort(s->ids, s->n, sizeof(*s->ids), oid_cmp);
+	qsort(s->ids, s->n, sizeof(*s->ids), store_oid_qcmp);
 	if ((s->remote_has = calloc(s->n, sizeof(*s->remote_has))) == NULL) {
 		error = store_err(-1, "store: out of memory");
 		goto fail;

@@ -36,12 +36,6 @@
 
 #include "repo.h"
 
-static int
-oid_cmp(const void *a, const void *b)
-{
-	return git_oid_cmp(a, b);
-}
-
 void
 store_shallow_clear(struct store *st)
 {
@@ -94,9 +88,9 @@ store_shallow_load(struct store *st)
 		return error;
 	}
 	if (n > 1)
-		qsort(v, n, sizeof(*v), oid_cmp);
+		qsort(v, n, sizeof(*v), store_oid_qcmp);
 	if (ns > 1)
-		qsort(s, ns, sizeof(*s), oid_cmp);
+		qsort(s, ns, sizeof(*s), store_oid_qcmp);
 	st->shallow = v;
 	st->nshallow = n;
 	st->stubs = s;
@@ -107,7 +101,7 @@ store_shallow_load(struct store *st)
 static bool
 oid_bsearch(const git_oid *v, size_t n, const git_oid *id)
 {
-	return n > 0 && bsearch(id, v, n, sizeof(*v), oid_cmp) != NULL;
+	return n > 0 && bsearch(id, v, n, sizeof(*v), store_oid_qcmp) != NULL;
 }
 
 bool
