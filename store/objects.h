@@ -212,6 +212,17 @@ int store_odb_merge_settle(struct store_odb *o, bool wait);
 bool store_odb_merging(const struct store_odb *o);
 /* Wait for a merge and finish it without reopening the packs (closing). */
 void store_odb_merge_abandon(struct store_odb *o);
+/*
+ * Packs a merge replaced stay on disk grace_us for readers that listed
+ * them (pack.c; none until set); reap removes those past it (all: every
+ * one), or every one when objects/pack holds more than cap_bytes (0: no
+ * cap). 1 when some went: the caller rebuilds the pack backend, which
+ * still maps them. Retired packs are not in store_odb_bytes().
+ */
+int store_odb_reap(struct store_odb *o, bool all);
+void store_odb_set_grace(struct store_odb *o, uint64_t grace_us);
+void store_odb_set_retire_cap(struct store_odb *o, uint64_t cap_bytes);
+uint64_t store_odb_retired_bytes(const struct store_odb *o);
 /* Rewrite every pack as one with deltas and compression (slow). */
 int store_odb_repack(struct store_odb *o);
 /*

@@ -582,6 +582,8 @@ store_odb_free(struct store_odb *o)
 	if (o == NULL)
 		return;
 	store_odb_merge_abandon(o);
+	(void)store_odb_reap(o, true);
+	free(o->retired);
 	/* The backends belong to the repository's odb; the cache is ours. */
 	tab_free(&o->cache[0]);
 	tab_free(&o->cache[1]);

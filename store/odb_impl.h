@@ -56,6 +56,21 @@ struct store_odb {
 	uint64_t	compactions;	/* compactions finished */
 	bool		retain_done;	/* a retention cut finished, unreported */
 	char		merge_msg[512];
+	/*
+	 * Packs a merge replaced, still on disk for a grace period: a reader
+	 * that listed them (git fsck, git log, a fetch) may still open them.
+	 * Gone after the grace, at close, or at once when the repository is
+	 * over retire_cap bytes (pack.c's retire and reap).
+	 */
+	struct retired {
+		char		name[128];
+		uint64_t	at_us;		/* monotonic */
+		uint64_t	bytes;		/* of its files */
+	}		*retired;
+	unsigned	nretired, retired_cap;
+	uint64_t	retired_bytes;
+	uint64_t	retire_grace_us;
+	uint64_t	retire_cap;	/* bytes under objects/pack (0: no bound) */
 };
 
 /* One object of a pack being written: id, CRC-32 of its bytes, offset. */

@@ -27,6 +27,15 @@ struct packinfo {
 	bool		fresh;		/* the commit path's, not compacted */
 };
 
+static bool
+is_retired(const struct store_odb *o, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < o->nretired; i++)
+		if (strncmp(o->retired[i].name, name, len) == 0 && o->retired[i].name[len] == '\0')
+			return true;
+	return false;
+}
+
 static int
 pack_list(struct store_odb *o, struct packinfo **out, unsigned *n)
 {
@@ -44,7 +53,7 @@ pack_list(struct store_odb *o, struct packinfo **out, unsigned *n)
 		int fd;
 
 		if (l < 5 || l >= sizeof(v->name) + 4 || strncmp(de->d_name, "pack-", 5) != 0 ||
-		    strcmp(de->d_name + l - 4, ".idx") != 0)
+		    strcmp(de->d_name + l - 4, ".idx") != 0 || is_retired(o, de->d_name, l - 4))
 			continue;
 		if (cnt == cap) {
 			struct packinfo *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
@@ -469,6 +478,111 @@ pack_remove(struct store_odb *o, const char *name)
 }
 
 /*
+ * A pack a merge replaced leaves the store's list now and the disk after
+ * a grace period. git fsck lists the packs once and opens each index
+ * later; a pack gone in between is an error to it ("index not opened"),
+ * and stock git's repack -d has the same race. The grace gives any such
+ * reader of a live repository (an operator's git fsck or git log, a
+ * standby's fetch) time to finish. Without memory to remember it, a pack
+ * goes at once.
+ */
+static void
+pack_retire(struct store_odb *o, const char *name)
+{
+	static const char *const exts[] = { ".idx", ".pack", ".rev", ".bitmap", ".mtimes" };
+	struct retired *r;
+
+	if (o->nretired == o->retired_cap) {
+		unsigned c = o->retired_cap ? o->retired_cap * 2 : 8;
+		struct retired *nv = realloc(o->retired, c * sizeof(*nv));
+
+		if (nv == NULL) {
+			pack_remove(o, name);
+			return;
+		}
+		o->retired = nv;
+		o->retired_cap = c;
+	}
+	r = &o->retired[o->nretired++];
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->at_us = store_mono_us();
+	r->bytes = 0;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(*exts); i++) {
+		char path[4400];
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/%s%s", o->packdir, name, exts[i]);
+		if (stat(path, &sb) == 0)
+			r->bytes += (uint64_t)sb.st_size;
+	}
+	o->retired_bytes += r->bytes;
+}
+
+static uint64_t
+dir_bytes(const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &sb, 0) == 0 &&
+		    S_ISREG(sb.st_mode))
+			sum += (uint64_t)sb.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+int
+store_odb_reap(struct store_odb *o, bool all)
+{
+	uint64_t now = store_mono_us();
+	unsigned k = 0, gone = 0;
+
+	if (o->nretired == 0)
+		return 0;
+	/* Over the disk bound: a reader's convenience must not cost history. */
+	if (!all && o->retire_cap > 0 && dir_bytes(o->packdir) > o->retire_cap)
+		all = true;
+	for (unsigned i = 0; i < o->nretired; i++) {
+		struct retired *r = &o->retired[i];
+
+		if (all || now - r->at_us >= o->retire_grace_us) {
+			pack_remove(o, r->name);
+			o->retired_bytes -= r->bytes;
+			gone++;
+		} else {
+			o->retired[k++] = *r;
+		}
+	}
+	o->nretired = k;
+	return gone > 0;
+}
+
+void
+store_odb_set_grace(struct store_odb *o, uint64_t grace_us)
+{
+	o->retire_grace_us = grace_us;
+}
+
+void
+store_odb_set_retire_cap(struct store_odb *o, uint64_t cap_bytes)
+{
+	o->retire_cap = cap_bytes;
+}
+
+uint64_t
+store_odb_retired_bytes(const struct store_odb *o)
+{
+	return o->retired_bytes;
+}
+
+/*
  * Geometric consolidation of the small packs: sorted by size, a pack is
  * kept if it holds more than twice the bytes of all smaller packs together;
  * the rest are merged into one by copying their entries (no recompression,
@@ -755,7 +869,8 @@ job_finish(struct store_odb *o, struct merge_job *j, bool rebuild)
 			j->o->retain_done = true;
 		for (unsigned i = 0; i < j->cut; i++)
 			if (j->used[i] && strcmp(j->p[i].name, j->name) != 0)
-				pack_remove(o, j->p[i].name);
+				pack_retire(o, j->p[i].name);
+		(void)store_odb_reap(o, !rebuild);
 		if (rebuild)
 			error = store_odb_rebuild(o);
 	}
@@ -768,6 +883,13 @@ store_odb_merge_settle(struct store_odb *o, bool wait)
 {
 	struct merge_job *j = o->job;
 
+	/* Retired packs past their grace go, and the pack backend with them. */
+	if (o->nretired > 0 && store_odb_pending(o) == 0 && store_odb_reap(o, false) == 1) {
+		int error = store_odb_rebuild(o);
+
+		if (error < 0)
+			return error;
+	}
 	if (j == NULL || (!wait && !atomic_load(&j->done)))
 		return 0;
 	if (j->threaded)
@@ -924,7 +1046,8 @@ store_odb_repack(struct store_odb *o)
 	keep = git_packbuilder_name(pb);
 	for (unsigned i = 0; i < n; i++)
 		if (keep == NULL || strcmp(p[i].name + 5, keep) != 0)
-			pack_remove(o, p[i].name);
+			pack_retire(o, p[i].name);
+	(void)store_odb_reap(o, false);
 	error = store_odb_rebuild(o);
 done:
 	git_packbuilder_free(pb);
@@ -1048,25 +1171,16 @@ store_odb_scan_fresh(struct store_odb *o)
 	free(p);
 }
 
-/* Bytes of every file in objects/pack: what the history costs on disk. */
+/*
+ * Bytes of every file in objects/pack but the retired packs': what the
+ * history costs on disk.
+ */
 uint64_t
 store_odb_bytes(struct store_odb *o)
 {
-	DIR *d;
-	struct dirent *de;
-	uint64_t sum = 0;
+	uint64_t sum = dir_bytes(o->packdir);
 
-	if ((d = opendir(o->packdir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		struct stat sb;
-
-		if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &sb, 0) == 0 &&
-		    S_ISREG(sb.st_mode))
-			sum += (uint64_t)sb.st_size;
-	}
-	closedir(d);
-	return sum;
+	return sum > o->retired_bytes ? sum - o->retired_bytes : 0;
 }
 
 static int

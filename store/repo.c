@@ -34,6 +34,7 @@ store_opts_default(struct store_opts *o)
 	o->keep_expire = 8;
 	o->max_packs = 16;
 	o->compact_s = 60;
+	o->pack_grace_s = 30;
 	o->commit_gap_ms = 1000;
 	o->body_max = 10;
 	o->cache_mb = 64;
@@ -636,6 +637,7 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 		    (size_t)cache_bytes(&st->o))) < 0 ||
 		    (error = store_shallow_load(st)) < 0)
 			goto fail;
+		store_odb_set_grace(st->odb, o->pack_grace_s * 1000000ull);
 		st->npacks = store_odb_pack_count(st->odb);
 		*out = st;
 		return 0;
@@ -654,6 +656,7 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if ((error = store_odb_open(&st->odb, st->repo, o->fsync,
 	    (size_t)cache_bytes(&st->o))) < 0)
 		goto fail;
+	store_odb_set_grace(st->odb, o->pack_grace_s * 1000000ull);
 	{
 		struct store_mem m;
 

@@ -267,6 +267,8 @@ store_retain_poll(struct store *st, uint64_t now_us, const struct store_retain *
 
 	if (st->readonly || st->o.side)
 		return 0;
+	/* Replaced packs wait for readers only while under the size cut's mark. */
+	store_odb_set_retire_cap(st->odb, r->max_bytes / 4 * 3);
 	if ((error = store_odb_retain_poll(st->odb)) < 0)
 		return error;
 	if (error == 1) {

@@ -115,6 +115,13 @@ struct store_opts {
 	 * oldest is this old: 60 s (0: only on request, store_repack).
 	 */
 	unsigned	compact_s;
+	/*
+	 * Packs a merge or compaction replaced stay on disk this long, for
+	 * readers that listed them (git fsck opens each pack's index after
+	 * listing them all): 30 (0: they go at once). Sooner when the history
+	 * is over three quarters of its size bound (store_retain).
+	 */
+	unsigned	pack_grace_s;
 	unsigned	body_max;	/* change lines listed in a batch body: 50 */
 	unsigned	cache_mb;	/* trees kept in memory for commits: 64 (0: none) */
 	/*

@@ -1010,6 +1010,84 @@ store_retain_cut__shallow_boundary(void **state)
 	assert_fsck(f->repo);
 }
 
+/*
+ * A merge's replaced packs stay on disk for the grace (a reader such as git
+ * fsck that listed them may still open them), out of the store's list and
+ * its byte count; they go after the grace, at once past the size mark, and
+ * at close.
+ */
+static void
+store_odb_consolidate__replaced_packs_wait_for_readers(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	struct blobs bl;
+	uint64_t bytes;
+
+	opts(&o);
+	o.max_packs = 100;
+	o.pack_grace_s = 30;
+	st = open_ok(f->repo, &o);
+	write_delta_packs(f, &bl);
+	assert_int_equal(npacks(f), 4);
+	consolidate_ok(st, 2);
+	/* Still on disk, not the store's: one pack counted, fsck clean. */
+	assert_int_equal(npacks(f), 5);
+	assert_int_equal(store_pack_count(st), 1);
+	assert_true(store_odb_retired_bytes(st->odb) > 0);
+	bytes = store_history_bytes(st);
+	assert_int_equal(bytes + store_odb_retired_bytes(st->odb),
+	    (uint64_t)atoll(sh("cat %s/* | wc -c", f->packdir)));
+	assert_fsck(f->repo);
+	/* Within the grace a settle keeps them. */
+	assert_int_equal(store_odb_merge_poll(st->odb, false), 0);
+	assert_int_equal(npacks(f), 5);
+	/* Past the grace they go, and the store still reads everything. */
+	store_odb_set_grace(st->odb, 0);
+	assert_int_equal(store_odb_merge_poll(st->odb, false), 0);
+	assert_int_equal(npacks(f), 1);
+	assert_int_equal(store_odb_retired_bytes(st->odb), 0);
+	for (int i = 0; i < 7; i++)
+		assert_blob(f, &bl.b[i]);
+	assert_int_equal(store_history_bytes(st), bytes);
+	store_free(st);
+	blobs_free(&bl);
+	assert_fsck(f->repo);
+}
+
+/* Over the size mark, and at close, replaced packs go at once. */
+static void
+store_odb_consolidate__replaced_packs_go_at_the_mark_and_at_close(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	struct blobs bl;
+
+	opts(&o);
+	o.max_packs = 100;
+	o.pack_grace_s = 3600;
+	st = open_ok(f->repo, &o);
+	write_delta_packs(f, &bl);
+	store_odb_set_retire_cap(st->odb, 1);	/* any pack is over it */
+	consolidate_ok(st, 2);
+	assert_int_equal(npacks(f), 1);
+	assert_int_equal(store_odb_retired_bytes(st->odb), 0);
+	store_free(st);
+	blobs_free(&bl);
+
+	/* A second round under no cap: retired, then gone at close. */
+	st = open_ok(f->repo, &o);
+	write_delta_packs(f, &bl);
+	consolidate_ok(st, 2);
+	assert_true(npacks(f) > 1);
+	store_free(st);
+	blobs_free(&bl);
+	assert_int_equal(npacks(f), 1);
+	assert_fsck(f->repo);
+}
+
 int
 main(void)
 {
@@ -1019,6 +1097,8 @@ main(void)
 		T(store_odb_consolidate__remerge_after_crash_keeps_merged_pack),
 		T(store_odb_consolidate__damaged_delta_is_an_error),
 		T(store_odb_consolidate__leaves_thin_pack_alone),
+		T(store_odb_consolidate__replaced_packs_wait_for_readers),
+		T(store_odb_consolidate__replaced_packs_go_at_the_mark_and_at_close),
 		T(store_flush__merges_stock_git_delta_packs),
 		T(store_compact__one_pack_of_deltas_every_object_kept),
 		T(store_retain_cut__shallow_boundary),
