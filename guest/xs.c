@@ -30,6 +30,7 @@ enum guest_kind {
 	GK_SCALAR,	/* --flag VALUE */
 	GK_LIST,	/* --flag VALUE per entry */
 	GK_NAT,		/* on | off: --no-nat */
+	GK_PREEMPT,	/* on | off: --preempt */
 	GK_VERBOSE,	/* 0..3: -v repeated */
 	GK_IFACE,	/* NIC=ADDR/PLEN: --flag DEV=ADDR/PLEN (guest_nic_parse) */
 	GK_GUEST,	/* the guest's own, not the router's */
@@ -73,6 +74,11 @@ static const struct guest_key guest_keys[] = {
 	{ "verbose",			GK_VERBOSE,	true },
 	{ "history-push",		GK_LIST,	false },
 	{ "history-push-interval",	GK_SCALAR,	false },
+	{ "sync",			GK_SCALAR,	false },
+	{ "router-id",			GK_SCALAR,	false },
+	{ "standby",			GK_SCALAR,	false },
+	{ "takeover-after",		GK_SCALAR,	false },
+	{ "preempt",			GK_PREEMPT,	false },
 	{ "state-device",		GK_DISK,	false },
 };
 #define GUEST_NKEYS	(sizeof(guest_keys) / sizeof(guest_keys[0]))
@@ -525,6 +531,13 @@ guest_argv_key(struct guest_argv *out, const struct guest_key *k,
 			return 0;
 		if (strcmp(val, "off") == 0)
 			return guest_argv_push(out, "--no-nat");
+		snprintf(why, whylen, "'%s' is neither on nor off", val);
+		return -2;
+	case GK_PREEMPT:
+		if (strcmp(val, "off") == 0)
+			return 0;
+		if (strcmp(val, "on") == 0)
+			return guest_argv_push(out, "--preempt");
 		snprintf(why, whylen, "'%s' is neither on nor off", val);
 		return -2;
 	case GK_VERBOSE:

@@ -721,6 +721,13 @@ arp_next_deadline(const struct arp_cache *c)
 void
 arp_announce(struct arp_cache *c, uint8_t ifidx, struct nf_out *out)
 {
+	if (ifidx < c->nif)
+		arp_announce_ip(c, ifidx, c->ifs[ifidx].addr, out);
+}
+
+void
+arp_announce_ip(struct arp_cache *c, uint8_t ifidx, uint32_t ip, struct nf_out *out)
+{
 	const struct arp_iface *ifc;
 	struct arp a = { .op = ARP_OP_REQUEST };
 	uint8_t *buf;
@@ -730,7 +737,7 @@ arp_announce(struct arp_cache *c, uint8_t ifidx, struct nf_out *out)
 	ifc = &c->ifs[ifidx];
 	/* Gratuitous ARP as Linux sends it: a request for our own address. */
 	memcpy(a.sha, ifc->mac, ETH_ALEN);
-	a.spa = a.tpa = ifc->addr;
+	a.spa = a.tpa = ip;
 	if ((buf = nf_out_alloc(out, ETH_ZLEN)) == NULL) {
 		out->tx_lost++;
 		return;

@@ -161,6 +161,8 @@ uint64_t arp_next_deadline(const struct arp_cache *c);
 
 /* Send a gratuitous ARP request for our address on ifidx (on start). */
 void arp_announce(struct arp_cache *c, uint8_t ifidx, struct nf_out *out);
+/* The same for another address we answer for on ifidx (a NAT pool's). */
+void arp_announce_ip(struct arp_cache *c, uint8_t ifidx, uint32_t ip, struct nf_out *out);
 
 /*
  * Add a PERMANENT entry (configured): EV_ADD, or EV_UPDATE / EV_LLADDR over a

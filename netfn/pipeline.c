@@ -200,6 +200,9 @@ nf_announce(struct nf *nf, uint64_t now, struct nf_out *out)
 	(void)now;
 	for (unsigned i = 0; i < nf->n_iface; i++)
 		arp_announce(nf->arp, (uint8_t)i, out);
+	/* The NAT pool answers on the outside: a standby taking over moves it too. */
+	for (unsigned i = 0; i < nf->n_pool; i++)
+		arp_announce_ip(nf->arp, (uint8_t)nf->outside, nf->pool[i], out);
 	return out->ntx - before;
 }
 

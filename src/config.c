@@ -159,6 +159,13 @@ static const struct config_key config_keys[] = {
 	    CFG_OFF(history_push_interval_s), 1, 86400 },
 	/* Below 16 MB nothing the router sizes would change (mem.c's minimums). */
 	{ "memory",		"memory", KEY_BYTES,	CFG_OFF(memory), 16u << 20, 0 },
+	/* A standby fed by git (src/sync.h). IDs are checked in config_check. */
+	{ "sync",		"sync",	KEY_PATH,	CFG_OFF(sync_url), 0, CONFIG_URL_MAX - 1 },
+	{ "router_id",		"router-id", KEY_PATH,	CFG_OFF(router_id), 0, CONFIG_ID_MAX - 1 },
+	{ "standby",		"standby", KEY_PATH,	CFG_OFF(standby), 0, CONFIG_ID_MAX - 1 },
+	{ "takeover_after",	"takeover-after", KEY_U32, CFG_OFF(takeover_after_ms),
+	    50, 3600 * 1000 },
+	{ "preempt",		NULL,	KEY_ONOFF,	CFG_OFF(preempt), 0, 0 },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -197,6 +204,11 @@ enum {
 	OPT_HISTORY_PUSH,
 	OPT_HISTORY_PUSH_INTERVAL,
 	OPT_MEMORY,
+	OPT_SYNC,
+	OPT_ROUTER_ID,
+	OPT_STANDBY,
+	OPT_TAKEOVER_AFTER,
+	OPT_PREEMPT,
 };
 
 /* A long option that takes a value sets the config_keys row whose flag
@@ -236,6 +248,11 @@ static const struct option config_options[] = {
 	{ "history-push", required_argument,	NULL, OPT_HISTORY_PUSH },
 	{ "history-push-interval", required_argument, NULL, OPT_HISTORY_PUSH_INTERVAL },
 	{ "memory",	required_argument,	NULL, OPT_MEMORY },
+	{ "sync",	required_argument,	NULL, OPT_SYNC },
+	{ "router-id",	required_argument,	NULL, OPT_ROUTER_ID },
+	{ "standby",	required_argument,	NULL, OPT_STANDBY },
+	{ "takeover-after", required_argument,	NULL, OPT_TAKEOVER_AFTER },
+	{ "preempt",	no_argument,		NULL, OPT_PREEMPT },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
@@ -337,9 +354,22 @@ const char config_usage[] =
 "  --history-push-interval S\n"
 "                           push at most every S seconds (default 5)\n"
 "\n"
+"A standby fed by git (the sync remote is any URL git push and clone take):\n"
+"  --sync URL               push primary to refs/heads/routers/ID at URL after each\n"
+"                           commit, with a heartbeat (refs/gitnet/alive/ID/...)\n"
+"  --router-id ID           this router's name on the remote (letters, digits, .-_)\n"
+"  --standby ID             start as router ID's standby: forward nothing, own no\n"
+"                           address, keep ID's tables loaded from the remote, take\n"
+"                           over when it falls silent or on the `takeover' command\n"
+"  --takeover-after MS      silence of the active router that starts a takeover\n"
+"                           (default 1000)\n"
+"  --preempt                seeing another router active at start, sync from it,\n"
+"                           then take over (default: stay its standby)\n"
+"\n"
 "The config file holds `key value` lines: the keys above without the dashes\n"
 "(inside, outside, gateway, route, arp, state, control, forward, metrics),\n"
-"history.push, history.push_interval_s,\n"
+"history.push, history.push_interval_s, sync, router_id, standby,\n"
+"takeover_after, `preempt on|off',\n"
 "`nat on|off',\n"
 "nat.pool, nat.filtering, the timeouts nat.udp_timeout_s,\n"
 "nat.tcp_established_timeout_s, nat.tcp_transitory_timeout_s and\n"
@@ -719,7 +749,7 @@ config_add_forward(struct router_config *c, const char *s, char *why, size_t wl)
  * credentials the router does not keep.
  */
 static int
-config_add_push(struct router_config *c, const char *s, char *why, size_t wl)
+config_check_url(const char *s, char *why, size_t wl)
 {
 	static const char *const schemes[] = { "file://", "git://", "ssh://",
 	    "git+ssh://", "ssh+git://" };
@@ -748,6 +778,17 @@ config_add_push(struct router_config *c, const char *s, char *why, size_t wl)
 			    "are pushed to (http(s) needs credentials)", s);
 		return config_fail(why, wl, "'%s' is not an absolute path or a git URL", s);
 	}
+	return 0;
+}
+
+static int
+config_add_push(struct router_config *c, const char *s, char *why, size_t wl)
+{
+	size_t n = strlen(s);
+	unsigned i;
+
+	if (config_check_url(s, why, wl) < 0)
+		return -1;
 	for (i = 0; i < c->nhistory_push; i++)
 		if (strcmp(c->history_push[i], s) == 0)
 			return config_fail(why, wl, "'%s' is already a history.push URL", s);
@@ -1111,6 +1152,10 @@ config_metavar(int val)
 	case OPT_HISTORY_PUSH:	return "URL";
 	case OPT_HISTORY_PUSH_INTERVAL: return "S";
 	case OPT_MEMORY:	return "SIZE";
+	case OPT_SYNC:		return "URL";
+	case OPT_ROUTER_ID:
+	case OPT_STANDBY:	return "ID";
+	case OPT_TAKEOVER_AFTER: return "MS";
 	}
 	return "a value";
 }
@@ -1201,6 +1246,50 @@ config_check_nat(const struct router_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* A router ID is one component of a git ref name (routers/<ID>). */
+static bool
+config_id_ok(const char *id)
+{
+	if (id[0] == '\0' || id[0] == '.' || id[0] == '-' || strstr(id, "..") != NULL ||
+	    (strlen(id) >= 5 && strcmp(id + strlen(id) - 5, ".lock") == 0))
+		return false;
+	for (const char *p = id; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return false;
+	return true;
+}
+
+static int
+config_check_sync(const struct router_config *c, char *err, size_t errlen)
+{
+	char why[CONFIG_WHY_MAX];
+
+	if (c->router_id[0] != '\0' && !config_id_ok(c->router_id))
+		return config_fail(err, errlen, "router_id '%s': use letters, digits, '.', '_' "
+		    "and '-' (it names the branch routers/<ID>)", c->router_id);
+	if (c->standby[0] != '\0' && !config_id_ok(c->standby))
+		return config_fail(err, errlen, "standby '%s': not a router ID", c->standby);
+	if (c->sync_url[0] != '\0' && config_check_url(c->sync_url, why, sizeof(why)) < 0)
+		return config_fail(err, errlen, "sync: %s", why);
+	if (c->sync_url[0] == '\0') {
+		if (c->standby[0] != '\0')
+			return config_fail(err, errlen, "standby needs sync URL (the remote "
+			    "router %s pushes to)", c->standby);
+		if (c->preempt)
+			return config_fail(err, errlen, "preempt needs sync URL");
+		return 0;
+	}
+	if (strcmp(c->state_dir, "none") == 0)
+		return config_fail(err, errlen, "sync needs a state repository (state is 'none')");
+	if (c->router_id[0] == '\0')
+		return config_fail(err, errlen, "sync needs router_id: the name this router "
+		    "has on the remote");
+	if (strcmp(c->router_id, c->standby) == 0)
+		return config_fail(err, errlen, "standby %s: that is this router's own ID",
+		    c->standby);
+	return 0;
+}
+
 /* Without NAT a pool or a forward would be silently ignored: refuse them. */
 static int
 config_check_no_nat(const struct router_config *c, char *err, size_t errlen)
@@ -1270,6 +1359,8 @@ config_check(const struct router_config *c, char *err, size_t errlen)
 	if (c->nhistory_push > 0 && strcmp(c->state_dir, "none") == 0)
 		return config_fail(err, errlen,
 		    "history.push needs a state repository (state is 'none')");
+	if (config_check_sync(c, err, errlen) < 0)
+		return -1;
 	if (c->nat_params.port_min > c->nat_params.port_max)
 		return config_fail(err, errlen,
 		    "nat.port_min %u is above nat.port_max %u",
@@ -1298,6 +1389,7 @@ config_defaults(struct router_config *c)
 	c->nat = true;
 	c->gso = true;
 	c->history_push_interval_s = 5;
+	c->takeover_after_ms = 1000;
 	nat_params_default(&c->nat_params);
 	c->history_keep_s = 7 * 86400;
 	c->history_max_bytes = CONFIG_HISTORY_BYTES_AUTO;
@@ -1373,6 +1465,9 @@ config_parse_args(struct router_config *c, int argc, char **argv,
 			break;
 		case OPT_NO_NAT:
 			c->nat = false;
+			break;
+		case OPT_PREEMPT:
+			c->preempt = true;
 			break;
 		default:
 			if ((k = config_key_by_flag(config_opt_name(ch))) == NULL)

@@ -44,6 +44,12 @@
  *	history.push URL		push history to a git remote, repeatable (<= 8):
  *					an absolute path, file://, git://, ssh
  *	history.push_interval_s N	at most one push per N seconds (5)
+ *	sync URL			a git remote shared with a standby: primary
+ *					goes to refs/heads/routers/<router_id>
+ *	router_id ID			this router's name there ([A-Za-z0-9._-])
+ *	standby ID			start as the standby of router ID
+ *	takeover_after MS		take over when ID is silent this long (1000)
+ *	preempt on|off			take back from the peer once synced (off)
  *
  * Flags (gitnet-router --help prints the authoritative list) override the
  * file: a scalar flag replaces the file's value; any --route, --arp,
@@ -74,6 +80,7 @@
 #define CONFIG_PATH_MAX		256
 #define CONFIG_MAX_PUSH		8	/* = ARCHIVE_MAX */
 #define CONFIG_URL_MAX		256	/* = ARCHIVE_URL_MAX */
+#define CONFIG_ID_MAX		64	/* a router ID, NUL included (= SYNC_ID_MAX) */
 
 struct config_iface {
 	char		dev[16];	/* IFNAMSIZ */
@@ -125,6 +132,12 @@ struct router_config {
 	char			history_push[CONFIG_MAX_PUSH][CONFIG_URL_MAX];
 	unsigned		nhistory_push;	/* --history-push, history.push */
 	uint32_t		history_push_interval_s;	/* 5 */
+	/* A standby fed by git (src/sync.h): "" when unset. */
+	char			sync_url[CONFIG_URL_MAX];	/* --sync, sync */
+	char			router_id[CONFIG_ID_MAX];	/* --router-id; "": hostname */
+	char			standby[CONFIG_ID_MAX];		/* --standby: the peer */
+	uint32_t		takeover_after_ms;		/* 1000 */
+	bool			preempt;			/* --preempt */
 
 	char			metrics[64];	/* ADDR:PORT, "": no endpoint */
 	uint64_t		history_keep_s;		/* default 7 days */

@@ -145,6 +145,7 @@ router_report_stats(const struct router *r, int fd)
 			    i, (unsigned long long)u.failures, i,
 			    u.have ? store_oid_fmt(hex, &u.pushed) : "none");
 	}
+	router_report_sync(r, fd);
 	dprintf(fd, "out_tx_lost %llu\nout_events_lost %llu\nevents %llu\n",
 	    (unsigned long long)r->tx_lost, (unsigned long long)r->ev_lost,
 	    (unsigned long long)r->sink.total);
@@ -414,10 +415,20 @@ client_answer(struct router *r, struct ctl *c, struct ctl_client *k, enum ctl_cm
 		router_report_routes(r, k->mfd);
 		break;
 	case CTL_ANNOUNCE:
-		dprintf(k->mfd, "announced: %u gratuitous ARP\n", router_announce(r));
+		if (r->standby)
+			dprintf(k->mfd, "announce: a standby owns no address (takeover first)\n");
+		else
+			dprintf(k->mfd, "announced: %u gratuitous ARP\n", router_announce(r));
 		break;
+	case CTL_TAKEOVER: {
+		char msg[512];
+
+		router_takeover(r, "the takeover command", msg, sizeof(msg));
+		dprintf(k->mfd, "%s\n", msg);
+		break;
+	}
 	case CTL_HELP:
-		dprintf(k->mfd, "commands: stats arp nat nat-json routes announce help\n");
+		dprintf(k->mfd, "commands: stats arp nat nat-json routes announce takeover help\n");
 		break;
 	case CTL_TOO_LONG:
 		dprintf(k->mfd, "error: command line longer than %d bytes\n", CTL_LINE_MAX);

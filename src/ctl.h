@@ -22,6 +22,7 @@
 	X(NAT_JSON,	"nat-json")	\
 	X(ROUTES,	"routes")	\
 	X(ANNOUNCE,	"announce")	\
+	X(TAKEOVER,	"takeover")	\
 	X(HELP,		"help")
 
 enum ctl_cmd {

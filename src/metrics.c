@@ -48,6 +48,7 @@
 #include "netfn/drop.h"
 #include "router.h"
 #include "src/archive.h"
+#include "src/sync.h"
 #include "src/metrics.h"
 #include "src/version.h"
 
@@ -66,6 +67,8 @@ struct snap {
 	uint64_t	nat_sessions;
 	struct io_stats	io[ROUTER_NIF];
 	uint64_t	tx_lost, ev_lost, events;
+	bool		standby;		/* ha.c's, main thread */
+	uint64_t	takeovers, warm_loads;
 };
 
 enum client_state { CL_FREE, CL_READING, CL_WAITING, CL_WRITING };
@@ -107,6 +110,7 @@ struct metrics {
 	uint64_t	memory;		/* the RAM figure tables are sized from */
 	struct state	*state;
 	struct archive	*archive;
+	struct sync	*sync;		/* NULL: no --sync */
 
 	/* Server's. */
 	struct client	cl[MAX_CLIENTS];
@@ -153,6 +157,9 @@ metrics_publish(struct metrics *m, const struct router *r)
 	s->tx_lost = r->tx_lost;
 	s->ev_lost = r->ev_lost;
 	s->events = r->sink.total;
+	s->standby = r->standby;
+	s->takeovers = r->takeovers;
+	s->warm_loads = r->warm_loads;
 	old = atomic_exchange_explicit(&m->mid, m->back | FRESH, memory_order_acq_rel);
 	m->back = old & 3;
 	if (write(m->done_fd, &one, sizeof(one)) < 0)
@@ -495,6 +502,39 @@ render_archive(struct metrics *m, struct sbuf *b)
 		    u[i].have ? store_oid_fmt(hex, &u[i].pushed) : "none");
 }
 
+/* The standby fed by git (sync.h): the transport's counters, the role. */
+static void
+render_sync(struct metrics *m, struct sbuf *b, const struct snap *s)
+{
+	struct sync_stats st;
+	struct sync_peer p;
+
+	if (m->sync == NULL)
+		return;
+	sync_get_stats(m->sync, &st);
+	sync_peer_get(m->sync, &p);
+	one(b, "sync_standby", "gauge", "1 while this router stands by (forwards nothing).",
+	    s->standby);
+	COUNTER(b, "sync_pushes", "Pushes of primary to the sync remote.", st.pushes);
+	COUNTER(b, "sync_push_errors", "Pushes of primary that failed.", st.push_errors);
+	COUNTER(b, "sync_beats", "Heartbeats pushed.", st.beats);
+	COUNTER(b, "sync_fetches", "Fetches of the peer's primary.", st.fetches);
+	COUNTER(b, "sync_errors", "Failed operations on the sync remote (retried).",
+	    st.sync_errors);
+	one(b, "sync_lag_ms", "gauge", "The peer's commit to its fetch here, last (ms).",
+	    st.lag_ms);
+	one(b, "sync_lag_p99_ms", "gauge", "The same, 99th percentile of recent fetches.",
+	    st.lag_p99_ms);
+	COUNTER(b, "sync_bytes_sent", "Bytes pushed to the sync remote.", st.bytes_sent);
+	COUNTER(b, "sync_bytes_fetched", "Bytes fetched from the sync remote.",
+	    st.bytes_fetched);
+	COUNTER(b, "sync_takeovers", "Takeovers by this router.", s->takeovers);
+	COUNTER(b, "sync_warm_loads", "Loads of the peer's fetched tables.", s->warm_loads);
+	one(b, "sync_peer_silent_ms", "gauge",
+	    "Since the watched router's heartbeat last moved (ms).",
+	    s->standby && p.seen ? p.silent_ms : 0);
+}
+
 /* ---- the server --------------------------------------------------------- */
 
 static const struct snap *
@@ -565,6 +605,7 @@ serve_metrics(struct metrics *m, struct client *c)
 	render_router(m, &body, s);
 	render_state(m, &body);
 	render_archive(m, &body);
+	render_sync(m, &body, s);
 	COUNTER(&body, "metrics_scrapes", "Scrapes answered by this endpoint.", m->scrapes);
 	COUNTER(&body, "metrics_stale_scrapes",
 	    "Scrapes answered with counters older than 250 ms (the loop was late).",
@@ -837,6 +878,7 @@ metrics_open(struct metrics **out, struct router *r, char *err, size_t errlen)
 	m->started_us = r->started_us;
 	m->state = r->state;
 	m->archive = r->archive;
+	m->sync = r->sync;
 	/* Buffers: back 0, middle 1, front 2; a first copy before any scrape. */
 	m->back = 0;
 	atomic_init(&m->mid, 1);

@@ -29,6 +29,14 @@ struct router {
 	struct ctl		*ctl;		/* the control socket (ctl.c) */
 	struct metrics		*metrics;	/* NULL: no --metrics */
 	struct archive		*archive;	/* NULL: no --history-push */
+	struct sync		*sync;		/* NULL: no --sync */
+	bool			standby;	/* forwards nothing, owns no address */
+	char			peer[CONFIG_ID_MAX];	/* the router a standby watches */
+	uint64_t		peer_gen;	/* its fetch loaded (sync_peer.head_gen) */
+	char			warm_hex[41];	/* the commit the warm tables are from */
+	uint64_t		takeovers, ha_next_us;
+	uint64_t		warm_loads, warm_ms;	/* loads of fetched state; the last's time */
+	bool			step_down;	/* superseded: reload as the peer's standby */
 	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */
@@ -118,6 +126,27 @@ int router_pipeline_open(struct router *r, char *err, size_t errlen);
 int router_state_open(struct router *r, char *err, size_t errlen);
 /* Close state, control socket, interfaces and pipeline. */
 void router_close(struct router *r);
+/* Send out's frames, hand its events to the sink, reset it. */
+void router_flush(struct router *r, struct nf_out *out);
+/* The config's permanent neighbours into r->nf (start, takeover). */
+int router_static(struct router *r, struct nf_out *out);
+
+/*
+ * A standby fed by git (ha.c, sync.h). router_ha_open after the state is
+ * open: with --sync, starts the sync threads and settles the role (a
+ * standby of --standby ID, or of another router found active on the
+ * remote; else active). router_ha_turn, from the loop: a standby loads each
+ * fetched state of its peer (warm tables), and takes over when the peer
+ * falls silent; router_takeover does it now (the control command): the
+ * peer's last state merged into primary as one commit, the tables from it,
+ * the writer started, gratuitous ARP for every shared address, forwarding.
+ * 0 and a line in msg, or -1 and the reason.
+ */
+int router_ha_open(struct router *r, char *err, size_t errlen);
+void router_ha_close(struct router *r);
+void router_ha_turn(struct router *r, uint64_t now);
+int router_takeover(struct router *r, const char *why, char *msg, size_t len);
+void router_report_sync(const struct router *r, int fd);
 
 /* Microseconds since the epoch, monotonic (clock.c). */
 void router_clock_init(void);

@@ -143,8 +143,8 @@ log_first_drops(struct router *r)
 }
 
 /* Send every frame of out, per interface; then pass events on and reset. */
-static void
-flush(struct router *r, struct nf_out *out)
+void
+router_flush(struct router *r, struct nf_out *out)
 {
 	struct nf_frame batch[TX_CAP];
 
@@ -176,7 +176,7 @@ router_announce(struct router *r)
 	};
 	unsigned n = nf_announce(r->nf, router_time(r), &out);
 
-	flush(r, &out);
+	router_flush(r, &out);
 	logmsg("router: announce: %u gratuitous ARP sent", n);
 	return n;
 }
@@ -322,7 +322,7 @@ router_state_open(struct router *r, char *err, size_t errlen)
 			snprintf(err, errlen, "state: %s", store_strerror());
 			return -1;
 		}
-		so.router_id = host;
+		so.router_id = r->cfg.router_id[0] != '\0' ? r->cfg.router_id : host;
 		so.router_info = info;
 	}
 	if (state_open(&r->state, &so, err, errlen) < 0 ||
@@ -536,6 +536,8 @@ router_open(struct router *r, char *err, size_t errlen)
 		return -1;
 	if (r->archive != NULL)
 		state_set_archive(r->state, archive_oldest_hook, r->archive);
+	if (router_ha_open(r, err, errlen) < 0)
+		return -1;
 	if (ctl_open(r, err, errlen) < 0)
 		return -1;
 	if (r->cfg.metrics[0] != '\0' && metrics_open(&r->metrics, r, err, errlen) < 0)
@@ -553,6 +555,7 @@ router_close(struct router *r)
 	state_set_archive(r->state, NULL, NULL);
 	archive_close(r->archive);
 	r->archive = NULL;
+	router_ha_close(r);
 	/* The data path has stopped: commit and flush what it left. */
 	state_close(r->state);
 	r->state = NULL;
@@ -563,7 +566,7 @@ router_close(struct router *r)
 }
 
 /* Permanent neighbours from the config; events to the sink. */
-static int
+int
 router_static(struct router *r, struct nf_out *out)
 {
 	char a[16];
@@ -673,8 +676,10 @@ rx_turn(struct router *r, struct nf_frame *rx, uint64_t now, struct nf_out *out)
 
 			if (got == 0)
 				break;
-			nf_input(r->nf, rx, got, now, out);
-			flush(r, out);
+			/* A standby answers for nothing: frames are taken and dropped. */
+			if (!r->standby)
+				nf_input(r->nf, rx, got, now, out);
+			router_flush(r, out);
 			io_rx_release(r->io[i]);
 			any = true;
 		}
@@ -706,11 +711,12 @@ run(struct router *r, int sfd)
 	if (r->metrics != NULL)
 		epoll_add(ep, metrics_kick_fd(r->metrics));
 
-	if (router_static(r, &out) < 0) {
+	if (!r->standby && router_static(r, &out) < 0) {
 		close(ep);
 		return -1;
 	}
-	if (r->state != NULL && state_start(r->state) < 0) {
+	/* A standby's writer starts at its takeover (ha.c). */
+	if (r->state != NULL && !r->standby && state_start(r->state) < 0) {
 		logmsg("state: cannot start the writer thread");
 		close(ep);
 		return -1;
@@ -720,10 +726,12 @@ run(struct router *r, int sfd)
 		close(ep);
 		return -1;
 	}
-	nf_start(r->nf, router_now_us(), &out);
-	flush(r, &out);
+	if (!r->standby)
+		nf_start(r->nf, router_now_us(), &out);
+	router_flush(r, &out);
 	for (;;) {
-		uint64_t now = router_now_us(), due = nf_next_deadline(r->nf);
+		uint64_t now = router_now_us();
+		uint64_t due = r->standby ? now + 10000 : nf_next_deadline(r->nf);
 		int timeout = 100, n;
 
 		if (due <= now || now - busy_at < SPIN_US)
@@ -744,9 +752,17 @@ run(struct router *r, int sfd)
 		 * wake-ups alone, and fair between the interfaces. */
 		if (rx_turn(r, rx, now, &out))
 			busy_at = now;
-		if (nf_next_deadline(r->nf) <= now) {
+		router_ha_turn(r, now);
+		if (r->step_down) {
+			/* Another router took over: stand by for it (a reload as one). */
+			next_cfg = r->cfg;
+			snprintf(next_cfg.standby, sizeof(next_cfg.standby), "%s", r->peer);
+			close(ep);
+			return RUN_RELOAD;
+		}
+		if (!r->standby && nf_next_deadline(r->nf) <= now) {
 			nf_tick(r->nf, now, &out);
-			flush(r, &out);
+			router_flush(r, &out);
 		}
 		if (now - housekeeping >= 1000000) {
 			housekeeping = now;
@@ -788,7 +804,7 @@ router_run_simulated(struct router *r)
 	if (router_static(r, &out) < 0)
 		return -1;
 	nf_start(r->nf, r->sim_us, &out);
-	flush(r, &out);
+	router_flush(r, &out);
 	for (;;) {
 		uint64_t next = UINT64_MAX, frame = UINT64_MAX, dl, now;
 
@@ -820,7 +836,7 @@ router_run_simulated(struct router *r)
 		rx_turn(r, rx, now, &out);
 		if (nf_next_deadline(r->nf) <= now) {
 			nf_tick(r->nf, now, &out);
-			flush(r, &out);
+			router_flush(r, &out);
 			ticked_at = now;
 		}
 	}

@@ -69,6 +69,11 @@ struct state {
 	const char	*last_error;
 	uint64_t	last_error_at;
 
+	/* Called on the writer's thread when primary moved (sync's kick). */
+	void		(*head_hook)(void *);
+	void		*head_ctx;
+	struct store_oid hooked;	/* writer thread: the head last told */
+
 	pthread_mutex_t	mu;		/* guards st and the archive hook below */
 	struct state_stats st;
 	bool		(*archived)(void *, struct store_oid *);
@@ -540,6 +545,10 @@ writer_turn(struct state *s, uint64_t now)
 		tick_finish(s, now);
 	if (s->retry_at != 0)
 		return;
+	if (s->head_hook != NULL && !store_oid_equal(&s->hooked, store_head(s->store))) {
+		s->hooked = *store_head(s->store);
+		s->head_hook(s->head_ctx);
+	}
 	if (now >= s->next_tick && s->finish_at == 0) {
 		uint64_t t = (uint64_t)s->o.tick_ms * 1000;
 
@@ -820,6 +829,108 @@ state_restore(struct state *s, struct nf *nf, uint64_t now, char *err, size_t er
 	 * sessions from a compacted history): give them back. */
 	trim_store(s);
 	return 0;
+}
+
+int
+state_restore_rev(struct state *s, struct nf *nf, const char *rev, uint64_t now,
+    struct state_restored *n, char hex[41], char *err, size_t errlen)
+{
+	struct store_reader *rd = store_reader_of(s->store);
+	struct restore_ctx r = { .nf = nf, .now = now };
+	struct store_skipped skip = { 0 };
+	struct store_oid id;
+
+	if (store_reader_refresh(rd) < 0 || store_resolve(&id, rd, rev) < 0 ||
+	    store_load_skipping(rd, &id, restore_one, &r, &skip) < 0) {
+		snprintf(err, errlen, "state: loading %s: %s", rev, store_strerror());
+		return -1;
+	}
+	if (hex != NULL)
+		store_oid_fmt(hex, &id);
+	r.n.skipped += skip.n;
+	*n = r.n;
+	trim_store(s);
+	return 0;
+}
+
+int
+state_merge_now(struct state *s, const char *rev, const char *subject, uint64_t now,
+    char *err, size_t errlen)
+{
+	int e;
+
+	if (s->started) {
+		snprintf(err, errlen, "state: a merge now needs the writer stopped");
+		return -1;
+	}
+	if ((e = store_reader_refresh(store_reader_of(s->store))) < 0 ||
+	    (e = store_merge_as(s->store, rev, subject, wall(s, now))) < 0 ||
+	    store_flush(s->store) < 0) {
+		snprintf(err, errlen, "state: merging %s: %s", rev, store_strerror());
+		return -1;
+	}
+	return e;
+}
+
+/* The arp/ and nat/ trees of commit id (absent: zero). */
+static int
+tables_of(struct store_reader *rd, const struct store_oid *id, struct store_oid t[2])
+{
+	static const char *const dirs[2] = { "arp", "nat" };
+	struct store_commit *c;
+
+	if (store_commit_read(&c, rd, id) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		int e = store_path_oid(&t[i], NULL, rd, &c->tree, dirs[i]);
+
+		if (e < 0) {
+			store_commit_free(c);
+			return -1;
+		}
+		if (e == 1)
+			memset(&t[i], 0, sizeof(t[i]));
+	}
+	store_commit_free(c);
+	return 0;
+}
+
+bool
+state_same_tables(struct state *s, const char *rev)
+{
+	struct store_reader *rd = store_reader_of(s->store);
+	struct store_oid a, b, ta[2], tb[2];
+
+	return store_resolve(&a, rd, NULL) == 0 && store_resolve(&b, rd, rev) == 0 &&
+	    tables_of(rd, &a, ta) == 0 && tables_of(rd, &b, tb) == 0 &&
+	    store_oid_equal(&ta[0], &tb[0]) && store_oid_equal(&ta[1], &tb[1]);
+}
+
+bool
+state_superseded(struct state *s, const char *rev, const char *mine)
+{
+	struct store_reader *rd = store_reader_of(s->store);
+	struct store_oid ours, theirs, base;
+
+	if (store_reader_refresh(rd) < 0 || store_resolve(&theirs, rd, rev) < 0 ||
+	    store_resolve(&ours, rd, mine != NULL ? mine : "refs/heads/primary") < 0)
+		return false;
+	return store_merge_base(&base, rd, &ours, &theirs) == 0 && store_oid_equal(&base, &ours);
+}
+
+bool
+state_started(const struct state *s)
+{
+	return s->started;
+}
+
+void
+state_set_head_hook(struct state *s, void (*fn)(void *ctx), void *ctx)
+{
+	/* Before state_start, or with the writer's own hook (takeover): the
+	 * writer reads the pair on its next turn. */
+	s->head_ctx = ctx;
+	s->head_hook = fn;
 }
 
 static int

@@ -167,6 +167,34 @@ void state_restore_entry(struct nf *nf, const struct store_entry *e, uint64_t no
 struct store_oid;
 
 /*
+ * A standby (src/sync.h), before state_start, on the caller's thread:
+ * state_restore_rev loads the tables at rev (the peer's fetched primary,
+ * refs/remotes/sync/<ID>) into nf, as state_restore does with primary,
+ * counting into *n; hex gets the commit (41 bytes, may be NULL).
+ * state_merge_now merges rev into primary with the table-aware merge as
+ * one durable commit whose subject is subject: the takeover. It returns
+ * the conflicts recorded (>= 0), 0 with no commit when primary already
+ * holds rev, or -1 with err set. state_same_tables: whether the ARP and
+ * NAT tables of primary and rev are the same (the warm copy is then
+ * primary's; false when either cannot be read).
+ */
+int state_restore_rev(struct state *s, struct nf *nf, const char *rev, uint64_t now_us,
+    struct state_restored *n, char hex[41], char *err, size_t errlen);
+int state_merge_now(struct state *s, const char *rev, const char *subject, uint64_t now_us,
+    char *err, size_t errlen);
+bool state_same_tables(struct state *s, const char *rev);
+bool state_started(const struct state *s);
+/*
+ * Whether another router's fetched primary (rev) supersedes this one: its
+ * history holds mine (a revision: what this router last pushed; NULL:
+ * primary's durable head), as a takeover from this router's published
+ * state does.
+ */
+bool state_superseded(struct state *s, const char *rev, const char *mine);
+/* fn(ctx) on the writer's thread each time primary moved (NULL: none). */
+void state_set_head_hook(struct state *s, void (*fn)(void *ctx), void *ctx);
+
+/*
  * Archives (src/archive.c): oldest(ctx, out) says which commit every
  * archive holds (false: none yet). Retention cuts by age no further; a
  * size cut past it is counted (history_dropped_unarchived). Set before

@@ -477,6 +477,16 @@ pw_exists_prefix(git_oid *full, git_odb_backend *b, const git_oid *id, size_t n)
 	return INNER(b)->exists_prefix(full, INNER(b), id, n);
 }
 
+/*
+ * A miss makes libgit2 refresh every backend and look again: packs another
+ * handle wrote meanwhile (a standby's fetch, store_fetch) become visible.
+ */
+static int
+pw_refresh(git_odb_backend *b)
+{
+	return INNER(b)->refresh != NULL ? INNER(b)->refresh(INNER(b)) : 0;
+}
+
 static int
 pw_foreach(git_odb_backend *b, git_odb_foreach_cb cb, void *payload)
 {
@@ -525,6 +535,7 @@ store_odb_rebuild(struct store_odb *o)
 	pw->parent.exists = pw_exists;
 	pw->parent.exists_prefix = pw_exists_prefix;
 	pw->parent.foreach = pw_foreach;
+	pw->parent.refresh = pw_refresh;
 	pw->parent.free = pw_free;
 	/* Priorities: new objects first, then packs, then loose (stock git). */
 	if ((error = git_odb_add_backend(odb, &r->parent, 3)) < 0) {

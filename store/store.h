@@ -702,6 +702,8 @@ int store_tick(struct store *st, uint64_t now_us);
  * nothing changed.
  */
 int store_merge(struct store *st, const char *branch, uint64_t now_us);
+/* The same with the merge commit's subject line msg (NULL: "merge <branch>"). */
+int store_merge_as(struct store *st, const char *branch, const char *msg, uint64_t now_us);
 
 /*
  * The same merge (and the same validation) into any branch into (a short

@@ -513,6 +513,12 @@ done:
 int
 store_merge(struct store *st, const char *branch, uint64_t now_us)
 {
+	return store_merge_as(st, branch, NULL, now_us);
+}
+
+int
+store_merge_as(struct store *st, const char *branch, const char *msg, uint64_t now_us)
+{
 	git_oid theirs, theirs_tree, base_tree;
 	char subject[300];
 	bool have_base;
@@ -523,7 +529,10 @@ store_merge(struct store *st, const char *branch, uint64_t now_us)
 	if ((error = store_merge_prepare(st, branch, &st->head, &theirs, &theirs_tree,
 	    &base_tree, &have_base)) != 0)
 		return error == 1 ? 0 : error;
-	snprintf(subject, sizeof(subject), "merge %s", branch);
+	if (msg != NULL)
+		snprintf(subject, sizeof(subject), "%s", msg);
+	else
+		snprintf(subject, sizeof(subject), "merge %s", branch);
 	return store_merge_into_head(st, &theirs, &theirs_tree, have_base ? &base_tree : NULL,
 	    subject, NULL, now_us);
 }

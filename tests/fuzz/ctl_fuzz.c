@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* In enum ctl_cmd's order (src/ctl.h), written out: the reference is ours. */
 static const char *const names[] = {
-	"stats", "arp", "nat", "nat-json", "routes", "announce", "help",
+	"stats", "arp", "nat", "nat-json", "routes", "announce", "takeover", "help",
 };
 
 /* The command the whole stream names, read the simple way. */

@@ -1187,6 +1187,70 @@ config_parse_args__history_push(void **state)
 	assert_string_equal(err, "--history-push-interval: '0' is out of range 1..86400");
 }
 
+/*
+ * A standby fed by git: sync, router_id, standby, takeover_after, preempt
+ * from flags and the file; refused: a standby or preempt without sync, sync
+ * without router_id or state, an ID that cannot name a branch, a router
+ * standing by for itself, a bad URL, takeover_after out of range.
+ */
+static void
+config_parse_args__sync(void **state)
+{
+	struct router_config c;
+	char err[ERRLEN], path[64];
+
+	(void)state;
+	assert_int_equal(run_args(&c, ARGS(IN_OUT), err), 0);
+	assert_string_equal(c.sync_url, "");
+	assert_int_equal(c.takeover_after_ms, 1000);
+	assert_false(c.preempt);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "git://10.0.0.9/ha.git",
+	    "--router-id", "r2", "--standby", "r1", "--takeover-after", "300"), err), 0);
+	assert_string_equal(c.sync_url, "git://10.0.0.9/ha.git");
+	assert_string_equal(c.router_id, "r2");
+	assert_string_equal(c.standby, "r1");
+	assert_int_equal(c.takeover_after_ms, 300);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "/srv/ha.git", "--router-id",
+	    "edge-1.a_b", "--preempt"), err), 0);
+	assert_true(c.preempt);
+
+	tmp_file(path, "inside veth-in=192.168.1.1/24\noutside veth-out=203.0.113.1/24\n"
+	    "sync /srv/ha.git\nrouter_id r1\nstandby r2\ntakeover_after 500\npreempt on\n");
+	assert_int_equal(run_args(&c, ARGS("--config", path), err), 0);
+	assert_string_equal(c.sync_url, "/srv/ha.git");
+	assert_string_equal(c.router_id, "r1");
+	assert_string_equal(c.standby, "r2");
+	assert_int_equal(c.takeover_after_ms, 500);
+	assert_true(c.preempt);
+	unlink(path);
+
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--standby", "r1"), err), -1);
+	assert_string_equal(err, "standby needs sync URL (the remote router r1 pushes to)");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--preempt"), err), -1);
+	assert_string_equal(err, "preempt needs sync URL");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "/srv/ha.git"), err), -1);
+	assert_string_equal(err, "sync needs router_id: the name this router has on the remote");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--state", "none", "--sync", "/srv/ha.git",
+	    "--router-id", "r1"), err), -1);
+	assert_string_equal(err, "sync needs a state repository (state is 'none')");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "/srv/ha.git", "--router-id",
+	    "r/1"), err), -1);
+	assert_string_equal(err, "router_id 'r/1': use letters, digits, '.', '_' and '-' "
+	    "(it names the branch routers/<ID>)");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "/srv/ha.git", "--router-id",
+	    "a..b"), err), -1);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "/srv/ha.git", "--router-id",
+	    "r1.lock"), err), -1);
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "/srv/ha.git", "--router-id",
+	    "r1", "--standby", "r1"), err), -1);
+	assert_string_equal(err, "standby r1: that is this router's own ID");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--sync", "ha.git", "--router-id", "r1"),
+	    err), -1);
+	assert_string_equal(err, "sync: 'ha.git' is not an absolute path or a git URL");
+	assert_int_equal(run_args(&c, ARGS(IN_OUT, "--takeover-after", "10"), err), -1);
+	assert_string_equal(err, "--takeover-after: '10' is out of range 50..3600000");
+}
+
 /* Under systemd's RuntimeDirectory= the control socket lives there. */
 static void
 config_defaults__control_in_runtime_directory(void **state)
@@ -1211,6 +1275,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_parse_args__metrics_listen_address),
 		cmocka_unit_test(config_parse_args__history_push),
+		cmocka_unit_test(config_parse_args__sync),
 		cmocka_unit_test(config_defaults__control_in_runtime_directory),
 		cmocka_unit_test(config_defaults__documented_values),
 		cmocka_unit_test(config_load_file__full_file_exact_values),
