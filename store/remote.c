@@ -770,6 +770,10 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 		error = store_err(STORE_EREFUSED, "store: push to %s: %s refused%s%s", url,
 		    refused, c.status[0] ? ": " : " (not a fast-forward)", c.status);
 done:
+	/* Nothing went: every spec says why. */
+	for (size_t i = 0; error < 0 && error != STORE_EREFUSED && !res->pushed && i < n; i++)
+		if (v[i].status == 0)
+			v[i].status = error;
 	for (size_t i = 0; specs != NULL && i < nspec; i++)
 		free(specs[i]);
 	free(specs);
@@ -909,27 +913,32 @@ done:
 }
 
 /*
- * The beacon: the blob "gitnet alive <ID>\n" and an annotated tag of it,
- * both constant (no date but 0), so written once per repository. The
- * alive refs name the tag: libgit2 1.5.1 pushes a ref to a commit or a
- * tag (it walks a commit, or packs a tag and its target) but fails one
- * to a bare blob ("object is not a committish"). A tag is no commit:
- * `git log --all` shows nothing of it.
+ * The beacon: a constant commit per router (the empty tree, no parent,
+ * dated 0, message "gitnet alive <ID>\n"), written once. libgit2 1.5.1
+ * handles refs to anything but commits badly: its push cannot send a ref
+ * to a bare blob ("object is not a committish"), its smart fetch walks
+ * every local ref outside refs/tags/ as a commit, and its local-path
+ * fetch walks a remote's ref to an object we have as a commit too. A
+ * commit is sent once: the next beats' walks hide it (the remote's last
+ * alive ref names it), so a beat carries an empty pack.
  */
 int
 store_beacon(struct store_oid *out, const char *gitdir, const char *router_id)
 {
+	static const char empty_tree[] = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 	git_repository *repo = NULL;
 	git_odb *odb = NULL;
 	struct store *side = NULL;
-	char text[STORE_REF_MAX], tag[2 * STORE_REF_MAX + 200], hex[GIT_OID_HEXSZ + 1];
-	git_oid blob, id, cur;
-	int n, tn, error;
+	char text[2 * STORE_REF_MAX + 200];
+	git_oid id, cur, tree;
+	int n, error;
 
-	n = snprintf(text, sizeof(text), "gitnet alive %s\n", router_id);
-	if (router_id[0] == '\0' || n < 0 || (size_t)n >= sizeof(text) ||
+	if (router_id[0] == '\0' || strlen(router_id) > 64 ||
 	    strpbrk(router_id, "\n <>") != NULL)
 		return store_err(STORE_EINVAL, "store: beacon: bad router id");
+	n = snprintf(text, sizeof(text), "tree %s\nauthor gitnet %s <gitnet@%s> 0 +0000\n"
+	    "committer gitnet %s <gitnet@%s> 0 +0000\n\ngitnet alive %s\n", empty_tree,
+	    router_id, router_id, router_id, router_id, router_id);
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
 	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
@@ -938,28 +947,20 @@ store_beacon(struct store_oid *out, const char *gitdir, const char *router_id)
 		    gitdir);
 		goto done;
 	}
-	if ((error = git_odb_hash(&blob, text, (size_t)n, GIT_OBJECT_BLOB)) < 0)
-		goto gerr;
-	tn = snprintf(tag, sizeof(tag), "object %s\ntype blob\ntag alive-%s\n"
-	    "tagger gitnet %s <gitnet@%s> 0 +0000\n\n%s", git_oid_tostr(hex, sizeof(hex),
-	    &blob), router_id, router_id, router_id, text);
-	if (tn < 0 || (size_t)tn >= sizeof(tag)) {
-		error = store_err(STORE_EINVAL, "store: beacon: bad router id");
-		goto done;
-	}
-	if ((error = git_odb_hash(&id, tag, (size_t)tn, GIT_OBJECT_TAG)) < 0)
+	if ((error = git_odb_hash(&id, text, (size_t)n, GIT_OBJECT_COMMIT)) < 0)
 		goto gerr;
 	git_oid_cpy(store_goid_mut(out), &id);
+	git_oid_fromstr(&tree, empty_tree);
 	if (git_reference_name_to_id(&cur, repo, STORE_BEACON_REF) == 0 &&
 	    git_oid_equal(&cur, &id) && obj_exists(repo, &id, false) &&
-	    obj_exists(repo, &blob, false)) {
+	    obj_exists(repo, &tree, false)) {
 		error = 0;		/* so already */
 		goto done;
 	}
 	git_error_clear();
 	if ((error = git_repository_odb(&odb, repo)) < 0 ||
-	    (error = git_odb_write(&blob, odb, text, (size_t)n, GIT_OBJECT_BLOB)) < 0 ||
-	    (error = git_odb_write(&id, odb, tag, (size_t)tn, GIT_OBJECT_TAG)) < 0)
+	    (error = git_odb_write(&tree, odb, "", 0, GIT_OBJECT_TREE)) < 0 ||
+	    (error = git_odb_write(&id, odb, text, (size_t)n, GIT_OBJECT_COMMIT)) < 0)
 		goto gerr;
 	if ((error = side_open(&side, gitdir)) < 0 ||
 	    (error = ref_set(side, STORE_BEACON_REF, out)) < 0)

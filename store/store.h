@@ -1109,13 +1109,14 @@ int store_fetch(struct store_fetch_result *res, const char *gitdir, const char *
     const char *remote_ref, const char *local_ref);
 
 /*
- * The heartbeat's objects: the blob "gitnet alive <router_id>\n" and an
- * annotated tag of it (tag alive-<router_id>, date 0), both constant, so
- * written once and sent to a remote once; the tag is kept reachable by
- * STORE_BEACON_REF (git fsck and retention keep what refs reach), and its
- * id goes into out: what the alive refs name (libgit2 1.5.1 cannot push
- * a ref to a bare blob). 0, or a negative code (STORE_EINVAL for an id
- * with a space, '<', '>' or a newline).
+ * The heartbeat's one object per router: the commit "gitnet alive
+ * <router_id>" (the empty tree, no parent, dated 0), constant, so written
+ * once and sent to a remote once (later beats carry an empty pack); its
+ * id goes into out: what the alive refs name. STORE_BEACON_REF keeps it
+ * reachable (git fsck and retention keep what refs reach). A commit, not
+ * a blob: libgit2 1.5.1 pushes and fetches refs to commits only (see
+ * remote.c). 0, or a negative code (STORE_EINVAL for an id with a space,
+ * '<', '>' or a newline, or longer than 64).
  */
 #define STORE_BEACON_REF	"refs/gitnet/beacon"
 int store_beacon(struct store_oid *out, const char *gitdir, const char *router_id);
