@@ -760,7 +760,15 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 	}
 	error = 0;
 	for (size_t i = 0; i < n && error == 0; i++) {
+		git_oid cur;
+		bool has;
+
 		if (v[i].status != 0 || v[i].track == NULL)
+			continue;
+		/* So already (a beat's unchanged head): no side writer to open. */
+		has = git_reference_name_to_id(&cur, repo, v[i].track) == 0;
+		git_error_clear();
+		if (v[i].src != NULL ? has && git_oid_equal(&cur, store_goid(&v[i].local)) : !has)
 			continue;
 		if ((side == NULL && (error = side_open(&side, gitdir)) < 0) ||
 		    (error = ref_set(side, v[i].track, v[i].src ? &v[i].local : NULL)) < 0)
