@@ -373,7 +373,12 @@ on_ref(const char *name, const struct store_oid *id, void *ctx)
 	return 0;
 }
 
-/* Merge a listing into the routers' beats, at own time now. Under the lock. */
+/*
+ * Merge a listing into the routers' beats, at own time now. Under the
+ * lock. A router missing from one listing keeps what was seen of it: a
+ * listing is no snapshot (git lists loose refs one by one, and a beat
+ * makes one and deletes another meanwhile), so it may miss both.
+ */
 static void
 beats_update(struct sync *s, const struct listing *l, uint64_t now)
 {
@@ -804,7 +809,7 @@ sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms)
 		const struct beat *b = &s->beats[k];
 		uint64_t age = now - b->changed_ms;
 
-		if (strcmp(b->id, s->id) == 0 || !b->active || !b->listed || age > window_ms)
+		if (strcmp(b->id, s->id) == 0 || !b->active || age > window_ms)
 			continue;
 		/* The freshest (the watched peer when it is one of them). */
 		if (age < best || (s->peer[0] != '\0' && strcmp(b->id, s->peer) == 0)) {

@@ -562,7 +562,7 @@ remote_anon(git_remote **rm, git_repository *repo, const char *what, const char 
 	ro.repository = repo;
 	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if ((error = git_remote_create_with_opts(rm, url, &ro)) < 0)
-		return store_gerr(STORE_EINVAL, "store: %s '%s'", what, url);
+		return store_gerr(STORE_EINVAL, "store: %s '%s': not a URL", what, url);
 	return 0;
 }
 
@@ -582,6 +582,37 @@ obj_exists(git_repository *repo, const git_oid *id, bool refresh)
 	has = git_odb_exists(odb, id);
 	git_odb_free(odb);
 	return has;
+}
+
+/*
+ * An anonymous remote (repo may be NULL), connected, and its listing.
+ * Over a path (libgit2's local transport) the listing reads the remote's
+ * refs one by one, and one deleted meanwhile (another router's beat)
+ * fails it ("reference '...' not found", -1 of class reference): that is
+ * looked at again, a few times, each with a new remote (libgit2 1.5.1
+ * leaks a remote's transport when it connects twice).
+ */
+static int
+connect_ls(git_remote **rm, git_repository *repo, const char *what, const char *url,
+    git_direction dir, const git_remote_callbacks *cb, const git_remote_head ***heads,
+    size_t *n)
+{
+	int error = 0;
+
+	for (int tries = 0; tries < 5; tries++) {
+		git_remote_free(*rm);
+		*rm = NULL;
+		if ((error = remote_anon(rm, repo, what, url)) < 0)
+			return error;
+		if ((error = git_remote_connect(*rm, dir, cb, NULL, NULL)) == 0 &&
+		    (error = git_remote_ls(heads, n, *rm)) == 0)
+			return 0;
+		if (error != GIT_ENOTFOUND && (git_error_last() == NULL ||
+		    git_error_last()->klass != GIT_ERROR_REFERENCE))
+			break;
+		git_error_clear();
+	}
+	return store_gerr(error, "store: %s %s", what, url);
 }
 
 static const git_remote_head *
@@ -647,8 +678,7 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 			goto done;
 		}
 	if ((error = url_check("push to", url)) < 0 ||
-	    (error = shim_install(&shim, repo)) < 0 ||
-	    (error = remote_anon(&rm, repo, "push:", url)) < 0)
+	    (error = shim_install(&shim, repo)) < 0)
 		goto done;
 	c.v = v;
 	c.n = n;
@@ -657,11 +687,9 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 	po.callbacks.credentials = on_credentials;
 	po.callbacks.payload = &c;
 	/* One connection: list, then push over it (git_remote_upload reuses it). */
-	if ((error = git_remote_connect(rm, GIT_DIRECTION_PUSH, &po.callbacks, NULL, NULL)) < 0 ||
-	    (error = git_remote_ls(&heads, &nheads, rm)) < 0) {
-		error = store_gerr(error, "store: push to %s", url);
+	if ((error = connect_ls(&rm, repo, "push to", url, GIT_DIRECTION_PUSH, &po.callbacks,
+	    &heads, &nheads)) < 0)
 		goto done;
-	}
 	if (shim != NULL)
 		for (size_t i = 0; i < nheads; i++) {
 			long k = shim_find(shim, &heads[i]->oid);
@@ -792,6 +820,46 @@ done:
 	return error;
 }
 
+/*
+ * A path's listing, read from its refs directly: libgit2's local
+ * transport lists a repository's refs one by one and fails (and leaks the
+ * ref it was reading) when one goes meanwhile, as a beat's old alive ref
+ * does; the ref iterator skips it. The watcher lists many times a second.
+ */
+static int
+ls_local(const char *path, const char *url, size_t plen, const char *prefix,
+    store_ls_fn fn, void *ctx)
+{
+	git_repository *repo = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	int error;
+
+	if ((error = git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+	    NULL)) < 0 || (error = git_reference_iterator_new(&it, repo)) < 0) {
+		error = store_gerr(error, "store: ls-remote %s", url);
+		goto done;
+	}
+	while ((error = git_reference_next(&ref, it)) == 0) {
+		const char *name = git_reference_name(ref);
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    (plen == 0 || strncmp(name, prefix, plen) == 0))
+			error = fn(name, store_soid(git_reference_target(ref)), ctx);
+		git_reference_free(ref);
+		if (error != 0)
+			goto done;
+	}
+	if (error == GIT_ITEROVER)
+		error = 0;
+	else
+		error = store_gerr(error, "store: ls-remote %s", url);
+done:
+	git_reference_iterator_free(it);
+	git_repository_free(repo);
+	return error;
+}
+
 int
 store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx)
 {
@@ -806,14 +874,15 @@ store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx)
 		return store_gerr(-1, "store: libgit2");
 	cb.credentials = on_credentials;
 	cb.payload = &c;
-	if ((error = url_check("ls-remote", url)) < 0 ||
-	    (error = remote_anon(&rm, NULL, "ls-remote", url)) < 0)
+	if ((error = url_check("ls-remote", url)) < 0)
 		goto done;
-	if ((error = git_remote_connect(rm, GIT_DIRECTION_FETCH, &cb, NULL, NULL)) < 0 ||
-	    (error = git_remote_ls(&heads, &nheads, rm)) < 0) {
-		error = store_gerr(error, "store: ls-remote %s", url);
+	if (url[0] == '/' || strncmp(url, "file:///", 8) == 0) {
+		error = ls_local(url[0] == '/' ? url : url + 7, url, plen, prefix, fn, ctx);
 		goto done;
 	}
+	if ((error = connect_ls(&rm, NULL, "ls-remote", url, GIT_DIRECTION_FETCH, &cb, &heads,
+	    &nheads)) < 0)
+		goto done;
 	error = 0;
 	for (size_t i = 0; i < nheads && error == 0; i++) {
 		const char *name = heads[i]->name;
@@ -869,18 +938,15 @@ store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
 		goto done;
 	}
 	if ((error = url_check("fetch from", url)) < 0 ||
-	    (error = shim_install(&shim, repo)) < 0 ||
-	    (error = remote_anon(&rm, repo, "fetch:", url)) < 0)
+	    (error = shim_install(&shim, repo)) < 0)
 		goto done;
 	fo.callbacks.credentials = on_credentials;
 	fo.callbacks.transfer_progress = on_fetch_progress;
 	fo.callbacks.payload = &c;
 	fo.update_fetchhead = 0;
-	if ((error = git_remote_connect(rm, GIT_DIRECTION_FETCH, &fo.callbacks, NULL, NULL)) < 0 ||
-	    (error = git_remote_ls(&heads, &nheads, rm)) < 0) {
-		error = store_gerr(error, "store: fetch from %s", url);
+	if ((error = connect_ls(&rm, repo, "fetch from", url, GIT_DIRECTION_FETCH,
+	    &fo.callbacks, &heads, &nheads)) < 0)
 		goto done;
-	}
 	if ((h = head_find(heads, nheads, remote_ref)) == NULL) {
 		error = store_err(STORE_ENOTFOUND, "store: fetch from %s: no %s there", url,
 		    remote_ref);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The sync (src/sync.c): two state repositories made by the store and one
- * bare remote made by stock git.
+ * bare remote made by stock git, served by a real git daemon with
+ * receive-pack.
  *
  * Active router a pushes its primary with its beats; standby b watches a:
  * it fetches a's head into refs/remotes/sync/a (its router's store open
@@ -198,10 +199,66 @@ hex(const struct store_oid *id)
 	return buf;
 }
 
+/* A free TCP port on 127.0.0.1 (bound, read, closed). */
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
+	close(s);
+	return ntohs(sin.sin_port);
+}
+
+static int
+count_ref(const char *name, const struct store_oid *id, void *ctx)
+{
+	(void)name;
+	(void)id;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/*
+ * git daemon serving f->dir, the URL of f->remote through it into url:
+ * what the routers use in production (over a path, libgit2 1.5.1's local
+ * transport fails a listing when a ref goes meanwhile, and leaks).
+ */
+static void
+daemon_start(struct fx *f, char *url, size_t cap)
+{
+	unsigned port = free_port(), n;
+	int tries;
+
+	assert_int_equal(run("git daemon --enable=receive-pack --export-all --base-path=%s "
+	    "--listen=127.0.0.1 --port=%u --reuseaddr --detach --pid-file=%s/daemon.pid",
+	    f->dir, port, f->dir), 0);
+	snprintf(url, cap, "git://127.0.0.1:%u/sync.git", port);
+	for (tries = 0; tries < 100; tries++) {
+		n = 0;
+		if (store_ls_remote(url, NULL, count_ref, &n) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_true(tries < 100);
+}
+
+static void
+daemon_stop(struct fx *f)
+{
+	run("kill $(cat %s/daemon.pid) 2>/dev/null", f->dir);
+}
+
 static void
 sync_active_and_standby(void **state)
 {
 	struct fx *f = *state;
+	char url[128];
 	struct store *sta = make_store(f->a, "a", 3), *stb = make_store(f->b, "b", 1);
 	struct sync *a, *b;
 	struct sync_peer p;
@@ -210,8 +267,9 @@ sync_active_and_standby(void **state)
 	char id[SYNC_ID_MAX];
 	uint64_t gen, t0;
 
-	a = open_ok(f->a, f->remote, "a", NULL);
-	b = open_ok(f->b, f->remote, "b", "a");
+	daemon_start(f, url, sizeof(url));
+	a = open_ok(f->a, url, "a", NULL);
+	b = open_ok(f->b, url, "b", "a");
 	sync_peer_get(b, &p);
 	assert_false(p.seen);
 	assert_false(p.have_head);
@@ -223,6 +281,8 @@ sync_active_and_standby(void **state)
 	/* b fetches a's head. */
 	head = *store_head(sta);
 	assert_true(wait_head(b, &head, 0, 5000, &p));
+	for (t0 = ms_now(); !p.seen && ms_now() - t0 < 1000; usleep(10000))
+		sync_peer_get(b, &p);
 	assert_int_equal(p.head_gen, 1);
 	assert_string_equal(sh("git --git-dir=%s rev-parse refs/remotes/sync/a", f->b), hex(&head));
 	assert_string_equal(sh("git --git-dir=%s rev-parse refs/heads/routers/a", f->remote),
@@ -233,9 +293,9 @@ sync_active_and_standby(void **state)
 	    "refs/heads/primary:refs/heads/routers/a\n");
 	assert_true(p.seen);
 	assert_true(p.active);
-	assert_true(p.silent_ms < 1000);
-	assert_true(p.remote_silent_ms < 1000);
-	assert_true(sync_other_active(b, id, 1000));
+	assert_true(p.silent_ms < 3000);
+	assert_true(p.remote_silent_ms < 3000);
+	assert_true(sync_other_active(b, id, 3000));
 	assert_string_equal(id, "a");
 	usleep(300 * 1000);	/* a's watcher has seen b's beats, standby */
 	assert_false(sync_other_active(a, id, 1000));
@@ -255,8 +315,10 @@ sync_active_and_standby(void **state)
 	head = *store_head(sta);
 	t0 = ms_now();
 	sync_kick(a);
-	assert_true(wait_head(b, &head, gen, 3000, &p));
-	assert_true(ms_now() - t0 < 1000);
+	assert_true(wait_head(b, &head, gen, 5000, &p));
+	fprintf(stderr, "sync_test: kick to fetched: %llu ms\n",
+	    (unsigned long long)(ms_now() - t0));
+	assert_true(ms_now() - t0 < 3000);	/* ~100 ms here; ASan, a loaded host */
 	assert_int_equal(p.head_gen, gen + 1);
 	sync_get_stats(a, &as);
 	sync_get_stats(b, &bs);
@@ -274,15 +336,18 @@ sync_active_and_standby(void **state)
 	assert_true(bs.bytes_fetched > 0);
 	assert_true(bs.listings >= 2);
 	/* Same clock here: the lag is the push, a poll and the fetch. */
-	assert_true(bs.lag_ms < 1000);
-	assert_true(bs.lag_p99_ms >= bs.lag_ms || bs.lag_p99_ms > 0);
+	fprintf(stderr, "sync_test: lag %llu ms, p99 %llu ms, a sent %llu bytes, b fetched "
+	    "%llu\n", (unsigned long long)bs.lag_ms, (unsigned long long)bs.lag_p99_ms,
+	    (unsigned long long)as.bytes_sent, (unsigned long long)bs.bytes_fetched);
+	assert_true(bs.lag_ms < 3000);
+	assert_true(bs.lag_p99_ms >= bs.lag_ms);	/* of two: the larger */
 
 	/* a stops: b hears nothing more, on its own clock. */
 	sync_close(a);
 	usleep(700 * 1000);
 	sync_peer_get(b, &p);
 	assert_true(p.silent_ms >= 500);
-	assert_true(p.remote_silent_ms < 300);
+	assert_true(p.remote_silent_ms < 2000);	/* the remote answers: a is gone */
 	assert_false(sync_other_active(b, id, 400));
 
 	/* b takes over: its next beat says active, and it pushes its head. */
@@ -305,8 +370,12 @@ sync_active_and_standby(void **state)
 	fsck(f->a);
 	fsck(f->b);
 
+	assert_string_equal(sh("git --git-dir=%s remote -v | head -1", f->b),
+	    sh("printf 'sync\\t%s (fetch)\\n'", url));
+	daemon_stop(f);
+
 	/* A restart knows what it fetched before any look at the remote. */
-	b = open_ok(f->b, f->remote, "b", "a");
+	b = open_ok(f->b, url, "b", "a");
 	sync_peer_get(b, &p);
 	assert_true(p.have_head);
 	assert_int_equal(p.head_gen, 1);
@@ -405,8 +474,12 @@ sync_close_does_not_wait_on_a_stuck_remote(void **state)
 	t0 = ms_now();
 	sync_close(a);
 	assert_true(ms_now() - t0 < SYNC_CLOSE_WAIT_MS + 500);
-	close(s);			/* the stuck threads fail, and free what they hold */
-	usleep(200 * 1000);
+	/*
+	 * The stuck threads fail and free what they hold; given time to end
+	 * before the store lets libgit2 go (their error state would leak).
+	 */
+	close(s);
+	usleep(1000 * 1000);
 	store_close(st);
 }
 
