@@ -47,6 +47,14 @@
  * tree instead (it is hidden: never sent). With strict hash verification
  * (store_opts.verify_reads) libgit2 would refuse the stand-ins: a shallow
  * push then fails as without the shim.
+ *
+ * The sync remote (issue 14) uses the same handles: store_push_refs()
+ * (a head and a heartbeat in one connection, some refs forced or
+ * deleted), store_ls_remote() (a listing, no objects), store_fetch() (a
+ * peer's branch into a tracking ref of the state repository, through the
+ * side writer) and store_beacon() (the heartbeat's constant objects). A
+ * fetch into a shallow repository gets the same stand-ins: libgit2's
+ * negotiation walks the local refs' history as a push does.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -278,6 +286,10 @@ struct push_ctx {
 	bool		negotiated;
 	char		status[256];	/* the remote's refusal, "" when none */
 	unsigned	cred_tries;
+	/* store_push_refs: the specs, and the pack's size */
+	struct store_pushspec *v;
+	size_t		n;
+	uint64_t	bytes;
 };
 
 static int
@@ -300,6 +312,24 @@ on_update(const char *ref, const char *status, void *payload)
 
 	if (status != NULL)
 		snprintf(c->status, sizeof(c->status), "%s: %s", ref, status);
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].dst, ref) == 0) {
+			c->v[i].status = status == NULL ? 0 : STORE_EREFUSED;
+			c->v[i].sent = status == NULL && !store_oid_equal(&c->v[i].old,
+			    &c->v[i].local);
+		}
+	return 0;
+}
+
+static int
+on_push_progress(unsigned int current, unsigned int total, size_t bytes, void *payload)
+{
+	struct push_ctx *c = payload;
+
+	(void)current;
+	(void)total;
+	if (bytes > c->bytes)
+		c->bytes = bytes;
 	return 0;
 }
 
@@ -508,6 +538,519 @@ done:
 	return error;
 }
 
+/* --- several refs in one push, listings, fetches: the sync (issue 14) --- */
+
+/* libgit2 calls a path that does not exist "unsupported URL protocol". */
+static int
+url_check(const char *what, const char *url)
+{
+	const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+	struct stat sb;
+
+	if (path[0] == '/' && stat(path, &sb) < 0)
+		return store_err(STORE_ENOTFOUND, "store: %s %s: no repository there", what, url);
+	return 0;
+}
+
+/* An anonymous remote (repo may be NULL), without insteadOf (see store_push). */
+static int
+remote_anon(git_remote **rm, git_repository *repo, const char *what, const char *url)
+{
+	git_remote_create_options ro = GIT_REMOTE_CREATE_OPTIONS_INIT;
+	int error;
+
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if ((error = git_remote_create_with_opts(rm, url, &ro)) < 0)
+		return store_gerr(STORE_EINVAL, "store: %s '%s': not a URL", what, url);
+	return 0;
+}
+
+/* Whether repo's object database has id (0 when it cannot say). */
+static bool
+obj_exists(git_repository *repo, const git_oid *id, bool refresh)
+{
+	git_odb *odb = NULL;
+	bool has;
+
+	if (git_repository_odb(&odb, repo) < 0) {
+		git_error_clear();
+		return false;
+	}
+	if (refresh)
+		git_odb_refresh(odb);
+	has = git_odb_exists(odb, id);
+	git_odb_free(odb);
+	return has;
+}
+
+/*
+ * An anonymous remote (repo may be NULL), connected, and its listing.
+ * Over a path (libgit2's local transport) the listing reads the remote's
+ * refs one by one, and one deleted meanwhile (another router's beat)
+ * fails it ("reference '...' not found", -1 of class reference): that is
+ * looked at again, a few times, each with a new remote (libgit2 1.5.1
+ * leaks a remote's transport when it connects twice).
+ */
+static int
+connect_ls(git_remote **rm, git_repository *repo, const char *what, const char *url,
+    git_direction dir, const git_remote_callbacks *cb, const git_remote_head ***heads,
+    size_t *n)
+{
+	int error = 0;
+
+	for (int tries = 0; tries < 5; tries++) {
+		git_remote_free(*rm);
+		*rm = NULL;
+		if ((error = remote_anon(rm, repo, what, url)) < 0)
+			return error;
+		if ((error = git_remote_connect(*rm, dir, cb, NULL, NULL)) == 0 &&
+		    (error = git_remote_ls(heads, n, *rm)) == 0)
+			return 0;
+		if (error != GIT_ENOTFOUND && (git_error_last() == NULL ||
+		    git_error_last()->klass != GIT_ERROR_REFERENCE))
+			break;
+		git_error_clear();
+	}
+	return store_gerr(error, "store: %s %s", what, url);
+}
+
+static const git_remote_head *
+head_find(const git_remote_head **heads, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(heads[i]->name, name) == 0)
+			return heads[i];
+	return NULL;
+}
+
+static bool
+spec_ok(const struct store_pushspec *s)
+{
+	return s->dst != NULL && strncmp(s->dst, "refs/", 5) == 0 &&
+	    strlen(s->dst) < STORE_REF_MAX && store_ref_name_valid(s->dst) &&
+	    (s->src == NULL || (strncmp(s->src, "refs/", 5) == 0 &&
+	    strlen(s->src) < STORE_REF_MAX)) &&
+	    (s->track == NULL || store_ref_name_valid(s->track));
+}
+
+int
+store_push_refs(struct store_push_stats *res, const char *gitdir, const char *url,
+    struct store_pushspec *v, size_t n, const char *prune)
+{
+	git_push_options po = GIT_PUSH_OPTIONS_INIT;
+	struct push_ctx c = { 0 };
+	git_repository *repo = NULL;
+	git_remote *rm = NULL;
+	struct shim *shim = NULL;
+	struct store *side = NULL;
+	const git_remote_head **heads;
+	size_t nheads = 0, nspec = 0;
+	char **specs = NULL, *refused = NULL;
+	git_strarray sa;
+	int error;
+
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < n; i++) {
+		if (!spec_ok(&v[i]))
+			return store_err(STORE_EINVAL, "store: push to %s: refs must be full names",
+			    url);
+		v[i].status = 0;
+		v[i].sent = false;
+		memset(&v[i].local, 0, sizeof(v[i].local));
+		memset(&v[i].old, 0, sizeof(v[i].old));
+	}
+	if (prune != NULL && strncmp(prune, "refs/", 5) != 0)
+		return store_err(STORE_EINVAL, "store: push: prune must be under refs/");
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
+		error = store_gerr(STORE_EFOREIGN, "store: push: %s: not a git repository",
+		    gitdir);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i].src != NULL && (error = git_reference_name_to_id(
+		    store_goid_mut(&v[i].local), repo, v[i].src)) < 0) {
+			error = store_gerr(error == GIT_ENOTFOUND ? STORE_ENOTFOUND : error,
+			    "store: push: %s", v[i].src);
+			goto done;
+		}
+	if ((error = url_check("push to", url)) < 0 ||
+	    (error = shim_install(&shim, repo)) < 0)
+		goto done;
+	c.v = v;
+	c.n = n;
+	po.callbacks.push_update_reference = on_update;
+	po.callbacks.push_transfer_progress = on_push_progress;
+	po.callbacks.credentials = on_credentials;
+	po.callbacks.payload = &c;
+	/* One connection: list, then push over it (git_remote_upload reuses it). */
+	if ((error = connect_ls(&rm, repo, "push to", url, GIT_DIRECTION_PUSH, &po.callbacks,
+	    &heads, &nheads)) < 0)
+		goto done;
+	if (shim != NULL)
+		for (size_t i = 0; i < nheads; i++) {
+			long k = shim_find(shim, &heads[i]->oid);
+
+			if (k >= 0)
+				shim->remote_has[k] = true;
+		}
+	if ((specs = calloc(n + nheads + 1, sizeof(*specs))) == NULL) {
+		error = store_err(-1, "store: out of memory");
+		goto done;
+	}
+	/* Creations and updates first (pass 0), then deletions (pass 1). */
+	for (size_t j = 0; j < 2 * n; j++) {
+		size_t i = j % n;
+		const git_remote_head *h = head_find(heads, nheads, v[i].dst);
+		size_t len = strlen(v[i].dst) + (v[i].src ? strlen(v[i].src) : 0) + 3;
+
+		if ((j < n) != (v[i].src != NULL))
+			continue;
+		if (h != NULL)
+			git_oid_cpy(store_goid_mut(&v[i].old), &h->oid);
+		if (v[i].src == NULL ? h == NULL : store_oid_equal(&v[i].old, &v[i].local))
+			continue;		/* so already */
+		/*
+		 * Not forced and not a fast-forward: refused here, alone, so
+		 * that the other specs (the heartbeat) still go; libgit2
+		 * would fail the whole push.
+		 */
+		if (v[i].src != NULL && !v[i].force && h != NULL &&
+		    (!obj_exists(repo, &h->oid, false) ||
+		    git_graph_descendant_of(repo, store_goid(&v[i].local), &h->oid) != 1)) {
+			git_error_clear();
+			v[i].status = STORE_EREFUSED;
+			res->refused++;
+			if (refused == NULL)
+				refused = (char *)v[i].dst;
+			continue;
+		}
+		if ((specs[nspec] = malloc(len)) == NULL) {
+			error = store_err(-1, "store: out of memory");
+			goto done;
+		}
+		snprintf(specs[nspec++], len, "%s%s:%s", v[i].force ? "+" : "",
+		    v[i].src ? v[i].src : "", v[i].dst);
+	}
+	/* Prune: the remote's refs under prune that no spec names go too. */
+	for (size_t i = 0; prune != NULL && i < nheads; i++) {
+		const char *name = heads[i]->name;
+		bool named = false;
+		size_t len = strlen(name) + 2;
+
+		if (strncmp(name, prune, strlen(prune)) != 0 || strstr(name, "^{}") != NULL)
+			continue;
+		for (size_t k = 0; k < n && !named; k++)
+			named = strcmp(v[k].dst, name) == 0;
+		if (named)
+			continue;
+		if ((specs[nspec] = malloc(len)) == NULL) {
+			error = store_err(-1, "store: out of memory");
+			goto done;
+		}
+		snprintf(specs[nspec++], len, ":%s", name);
+		res->pruned++;
+	}
+	if (nspec > 0) {
+		sa.strings = specs;
+		sa.count = nspec;
+		if ((error = git_remote_push(rm, &sa, &po)) < 0) {
+			if (shim != NULL && shim->tripped)
+				error = store_err(STORE_EREFUSED, "store: push to %s: the remote "
+				    "lacks history this repository has dropped", url);
+			else if (error == GIT_ENONFASTFORWARD)
+				error = store_gerr(STORE_EREFUSED, "store: push to %s: not a "
+				    "fast-forward", url);
+			else
+				error = store_gerr(error, "store: push to %s", url);
+			for (size_t i = 0; i < n; i++)
+				if (v[i].status == 0)
+					v[i].status = error;
+			goto done;
+		}
+		res->bytes = c.bytes;
+		res->pushed = true;
+	}
+	/* Specs no report named (local transports may not): they went. */
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].status == STORE_EREFUSED) {
+			if (refused == NULL) {
+				refused = (char *)v[i].dst;
+				res->refused++;
+			}
+			continue;
+		}
+		if (v[i].status == 0 && !v[i].sent)
+			v[i].sent = !store_oid_equal(&v[i].old, &v[i].local);
+	}
+	error = 0;
+	for (size_t i = 0; i < n && error == 0; i++) {
+		git_oid cur;
+		bool has;
+
+		if (v[i].status != 0 || v[i].track == NULL)
+			continue;
+		/* So already (a beat's unchanged head): no side writer to open. */
+		has = git_reference_name_to_id(&cur, repo, v[i].track) == 0;
+		git_error_clear();
+		if (v[i].src != NULL ? has && git_oid_equal(&cur, store_goid(&v[i].local)) : !has)
+			continue;
+		if ((side == NULL && (error = side_open(&side, gitdir)) < 0) ||
+		    (error = ref_set(side, v[i].track, v[i].src ? &v[i].local : NULL)) < 0)
+			break;
+	}
+	if (error == 0 && refused != NULL)
+		error = store_err(STORE_EREFUSED, "store: push to %s: %s refused%s%s", url,
+		    refused, c.status[0] ? ": " : " (not a fast-forward)", c.status);
+done:
+	/* Nothing went: every spec says why. */
+	for (size_t i = 0; error < 0 && error != STORE_EREFUSED && !res->pushed && i < n; i++)
+		if (v[i].status == 0)
+			v[i].status = error;
+	for (size_t i = 0; specs != NULL && i < nspec; i++)
+		free(specs[i]);
+	free(specs);
+	store_free(side);
+	git_remote_free(rm);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+/*
+ * A path's listing, read from its refs directly: libgit2's local
+ * transport lists a repository's refs one by one and fails (and leaks the
+ * ref it was reading) when one goes meanwhile, as a beat's old alive ref
+ * does; the ref iterator skips it. The watcher lists many times a second.
+ */
+static int
+ls_local(const char *path, const char *url, size_t plen, const char *prefix,
+    store_ls_fn fn, void *ctx)
+{
+	git_repository *repo = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	int error;
+
+	if ((error = git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+	    NULL)) < 0 || (error = git_reference_iterator_new(&it, repo)) < 0) {
+		error = store_gerr(error, "store: ls-remote %s", url);
+		goto done;
+	}
+	while ((error = git_reference_next(&ref, it)) == 0) {
+		const char *name = git_reference_name(ref);
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    (plen == 0 || strncmp(name, prefix, plen) == 0))
+			error = fn(name, store_soid(git_reference_target(ref)), ctx);
+		git_reference_free(ref);
+		if (error != 0)
+			goto done;
+	}
+	if (error == GIT_ITEROVER)
+		error = 0;
+	else
+		error = store_gerr(error, "store: ls-remote %s", url);
+done:
+	git_reference_iterator_free(it);
+	git_repository_free(repo);
+	return error;
+}
+
+int
+store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx)
+{
+	git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
+	struct push_ctx c = { 0 };
+	git_remote *rm = NULL;
+	const git_remote_head **heads;
+	size_t nheads, plen = prefix ? strlen(prefix) : 0;
+	int error;
+
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	cb.credentials = on_credentials;
+	cb.payload = &c;
+	if ((error = url_check("ls-remote", url)) < 0)
+		goto done;
+	if (url[0] == '/' || strncmp(url, "file:///", 8) == 0) {
+		error = ls_local(url[0] == '/' ? url : url + 7, url, plen, prefix, fn, ctx);
+		goto done;
+	}
+	if ((error = connect_ls(&rm, NULL, "ls-remote", url, GIT_DIRECTION_FETCH, &cb, &heads,
+	    &nheads)) < 0)
+		goto done;
+	error = 0;
+	for (size_t i = 0; i < nheads && error == 0; i++) {
+		const char *name = heads[i]->name;
+
+		if ((plen > 0 && strncmp(name, prefix, plen) != 0) || strstr(name, "^{}") != NULL)
+			continue;
+		error = fn(name, store_soid(&heads[i]->oid), ctx);
+	}
+done:
+	git_remote_free(rm);
+	git_libgit2_shutdown();
+	return error;
+}
+
+/* libgit2 counts received bytes over git:// only for a progress callback. */
+static int
+on_fetch_progress(const git_indexer_progress *p, void *payload)
+{
+	struct push_ctx *c = payload;
+
+	if (p->received_bytes > c->bytes)
+		c->bytes = p->received_bytes;
+	return 0;
+}
+
+int
+store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
+    const char *remote_ref, const char *local_ref)
+{
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	struct push_ctx c = { 0 };
+	git_repository *repo = NULL;
+	git_remote *rm = NULL;
+	struct shim *shim = NULL;
+	struct store *side = NULL;
+	const git_remote_head **heads, *h;
+	char *specp = (char *)remote_ref;
+	git_strarray specs = { &specp, 1 };
+	size_t nheads;
+	git_oid want;
+	int error;
+
+	memset(res, 0, sizeof(*res));
+	if (strncmp(remote_ref, "refs/", 5) != 0 || strlen(remote_ref) >= STORE_REF_MAX ||
+	    !store_ref_name_valid(local_ref))
+		return store_err(STORE_EINVAL, "store: fetch: refs must be full names");
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
+		error = store_gerr(STORE_EFOREIGN, "store: fetch: %s: not a git repository",
+		    gitdir);
+		goto done;
+	}
+	if ((error = url_check("fetch from", url)) < 0 ||
+	    (error = shim_install(&shim, repo)) < 0)
+		goto done;
+	fo.callbacks.credentials = on_credentials;
+	fo.callbacks.transfer_progress = on_fetch_progress;
+	fo.callbacks.payload = &c;
+	fo.update_fetchhead = 0;
+	if ((error = connect_ls(&rm, repo, "fetch from", url, GIT_DIRECTION_FETCH,
+	    &fo.callbacks, &heads, &nheads)) < 0)
+		goto done;
+	if ((h = head_find(heads, nheads, remote_ref)) == NULL) {
+		error = store_err(STORE_ENOTFOUND, "store: fetch from %s: no %s there", url,
+		    remote_ref);
+		goto done;
+	}
+	git_oid_cpy(&want, &h->oid);
+	git_oid_cpy(store_goid_mut(&res->fetched), &want);
+	if (!obj_exists(repo, &want, false)) {
+		const git_indexer_progress *p;
+
+		if ((error = git_remote_download(rm, &specs, &fo)) < 0) {
+			error = store_gerr(error, "store: fetch from %s", url);
+			goto done;
+		}
+		p = git_remote_stats(rm);
+		res->objects = p->received_objects;
+		res->bytes = p->received_bytes > c.bytes ? p->received_bytes : c.bytes;
+		if (!obj_exists(repo, &want, true)) {
+			error = store_err(STORE_EIO, "store: fetch from %s: %s did not arrive",
+			    url, remote_ref);
+			goto done;
+		}
+	}
+	/* The tracking ref, forced: the peer's retention may rewrite its history. */
+	if ((error = side_open(&side, gitdir)) < 0)
+		goto done;
+	if ((error = store_ref_target(&res->old, store_reader_of(side), local_ref)) < 0 &&
+	    error != STORE_ENOTFOUND)
+		goto done;
+	res->updated = !store_oid_equal(&res->old, &res->fetched);
+	error = ref_set(side, local_ref, &res->fetched);
+done:
+	store_free(side);
+	git_remote_free(rm);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+/*
+ * The beacon: a constant commit per router (the empty tree, no parent,
+ * dated 0, message "gitnet alive <ID>\n"), written once. libgit2 1.5.1
+ * handles refs to anything but commits badly: its push cannot send a ref
+ * to a bare blob ("object is not a committish"), its smart fetch walks
+ * every local ref outside refs/tags/ as a commit, and its local-path
+ * fetch walks a remote's ref to an object we have as a commit too. A
+ * commit is sent once: the next beats' walks hide it (the remote's last
+ * alive ref names it), so a beat carries an empty pack.
+ */
+int
+store_beacon(struct store_oid *out, const char *gitdir, const char *router_id)
+{
+	static const char empty_tree[] = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+	git_repository *repo = NULL;
+	git_odb *odb = NULL;
+	struct store *side = NULL;
+	char text[2 * STORE_REF_MAX + 200];
+	git_oid id, cur, tree;
+	int n, error;
+
+	if (router_id[0] == '\0' || strlen(router_id) > 64 ||
+	    strpbrk(router_id, "\n <>") != NULL)
+		return store_err(STORE_EINVAL, "store: beacon: bad router id");
+	n = snprintf(text, sizeof(text), "tree %s\nauthor gitnet %s <gitnet@%s> 0 +0000\n"
+	    "committer gitnet %s <gitnet@%s> 0 +0000\n\ngitnet alive %s\n", empty_tree,
+	    router_id, router_id, router_id, router_id, router_id);
+	if (git_libgit2_init() < 0)
+		return store_gerr(-1, "store: libgit2");
+	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
+		error = store_gerr(STORE_EFOREIGN, "store: beacon: %s: not a git repository",
+		    gitdir);
+		goto done;
+	}
+	if ((error = git_odb_hash(&id, text, (size_t)n, GIT_OBJECT_COMMIT)) < 0)
+		goto gerr;
+	git_oid_cpy(store_goid_mut(out), &id);
+	git_oid_fromstr(&tree, empty_tree);
+	if (git_reference_name_to_id(&cur, repo, STORE_BEACON_REF) == 0 &&
+	    git_oid_equal(&cur, &id) && obj_exists(repo, &id, false) &&
+	    obj_exists(repo, &tree, false)) {
+		error = 0;		/* so already */
+		goto done;
+	}
+	git_error_clear();
+	if ((error = git_repository_odb(&odb, repo)) < 0 ||
+	    (error = git_odb_write(&tree, odb, "", 0, GIT_OBJECT_TREE)) < 0 ||
+	    (error = git_odb_write(&id, odb, text, (size_t)n, GIT_OBJECT_COMMIT)) < 0)
+		goto gerr;
+	if ((error = side_open(&side, gitdir)) < 0 ||
+	    (error = ref_set(side, STORE_BEACON_REF, out)) < 0)
+		goto done;
+	error = 0;
+	goto done;
+gerr:
+	error = store_gerr(error, "store: beacon: %s", gitdir);
+done:
+	store_free(side);
+	git_odb_free(odb);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
 int
 store_lib_hold(void)
 {
@@ -536,11 +1079,22 @@ remote_name_ok(const char *name)
 int
 store_remote_set(const char *gitdir, const char *name, const char *url)
 {
+	char fetch[STORE_REF_MAX + 64];
+
+	snprintf(fetch, sizeof(fetch), "+refs/heads/primary:refs/remotes/%s/primary", name);
+	return store_remote_set_specs(gitdir, name, url, fetch,
+	    "refs/heads/primary:refs/heads/primary");
+}
+
+int
+store_remote_set_specs(const char *gitdir, const char *name, const char *url,
+    const char *fetch, const char *push)
+{
 	git_repository *repo = NULL;
 	git_config *all = NULL, *cfg = NULL;
 	git_buf old = { 0 };
 	struct store *side = NULL;
-	char key[128], val[STORE_REF_MAX + 64], ref[STORE_REF_MAX];
+	char key[128], ref[STORE_REF_MAX];
 	bool same;
 	int error;
 
@@ -558,23 +1112,42 @@ store_remote_set(const char *gitdir, const char *name, const char *url)
 	snprintf(key, sizeof(key), "remote.%s.url", name);
 	same = git_config_get_string_buf(&old, cfg, key) == 0 && strcmp(old.ptr, url) == 0;
 	git_error_clear();
+	/* The same URL: the refspecs are brought up to date all the same. */
+	if (same) {
+		snprintf(key, sizeof(key), "remote.%s.fetch", name);
+		git_buf_dispose(&old);
+		same = git_config_get_string_buf(&old, cfg, key) == 0 &&
+		    strcmp(old.ptr, fetch) == 0;
+		git_error_clear();
+	}
+	if (same) {
+		snprintf(key, sizeof(key), "remote.%s.push", name);
+		git_buf_dispose(&old);
+		same = git_config_get_string_buf(&old, cfg, key) == 0 &&
+		    strcmp(old.ptr, push) == 0;
+		git_error_clear();
+	}
 	if (same) {
 		error = 0;
 		goto done;
 	}
 	/* Another URL than before: what the tracking ref says was another remote's. */
-	snprintf(ref, sizeof(ref), "refs/remotes/%s/primary", name);
-	if ((error = side_open(&side, gitdir)) < 0 ||
-	    (error = ref_set(side, ref, NULL)) < 0)
-		goto done;
+	snprintf(key, sizeof(key), "remote.%s.url", name);
+	git_buf_dispose(&old);
+	if (git_config_get_string_buf(&old, cfg, key) < 0 || strcmp(old.ptr, url) != 0) {
+		git_error_clear();
+		snprintf(ref, sizeof(ref), "refs/remotes/%s/primary", name);
+		if ((error = side_open(&side, gitdir)) < 0 ||
+		    (error = ref_set(side, ref, NULL)) < 0)
+			goto done;
+	}
 	if ((error = git_config_set_string(cfg, key, url)) < 0)
 		goto cfgerr;
 	snprintf(key, sizeof(key), "remote.%s.fetch", name);
-	snprintf(val, sizeof(val), "+refs/heads/primary:refs/remotes/%s/primary", name);
-	if ((error = git_config_set_string(cfg, key, val)) < 0)
+	if ((error = git_config_set_string(cfg, key, fetch)) < 0)
 		goto cfgerr;
 	snprintf(key, sizeof(key), "remote.%s.push", name);
-	if ((error = git_config_set_string(cfg, key, "refs/heads/primary:refs/heads/primary")) < 0)
+	if ((error = git_config_set_string(cfg, key, push)) < 0)
 		goto cfgerr;
 	error = 1;
 	goto done;

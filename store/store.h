@@ -1028,7 +1028,100 @@ int store_push(struct store_push_result *res, const char *gitdir, const char *ur
  * or 1 when there was neither.
  */
 int store_remote_set(const char *gitdir, const char *name, const char *url);
+/*
+ * The same with the refspecs given (remote.<name>.fetch and .push, one
+ * each): the sync remote's are +refs/heads/routers/<*>:refs/remotes/sync/<*>
+ * and refs/heads/primary:refs/heads/routers/<ID>. Changed refspecs are
+ * rewritten (1) even when the URL is the same.
+ */
+int store_remote_set_specs(const char *gitdir, const char *name, const char *url,
+    const char *fetch, const char *push);
 int store_remote_remove(const char *gitdir, const char *name);
+
+/*
+ * The sync remote (issue 14): several refs in one push, listings, fetches
+ * into the state repository, and the heartbeat's beacon. Each call opens
+ * libgit2 handles of its own, as store_push() does: any thread, beside
+ * the router's open store; refs of the state repository move only through
+ * a side writer (compare-and-swap).
+ *
+ * store_push_refs() pushes v[0..n) in one connection: it lists the
+ * remote's refs, then sends one pack and every update. A spec with src
+ * NULL deletes dst (dropped when the remote has no dst); one whose dst
+ * already names src is dropped too. Unforced specs must be fast-forwards:
+ * one that is not is refused here, alone (status STORE_EREFUSED), and the
+ * others still go. prune (NULL: none) is a prefix: every ref of the
+ * remote under it that no spec names is deleted in the same push (a
+ * router's previous heartbeat refs). Creations come before deletions, so
+ * a listing sees the new ref before the old goes. After the push each
+ * spec that went with a track sets that local ref to src (deletes it for
+ * a deletion). Returns 0 when every spec holds, STORE_EREFUSED when one or
+ * more were refused (the message names the first; each status says), or
+ * another negative code when nothing went (unreachable, no such src);
+ * the message names the URL.
+ */
+struct store_pushspec {
+	const char	*src;		/* a local ref (full name); NULL: delete dst */
+	const char	*dst;		/* the remote's ref (full name) */
+	bool		force;		/* not only a fast-forward */
+	const char	*track;		/* local ref set to what went, or NULL */
+	/* out */
+	int		status;		/* 0, STORE_EREFUSED, or the push's error */
+	bool		sent;		/* the remote's ref changed */
+	struct store_oid local;		/* what src named */
+	struct store_oid old;		/* what the remote had (zero: nothing) */
+};
+
+struct store_push_stats {
+	uint64_t	bytes;		/* pack bytes sent */
+	unsigned	refused;	/* specs refused */
+	unsigned	pruned;		/* refs deleted under prune */
+	bool		pushed;		/* a push was made (false: nothing to do) */
+};
+
+int store_push_refs(struct store_push_stats *res, const char *gitdir, const char *url,
+    struct store_pushspec *v, size_t n, const char *prune);
+
+/*
+ * The remote's refs whose names start with prefix (NULL or "": all), one
+ * connection, no objects: fn(name, id, ctx) for each, in the remote's
+ * order; a non-zero return stops the listing and is returned. 0, or a
+ * negative code with a message naming the URL.
+ */
+typedef int (*store_ls_fn)(const char *name, const struct store_oid *id, void *ctx);
+int store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx);
+
+/*
+ * Fetch remote_ref at url into local_ref of the repository at gitdir:
+ * the objects (libgit2's indexer: a pack and its index, fsynced when the
+ * store fsyncs), then local_ref set to the remote's id by compare-and-swap
+ * through a side writer, forced (the peer's retention may rewrite its
+ * history). Nothing is downloaded when the object is here already.
+ * 0 when local_ref names res->fetched; STORE_ENOTFOUND when the remote has
+ * no remote_ref; others for a remote that cannot be reached.
+ */
+struct store_fetch_result {
+	struct store_oid fetched;	/* what remote_ref named, now local_ref */
+	struct store_oid old;		/* what local_ref named before (zero: none) */
+	bool		updated;	/* local_ref moved */
+	uint64_t	objects, bytes;	/* received */
+};
+
+int store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
+    const char *remote_ref, const char *local_ref);
+
+/*
+ * The heartbeat's one object per router: the commit "gitnet alive
+ * <router_id>" (the empty tree, no parent, dated 0), constant, so written
+ * once and sent to a remote once (later beats carry an empty pack); its
+ * id goes into out: what the alive refs name. STORE_BEACON_REF keeps it
+ * reachable (git fsck and retention keep what refs reach). A commit, not
+ * a blob: libgit2 1.5.1 pushes and fetches refs to commits only (see
+ * remote.c). 0, or a negative code (STORE_EINVAL for an id with a space,
+ * '<', '>' or a newline, or longer than 64).
+ */
+#define STORE_BEACON_REF	"refs/gitnet/beacon"
+int store_beacon(struct store_oid *out, const char *gitdir, const char *router_id);
 
 /*
  * Keep the git library initialised from store_lib_hold() to

@@ -12,6 +12,15 @@
  * that holds commits we lack is not overwritten (no force). The remote's
  * config is what `git remote add` writes, and a changed URL forgets the
  * tracking ref.
+ *
+ * The sync remote (issue 14), over a path and over git:// from a real
+ * `git daemon --enable=receive-pack`: the beacon is written once; a head
+ * and a beat go in one push, the next beat replaces the last (prune); a
+ * listing sees exactly the refs under a prefix; a fetch into another state
+ * repository (its router's store open) brings the head, then only what is
+ * new, and forces the tracking ref when the peer's branch was rewritten; a
+ * head that is not a fast-forward is refused while the beat still goes.
+ * git fsck --strict is clean on all three repositories.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +28,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "store/internal.h"
 
@@ -389,6 +402,291 @@ remote_config(void **state)
 	store_close(st);
 }
 
+/* --- the sync remote (issue 14): several refs, listings, fetches --- */
+
+#define ROUTERS_R1	"refs/heads/routers/r1"
+#define SYNC_R1		"refs/remotes/sync/r1"
+
+struct names {
+	char	v[8][128];
+	unsigned n;
+};
+
+static int
+collect(const char *name, const struct store_oid *id, void *ctx)
+{
+	struct names *nm = ctx;
+
+	(void)id;
+	if (nm->n < 8)
+		snprintf(nm->v[nm->n++], sizeof(nm->v[0]), "%s", name);
+	return 0;
+}
+
+/* The names under prefix at url, one string "a b c" (sorted by the remote). */
+static const char *
+ls(const char *url, const char *prefix)
+{
+	static char out[1100];
+	struct names nm = { 0 };
+
+	out[0] = '\0';
+	if (store_ls_remote(url, prefix, collect, &nm) != 0)
+		return "(error)";
+	for (unsigned i = 0; i < nm.n; i++) {
+		strcat(out, i ? " " : "");
+		strcat(out, nm.v[i]);
+	}
+	return out;
+}
+
+/* One beat (and the head when it moved): what the sync's pusher sends. */
+static int
+beat(struct store_push_stats *ps, struct store_pushspec *v, const char *repo,
+    const char *url, const char *role, unsigned ms, bool head)
+{
+	static char dst[128];
+	size_t n = 0;
+
+	snprintf(dst, sizeof(dst), "refs/gitnet/alive/r1/%s/%u", role, ms);
+	memset(v, 0, 2 * sizeof(*v));
+	if (head) {
+		v[n].src = PRIMARY;
+		v[n].dst = ROUTERS_R1;
+		v[n++].track = SYNC_R1;
+	}
+	v[n].src = STORE_BEACON_REF;
+	v[n].dst = dst;
+	v[n++].force = true;
+	return store_push_refs(ps, repo, url, v, n, "refs/gitnet/alive/r1/");
+}
+
+/* A second state repository (router r2's), beside f->repo. */
+static void
+peer_repo(struct fx *f, char *path, size_t cap)
+{
+	struct store_opts o;
+	struct store *st;
+
+	snprintf(path, cap, "%s/b.git", f->dir);
+	opts(&o);
+	o.router_id = "r2";
+	st = open_ok(path, &o);
+	store_close(st);
+}
+
+/* Push, list, fetch against url (a bare repository at arch). */
+static void
+sync_round_trip(struct fx *f, const char *arch, const char *url)
+{
+	struct store_pushspec v[2];
+	struct store_push_stats ps;
+	struct store_fetch_result fr;
+	struct store *st = fx_store(f, 3), *stb;
+	struct store_oid beacon, b2;
+	struct store_opts o;
+	char peer[160], theirs[64];
+
+	/* The beacon: one blob, its ref, written once. */
+	assert_int_equal(store_beacon(&beacon, f->repo, "r1"), 0);
+	assert_int_equal(store_beacon(&b2, f->repo, "r1"), 0);
+	assert_true(store_oid_equal(&beacon, &b2));
+	{
+		char hex[STORE_OID_HEXSZ + 1], line[STORE_OID_HEXSZ + 2];
+
+		snprintf(line, sizeof(line), "%s\n", store_oid_fmt(hex, &beacon));
+		assert_string_equal(rev(f->repo, STORE_BEACON_REF), line);
+	}
+	assert_string_equal(sh("git --git-dir=%s show -s --format=%%s %s", f->repo,
+	    STORE_BEACON_REF), "gitnet alive r1\n");
+	assert_int_equal(store_beacon(&b2, f->repo, "a\nb"), STORE_EINVAL);
+
+	/* Head and beat in one push. */
+	assert_int_equal(beat(&ps, v, f->repo, url, "active", 1000, true), 0);
+	assert_true(ps.pushed);
+	assert_true(ps.bytes > 0);
+	assert_int_equal(ps.pruned, 0);
+	assert_int_equal(v[0].status, 0);
+	assert_true(v[0].sent);
+	assert_true(store_oid_equal(&v[0].local, store_head(st)));
+	assert_true(v[1].sent);
+	assert_same(f->repo, "primary", arch, ROUTERS_R1);
+	assert_same(f->repo, "primary", f->repo, SYNC_R1);
+	assert_string_equal(ls(url, "refs/gitnet/alive/"), "refs/gitnet/alive/r1/active/1000");
+	assert_string_equal(ls(url, NULL), "refs/gitnet/alive/r1/active/1000 "
+	    "refs/heads/routers/r1");
+
+	/* The next beat replaces the last (a new name, the old one deleted). */
+	assert_int_equal(beat(&ps, v, f->repo, url, "standby", 1250, true), 0);
+	assert_int_equal(ps.pruned, 1);
+	assert_false(v[0].sent);		/* primary did not move */
+	assert_string_equal(ls(url, "refs/gitnet/alive/"), "refs/gitnet/alive/r1/standby/1250");
+	assert_string_equal(sh("git --git-dir=%s show -s --format=%%s "
+	    "refs/gitnet/alive/r1/standby/1250", arch), "gitnet alive r1\n");
+	assert_true(ps.bytes <= 32);		/* a beat: an empty pack */
+
+	/* Fetch into another state repository while its router has it open. */
+	peer_repo(f, peer, sizeof(peer));
+	opts(&o);
+	o.router_id = "r2";
+	stb = open_ok(peer, &o);
+	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
+	assert_true(fr.updated);
+	assert_true(fr.objects > 0 && fr.bytes > 0);
+	assert_true(store_oid_is_zero(&fr.old));
+	assert_true(store_oid_equal(&fr.fetched, store_head(st)));
+	assert_same(f->repo, "primary", peer, SYNC_R1);
+	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
+	assert_false(fr.updated);
+	assert_int_equal(fr.objects, 0);
+	/* The router's store reads what came (its odb sees the new pack). */
+	{
+		struct store_reader *r;
+		struct store_oid id;
+
+		assert_int_equal(store_reader_open(&r, peer), 0);
+		assert_int_equal(store_ref_read(&id, r, SYNC_R1), 0);
+		assert_int_equal(store_resolve(&id, r, SYNC_R1), 0);
+		store_reader_free(r);
+	}
+
+	/* Incremental: a new commit goes with the beat, and comes. */
+	add(st, 0x0a000030, T0 + 30 * SEC);
+	assert_int_equal(beat(&ps, v, f->repo, url, "active", 1500, true), 0);
+	assert_true(v[0].sent);
+	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
+	assert_true(fr.updated);
+	assert_true(fr.objects > 0 && fr.objects < 12);
+	assert_same(f->repo, "primary", peer, SYNC_R1);
+
+	/* Someone else moved routers/r1: the head is refused, the beat goes. */
+	assert_int_equal(run("cd %s && c=$(git -c user.name=t -c user.email=t@t --git-dir=. "
+	    "commit-tree -p %s -m other '%s^{tree}') && git --git-dir=. update-ref %s $c",
+	    arch, ROUTERS_R1, ROUTERS_R1, ROUTERS_R1), 0);
+	snprintf(theirs, sizeof(theirs), "%s", rev(arch, ROUTERS_R1));
+	add(st, 0x0a000031, T0 + 31 * SEC);
+	assert_int_equal(beat(&ps, v, f->repo, url, "active", 1750, true), STORE_EREFUSED);
+	assert_int_equal(v[0].status, STORE_EREFUSED);
+	assert_int_equal(v[1].status, 0);
+	assert_int_equal(ps.refused, 1);
+	assert_non_null(strstr(store_strerror(), url));
+	assert_string_equal(rev(arch, ROUTERS_R1), theirs);
+	assert_string_equal(ls(url, "refs/gitnet/alive/"), "refs/gitnet/alive/r1/active/1750");
+	/* The peer's history rewritten: the fetch forces the tracking ref. */
+	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
+	assert_true(fr.updated);
+	assert_string_equal(rev(peer, SYNC_R1), theirs);
+
+	/* No such ref there. */
+	assert_int_equal(store_fetch(&fr, peer, url, "refs/heads/routers/r9", SYNC_R1),
+	    STORE_ENOTFOUND);
+	assert_non_null(strstr(store_strerror(), "routers/r9"));
+	assert_string_equal(rev(peer, SYNC_R1), theirs);
+
+	store_close(stb);
+	store_close(st);
+	assert_fsck(arch);
+	assert_fsck(f->repo);
+	assert_fsck(peer);
+}
+
+static void
+sync_path_remote(void **state)
+{
+	struct fx *f = *state;
+	char arch[160];
+
+	archive_init(f, arch, sizeof(arch), "sync");
+	sync_round_trip(f, arch, arch);
+	/* A remote that is not there: each call fails naming it. */
+	{
+		struct store_fetch_result fr;
+		struct names nm = { 0 };
+
+		assert_true(store_ls_remote("/nonexistent/s.git", NULL, collect, &nm) < 0);
+		assert_non_null(strstr(store_strerror(), "/nonexistent/s.git"));
+		assert_true(store_fetch(&fr, f->repo, "/nonexistent/s.git", ROUTERS_R1,
+		    SYNC_R1) < 0);
+		assert_non_null(strstr(store_strerror(), "/nonexistent/s.git"));
+	}
+}
+
+/* A free TCP port on 127.0.0.1 (bound, read, closed). */
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
+	close(s);
+	return ntohs(sin.sin_port);
+}
+
+/* The same over git:// from a real git daemon with receive-pack. */
+static void
+sync_git_daemon(void **state)
+{
+	struct fx *f = *state;
+	char arch[160], url[128], pid[200];
+	unsigned port = free_port();
+	struct names nm;
+	int tries;
+
+	archive_init(f, arch, sizeof(arch), "sync");
+	snprintf(pid, sizeof(pid), "%s/daemon.pid", f->dir);
+	assert_int_equal(run("git daemon --enable=receive-pack --export-all --base-path=%s "
+	    "--listen=127.0.0.1 --port=%u --reuseaddr --detach --pid-file=%s", f->dir,
+	    port, pid), 0);
+	snprintf(url, sizeof(url), "git://127.0.0.1:%u/sync.git", port);
+	for (tries = 0; tries < 100; tries++) {
+		memset(&nm, 0, sizeof(nm));
+		if (store_ls_remote(url, NULL, collect, &nm) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_true(tries < 100);
+	sync_round_trip(f, arch, url);
+	run("kill $(cat %s)", pid);
+}
+
+/* The sync remote's config: stock git names it and its branches. */
+static void
+sync_remote_config(void **state)
+{
+	struct fx *f = *state;
+	struct store_push_stats ps;
+	struct store_pushspec v[2];
+	struct store *st = fx_store(f, 1);
+	char arch[160];
+
+	archive_init(f, arch, sizeof(arch), "sync");
+	assert_int_equal(store_remote_set_specs(f->repo, "sync", arch,
+	    "+refs/heads/routers/*:refs/remotes/sync/*", "refs/heads/primary:" ROUTERS_R1), 1);
+	assert_int_equal(store_remote_set_specs(f->repo, "sync", arch,
+	    "+refs/heads/routers/*:refs/remotes/sync/*", "refs/heads/primary:" ROUTERS_R1), 0);
+	assert_int_equal(store_beacon(&v[0].local, f->repo, "r1"), 0);
+	assert_int_equal(beat(&ps, v, f->repo, arch, "active", 5, true), 0);
+	assert_string_equal(sh("git --git-dir=%s remote -v", f->repo),
+	    sh("printf 'sync\\t%s (fetch)\\nsync\\t%s (push)\\n'", arch, arch));
+	assert_string_equal(sh("git --git-dir=%s branch -r", f->repo), "  sync/r1\n");
+	/* Stock git fetches into the same refs, and pushes where the router does. */
+	assert_int_equal(run("git --git-dir=%s fetch -q sync", f->repo), 0);
+	assert_int_equal(run("git --git-dir=%s push -q sync", f->repo), 0);
+	/* Other refspecs on the same URL are written (1). */
+	assert_int_equal(store_remote_set_specs(f->repo, "sync", arch,
+	    "+refs/heads/routers/*:refs/remotes/sync/*", "refs/heads/primary:refs/heads/x"), 1);
+	assert_string_equal(sh("git --git-dir=%s config remote.sync.push", f->repo),
+	    "refs/heads/primary:refs/heads/x\n");
+	assert_same(f->repo, "primary", f->repo, SYNC_R1);
+	assert_fsck(f->repo);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -401,6 +699,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(push_shallow_to_empty_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(push_not_fast_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(remote_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_path_remote, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_git_daemon, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_remote_config, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,835 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The sync's pusher and watcher (contract in sync.h).
+ *
+ * Everything another thread may read (the peer's view, the routers' beats,
+ * the counters) lives in struct sync under one mutex, taken only to copy
+ * words: never across a remote operation or a read of the repository, so
+ * the control socket, metrics and the main loop never wait on the network.
+ * The threads sleep on a condition variable (monotonic clock) that the
+ * setters and sync_close broadcast.
+ *
+ * Shutdown is archive.c's: sync_close waits SYNC_CLOSE_WAIT_MS for the
+ * threads, then detaches those still inside a push, listing or fetch
+ * (libgit2 1.5.1 has no connect timeout) and hands the struct over to
+ * them: the last one to finish frees it. A late push or fetch only moves
+ * refs by compare-and-swap, harmless beside a new router's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "router.h"
+#include "src/sync.h"
+
+#define PRIMARY		"refs/heads/primary"
+#define ALIVE		"refs/gitnet/alive/"
+#define ROUTERS		"refs/heads/routers/"
+#define TRACKING	"refs/remotes/sync/"
+#define LOG_EVERY_US	(60ULL * 1000000)
+#define REF_MAX		256		/* the store's bound on a ref name */
+
+/* A router's newest alive ref, as the watcher last listed it. */
+struct beat {
+	char		id[SYNC_ID_MAX];
+	bool		active;
+	uint64_t	unix_ms;	/* in the name */
+	uint64_t	changed_ms;	/* own clock: when the name last changed */
+	bool		listed;		/* in the last listing */
+};
+
+/* A failing operation's log state: first failure, a new reason, once a minute. */
+struct errlog {
+	char		last[256];
+	uint64_t	at_us;
+	uint64_t	failures;	/* in a row */
+};
+
+struct sync {
+	char		gitdir[CONFIG_PATH_MAX];
+	char		url[SYNC_URL_MAX];
+	char		id[SYNC_ID_MAX];
+	unsigned	beat_ms, poll_ms, verbose;
+	pthread_mutex_t	mu;
+	pthread_cond_t	wake, done;
+	bool		stop, orphaned, held, started;
+	unsigned	running;
+	pthread_t	pusher, watcher;
+	bool		pusher_on, watcher_on;
+
+	/* pusher */
+	enum sync_role	role;
+	bool		kicked, beat_now;
+	uint64_t	last_beat_ms;		/* unix_ms of the last beat named */
+	uint64_t	push_retry_ms;
+	struct errlog	push_log;
+
+	/* watcher */
+	char		peer[SYNC_ID_MAX];
+	uint64_t	peer_gen;		/* +1 at each sync_set_peer that changes it */
+	struct sync_peer view;			/* silent_ms computed on read */
+	uint64_t	peer_changed_ms;	/* own clock: the peer's beat last changed */
+	uint64_t	peer_from_ms;		/* own clock: watched since */
+	uint64_t	listed_ms;		/* own clock: last listing that succeeded, 0 none */
+	uint64_t	watch_retry_ms;
+	struct errlog	watch_log;
+	struct beat	beats[SYNC_ROUTERS_MAX];
+	unsigned	nbeats;
+	uint64_t	lags[SYNC_LAG_WINDOW];
+	unsigned	nlags, lag_next;
+
+	struct sync_stats st;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+unix_ms(void)
+{
+	return router_now_us() / 1000;
+}
+
+/* Wait on cv until the monotonic instant at_ms (or a signal). */
+static void
+wait_until(struct sync *s, pthread_cond_t *cv, uint64_t at_ms)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(at_ms / 1000),
+		.tv_nsec = (long)(at_ms % 1000) * 1000000,
+	};
+
+	pthread_cond_timedwait(cv, &s->mu, &ts);
+}
+
+static bool
+id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= SYNC_ID_MAX || id[0] == '.' || id[0] == '-' ||
+	    strstr(id, "..") != NULL || (n >= 5 && strcmp(id + n - 5, ".lock") == 0) ||
+	    id[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static void
+sync_free(struct sync *s)
+{
+	if (s->held)
+		store_lib_release();
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->done);
+	free(s);
+}
+
+static uint64_t
+backoff(uint64_t cur, unsigned period)
+{
+	uint64_t cap = SYNC_RETRY_MAX_MS > period ? SYNC_RETRY_MAX_MS : period;
+
+	cur = cur == 0 ? period : cur * 2;
+	return cur > cap ? cap : cur;
+}
+
+static void
+retry_update(struct sync *s)
+{
+	s->st.retry_ms = s->push_retry_ms > s->watch_retry_ms ? s->push_retry_ms :
+	    s->watch_retry_ms;
+}
+
+/* Log a failure: the first, a new reason, else once a minute. Under the lock. */
+static void
+log_failure(struct errlog *l, const char *what, const char *msg, uint64_t retry_ms)
+{
+	uint64_t now = router_now_us();
+
+	l->failures++;
+	if (strcmp(l->last, msg) != 0 || now - l->at_us >= LOG_EVERY_US) {
+		fprintf(stderr, "sync: %s failed: %s (counted as sync_errors; retrying in "
+		    "%" PRIu64 " ms, backoff up to %u s)\n", what, msg, retry_ms,
+		    SYNC_RETRY_MAX_MS / 1000);
+		snprintf(l->last, sizeof(l->last), "%s", msg);
+		l->at_us = now;
+	}
+}
+
+static void
+log_recovery(struct errlog *l, const char *what)
+{
+	if (l->failures > 0)
+		fprintf(stderr, "sync: %s ok again after %" PRIu64 " failures\n", what,
+		    l->failures);
+	l->failures = 0;
+	l->last[0] = '\0';
+}
+
+/* --- the pusher --- */
+
+/*
+ * One push: a beat, and with the active role the head. Returns the delay
+ * to the next push (the beat period, or the backoff).
+ */
+static uint64_t
+push_once(struct sync *s)
+{
+	struct store_pushspec v[2];
+	struct store_push_stats ps;
+	char dst[REF_MAX], track[REF_MAX], prune[REF_MAX], msg[256];
+	enum sync_role role = s->role;
+	uint64_t ms = unix_ms();
+	size_t n = 0, hi = 0, bi;
+	int r;
+
+	/* Names must change at every beat, even within a millisecond. */
+	if (ms <= s->last_beat_ms)
+		ms = s->last_beat_ms + 1;
+	s->last_beat_ms = ms;
+	snprintf(dst, sizeof(dst), ALIVE "%s/%s/%" PRIu64, s->id,
+	    role == SYNC_ACTIVE ? "active" : "standby", ms);
+	snprintf(track, sizeof(track), TRACKING "%s", s->id);
+	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
+	memset(v, 0, sizeof(v));
+	if (role == SYNC_ACTIVE) {
+		hi = n;
+		v[n].src = PRIMARY;
+		v[n].dst = NULL;	/* set below: routers/<ID> */
+		n++;
+	}
+	bi = n;
+	v[n].src = STORE_BEACON_REF;
+	v[n].dst = dst;
+	v[n].force = true;
+	n++;
+	pthread_mutex_unlock(&s->mu);
+
+	{
+		char head_dst[REF_MAX];
+
+		snprintf(head_dst, sizeof(head_dst), ROUTERS "%s", s->id);
+		if (role == SYNC_ACTIVE) {
+			v[hi].dst = head_dst;
+			v[hi].track = track;
+		}
+		r = store_push_refs(&ps, s->gitdir, s->url, v, n, prune);
+		snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
+	}
+
+	pthread_mutex_lock(&s->mu);
+	s->st.bytes_sent += ps.bytes;
+	if (role == SYNC_ACTIVE) {
+		if (v[hi].status == 0 && v[hi].sent) {
+			s->st.pushes++;
+			if (s->verbose >= 2) {
+				char hex[STORE_OID_HEXSZ + 1];
+
+				fprintf(stderr, "sync: pushed: head=%s beat=%" PRIu64 "\n",
+				    store_oid_fmt(hex, &v[hi].local), ms);
+			}
+		} else if (v[hi].status != 0) {
+			s->st.push_errors++;
+		}
+	}
+	if (v[bi].status == 0 && r != 0 && r != STORE_EREFUSED)
+		v[bi].status = r;
+	if (v[bi].status == 0) {
+		s->st.beats++;
+	} else {
+		s->st.beat_errors++;
+	}
+	if (r < 0)
+		s->st.sync_errors++;
+	if (v[bi].status != 0) {
+		/* The beat did not go: back off. */
+		s->push_retry_ms = backoff(s->push_retry_ms, s->beat_ms);
+		retry_update(s);
+		log_failure(&s->push_log, "push", msg, s->push_retry_ms);
+		return s->push_retry_ms;
+	}
+	if (r < 0)	/* the head refused, the beat went: say so, keep beating */
+		log_failure(&s->push_log, "head push", msg, s->beat_ms);
+	else
+		log_recovery(&s->push_log, "push");
+	s->push_retry_ms = 0;
+	retry_update(s);
+	return s->beat_ms;
+}
+
+static void *
+pusher_main(void *arg)
+{
+	struct sync *s = arg;
+	uint64_t next = mono_ms();
+	bool last;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		uint64_t now = mono_ms();
+		bool due = now >= next;
+
+		/* A kick or a role change goes at once, unless backing off. */
+		if (!due && s->push_retry_ms == 0 && (s->beat_now ||
+		    (s->kicked && s->role == SYNC_ACTIVE)))
+			due = true;
+		if (!due) {
+			wait_until(s, &s->wake, next);
+			continue;
+		}
+		s->kicked = s->beat_now = false;
+		next = mono_ms() + push_once(s);
+	}
+	s->running--;
+	last = s->running == 0;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->mu);
+	if (last && s->orphaned)
+		sync_free(s);
+	return NULL;
+}
+
+/* --- the watcher --- */
+
+struct listing {
+	struct beat	beats[SYNC_ROUTERS_MAX];
+	unsigned	nbeats;
+	const char	*peer;
+	bool		have_peer_head;
+	struct store_oid peer_head;
+};
+
+/* refs/gitnet/alive/<ID>/<role>/<unix_ms>, and routers/<PEER>. */
+static int
+on_ref(const char *name, const struct store_oid *id, void *ctx)
+{
+	struct listing *l = ctx;
+
+	if (strncmp(name, ALIVE, strlen(ALIVE)) == 0) {
+		const char *p = name + strlen(ALIVE), *slash = strchr(p, '/'), *role, *num;
+		char rid[SYNC_ID_MAX], *end;
+		unsigned long long ms;
+		bool active;
+		unsigned i;
+
+		if (slash == NULL || (size_t)(slash - p) >= sizeof(rid))
+			return 0;
+		memcpy(rid, p, (size_t)(slash - p));
+		rid[slash - p] = '\0';
+		role = slash + 1;
+		if (strncmp(role, "active/", 7) == 0) {
+			active = true;
+			num = role + 7;
+		} else if (strncmp(role, "standby/", 8) == 0) {
+			active = false;
+			num = role + 8;
+		} else {
+			return 0;
+		}
+		errno = 0;
+		ms = strtoull(num, &end, 10);
+		if (*num == '\0' || *end != '\0' || errno != 0)
+			return 0;
+		for (i = 0; i < l->nbeats; i++)
+			if (strcmp(l->beats[i].id, rid) == 0)
+				break;
+		if (i == l->nbeats) {
+			if (l->nbeats == SYNC_ROUTERS_MAX)
+				return 0;
+			l->nbeats++;
+			snprintf(l->beats[i].id, sizeof(l->beats[i].id), "%s", rid);
+			l->beats[i].unix_ms = 0;
+		}
+		/* Two during a beat (the new one made, the old not yet gone): the newer. */
+		if (ms >= l->beats[i].unix_ms) {
+			l->beats[i].unix_ms = ms;
+			l->beats[i].active = active;
+		}
+		return 0;
+	}
+	if (l->peer != NULL && strncmp(name, ROUTERS, strlen(ROUTERS)) == 0 &&
+	    strcmp(name + strlen(ROUTERS), l->peer) == 0) {
+		l->have_peer_head = true;
+		l->peer_head = *id;
+	}
+	return 0;
+}
+
+/*
+ * Merge a listing into the routers' beats, at own time now. Under the
+ * lock. A router missing from one listing keeps what was seen of it: a
+ * listing is no snapshot (git lists loose refs one by one, and a beat
+ * makes one and deletes another meanwhile), so it may miss both.
+ */
+static void
+beats_update(struct sync *s, const struct listing *l, uint64_t now)
+{
+	for (unsigned k = 0; k < s->nbeats; k++)
+		s->beats[k].listed = false;
+	for (unsigned i = 0; i < l->nbeats; i++) {
+		const struct beat *b = &l->beats[i];
+		unsigned k;
+
+		for (k = 0; k < s->nbeats; k++)
+			if (strcmp(s->beats[k].id, b->id) == 0)
+				break;
+		if (k == s->nbeats) {
+			if (s->nbeats == SYNC_ROUTERS_MAX)
+				continue;
+			s->nbeats++;
+			s->beats[k] = *b;
+			s->beats[k].changed_ms = now;
+		} else if (s->beats[k].unix_ms != b->unix_ms || s->beats[k].active != b->active) {
+			s->beats[k].unix_ms = b->unix_ms;
+			s->beats[k].active = b->active;
+			s->beats[k].changed_ms = now;
+		}
+		s->beats[k].listed = true;
+		if (s->peer[0] != '\0' && strcmp(b->id, s->peer) == 0) {
+			if (!s->view.seen || s->view.beat_unix_ms != b->unix_ms ||
+			    s->view.active != b->active)
+				s->peer_changed_ms = now;
+			s->view.seen = true;
+			s->view.active = b->active;
+			s->view.beat_unix_ms = b->unix_ms;
+		}
+	}
+}
+
+static void
+lag_add(struct sync *s, uint64_t lag)
+{
+	uint64_t v[SYNC_LAG_WINDOW];
+	unsigned n, k;
+
+	s->st.lag_ms = lag;
+	s->lags[s->lag_next] = lag;
+	s->lag_next = (s->lag_next + 1) % SYNC_LAG_WINDOW;
+	if (s->nlags < SYNC_LAG_WINDOW)
+		s->nlags++;
+	n = s->nlags;
+	memcpy(v, s->lags, n * sizeof(v[0]));
+	/* Insertion sort: 256 at most, once per fetch. */
+	for (unsigned i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		unsigned j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	k = (unsigned)(((uint64_t)n * 99 + 99) / 100);	/* nearest rank */
+	s->st.lag_p99_ms = v[(k > 0 ? k : 1) - 1];
+}
+
+/* One look at the remote, and a fetch when the peer's head is new. */
+static uint64_t
+watch_once(struct sync *s)
+{
+	struct listing l;
+	struct store_fetch_result fr;
+	char peer[SYNC_ID_MAX], msg[256], rref[REF_MAX], lref[REF_MAX];
+	uint64_t gen = s->peer_gen, now, beat_ms;
+	unsigned period = s->peer[0] != '\0' ? s->poll_ms : s->beat_ms;
+	bool fetch;
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(peer, sizeof(peer), "%s", s->peer);
+	l.peer = peer[0] != '\0' ? peer : NULL;
+	pthread_mutex_unlock(&s->mu);
+	r = store_ls_remote(s->url, "refs/", on_ref, &l);
+	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
+	now = mono_ms();
+	pthread_mutex_lock(&s->mu);
+	if (r < 0) {
+		s->st.sync_errors++;
+		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
+		retry_update(s);
+		log_failure(&s->watch_log, "ls-remote", msg, s->watch_retry_ms);
+		return s->watch_retry_ms;
+	}
+	s->st.listings++;
+	s->listed_ms = now;
+	if (gen != s->peer_gen)
+		return 0;		/* the peer changed meanwhile: look again */
+	beats_update(s, &l, now);
+	fetch = l.peer != NULL && l.have_peer_head &&
+	    (!s->view.have_head || !store_oid_equal(&s->view.head, &l.peer_head));
+	beat_ms = s->view.seen ? s->view.beat_unix_ms : 0;
+	if (!fetch) {
+		log_recovery(&s->watch_log, "watch");
+		s->watch_retry_ms = 0;
+		retry_update(s);
+		return period;
+	}
+
+	pthread_mutex_unlock(&s->mu);
+	snprintf(rref, sizeof(rref), ROUTERS "%s", peer);
+	snprintf(lref, sizeof(lref), TRACKING "%s", peer);
+	r = store_fetch(&fr, s->gitdir, s->url, rref, lref);
+	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
+	now = unix_ms();
+	pthread_mutex_lock(&s->mu);
+	if (r < 0) {
+		s->st.sync_errors++;
+		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
+		retry_update(s);
+		log_failure(&s->watch_log, "fetch", msg, s->watch_retry_ms);
+		return s->watch_retry_ms;
+	}
+	s->st.fetches++;
+	s->st.bytes_fetched += fr.bytes;
+	s->st.objects_fetched += fr.objects;
+	if (gen == s->peer_gen) {
+		s->view.have_head = true;
+		s->view.head = fr.fetched;
+		s->view.head_gen++;
+		/* The fetch's end minus the beat seen with the head: both wall clocks. */
+		if (beat_ms > 0)
+			lag_add(s, now > beat_ms ? now - beat_ms : 0);
+		if (s->verbose >= 1) {
+			char hex[STORE_OID_HEXSZ + 1];
+
+			fprintf(stderr, "sync: fetched: peer=%s head=%s objects=%" PRIu64
+			    " bytes=%" PRIu64 " lag_ms=%" PRIu64 "\n", peer,
+			    store_oid_fmt(hex, &fr.fetched), fr.objects, fr.bytes, s->st.lag_ms);
+		}
+	}
+	log_recovery(&s->watch_log, "watch");
+	s->watch_retry_ms = 0;
+	retry_update(s);
+	return period;
+}
+
+static void *
+watcher_main(void *arg)
+{
+	struct sync *s = arg;
+	uint64_t next = mono_ms();
+	uint64_t gen = s->peer_gen;
+	bool last;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		/* A new peer is looked at at once (unless backing off). */
+		if (gen != s->peer_gen && s->watch_retry_ms == 0) {
+			gen = s->peer_gen;
+			next = mono_ms();
+		}
+		if (mono_ms() < next) {
+			wait_until(s, &s->wake, next);
+			continue;
+		}
+		next = mono_ms() + watch_once(s);
+	}
+	s->running--;
+	last = s->running == 0;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->mu);
+	if (last && s->orphaned)
+		sync_free(s);
+	return NULL;
+}
+
+/* --- the API --- */
+
+/* What refs/remotes/sync/<peer> holds already (a restart): a reader, no lock. */
+static bool
+peer_read(const char *gitdir, const char *peer, struct store_oid *head)
+{
+	struct store_reader *r = NULL;
+	char ref[REF_MAX];
+	bool have;
+
+	if (peer[0] == '\0')
+		return false;
+	snprintf(ref, sizeof(ref), TRACKING "%s", peer);
+	have = store_reader_open(&r, gitdir) == 0 && store_ref_read(head, r, ref) == 0;
+	store_reader_free(r);
+	return have;
+}
+
+/* Watch peer from now, knowing head (have). Under the lock. */
+static void
+peer_reset(struct sync *s, bool have, const struct store_oid *head)
+{
+	memset(&s->view, 0, sizeof(s->view));
+	snprintf(s->view.id, sizeof(s->view.id), "%s", s->peer);
+	s->peer_from_ms = mono_ms();
+	s->peer_changed_ms = 0;
+	if (have) {
+		s->view.have_head = true;
+		s->view.head = *head;
+		s->view.head_gen = 1;
+	}
+}
+
+int
+sync_open(struct sync **out, const struct sync_opts *o, char *err, size_t errlen)
+{
+	struct store_oid beacon;
+	struct sync *s;
+	char fetch[REF_MAX], push[REF_MAX];
+
+	*out = NULL;
+	if (o->gitdir == NULL || o->url == NULL || o->url[0] == '\0') {
+		snprintf(err, errlen, "sync: no state repository or no URL");
+		return -1;
+	}
+	if (o->router_id == NULL || !id_ok(o->router_id)) {
+		snprintf(err, errlen, "sync: router id '%s': letters, digits, '.', '_' and "
+		    "'-' only, at most %d", o->router_id ? o->router_id : "", SYNC_ID_MAX - 1);
+		return -1;
+	}
+	if (o->peer != NULL && o->peer[0] != '\0' && !id_ok(o->peer)) {
+		snprintf(err, errlen, "sync: standby of '%s': not a router id", o->peer);
+		return -1;
+	}
+	if (o->peer != NULL && strcmp(o->peer, o->router_id) == 0) {
+		snprintf(err, errlen, "sync: a router cannot be its own standby (%s)", o->peer);
+		return -1;
+	}
+	if (strlen(o->url) >= SYNC_URL_MAX || strlen(o->gitdir) >= CONFIG_PATH_MAX) {
+		snprintf(err, errlen, "sync: URL or path too long");
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "sync: out of memory");
+		return -1;
+	}
+	snprintf(s->gitdir, sizeof(s->gitdir), "%s", o->gitdir);
+	snprintf(s->url, sizeof(s->url), "%s", o->url);
+	snprintf(s->id, sizeof(s->id), "%s", o->router_id);
+	snprintf(s->peer, sizeof(s->peer), "%s", o->peer ? o->peer : "");
+	s->beat_ms = o->beat_ms >= 50 ? o->beat_ms : 50;
+	s->poll_ms = o->poll_ms > 0 ? o->poll_ms : 50;
+	s->verbose = o->verbose;
+	s->role = SYNC_STANDBY;
+	s->held = store_lib_hold() == 0;
+	pthread_mutex_init(&s->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->wake, &ca);
+		pthread_cond_init(&s->done, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (store_beacon(&beacon, s->gitdir, s->id) < 0) {
+		snprintf(err, errlen, "sync: %s", store_strerror());
+		sync_free(s);
+		return -1;
+	}
+	/* As for the archive: a config that cannot be written is no reason not to route. */
+	snprintf(fetch, sizeof(fetch), "+" ROUTERS "*:" TRACKING "*");
+	snprintf(push, sizeof(push), PRIMARY ":" ROUTERS "%s", s->id);
+	if (store_remote_set_specs(s->gitdir, "sync", s->url, fetch, push) < 0)
+		fprintf(stderr, "sync: remote config: %s (syncing all the same)\n",
+		    store_strerror());
+	{
+		struct store_oid head;
+		bool have = peer_read(s->gitdir, s->peer, &head);
+
+		peer_reset(s, have, &head);
+	}
+	*out = s;
+	return 0;
+}
+
+int
+sync_start(struct sync *s, enum sync_role role)
+{
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	if (s->started) {
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	s->started = true;
+	s->role = role;
+	s->peer_from_ms = mono_ms();
+	if (pthread_create(&s->pusher, NULL, pusher_main, s) == 0) {
+		s->pusher_on = true;
+		s->running++;
+	}
+	if (s->pusher_on && pthread_create(&s->watcher, NULL, watcher_main, s) == 0) {
+		s->watcher_on = true;
+		s->running++;
+	}
+	if (!s->pusher_on || !s->watcher_on) {
+		s->stop = true;
+		pthread_cond_broadcast(&s->wake);
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+void
+sync_set_role(struct sync *s, enum sync_role role)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->role != role) {
+		s->role = role;
+		s->beat_now = true;
+		pthread_cond_broadcast(&s->wake);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+enum sync_role
+sync_get_role(struct sync *s)
+{
+	enum sync_role r;
+
+	if (s == NULL)
+		return SYNC_ACTIVE;
+	pthread_mutex_lock(&s->mu);
+	r = s->role;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+void
+sync_set_peer(struct sync *s, const char *peer)
+{
+	struct store_oid head;
+	bool have;
+
+	if (s == NULL)
+		return;
+	if (peer == NULL)
+		peer = "";
+	if (peer[0] != '\0' && (!id_ok(peer) || strcmp(peer, s->id) == 0))
+		return;
+	have = peer_read(s->gitdir, peer, &head);
+	pthread_mutex_lock(&s->mu);
+	if (strcmp(s->peer, peer) != 0) {
+		snprintf(s->peer, sizeof(s->peer), "%s", peer);
+		s->peer_gen++;
+		peer_reset(s, have, &head);
+		pthread_cond_broadcast(&s->wake);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+sync_kick(struct sync *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->kicked = true;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+sync_close(struct sync *s)
+{
+	uint64_t until;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_broadcast(&s->wake);
+	until = mono_ms() + SYNC_CLOSE_WAIT_MS;
+	while (s->running > 0 && mono_ms() < until)
+		wait_until(s, &s->done, until);
+	if (s->running > 0) {
+		/* Still inside a remote operation: theirs to free. */
+		fprintf(stderr, "sync: %u remote operation(s) still under way at close; left "
+		    "to finish on their own\n", s->running);
+		s->orphaned = true;
+		if (s->pusher_on)
+			pthread_detach(s->pusher);
+		if (s->watcher_on)
+			pthread_detach(s->watcher);
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (s->pusher_on)
+		pthread_join(s->pusher, NULL);
+	if (s->watcher_on)
+		pthread_join(s->watcher, NULL);
+	sync_free(s);
+}
+
+void
+sync_peer_get(struct sync *s, struct sync_peer *out)
+{
+	uint64_t now = mono_ms();
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	*out = s->view;
+	out->silent_ms = now - (s->view.seen ? s->peer_changed_ms : s->peer_from_ms);
+	out->remote_silent_ms = s->listed_ms == 0 ? UINT64_MAX : now - s->listed_ms;
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool
+sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms)
+{
+	uint64_t now = mono_ms(), best = UINT64_MAX;
+	bool found = false;
+
+	if (s == NULL)
+		return false;
+	pthread_mutex_lock(&s->mu);
+	for (unsigned k = 0; k < s->nbeats; k++) {
+		const struct beat *b = &s->beats[k];
+		uint64_t age = now - b->changed_ms;
+
+		if (strcmp(b->id, s->id) == 0 || !b->active || age > window_ms)
+			continue;
+		/* The freshest (the watched peer when it is one of them). */
+		if (age < best || (s->peer[0] != '\0' && strcmp(b->id, s->peer) == 0)) {
+			best = strcmp(b->id, s->peer) == 0 ? 0 : age;
+			if (id != NULL)
+				snprintf(id, SYNC_ID_MAX, "%s", b->id);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
+void
+sync_get_stats(struct sync *s, struct sync_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	*out = s->st;
+	pthread_mutex_unlock(&s->mu);
+}
