@@ -804,6 +804,20 @@ arp_restore(struct arp_cache *c, const struct arp_entry *e)
 	return 0;
 }
 
+int
+arp_forget(struct arp_cache *c, uint8_t ifidx, uint32_t ip)
+{
+	struct arp_node *nd;
+
+	if (ifidx >= c->nif || (nd = node_find(c, ifidx, ip)) == NULL)
+		return -ENOENT;
+	if (nd->state == ARP_PERMANENT)
+		return -EPERM;
+	queue_flush(c, nd);
+	node_delete(c, nd);
+	return 0;
+}
+
 static void
 entry_copy(const struct arp_cache *c, const struct arp_node *nd, struct arp_entry *e)
 {

@@ -177,6 +177,12 @@ int arp_add_static(struct arp_cache *c, uint8_t ifidx, uint32_t ip,
  * back STALE (it must be confirmed again) unless PERMANENT. No event.
  */
 int arp_restore(struct arp_cache *c, const struct arp_entry *e);
+/*
+ * Drop the entry (ifidx, ip) as stored state says it is gone (a standby
+ * following its peer's history): 0, or -ENOENT. A PERMANENT entry stays
+ * (-EPERM): it comes from the configuration. No event.
+ */
+int arp_forget(struct arp_cache *c, uint8_t ifidx, uint32_t ip);
 
 /* Copy up to max entries (in no particular order); returns how many. */
 size_t arp_dump(const struct arp_cache *c, struct arp_entry *out, size_t max);

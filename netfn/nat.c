@@ -1796,6 +1796,27 @@ nat_restore(struct nat *nat, const struct nat_session *r, uint64_t now)
 }
 
 int
+nat_forget(struct nat *nat, uint8_t proto, uint32_t int_ip, uint16_t int_port)
+{
+	int pidx = pidx_of(proto);
+	struct nat_map *m;
+
+	if (pidx < 0 || (m = map_find(nat, pidx, int_ip, int_port)) == NULL)
+		return -ENOENT;
+	/* The last session of a dynamic mapping takes the mapping with it. */
+	while (m->sess_head != NIL) {
+		bool last = m->nsess == 1 && !(m->flags & MF_STATIC);
+
+		sess_delete(nat, &nat->sess[m->sess_head], EV_CAUSE_RESTORE, 0, NULL);
+		if (last)
+			return 0;
+	}
+	if (!(m->flags & MF_STATIC))
+		map_delete(nat, m);
+	return 0;
+}
+
+int
 nat_restore_unlisted(struct nat *nat, uint8_t proto, uint32_t int_ip, uint16_t int_port,
     uint32_t n, uint64_t expires_us, uint64_t now)
 {

@@ -253,6 +253,14 @@ void nat_tick(struct nat *nat, uint64_t now_us, struct nf_out *out);
 int nat_restore(struct nat *nat, const struct nat_session *s, uint64_t now_us);
 
 /*
+ * Drop the mapping of inside endpoint (proto, int_ip, int_port) and every
+ * session it has, as stored state says they are gone (a standby following
+ * its peer's history, before the mapping's new state is restored): 0, or
+ * -ENOENT. A port forward's mapping keeps itself, its sessions go. No event.
+ */
+int nat_forget(struct nat *nat, uint8_t proto, uint32_t int_ip, uint16_t int_port);
+
+/*
  * After nat_restore() of a mapping's listed sessions: history counted n
  * more that it did not list (an event lists EV_NAT_REMOTES). Until
  * expires_us (the mapping's stored expiry) inbound traffic from up to n

@@ -60,33 +60,48 @@ head_moved(void *ctx)
 }
 
 /*
- * Load the peer's fetched state at hex into a fresh pipeline and swap it in;
- * the old one stays on failure (logged).
+ * Bring the tables to commit rev (the peer's fetched state, or primary after
+ * a takeover's merge). The pipeline holds the tables of warm_hex (set when
+ * the router stood by: its own primary, restored at open): only what
+ * differs between the two commits is applied, O(changes), so a standby
+ * follows a busy peer at the cost of its changes, not of its tables. If
+ * that fails, a fresh pipeline is loaded whole (logged); the old one stays
+ * if even that fails.
  */
 static int
-warm_load(struct router *r, const char *hex)
+warm_load(struct router *r, const char *rev)
 {
-	struct nf *old = r->nf;
 	struct state_restored n = { 0 };
 	uint64_t t0 = router_now_us();
 	char err[512], got[41];
+	bool whole = r->warm_hex[0] == '\0';
 
-	r->nf = NULL;
-	if (router_pipeline_open(r, err, sizeof(err)) < 0 ||
-	    state_restore_rev(r->state, r->nf, hex, router_time(r), &n, got, err,
-	    sizeof(err)) < 0) {
-		halog("standby: cannot load %s: %s", hex, err);
-		nf_free(r->nf);
-		r->nf = old;
-		return -1;
+	if (!whole && state_follow(r->state, r->nf, r->warm_hex, rev, router_time(r), &n, got,
+	    err, sizeof(err)) < 0) {
+		halog("standby: %s; loading %s whole", err, rev);
+		whole = true;
 	}
-	nf_free(old);
+	if (whole) {
+		struct nf *old = r->nf;
+
+		r->nf = NULL;
+		memset(&n, 0, sizeof(n));
+		if (router_pipeline_open(r, err, sizeof(err)) < 0 ||
+		    state_restore_rev(r->state, r->nf, rev, router_time(r), &n, got, err,
+		    sizeof(err)) < 0) {
+			halog("standby: cannot load %s: %s", rev, err);
+			nf_free(r->nf);
+			r->nf = old;
+			return -1;
+		}
+		nf_free(old);
+	}
 	snprintf(r->warm_hex, sizeof(r->warm_hex), "%s", got);
 	r->warm_loads++;
 	r->warm_ms = (router_now_us() - t0 + 500) / 1000;
-	if (r->cfg.verbose > 0 || r->warm_loads == 1)
-		halog("standby: loaded %s from %s: arp=%llu nat_sessions=%llu skipped=%llu "
-		    "ms=%llu", r->peer, got, (unsigned long long)n.arp,
+	if (r->cfg.verbose > 0 || r->warm_loads == 1 || whole)
+		halog("standby: %s %s of %s: arp=%llu nat_sessions=%llu skipped=%llu ms=%llu",
+		    whole ? "loaded" : "followed to", got, r->peer, (unsigned long long)n.arp,
 		    (unsigned long long)n.nat, (unsigned long long)n.skipped,
 		    (unsigned long long)r->warm_ms);
 	return 0;
@@ -95,6 +110,9 @@ warm_load(struct router *r, const char *hex)
 static void
 stand_by(struct router *r, const char *peer)
 {
+	/* The pipeline holds primary's tables (restored at open): the base. */
+	state_head(r->state, r->warm_hex);
+	r->warm_loads = 0;
 	r->standby = true;
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->peer_gen = 0;
@@ -145,6 +163,7 @@ router_ha_open(struct router *r, char *err, size_t errlen)
 	}
 	sync_set_role(r->sync, SYNC_ACTIVE);
 	state_set_head_hook(r->state, head_moved, r->sync);
+	state_head(r->state, r->active_hex);
 	halog("active as %s at %s", r->cfg.router_id, r->cfg.sync_url);
 	return 0;
 nostart:
@@ -173,13 +192,14 @@ router_takeover(struct router *r, const char *why, char *msg, size_t len)
 	uint64_t t0 = router_now_us();
 	char subject[200], err[512];
 	int conflicts = 0;
+	bool fetched = r->warm_loads > 0;
 
 	if (r->sync == NULL || !r->standby) {
 		snprintf(msg, len, "takeover: %s", r->sync == NULL ?
 		    "no --sync: this router has no peer" : "already active");
 		return -1;
 	}
-	if (r->warm_hex[0] != '\0') {
+	if (fetched) {
 		snprintf(subject, sizeof(subject), "takeover: %s takes over from %s",
 		    r->cfg.router_id, r->peer);
 		if ((conflicts = state_merge_now(r->state, r->warm_hex, subject,
@@ -187,10 +207,11 @@ router_takeover(struct router *r, const char *why, char *msg, size_t len)
 			halog("takeover: %s (forwarding with %s's tables anyway)", err,
 			    r->peer);
 		else if (!state_same_tables(r->state, r->warm_hex) &&
-		    warm_load(r, "primary") < 0)
+		    warm_load(r, "refs/heads/primary") < 0)
 			halog("takeover: forwarding with %s's tables", r->peer);
 	}
 	r->standby = false;
+	state_head(r->state, r->active_hex);	/* the writer is not running yet */
 	if (router_static(r, &out) < 0)
 		halog("takeover: a permanent neighbour did not go in");
 	router_flush(r, &out);
@@ -205,8 +226,7 @@ router_takeover(struct router *r, const char *why, char *msg, size_t len)
 	r->takeovers++;
 	router_announce(r);
 	snprintf(msg, len, "takeover: %s active after merging %s %s (%s; %d conflicts; "
-	    "%.1f ms)", r->cfg.router_id, r->peer, r->warm_hex[0] != '\0' ? r->warm_hex :
-	    "nothing fetched", why, conflicts, (double)(router_now_us() - t0) / 1000);
+	    "%.1f ms)", r->cfg.router_id, r->peer, fetched ? r->warm_hex : "(nothing fetched)", why, conflicts, (double)(router_now_us() - t0) / 1000);
 	halog("%s", msg);
 	r->peer[0] = '\0';
 	r->ha_next_us = router_now_us() + (uint64_t)r->cfg.takeover_after_ms * 1000;
@@ -252,10 +272,16 @@ active_turn(struct router *r)
 	{
 		char mine[96];
 
-		/* What the pusher last published (sync.c keeps it as the tracking ref). */
+		/*
+		 * What this router published since it became active (sync.c keeps
+		 * it as the tracking ref; an older one says nothing: whoever
+		 * took over from this router's last life holds that), or its
+		 * primary now.
+		 */
 		snprintf(mine, sizeof(mine), "refs/remotes/sync/%s", r->cfg.router_id);
-		if (state_superseded(r->state, hex, mine) ||
-		    state_superseded(r->state, hex, NULL)) {
+		if (state_contains(r->state, hex, "refs/heads/primary") ||
+		    (state_contains(r->state, mine, r->active_hex) &&
+		    state_contains(r->state, hex, mine))) {
 			halog("router %s took over from this router (its %s holds ours): "
 			    "stepping down to stand by for it", r->peer, hex);
 			r->step_down = true;
@@ -290,7 +316,23 @@ router_ha_turn(struct router *r, uint64_t now)
 		r->peer_gen = p.head_gen;
 		warm_load(r, store_oid_fmt(hex, &p.head));
 	}
-	if (p.seen && p.active && p.silent_ms >= r->cfg.takeover_after_ms) {
+	/*
+	 * A silent peer behind a silent remote may be alive: neither can tell,
+	 * so nothing is done until the remote has answered for a whole
+	 * takeover time (a peer alive meanwhile beats again within it).
+	 */
+	{
+		uint64_t down_ms = r->cfg.takeover_after_ms / 2 > 200 ?
+		    r->cfg.takeover_after_ms / 2 : 200;
+
+		if (p.remote_silent_ms > down_ms)
+			r->remote_ok_from_us = 0;
+		else if (r->remote_ok_from_us == 0)
+			r->remote_ok_from_us = now;
+	}
+	if (p.seen && p.active && p.silent_ms >= r->cfg.takeover_after_ms &&
+	    r->remote_ok_from_us != 0 &&
+	    now - r->remote_ok_from_us >= (uint64_t)r->cfg.takeover_after_ms * 1000) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "%s silent for %llu ms", r->peer,

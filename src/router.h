@@ -34,9 +34,11 @@ struct router {
 	char			peer[CONFIG_ID_MAX];	/* the router a standby watches */
 	uint64_t		peer_gen;	/* its fetch loaded (sync_peer.head_gen) */
 	char			warm_hex[41];	/* the commit the warm tables are from */
+	char			active_hex[41];	/* primary when it last became active */
 	uint64_t		takeovers, ha_next_us;
 	uint64_t		warm_loads, warm_ms;	/* loads of fetched state; the last's time */
 	bool			step_down;	/* superseded: reload as the peer's standby */
+	uint64_t		remote_ok_from_us;	/* the sync remote answering since (0: not) */
 	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */

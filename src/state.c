@@ -853,6 +853,57 @@ state_restore_rev(struct state *s, struct nf *nf, const char *rev, uint64_t now,
 	return 0;
 }
 
+struct follow_ctx {
+	struct state		*s;
+	struct nf		*nf;
+	uint64_t		now;
+	struct state_restored	n;
+};
+
+static int
+follow_one(void *arg, const char *path, const char *old, size_t olen, const char *new_,
+    size_t nlen)
+{
+	struct follow_ctx *f = arg;
+	struct store_entry e;
+
+	if (strncmp(path, "arp/", 4) != 0 && strncmp(path, "nat/", 4) != 0)
+		return 0;
+	if (old != NULL && store_entry_decode(&e, path, old, olen, f->s->o.ifnames,
+	    f->s->o.n_ifnames) == 0) {
+		if (e.table == EV_TABLE_ARP)
+			(void)arp_forget(nf_arp(f->nf), e.arp.ifidx, e.arp.ip);
+		else if (e.table == EV_TABLE_NAT && nf_nat(f->nf) != NULL)
+			(void)nat_forget(nf_nat(f->nf), e.nat.proto, e.nat.in_ip, e.nat.in_port);
+	}
+	if (new_ == NULL)
+		return 0;
+	if (store_entry_decode(&e, path, new_, nlen, f->s->o.ifnames, f->s->o.n_ifnames) < 0)
+		f->n.skipped++;
+	else
+		state_restore_entry(f->nf, &e, f->now, &f->n);
+	return 0;
+}
+
+int
+state_follow(struct state *s, struct nf *nf, const char *from, const char *rev, uint64_t now,
+    struct state_restored *n, char hex[41], char *err, size_t errlen)
+{
+	struct store_reader *rd = store_reader_of(s->store);
+	struct follow_ctx f = { .s = s, .nf = nf, .now = now };
+	struct store_oid a, b;
+
+	if (store_reader_refresh(rd) < 0 || store_resolve(&a, rd, from) < 0 ||
+	    store_resolve(&b, rd, rev) < 0 || store_diff(rd, &a, &b, NULL, follow_one, &f) < 0) {
+		snprintf(err, errlen, "state: from %s to %s: %s", from, rev, store_strerror());
+		return -1;
+	}
+	if (hex != NULL)
+		store_oid_fmt(hex, &b);
+	*n = f.n;
+	return 0;
+}
+
 int
 state_merge_now(struct state *s, const char *rev, const char *subject, uint64_t now,
     char *err, size_t errlen)
@@ -907,15 +958,14 @@ state_same_tables(struct state *s, const char *rev)
 }
 
 bool
-state_superseded(struct state *s, const char *rev, const char *mine)
+state_contains(struct state *s, const char *a, const char *b)
 {
 	struct store_reader *rd = store_reader_of(s->store);
-	struct store_oid ours, theirs, base;
+	struct store_oid x, y, base;
 
-	if (store_reader_refresh(rd) < 0 || store_resolve(&theirs, rd, rev) < 0 ||
-	    store_resolve(&ours, rd, mine != NULL ? mine : "refs/heads/primary") < 0)
-		return false;
-	return store_merge_base(&base, rd, &ours, &theirs) == 0 && store_oid_equal(&base, &ours);
+	return store_reader_refresh(rd) == 0 && store_resolve(&x, rd, a) == 0 &&
+	    store_resolve(&y, rd, b) == 0 && store_merge_base(&base, rd, &x, &y) == 0 &&
+	    store_oid_equal(&base, &y);
 }
 
 bool

@@ -182,15 +182,19 @@ int state_restore_rev(struct state *s, struct nf *nf, const char *rev, uint64_t 
     struct state_restored *n, char hex[41], char *err, size_t errlen);
 int state_merge_now(struct state *s, const char *rev, const char *subject, uint64_t now_us,
     char *err, size_t errlen);
+/*
+ * nf holds the tables of commit from (hex): bring it to rev's by applying
+ * only what differs (store_diff: O(changes)); an entry that changed or went
+ * is dropped first (arp_forget, nat_forget), then its new state restored.
+ * Counts into *n; hex gets rev's commit. -1 with err: nf may then hold a
+ * mix, and the caller loads afresh.
+ */
+int state_follow(struct state *s, struct nf *nf, const char *from, const char *rev,
+    uint64_t now_us, struct state_restored *n, char hex[41], char *err, size_t errlen);
 bool state_same_tables(struct state *s, const char *rev);
 bool state_started(const struct state *s);
-/*
- * Whether another router's fetched primary (rev) supersedes this one: its
- * history holds mine (a revision: what this router last pushed; NULL:
- * primary's durable head), as a takeover from this router's published
- * state does.
- */
-bool state_superseded(struct state *s, const char *rev, const char *mine);
+/* Whether the history of revision a holds revision b (false: either unknown). */
+bool state_contains(struct state *s, const char *a, const char *b);
 /* fn(ctx) on the writer's thread each time primary moved (NULL: none). */
 void state_set_head_hook(struct state *s, void (*fn)(void *ctx), void *ctx);
 

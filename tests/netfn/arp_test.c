@@ -1245,6 +1245,31 @@ arp_resolve__full_table_without_victim_refuses(void **state)
 
 /* ---- restore, deadline, announce, dump ---- */
 
+/* A standby following its peer's history: a learned entry goes, no event. */
+static void
+arp_forget__drops_a_learned_entry_not_a_permanent_one(void **state)
+{
+	struct arp_entry e = {
+		.ip = HOST_A, .mac = { 0x02, 0xaa, 0x00, 0x00, 0x00, 0x0a },
+		.state = ARP_STALE, .ifidx = 0, .updated_us = TL_T0 - 10 * TL_S,
+	}, perm = e, got;
+
+	(void)state;
+	perm.ip = IP4(192, 168, 1, 11);
+	perm.state = ARP_PERMANENT;
+	assert_int_equal(arp_restore(fx.c, &e), 0);
+	assert_int_equal(arp_restore(fx.c, &perm), 0);
+	assert_int_equal(arp_forget(fx.c, 0, HOST_A), 0);
+	assert_int_equal(arp_get(fx.c, 0, HOST_A, &got), -1);
+	assert_int_equal(arp_forget(fx.c, 0, HOST_A), -ENOENT);
+	assert_int_equal(arp_forget(fx.c, 0, perm.ip), -EPERM);
+	assert_int_equal(arp_forget(fx.c, 9, perm.ip), -ENOENT);
+	assert_int_equal(arp_count(fx.c), 1);
+	/* Restored again after, as a changed entry is. */
+	assert_int_equal(arp_restore(fx.c, &e), 0);
+	assert_int_equal(arp_count(fx.c), 2);
+}
+
 static void
 arp_restore__comes_back_stale_without_event(void **state)
 {
@@ -1451,6 +1476,7 @@ main(void)
 		T(arp_resolve__full_table_evicts_oldest_stale),
 		T(arp_resolve__full_table_without_victim_refuses),
 		T(arp_restore__comes_back_stale_without_event),
+		T(arp_forget__drops_a_learned_entry_not_a_permanent_one),
 		T(arp_next_deadline__tracks_timers),
 		T(arp_next_deadline__follows_confirmation),
 		T(arp_announce__broadcasts_request_for_own_address),

@@ -1924,6 +1924,53 @@ nat_restore_unlisted__takes_back_as_many_as_counted(void **state)
 	    -EINVAL);
 }
 
+/*
+ * A standby following its peer's history drops a mapping the history says
+ * changed or went: every session and the mapping, its external port free
+ * again; a forward's mapping stays, its sessions go. No event.
+ */
+static void
+nat_forget__drops_the_mapping_and_its_sessions(void **state)
+{
+	struct nat_session u = {
+		.proto = UDP, .int_ip = HB, .int_port = 5000, .ext_ip = EXT0,
+		.ext_port = 6000, .rem_ip = R1, .rem_port = 53,
+		.created_us = T(0), .expires_us = T(300),
+	}, o = u;
+
+	(void)state;
+	assert_int_equal(nat_restore(nx.nat, &u, nx.now), 0);
+	u.rem_ip = R2;
+	assert_int_equal(nat_restore(nx.nat, &u, nx.now), 0);
+	o.int_port = 5001;
+	o.ext_port = 6001;
+	assert_int_equal(nat_restore(nx.nat, &o, nx.now), 0);
+	assert_int_equal(nat_count(nx.nat), 3);
+	ev_reset();
+	assert_int_equal(nat_forget(nx.nat, UDP, HB, 5000), 0);
+	assert_int_equal(nx.o.out.nev, 0);
+	assert_int_equal(nat_count(nx.nat), 1);
+	assert_int_equal(in4(UDP, R1, 53, EXT0, 6000, 0, NULL, NULL), DROP_NAT_NO_MAPPING);
+	assert_int_equal(in4(UDP, R1, 53, EXT0, 6001, 0, NULL, NULL), DROP_NONE);
+	assert_int_equal(nat_forget(nx.nat, UDP, HB, 5000), -ENOENT);
+	assert_int_equal(nat_forget(nx.nat, 47, HB, 5001), -ENOENT);
+	/* Its port is free: another endpoint may be restored onto it. */
+	u.int_ip = HC;
+	assert_int_equal(nat_restore(nx.nat, &u, nx.now), 0);
+
+	/* A forward keeps its mapping; its sessions go. */
+	assert_int_equal(nat_forward_add(nx.nat, TCP, 8080, HB, 80, nx.now, &nx.o.out), 0);
+	o.proto = TCP;
+	o.state = NAT_TCP_ESTABLISHED;
+	o.int_port = 80;
+	o.ext_port = 8080;
+	assert_int_equal(nat_restore(nx.nat, &o, nx.now), 0);
+	assert_int_equal(nat_forget(nx.nat, TCP, HB, 80), 0);
+	assert_int_equal(nat_count(nx.nat), 2);
+	ev_reset();
+	assert_int_equal(in4(TCP, R1, 443, EXT0, 8080, TCP_SYN, NULL, NULL), DROP_NONE);
+}
+
 /* ---- sizes, counts, params ---- */
 
 static void
@@ -3607,6 +3654,7 @@ main(void)
 		N(nat_restore__keeps_external_port_and_translates),
 		N(nat_restore__taken_port_is_eexist),
 		N(nat_restore_unlisted__takes_back_as_many_as_counted),
+		N(nat_forget__drops_the_mapping_and_its_sessions),
 		N(nat_restore__dump_reads_back_the_stored_session),
 		N(nat_dump__pages_with_a_cursor),
 		N(nat_bytes__and_count_are_sane),
