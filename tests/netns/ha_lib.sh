@@ -221,14 +221,14 @@ ha_remote_git() { git --git-dir="$HA_REMOTE" "$@"; }
 # shared addresses, its own state repository ($GN_RUN/state-X) and control
 # socket ($GN_RUN/ctl-X.sock), --sync $HA_URL --router-id X, plus FLAGS.
 # Waits (bounded) for the control socket; prints the log and fails if the
-# router never got there. HA_NOSYNC=1: without --sync and --router-id (a
-# router of before issue 14, in the same topology).
+# router never got there. HA_NO_SYNC_FLAGS=1: without --sync and
+# --router-id (a config file in FLAGS gives them, or the router runs alone).
 ha_router_start()
 {
 	local x=$1 ns pid ctl i
 	local -a sync=(--sync "$HA_URL" --router-id "$x")
 	shift
-	[ -n "${HA_NOSYNC:-}" ] && sync=()
+	[ -n "${HA_NO_SYNC_FLAGS:-}" ] && sync=()
 	ns=$(rtr_ns "$x") || gn_die "no router $x"
 	ctl=$GN_RUN/ctl-$x.sock
 	rm -f "$ctl"

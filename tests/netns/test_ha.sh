@@ -85,7 +85,7 @@ ha_kernel_off
 
 # gitnet-router as it is without sync, alone in rtrA: the topology suits it.
 if [ -x "$GN_ROUTER" ]; then
-	HA_NOSYNC=1 check "gitnet-router (no sync) starts in rtrA" ha_router_start A
+	HA_NO_SYNC_FLAGS=1 check "gitnet-router (no sync) starts in rtrA" ha_router_start A
 	check "the workload runs through it" ha_traffic_start "$NTCP" "$NUDP" 60
 	check "cli's ARP for 192.168.1.1 has A's MAC" \
 	    expect_grep <(in_cli ip neigh show "$RTR_IN_IP") "$HA_MAC_A_IN"
