@@ -29,10 +29,13 @@
 #       tell a dead peer from a dead remote, so neither acts: two active
 #       routers would answer for the same addresses), the flows carry on,
 #       and the standby catches up once the remote is back.
+#    d2. The remote down again and A SIGKILLed meanwhile: no takeover while
+#       the remote is down; once it is back, B takes over with what it had
+#       fetched, and the held flows (older than the outage) carry on.
 #    e. `git fsck --strict` on both state repositories and the remote's;
 #       the remote has routers/A and routers/B and a commit `takeover: ...`
 #       (its `git log --graph --all` is printed).
-# Runs in about a minute; every wait is bounded.
+# Runs in about a minute and a half; every wait is bounded.
 
 set -u -o pipefail
 # shellcheck source=tests/netns/lib.sh
@@ -211,12 +214,34 @@ check "d: B catches up with the remote's routers/A" gn_wait 10 ha_b_has_head
 check "d: still nobody took over once the remote was back" \
     expect_eq "$(ha_stat A sync_role)/$(ha_stat B sync_role)/$(ha_stat A sync_takeovers)/$(ha_stat B sync_takeovers)" \
     "active/standby/$takeA/$takeB"
+
+# d2. The remote down again, and A killed meanwhile: B cannot tell until the
+# remote is back; then A's beat is seen stale and B takes over with what it
+# had fetched before the outage. The held flows are older than that.
+ha_gitd_stop
+sleep 0.5
+ha_router_kill A KILL
+sleep 1
+check "d2: no takeover while the remote is down, even with A dead" \
+    expect_eq "$(ha_stat B sync_role)/$(ha_stat B sync_takeovers)" "standby/$takeB"
+ha_gitd_start
+check "d2: the remote back, B takes over (backoff up to 5 s, then 300 ms)" \
+    gn_wait 10 ha_stat_is B sync_role active
+# TCP's retransmission timer backed off during the outage (about 3 s):
+# give every connection one more retransmission before the window.
+sleep 4
+ha_mark
+sleep 3
+ha_mark
+check "d2: every TCP connection carries on" \
+    expect_eq "$(ha_markf tcp_fresh)/$(ha_markf tcp_err)" "$NTCP/0"
+check "d2: every UDP flow is answered, same external ip:port" \
+    expect_eq "$(ha_markf udp_fresh)/$(ha_markf udp_moved)" "$NUDP/0"
 ha_traffic_stop
 check "the whole run: no TCP connection died" expect_eq "$(ha_markf tcp_err)" 0
 check "the whole run: no UDP flow changed external address" expect_eq "$(ha_markf udp_moved)" 0
 
 # e. The repositories.
-ha_router_stop A
 ha_router_stop B
 for r in "$GN_RUN/state-A" "$GN_RUN/state-B" "$HA_REMOTE"; do
 	check "git fsck --strict is clean: ${r#"$GN_RUN"/}" git --git-dir="$r" fsck --strict
