@@ -89,10 +89,10 @@ ha_cleanup()
 	local rc=$? x
 
 	if [ "$GN_FAIL" -gt 0 ]; then
-		for x in A B; do
-			[ -s "$GN_RUN/router-$x.log" ] || continue
-			echo "# router $x log (last 20 lines):"
-			tail -n 20 "$GN_RUN/router-$x.log" | sed 's/^/#   /'
+		for x in router-A router-B router-A-nosync hold; do
+			[ -s "$GN_RUN/$x.log" ] || continue
+			echo "# $x.log (last 20 lines):"
+			tail -n 20 "$GN_RUN/$x.log" | sed 's/^/#   /'
 		done
 	fi
 	(exit "$rc")

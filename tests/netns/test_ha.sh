@@ -98,7 +98,8 @@ if [ -x "$GN_ROUTER" ]; then
 	ha_router_stop A
 	in_cli ip neigh flush dev "$CLI_DEV"
 	in_srv ip neigh flush dev "$SRV_DEV"
-	rm -rf "$GN_RUN/state-A" "$GN_RUN/router-A.log"
+	rm -rf "$GN_RUN/state-A"
+	mv "$GN_RUN/router-A.log" "$GN_RUN/router-A-nosync.log"
 fi
 
 # --- 2. gitnet -----------------------------------------------------------------------
@@ -158,6 +159,8 @@ check "a: srv's ARP for 203.0.113.1 moved to B's MAC" \
 check "b: router A restarts" ha_router_start A
 check "b: A sees B active and becomes its standby" gn_wait 10 ha_stat_is A sync_role standby
 check "b: B is still active" ha_stat_is B sync_role active
+check "b: A announced nothing: cli's ARP for 192.168.1.1 still has B's MAC" \
+    expect_grep <(in_cli ip neigh show "$RTR_IN_IP") "$HA_MAC_B_IN"
 ha_mark
 sleep 2
 ha_mark
