@@ -118,7 +118,8 @@ measure()
 	    'BEGIN { d = ts + w - now; printf "%.3f", (d > 0 ? d : 0) }')"
 	b1=$(ha_sync_bytes "$peer")
 	BYTES_PER=$(( (b1 - b0) / SESSIONS ))
-	gn_log "$peer: $((b1 - b0)) sync bytes in ${HA_WINDOW_S} s for $SESSIONS sessions"
+	gn_log "$peer: $((b1 - b0)) sync bytes in ${HA_WINDOW_S} s for $SESSIONS sessions;" \
+	    "less the idle rate: $(( (b1 - b0 - (idle1 - idle0) * HA_WINDOW_S / 2) / SESSIONS )) B/session"
 
 	# The lag: 20 new flows from cli2 while the standby's copy is polled.
 	"${pre[@]}" "$GN_PY" "$HA_TOOL" "$@" \
