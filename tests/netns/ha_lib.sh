@@ -339,13 +339,15 @@ ha_markf() { echo "$HA_MARK" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i 
 ha_now() { date +%s.%6N; }
 
 # ha_takeover_ms T0: from the probe flow, the ms from T0 (the kill) to the
-# first probe datagram srv received after the silence that T0 began. 0 when
-# the probe never fell silent over 15 ms after T0.
+# first probe datagram srv received after the outage: the end of the longest
+# silence (over 15 ms) that began between 0.2 s before T0 and 3 s after it
+# (the longest, so that a brief stall of the sender just before the outage
+# is not taken for it). 0 when the probe never fell silent then.
 ha_takeover_ms()
 {
-	awk -v t0="$1" '$1 == "gap" && $3 > t0 && $2 >= t0 - 0.2 {
-		printf "%d\n", ($3 - t0) * 1000; found = 1; exit }
-	    END { if (!found) print 0 }' "$GN_RUN/serve.log"
+	awk -v t0="$1" '$1 == "gap" && $2 >= t0 - 0.2 && $2 <= t0 + 3 && $3 > t0 &&
+	    $3 - $2 > best { best = $3 - $2; end = $3 }
+	    END { printf "%d\n", (best > 0 ? (end - t0) * 1000 : 0) }' "$GN_RUN/serve.log"
 }
 
 # Bytes that crossed router X's device DEV, both directions.
