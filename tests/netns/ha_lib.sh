@@ -69,6 +69,7 @@ HA_HOLD_PID=
 HA_SERVE_PID=
 HA_MARK=
 HA_NMARK=0
+HA_NEPOCH=0
 
 rtr_ns() { case $1 in A) echo "$RTRA" ;; B) echo "$RTRB" ;; *) return 1 ;; esac; }
 ha_in() { local ns; ns=$(rtr_ns "$1") || return 1; shift; ip netns exec "$ns" "$@"; }
@@ -267,9 +268,11 @@ ha_router_kill()
 	local x=$1 sig=${2:-KILL} pid
 	pid=$(ha_router_pid "$x")
 	[ -n "$pid" ] || return 1
+	# Out of the job table first: bash then reaps it without a "Killed"
+	# notice on stderr.
+	disown "$pid" 2>/dev/null
 	kill -"$sig" "$pid" 2>/dev/null
 	gn_wait 5 gn_gone "$pid" || kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
 	printf -v "HA_PID_$x" '%s' ""
 }
 
@@ -304,7 +307,7 @@ ha_traffic_start()
 	    "$HA_PPORT" "$((secs + 30))"
 	HA_SERVE_PID=$GN_LAST_PID
 	gn_wait_listen 5 "$SRV" "$HA_TPORT" || gn_die "echo server never listened"
-	HA_NMARK=0
+	HA_NMARK=0 HA_NEPOCH=0
 	gn_bg "$CLI" hold "$GN_PY" "$HA_TOOL" hold "$SRV_IP" "$HA_TPORT" "$HA_UPORT" \
 	    "$HA_PPORT" "$ntcp" "$nudp" "$secs"
 	HA_HOLD_PID=$GN_LAST_PID
@@ -319,6 +322,31 @@ ha_mark()
 	kill -USR1 "$HA_HOLD_PID" 2>/dev/null || { HA_MARK=; return 1; }
 	gn_wait 5 grep -q "^mark $HA_NMARK " "$GN_RUN/hold.log" || { HA_MARK=; return 1; }
 	HA_MARK=$(grep "^mark $HA_NMARK " "$GN_RUN/hold.log")
+}
+
+# ha_epoch: start an epoch in the holder (before a kill); bounded: 5 s.
+ha_epoch()
+{
+	HA_NEPOCH=$((HA_NEPOCH + 1))
+	kill -USR2 "$HA_HOLD_PID" 2>/dev/null || return 1
+	gn_wait 5 grep -q "^epoch $HA_NEPOCH " "$GN_RUN/hold.log"
+}
+
+# ha_recovered SECS: mark every half second until every TCP connection and
+# every UDP flow received data since the epoch, at most SECS seconds; the
+# last mark stays in HA_MARK (so a failure shows how far it got).
+ha_recovered()
+{
+	local limit=$1 i=0
+	while :; do
+		ha_mark || return 1
+		[ "$(ha_markf tcp_epoch)" = "$(ha_markf tcp_alive)" ] &&
+		    [ "$(ha_markf tcp_err)" = 0 ] &&
+		    [ "$(ha_markf udp_epoch)" = "$(ha_markf udp_total)" ] && return 0
+		i=$((i + 1))
+		[ "$i" -ge $((limit * 2)) ] && return 1
+		sleep 0.5
+	done
 }
 
 # ha_traffic_stop: the last mark (SIGTERM) into HA_MARK.

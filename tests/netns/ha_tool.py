@@ -21,12 +21,16 @@
 #       probe datagram to DST:PPORT every ms. Prints "ready ..." once every
 #       connection is up and every flow answered. SIGUSR1 prints a mark:
 #         mark N t T tcp_alive A tcp_err E tcp_fresh F udp_fresh U
-#             udp_moved M udp_total N tcp_bytes B
+#             udp_moved M udp_total N tcp_bytes B tcp_epoch P udp_epoch Q
 #       where *_fresh counts the flows that received data since the
 #       previous mark, tcp_err the connections that died (reset, EOF,
 #       corrupt data: the reason goes on stderr) and udp_moved the flows
-#       whose external address as srv saw it ever changed. SIGTERM prints a
-#       last mark and exits.
+#       whose external address as srv saw it ever changed. SIGUSR2 starts an
+#       epoch (prints "epoch N t T"): the marks' tcp_epoch and udp_epoch
+#       count the flows that received data since (the kill of a router, so
+#       that recovery is "every flow answered since the kill", whatever
+#       TCP's retransmission timer did meanwhile). SIGTERM prints a last
+#       mark and exits.
 #   beat DST:PORT PERIOD_MS SECS
 #       a heartbeat datagram every PERIOD_MS (the kernel pair's liveness).
 #   watch BIND:PORT AFTER_MS SECS CMD...
@@ -132,7 +136,7 @@ class Conn:
         self.rng = random.Random(i)
         self.pending = bytearray()	# sent, not yet echoed back
         self.sent = self.echoed = 0
-        self.fresh = False
+        self.fresh = self.epoch = False
         self.dead = None
         self.s = socket.create_connection(dst, timeout=5)
         self.s.setblocking(False)
@@ -143,6 +147,7 @@ def hold(dst, tport, uport, pport, ntcp, nudp, secs):
     marks = []
     signal.signal(signal.SIGUSR1, lambda *_: marks.append("mark"))
     signal.signal(signal.SIGTERM, lambda *_: marks.append("term"))
+    signal.signal(signal.SIGUSR2, lambda *_: marks.append("epoch"))
     sel = selectors.DefaultSelector()
     conns = []
     for i in range(ntcp):
@@ -154,7 +159,7 @@ def hold(dst, tport, uport, pport, ntcp, nudp, secs):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setblocking(False)
         s.connect((dst, uport))
-        f = {"i": i, "s": s, "seen": None, "moved": False, "fresh": False,
+        f = {"i": i, "s": s, "seen": None, "moved": False, "fresh": False, "epoch": False,
              "answered": False, "next": time.time() + (i % 1000) / 1000.0}
         flows.append(f)
         sel.register(s, selectors.EVENT_READ, f)
@@ -164,7 +169,7 @@ def hold(dst, tport, uport, pport, ntcp, nudp, secs):
     start = time.time()
     end = start + secs
     next_probe = next_tcp = start
-    nmark = 0
+    nmark = nepoch = 0
     ready = False
     while True:
         now = time.time()
@@ -172,15 +177,25 @@ def hold(dst, tport, uport, pport, ntcp, nudp, secs):
             marks.append("term")
         while marks:
             what = marks.pop(0)
+            if what == "epoch":
+                nepoch += 1
+                for c in conns:
+                    c.epoch = False
+                for f in flows:
+                    f["epoch"] = False
+                print("epoch %d t %.6f" % (nepoch, now), flush=True)
+                continue
             nmark += 1
             print("mark %d t %.6f tcp_alive %d tcp_err %d tcp_fresh %d udp_fresh %d "
-                  "udp_moved %d udp_total %d tcp_bytes %d" % (
+                  "udp_moved %d udp_total %d tcp_bytes %d tcp_epoch %d udp_epoch %d" % (
                       nmark, now, sum(1 for c in conns if not c.dead),
                       sum(1 for c in conns if c.dead),
                       sum(1 for c in conns if c.fresh and not c.dead),
                       sum(1 for f in flows if f["fresh"]),
                       sum(1 for f in flows if f["moved"]), len(flows),
-                      sum(c.echoed for c in conns)), flush=True)
+                      sum(c.echoed for c in conns),
+                      sum(1 for c in conns if c.epoch and not c.dead),
+                      sum(1 for f in flows if f["epoch"])), flush=True)
             for c in conns:
                 c.fresh = False
             for f in flows:
@@ -261,7 +276,7 @@ def hold(dst, tport, uport, pport, ntcp, nudp, secs):
                     continue
                 del o.pending[:len(data)]
                 o.echoed += len(data)
-                o.fresh = True
+                o.fresh = o.epoch = True
             else:
                 for _ in range(8):
                     try:
@@ -278,7 +293,7 @@ def hold(dst, tport, uport, pport, ntcp, nudp, secs):
                             print("udp %d moved: %s -> %s" % (o["i"], o["seen"].decode(),
                                   parts[1].decode()), file=sys.stderr, flush=True)
                         o["moved"] = True
-                    o["answered"] = o["fresh"] = True
+                    o["answered"] = o["fresh"] = o["epoch"] = True
 
 
 def beat(dst, period_ms, secs):
