@@ -35,6 +35,11 @@
 #    e. `git fsck --strict` on both state repositories and the remote's;
 #       the remote has routers/A and routers/B and a commit `takeover: ...`
 #       (its `git log --graph --all` is printed).
+# After a kill or a takeover, "carries on" means: every connection and flow
+# got data back since the moment before it (the holder's epoch,
+# tests/netns/ha_tool.py), waited for up to 10 s (15 s after the remote's
+# outage, as TCP's retransmission timer backed off meanwhile), and none was
+# reset or corrupted or changed external address over the whole run.
 # Runs in about a minute and a half; every wait is bounded.
 
 set -u -o pipefail
