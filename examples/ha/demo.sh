@@ -44,6 +44,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
 roles() { for x in A B; do
+	ha_router_alive $x || { printf '  router %s: not running\n' $x; continue; }
 	printf '  router %s: sync_role %s, sync_takeovers %s, sync_fetches %s, sync_lag_ms %s\n' \
 	    "$x" "$(ha_stat $x sync_role)" "$(ha_stat $x sync_takeovers)" \
 	    "$(ha_stat $x sync_fetches)" "$(ha_stat $x sync_lag_ms)"
@@ -74,7 +75,7 @@ step "traffic through A: 5 TCP connections echoing, 50 UDP flows answered"
 ha_traffic_start 5 50 300 || gn_die "the traffic did not start"
 sleep 2
 flows
-show ha_remote_git log --oneline -3 refs/heads/routers/A
+show git --git-dir="$HA_REMOTE" log --oneline -3 refs/heads/routers/A
 show git --git-dir="$GN_RUN/state-B" branch -r
 roles
 
@@ -108,6 +109,6 @@ step "the remote's history, with stock git"
 ha_traffic_stop
 ha_router_stop A
 ha_router_stop B
-show ha_remote_git log --graph --oneline --all --decorate -n 25
+show git --git-dir="$HA_REMOTE" log --graph --oneline --all --decorate -n 25
 printf '$ git --git-dir=%s fsck --strict && echo clean\n' "$HA_REMOTE"
 ha_remote_git fsck --strict >/dev/null 2>&1 && echo "  clean" || echo "  NOT clean"
