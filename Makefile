@@ -61,7 +61,7 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   libclang-rt-14-dev iproute2 iputils-ping iputils-arping curl iperf3 \
 	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
 	   tcpdump jq nftables procps coturn stun-client stun-server traceroute \
-	   conntrack qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs \
+	   conntrack conntrackd qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs \
 	   help2man debhelper dpkg-dev lintian systemd bash-completion prometheus \
 	   openssh-server openssh-client
 
@@ -166,13 +166,13 @@ need-deps:
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "deps: missing:$$missing"; $(MAKE) --no-print-directory deps; fi
 
-# coturn, stun-server and openssh-server ship services; the tests run their
-# daemons in namespaces of their own, so the host's copies are stopped and
-# disabled.
+# coturn, stun-server, openssh-server and conntrackd ship services; the tests
+# run their daemons in namespaces of their own, so the host's copies are
+# stopped and disabled.
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PKGS)
-	-@systemctl disable --now coturn stun-server ssh >/dev/null 2>&1 || true
+	-@systemctl disable --now coturn stun-server ssh conntrackd >/dev/null 2>&1 || true
 
 test: need-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) fuzz-seeds
