@@ -113,6 +113,8 @@ stand_by(struct router *r, const char *peer)
 	/* The pipeline holds primary's tables (restored at open): the base. */
 	state_head(r->state, r->warm_hex);
 	r->warm_loads = 0;
+	r->peer_beat_ms = 0;
+	r->peer_nperiod = 0;
 	r->standby = true;
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->peer_gen = 0;
@@ -278,10 +280,15 @@ active_turn(struct router *r)
 		 * took over from this router's last life holds that), or its
 		 * primary now.
 		 */
+		char subject[200];
+
 		snprintf(mine, sizeof(mine), "refs/remotes/sync/%s", r->cfg.router_id);
+		snprintf(subject, sizeof(subject), "takeover: %s takes over from %s", r->peer,
+		    r->cfg.router_id);
 		if (state_contains(r->state, hex, "refs/heads/primary") ||
 		    (state_contains(r->state, mine, r->active_hex) &&
-		    state_contains(r->state, hex, mine))) {
+		    state_contains(r->state, hex, mine)) ||
+		    state_took_over(r->state, hex, subject, r->active_hex)) {
 			halog("router %s took over from this router (its %s holds ours): "
 			    "stepping down to stand by for it", r->peer, hex);
 			r->step_down = true;
@@ -295,6 +302,20 @@ active_turn(struct router *r)
 			    "network?): this router sorts first and stays active", r->peer);
 		}
 	}
+}
+
+/* The silence that means the peer is gone: --takeover-after, or 3 beats. */
+static uint64_t
+silence_needed(const struct router *r)
+{
+	uint64_t beat = UINT64_MAX;
+	unsigned n = r->peer_nperiod < HA_PERIODS ? r->peer_nperiod : HA_PERIODS;
+
+	for (unsigned i = 0; i < n; i++)
+		beat = r->peer_period[i] < beat ? r->peer_period[i] : beat;
+	if (n == 0 || beat * 3 < r->cfg.takeover_after_ms)
+		return r->cfg.takeover_after_ms;
+	return beat * 3;
 }
 
 void
@@ -312,6 +333,20 @@ router_ha_turn(struct router *r, uint64_t now)
 	}
 	r->ha_next_us = now + 5000;
 	sync_peer_get(r->sync, &p);
+	/*
+	 * The peer's heartbeat period, from the times its beats carry (its
+	 * clock, differences only): the shortest of the last few. A peer that
+	 * beats slower than this router's --takeover-after allows is given
+	 * three of its periods, not taken over between two beats.
+	 */
+	if (p.seen && p.beat_unix_ms != r->peer_beat_ms) {
+		if (r->peer_beat_ms != 0 && p.beat_unix_ms > r->peer_beat_ms &&
+		    p.beat_unix_ms - r->peer_beat_ms < 60000) {
+			r->peer_period[r->peer_nperiod++ % HA_PERIODS] =
+			    p.beat_unix_ms - r->peer_beat_ms;
+		}
+		r->peer_beat_ms = p.beat_unix_ms;
+	}
 	if (p.have_head && p.head_gen != r->peer_gen) {
 		r->peer_gen = p.head_gen;
 		warm_load(r, store_oid_fmt(hex, &p.head));
@@ -330,9 +365,9 @@ router_ha_turn(struct router *r, uint64_t now)
 		else if (r->remote_ok_from_us == 0)
 			r->remote_ok_from_us = now;
 	}
-	if (p.seen && p.active && p.silent_ms >= r->cfg.takeover_after_ms &&
+	if (p.seen && p.active && p.silent_ms >= silence_needed(r) &&
 	    r->remote_ok_from_us != 0 &&
-	    now - r->remote_ok_from_us >= (uint64_t)r->cfg.takeover_after_ms * 1000) {
+	    now - r->remote_ok_from_us >= (uint64_t)silence_needed(r) * 1000) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "%s silent for %llu ms", r->peer,

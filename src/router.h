@@ -39,6 +39,10 @@ struct router {
 	uint64_t		warm_loads, warm_ms;	/* loads of fetched state; the last's time */
 	bool			step_down;	/* superseded: reload as the peer's standby */
 	uint64_t		remote_ok_from_us;	/* the sync remote answering since (0: not) */
+#define HA_PERIODS	8
+	uint64_t		peer_beat_ms;	/* the peer's last beat time (its clock) */
+	uint64_t		peer_period[HA_PERIODS];	/* between its beats, recent */
+	unsigned		peer_nperiod;
 	int			ctl_fd;		/* what the loop polls for it, -1 none */
 	uint64_t		tx_lost, ev_lost;
 	uint64_t		drops_logged;	/* bit per drop reason already logged */

@@ -969,6 +969,33 @@ state_contains(struct state *s, const char *a, const char *b)
 }
 
 bool
+state_took_over(struct state *s, const char *rev, const char *takeover, const char *since)
+{
+	struct store_reader *rd = store_reader_of(s->store);
+	struct store_oid at, from, base;
+	bool yes = false;
+
+	if (store_resolve(&at, rd, rev) < 0 || store_resolve(&from, rd, since) < 0)
+		return false;
+	for (int i = 0; i < 64 && !yes; i++) {
+		struct store_commit *c;
+
+		if (store_commit_read(&c, rd, &at) < 0)
+			break;
+		yes = c->nparent == 2 && strcmp(c->summary, takeover) == 0 &&
+		    store_merge_base(&base, rd, &c->parent[1], &from) == 0 &&
+		    store_oid_equal(&base, &from);
+		if (c->nparent == 0) {
+			store_commit_free(c);
+			break;
+		}
+		at = c->parent[0];
+		store_commit_free(c);
+	}
+	return yes;
+}
+
+bool
 state_started(const struct state *s)
 {
 	return s->started;

@@ -195,6 +195,13 @@ bool state_same_tables(struct state *s, const char *rev);
 bool state_started(const struct state *s);
 /* Whether the history of revision a holds revision b (false: either unknown). */
 bool state_contains(struct state *s, const char *a, const char *b);
+/*
+ * Whether one of the last 64 first-parent commits of rev is a merge with
+ * the subject takeover whose second parent (what was taken over) holds
+ * since: a takeover of what this router wrote since it became active.
+ */
+bool state_took_over(struct state *s, const char *rev, const char *takeover,
+    const char *since);
 /* fn(ctx) on the writer's thread each time primary moved (NULL: none). */
 void state_set_head_hook(struct state *s, void (*fn)(void *ctx), void *ctx);
 

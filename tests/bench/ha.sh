@@ -181,7 +181,8 @@ if ! ha_has_sync; then
 fi
 [ -x "$GN_ROUTER" ] || gn_die "no $GN_ROUTER: run make"
 ha_gitd_start
-if ha_router_start A && ha_router_start B --standby A --takeover-after "$AFTER" &&
+if ha_router_start A --takeover-after "$AFTER" &&
+    ha_router_start B --standby A --takeover-after "$AFTER" &&
     gn_wait 10 ha_stat_is B sync_role standby &&
     measure gitnet 41000 - lag 41000 20 10 '/%d\n' \
     git --git-dir="$GN_RUN/state-B" ls-tree -r --name-only refs/remotes/sync/A -- \

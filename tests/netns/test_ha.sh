@@ -112,7 +112,8 @@ if ! ha_has_sync; then
 fi
 gn_require router
 
-check "router A starts (--sync $HA_URL --router-id A)" ha_router_start A
+check "router A starts (--sync $HA_URL --router-id A --takeover-after 300)" \
+    ha_router_start A --takeover-after 300
 check "router B starts as A's standby (--standby A --takeover-after 300)" \
     ha_router_start B --standby A --takeover-after 300
 check "A is active" gn_wait 5 ha_stat_is A sync_role active
@@ -155,7 +156,7 @@ check "a: srv's ARP for 203.0.113.1 moved to B's MAC" \
     expect_grep <(in_srv ip neigh show "$RTR_OUT_IP") "$HA_MAC_B_OUT"
 
 # b. The old primary comes back, no --standby: it must follow B.
-check "b: router A restarts" ha_router_start A
+check "b: router A restarts" ha_router_start A --takeover-after 300
 check "b: A sees B active and becomes its standby" gn_wait 10 ha_stat_is A sync_role standby
 check "b: B is still active" ha_stat_is B sync_role active
 check "b: A announced nothing: cli's ARP for 192.168.1.1 still has B's MAC" \
