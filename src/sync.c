@@ -75,6 +75,7 @@ struct sync {
 	uint64_t	peer_changed_ms;	/* own clock: the peer's beat last changed */
 	uint64_t	peer_from_ms;		/* own clock: watched since */
 	uint64_t	listed_ms;		/* own clock: last listing that succeeded, 0 none */
+	uint64_t	first_listed_ms;	/* own clock: the first, 0 none */
 	uint64_t	watch_retry_ms;
 	struct errlog	watch_log;
 	struct beat	beats[SYNC_ROUTERS_MAX];
@@ -394,9 +395,14 @@ beats_update(struct sync *s, const struct listing *l, uint64_t now)
 		if (k == s->nbeats) {
 			if (s->nbeats == SYNC_ROUTERS_MAX)
 				continue;
+			/*
+			 * First sight is no change: a router killed long ago
+			 * leaves its last alive ref behind. It counts as beating
+			 * from its next change on.
+			 */
 			s->nbeats++;
 			s->beats[k] = *b;
-			s->beats[k].changed_ms = now;
+			s->beats[k].changed_ms = 0;
 		} else if (s->beats[k].unix_ms != b->unix_ms || s->beats[k].active != b->active) {
 			s->beats[k].unix_ms = b->unix_ms;
 			s->beats[k].active = b->active;
@@ -468,7 +474,10 @@ watch_once(struct sync *s)
 		return s->watch_retry_ms;
 	}
 	s->st.listings++;
+	if (s->first_listed_ms == 0)
+		s->first_listed_ms = now;
 	s->listed_ms = now;
+	pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
 	if (gen != s->peer_gen)
 		return 0;		/* the peer changed meanwhile: look again */
 	beats_update(s, &l, now);
@@ -809,7 +818,8 @@ sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms)
 		const struct beat *b = &s->beats[k];
 		uint64_t age = now - b->changed_ms;
 
-		if (strcmp(b->id, s->id) == 0 || !b->active || age > window_ms)
+		if (strcmp(b->id, s->id) == 0 || !b->active || b->changed_ms == 0 ||
+		    age > window_ms)
 			continue;
 		/* The freshest (the watched peer when it is one of them). */
 		if (age < best || (s->peer[0] != '\0' && strcmp(b->id, s->peer) == 0)) {
@@ -821,6 +831,32 @@ sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms)
 	}
 	pthread_mutex_unlock(&s->mu);
 	return found;
+}
+
+bool
+sync_wait_listed(struct sync *s, unsigned timeout_ms, unsigned window_ms)
+{
+	uint64_t until = mono_ms() + timeout_ms;
+	bool listed;
+
+	if (s == NULL)
+		return false;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop && mono_ms() < until) {
+		uint64_t first = s->first_listed_ms, done_at;
+		bool all = first != 0;
+
+		/* Every router seen has beaten since the first listing. */
+		for (unsigned k = 0; k < s->nbeats && all; k++)
+			all = strcmp(s->beats[k].id, s->id) == 0 || s->beats[k].changed_ms > first;
+		if (first != 0 && (all || mono_ms() >= first + window_ms))
+			break;
+		done_at = first != 0 && first + window_ms < until ? first + window_ms : until;
+		wait_until(s, &s->done, done_at < mono_ms() + 50 ? done_at : mono_ms() + 50);
+	}
+	listed = s->first_listed_ms != 0;
+	pthread_mutex_unlock(&s->mu);
+	return listed;
 }
 
 void

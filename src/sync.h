@@ -119,6 +119,15 @@ struct sync_peer {
 void sync_peer_get(struct sync *s, struct sync_peer *out);
 /* Any OTHER router whose alive ref says active and changed within window_ms. */
 bool sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms);
+/*
+ * Addition: wait (at most timeout_ms) until the watcher's first listing
+ * that succeeded, then until every router seen beats again or window_ms
+ * has passed since that listing: liveness is change, so one listing says
+ * who beats, not who is alive. True once the listing came. For a router
+ * that starts without --standby: sync_start(s, SYNC_STANDBY), this, then
+ * sync_other_active() decides whether it may become active.
+ */
+bool sync_wait_listed(struct sync *s, unsigned timeout_ms, unsigned window_ms);
 
 struct sync_stats {
 	uint64_t pushes, push_errors;	/* head pushes */
