@@ -423,6 +423,15 @@ collect(const char *name, const struct store_oid *id, void *ctx)
 	return 0;
 }
 
+static int
+stop_at_first(const char *name, const struct store_oid *id, void *ctx)
+{
+	(void)name;
+	(void)id;
+	(*(unsigned *)ctx)++;
+	return 7;
+}
+
 /* The names under prefix at url, one string "a b c" (sorted by the remote). */
 static const char *
 ls(const char *url, const char *prefix)
@@ -515,6 +524,13 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 	assert_string_equal(ls(url, "refs/gitnet/alive/"), "refs/gitnet/alive/r1/active/1000");
 	assert_string_equal(ls(url, NULL), "refs/gitnet/alive/r1/active/1000 "
 	    "refs/heads/routers/r1");
+	assert_string_equal(ls(url, "refs/heads/"), "refs/heads/routers/r1");
+	{
+		unsigned calls = 0;
+
+		assert_int_equal(store_ls_remote(url, NULL, stop_at_first, &calls), 7);
+		assert_int_equal(calls, 1);
+	}
 
 	/* The next beat replaces the last (a new name, the old one deleted). */
 	assert_int_equal(beat(&ps, v, f->repo, url, "standby", 1250, true), 0);
@@ -576,6 +592,20 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
 	assert_true(fr.updated);
 	assert_string_equal(rev(peer, SYNC_R1), theirs);
+
+	/* A deletion, and one of a ref the remote lacks (nothing to do). */
+	memset(v, 0, sizeof(v));
+	v[0].dst = "refs/gitnet/alive/r1/active/1750";
+	v[1].dst = "refs/gitnet/alive/r1/active/1";
+	assert_int_equal(store_push_refs(&ps, f->repo, url, v, 2, NULL), 0);
+	assert_true(ps.pushed);
+	assert_true(v[0].sent);
+	assert_false(v[1].sent);
+	assert_string_equal(ls(url, "refs/gitnet/"), "");
+	assert_int_equal(store_push_refs(&ps, f->repo, url, v, 2, NULL), 0);
+	assert_false(ps.pushed);		/* nothing to do: no push made */
+	v[0].dst = "heads/x";
+	assert_int_equal(store_push_refs(&ps, f->repo, url, v, 1, NULL), STORE_EINVAL);
 
 	/* No such ref there. */
 	assert_int_equal(store_fetch(&fr, peer, url, "refs/heads/routers/r9", SYNC_R1),
