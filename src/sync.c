@@ -446,86 +446,82 @@ lag_add(struct sync *s, uint64_t lag)
 	s->st.lag_p99_ms = v[(k > 0 ? k : 1) - 1];
 }
 
-/* One look at the remote, and a fetch when the peer's head is new. */
+/*
+ * One look at the remote and, in the same connection, a fetch when the
+ * peer's head is new (store_ls_fetch).
+ */
 static uint64_t
 watch_once(struct sync *s)
 {
 	struct listing l;
 	struct store_fetch_result fr;
 	char peer[SYNC_ID_MAX], msg[256], rref[REF_MAX], lref[REF_MAX];
-	uint64_t gen = s->peer_gen, now, beat_ms;
+	uint64_t gen = s->peer_gen, now, done_unix, beat_ms;
 	unsigned period = s->peer[0] != '\0' ? s->poll_ms : s->beat_ms;
-	bool fetch;
+	bool listed;
 	int r;
 
 	memset(&l, 0, sizeof(l));
+	memset(&fr, 0, sizeof(fr));
 	snprintf(peer, sizeof(peer), "%s", s->peer);
 	l.peer = peer[0] != '\0' ? peer : NULL;
 	pthread_mutex_unlock(&s->mu);
-	r = store_ls_remote(s->url, "refs/", on_ref, &l);
+	if (l.peer != NULL) {
+		snprintf(rref, sizeof(rref), ROUTERS "%s", peer);
+		snprintf(lref, sizeof(lref), TRACKING "%s", peer);
+		r = store_ls_fetch(&fr, s->gitdir, s->url, "refs/", on_ref, &l, rref, lref);
+	} else {
+		r = store_ls_remote(s->url, "refs/", on_ref, &l);
+	}
 	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
 	now = mono_ms();
+	done_unix = unix_ms();
 	pthread_mutex_lock(&s->mu);
-	if (r < 0) {
-		s->st.sync_errors++;
-		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
-		retry_update(s);
-		log_failure(&s->watch_log, "ls-remote", msg, s->watch_retry_ms);
-		return s->watch_retry_ms;
+	/* A fetch that failed after its listing: what was listed still counts. */
+	listed = r == 0 || l.nbeats > 0 || l.have_peer_head;
+	if (listed) {
+		s->st.listings++;
+		if (s->first_listed_ms == 0)
+			s->first_listed_ms = now;
+		s->listed_ms = now;
+		pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
 	}
-	s->st.listings++;
-	if (s->first_listed_ms == 0)
-		s->first_listed_ms = now;
-	s->listed_ms = now;
-	pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
 	if (gen != s->peer_gen)
 		return 0;		/* the peer changed meanwhile: look again */
-	beats_update(s, &l, now);
-	fetch = l.peer != NULL && l.have_peer_head &&
-	    (!s->view.have_head || !store_oid_equal(&s->view.head, &l.peer_head));
-	beat_ms = s->view.seen ? s->view.beat_unix_ms : 0;
-	if (!fetch) {
-		log_recovery(&s->watch_log, "watch");
-		s->watch_retry_ms = 0;
-		retry_update(s);
-		return period;
-	}
-
-	pthread_mutex_unlock(&s->mu);
-	snprintf(rref, sizeof(rref), ROUTERS "%s", peer);
-	snprintf(lref, sizeof(lref), TRACKING "%s", peer);
-	r = store_fetch(&fr, s->gitdir, s->url, rref, lref);
-	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
-	now = unix_ms();
-	pthread_mutex_lock(&s->mu);
+	if (listed)
+		beats_update(s, &l, now);
 	if (r < 0) {
 		s->st.sync_errors++;
 		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
 		retry_update(s);
-		log_failure(&s->watch_log, "fetch", msg, s->watch_retry_ms);
+		log_failure(&s->watch_log, l.have_peer_head ? "fetch" : "ls-remote", msg,
+		    s->watch_retry_ms);
 		return s->watch_retry_ms;
-	}
-	s->st.fetches++;
-	s->st.bytes_fetched += fr.bytes;
-	s->st.objects_fetched += fr.objects;
-	if (gen == s->peer_gen) {
-		s->view.have_head = true;
-		s->view.head = fr.fetched;
-		s->view.head_gen++;
-		/* The fetch's end minus the beat seen with the head: both wall clocks. */
-		if (beat_ms > 0)
-			lag_add(s, now > beat_ms ? now - beat_ms : 0);
-		if (s->verbose >= 1) {
-			char hex[STORE_OID_HEXSZ + 1];
-
-			fprintf(stderr, "sync: fetched: peer=%s head=%s objects=%" PRIu64
-			    " bytes=%" PRIu64 " lag_ms=%" PRIu64 "\n", peer,
-			    store_oid_fmt(hex, &fr.fetched), fr.objects, fr.bytes, s->st.lag_ms);
-		}
 	}
 	log_recovery(&s->watch_log, "watch");
 	s->watch_retry_ms = 0;
 	retry_update(s);
+	if (l.peer == NULL || store_oid_is_zero(&fr.fetched) ||
+	    (s->view.have_head && store_oid_equal(&s->view.head, &fr.fetched)))
+		return period;
+	/* A new head of the peer, here now. */
+	beat_ms = s->view.seen ? s->view.beat_unix_ms : 0;
+	s->st.fetches++;
+	s->st.bytes_fetched += fr.bytes;
+	s->st.objects_fetched += fr.objects;
+	s->view.have_head = true;
+	s->view.head = fr.fetched;
+	s->view.head_gen++;
+	/* The fetch's end minus the beat seen with the head: both wall clocks. */
+	if (beat_ms > 0)
+		lag_add(s, done_unix > beat_ms ? done_unix - beat_ms : 0);
+	if (s->verbose >= 1) {
+		char hex[STORE_OID_HEXSZ + 1];
+
+		fprintf(stderr, "sync: fetched: peer=%s head=%s objects=%" PRIu64 " bytes=%"
+		    PRIu64 " lag_ms=%" PRIu64 "\n", peer, store_oid_fmt(hex, &fr.fetched),
+		    fr.objects, fr.bytes, s->st.lag_ms);
+	}
 	return period;
 }
 

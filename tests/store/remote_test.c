@@ -566,14 +566,31 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 		store_reader_free(r);
 	}
 
-	/* Incremental: a new commit goes with the beat, and comes. */
+	/* Incremental: a new commit goes with the beat, and comes with a listing. */
 	add(st, 0x0a000030, T0 + 30 * SEC);
 	assert_int_equal(beat(&ps, v, f->repo, url, "active", 1500, true), 0);
 	assert_true(v[0].sent);
-	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
-	assert_true(fr.updated);
-	assert_true(fr.objects > 0 && fr.objects < 12);
-	assert_same(f->repo, "primary", peer, SYNC_R1);
+	{
+		struct names nm = { 0 };
+
+		assert_int_equal(store_ls_fetch(&fr, peer, url, "refs/gitnet/", collect, &nm,
+		    ROUTERS_R1, SYNC_R1), 0);
+		assert_int_equal(nm.n, 1);
+		assert_string_equal(nm.v[0], "refs/gitnet/alive/r1/active/1500");
+		assert_true(fr.updated);
+		assert_true(fr.objects > 0 && fr.objects < 12);
+		assert_same(f->repo, "primary", peer, SYNC_R1);
+		/* Once more: so already, nothing fetched; no such branch: no error. */
+		assert_int_equal(store_ls_fetch(&fr, peer, url, "refs/gitnet/", collect, &nm,
+		    ROUTERS_R1, SYNC_R1), 0);
+		assert_false(fr.updated);
+		assert_int_equal(fr.objects, 0);
+		assert_true(store_oid_equal(&fr.fetched, store_head(st)));
+		assert_int_equal(store_ls_fetch(&fr, peer, url, "refs/gitnet/", collect, &nm,
+		    "refs/heads/routers/r9", "refs/remotes/sync/r9"), 0);
+		assert_true(store_oid_is_zero(&fr.fetched));
+		assert_string_equal(rev(peer, "refs/remotes/sync/r9"), "");
+	}
 
 	/* Someone else moved routers/r1: the head is refused, the beat goes. */
 	assert_int_equal(run("cd %s && c=$(git -c user.name=t -c user.email=t@t --git-dir=. "
