@@ -52,9 +52,13 @@
  * (a head and a heartbeat in one connection, some refs forced or
  * deleted), store_ls_remote() (a listing, no objects), store_fetch() (a
  * peer's branch into a tracking ref of the state repository, through the
- * side writer) and store_beacon() (the heartbeat's constant objects). A
- * fetch into a shallow repository gets the same stand-ins: libgit2's
- * negotiation walks the local refs' history as a push does.
+ * side writer), store_ls_fetch() (both in one connection: the standby's
+ * look at the remote) and store_beacon() (the heartbeat's constant
+ * commit). A fetch into a shallow repository gets the same stand-ins:
+ * libgit2's negotiation walks the local refs' history as a push does
+ * (untested). Over a path, libgit2's local transport lists refs one by
+ * one and fails when one goes meanwhile: listings of a path read its refs
+ * through the ref iterator, and a connection that fails so is retried.
  */
 #include <limits.h>
 #include <stdio.h>
