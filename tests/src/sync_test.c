@@ -149,7 +149,11 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	int error = run("rm -rf %s", f->dir);
+	int error;
+
+	/* A git daemon a test started goes with it, passed or failed. */
+	run("test -f %s/daemon.pid && kill $(cat %s/daemon.pid) 2>/dev/null", f->dir, f->dir);
+	error = run("rm -rf %s", f->dir);
 
 	free(f);
 	return error == 0 ? 0 : -1;

@@ -697,8 +697,17 @@ sync_git_daemon(void **state)
 		usleep(50 * 1000);
 	}
 	assert_true(tries < 100);
-	sync_round_trip(f, arch, url);
-	run("kill $(cat %s)", pid);
+	sync_round_trip(f, arch, url);		/* teardown_daemon stops it */
+}
+
+/* The git daemon goes with the test, passed or failed. */
+static int
+teardown_daemon(void **state)
+{
+	struct fx *f = *state;
+
+	run("test -f %s/daemon.pid && kill $(cat %s/daemon.pid) 2>/dev/null", f->dir, f->dir);
+	return teardown(state);
 }
 
 /* The sync remote's config: stock git names it and its branches. */
@@ -747,7 +756,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(push_not_fast_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(remote_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_path_remote, setup, teardown),
-		cmocka_unit_test_setup_teardown(sync_git_daemon, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_git_daemon, setup, teardown_daemon),
 		cmocka_unit_test_setup_teardown(sync_remote_config, setup, teardown),
 	};
 
