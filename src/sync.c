@@ -198,7 +198,7 @@ push_once(struct sync *s)
 	struct store_push_stats ps;
 	char dst[REF_MAX], track[REF_MAX], prune[REF_MAX], msg[256];
 	enum sync_role role = s->role;
-	uint64_t ms = unix_ms();
+	uint64_t ms = unix_ms(), t0;
 	size_t n = 0, hi = 0, bi;
 	int r;
 
@@ -232,11 +232,13 @@ push_once(struct sync *s)
 			v[hi].dst = head_dst;
 			v[hi].track = track;
 		}
+		t0 = mono_ms();
 		r = store_push_refs(&ps, s->gitdir, s->url, v, n, prune);
 		snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
 	}
 
 	pthread_mutex_lock(&s->mu);
+	s->st.push_ms = mono_ms() - t0;
 	s->st.bytes_sent += ps.bytes;
 	if (role == SYNC_ACTIVE) {
 		if (v[hi].status == 0 && v[hi].sent) {
@@ -456,7 +458,7 @@ watch_once(struct sync *s)
 	struct listing l;
 	struct store_fetch_result fr;
 	char peer[SYNC_ID_MAX], msg[256], rref[REF_MAX], lref[REF_MAX];
-	uint64_t gen = s->peer_gen, now, done_unix, beat_ms;
+	uint64_t gen = s->peer_gen, now, done_unix, beat_ms, t0;
 	unsigned period = s->peer[0] != '\0' ? s->poll_ms : s->beat_ms;
 	bool listed;
 	int r;
@@ -466,6 +468,7 @@ watch_once(struct sync *s)
 	snprintf(peer, sizeof(peer), "%s", s->peer);
 	l.peer = peer[0] != '\0' ? peer : NULL;
 	pthread_mutex_unlock(&s->mu);
+	t0 = mono_ms();
 	if (l.peer != NULL) {
 		snprintf(rref, sizeof(rref), ROUTERS "%s", peer);
 		snprintf(lref, sizeof(lref), TRACKING "%s", peer);
@@ -477,6 +480,7 @@ watch_once(struct sync *s)
 	now = mono_ms();
 	done_unix = unix_ms();
 	pthread_mutex_lock(&s->mu);
+	s->st.look_ms = now - t0;
 	/* A fetch that failed after its listing: what was listed still counts. */
 	listed = r == 0 || l.nbeats > 0 || l.have_peer_head;
 	if (listed) {

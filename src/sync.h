@@ -139,6 +139,7 @@ struct sync_stats {
 	/* additions */
 	uint64_t listings;		/* the watcher's looks at the remote that succeeded */
 	uint64_t objects_fetched;
+	uint64_t push_ms, look_ms;	/* the last push's and look's (+ fetch) duration */
 };
 void sync_get_stats(struct sync *s, struct sync_stats *out);
 
