@@ -610,6 +610,15 @@ const struct store_oid *store_head(const struct store *st);
 int store_repack(struct store *st);
 
 /*
+ * Count the packs on disk again and merge or compact them as a flush
+ * would (in the background). For packs the writer did not make: a
+ * standby's fetches (store_fetch, store_ls_fetch) land as a pack each,
+ * and a standby's writer, which commits little, must still bound them;
+ * its router calls this after fetches (cheap: a directory listing).
+ */
+int store_packs_check(struct store *st);
+
+/*
  * Flush, then compact the packs the commit path wrote (what the background
  * does every opts.compact_s) on this thread, now.
  */

@@ -700,6 +700,56 @@ sync_git_daemon(void **state)
 	sync_round_trip(f, arch, url);		/* teardown_daemon stops it */
 }
 
+/* A standby's fetches land as a pack each; its writer bounds them. */
+static void
+sync_fetched_packs_merged(void **state)
+{
+	struct fx *f = *state;
+	struct store_pushspec v[2];
+	struct store_push_stats ps;
+	struct store_fetch_result fr;
+	struct store *st = fx_store(f, 1), *stb;
+	struct store_oid beacon;
+	struct store_opts o;
+	char arch[160], peer[160];
+	unsigned packs = 0;
+
+	archive_init(f, arch, sizeof(arch), "sync");
+	assert_int_equal(store_beacon(&beacon, f->repo, "r1"), 0);
+	peer_repo(f, peer, sizeof(peer));
+	opts(&o);
+	o.router_id = "r2";
+	o.max_packs = 4;
+	stb = open_ok(peer, &o);
+	for (unsigned i = 0; i < 12; i++) {
+		add(st, 0x0a000100 + i, T0 + (100 + i) * SEC);
+		assert_int_equal(beat(&ps, v, f->repo, arch, "active", 10 + i, true), 0);
+		assert_int_equal(store_fetch(&fr, peer, arch, ROUTERS_R1, SYNC_R1), 0);
+		assert_true(fr.updated);
+	}
+	assert_true(atoi(sh("ls %s/objects/pack/*.idx | wc -l", peer)) >= 12);
+	for (int tries = 0; tries < 100; tries++) {
+		assert_int_equal(store_packs_check(stb), 0);
+		packs = (unsigned)atoi(sh("ls %s/objects/pack/*.idx | wc -l", peer));
+		if (packs <= 5)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_true(packs <= 5);
+	assert_same(f->repo, "primary", peer, SYNC_R1);
+	{
+		struct store_reader *r;
+		struct store_oid id;
+
+		assert_int_equal(store_reader_open(&r, peer), 0);
+		assert_int_equal(store_resolve(&id, r, SYNC_R1), 0);
+		store_reader_free(r);
+	}
+	store_close(stb);
+	store_close(st);
+	assert_fsck(peer);
+}
+
 /* The git daemon goes with the test, passed or failed. */
 static int
 teardown_daemon(void **state)
@@ -758,6 +808,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(sync_path_remote, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_git_daemon, setup, teardown_daemon),
 		cmocka_unit_test_setup_teardown(sync_remote_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_fetched_packs_merged, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
