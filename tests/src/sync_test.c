@@ -8,7 +8,9 @@
  * it fetches a's head into refs/remotes/sync/a (its router's store open
  * beside it), bumps head_gen at each new head, sees a active
  * (sync_other_active) and a's silence after a stops; a role change is
- * beaten at once and b then pushes its own head. The remote holds one
+ * beaten at once and b then pushes its own head. A third router that
+ * starts without a peer learns from sync_wait_listed who is active; a peer
+ * changed while running is watched from scratch. The remote holds one
  * alive ref per router. A remote that is not there is counted with growing
  * gaps, and one that takes the connection and never answers does not hold
  * sync_close up. git fsck --strict is clean everywhere.
@@ -390,6 +392,18 @@ sync_active_and_standby(void **state)
 	assert_string_equal(sh("git --git-dir=%s for-each-ref --format='%%(refname)' "
 	    "refs/gitnet/alive/b/ | sed 's|/[0-9]*$||' | sort -u", f->remote),
 	    "refs/gitnet/alive/b/active\n");
+	/* Another peer, while running: c (gone, its last beat a standby's, no head). */
+	sync_set_peer(b, "c");
+	sync_peer_get(b, &p);
+	assert_string_equal(p.id, "c");
+	assert_false(p.have_head);
+	assert_int_equal(p.head_gen, 0);
+	for (t0 = ms_now(); !p.seen && ms_now() - t0 < 3000; usleep(10000))
+		sync_peer_get(b, &p);
+	assert_true(p.seen);
+	assert_false(p.active);
+	assert_false(p.have_head);
+	assert_false(sync_other_active(b, id, 400));	/* a is gone, c never beat since */
 	sync_close(b);
 	store_close(sta);
 	store_close(stb);
