@@ -75,6 +75,7 @@ struct sync {
 	uint64_t	peer_changed_ms;	/* own clock: the peer's beat last changed */
 	uint64_t	peer_from_ms;		/* own clock: watched since */
 	uint64_t	listed_ms;		/* own clock: last listing that succeeded, 0 none */
+	uint64_t	first_listed_ms;	/* own clock: the first, 0 none */
 	uint64_t	watch_retry_ms;
 	struct errlog	watch_log;
 	struct beat	beats[SYNC_ROUTERS_MAX];
@@ -197,7 +198,7 @@ push_once(struct sync *s)
 	struct store_push_stats ps;
 	char dst[REF_MAX], track[REF_MAX], prune[REF_MAX], msg[256];
 	enum sync_role role = s->role;
-	uint64_t ms = unix_ms();
+	uint64_t ms = unix_ms(), t0;
 	size_t n = 0, hi = 0, bi;
 	int r;
 
@@ -231,11 +232,13 @@ push_once(struct sync *s)
 			v[hi].dst = head_dst;
 			v[hi].track = track;
 		}
+		t0 = mono_ms();
 		r = store_push_refs(&ps, s->gitdir, s->url, v, n, prune);
 		snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
 	}
 
 	pthread_mutex_lock(&s->mu);
+	s->st.push_ms = mono_ms() - t0;
 	s->st.bytes_sent += ps.bytes;
 	if (role == SYNC_ACTIVE) {
 		if (v[hi].status == 0 && v[hi].sent) {
@@ -394,9 +397,14 @@ beats_update(struct sync *s, const struct listing *l, uint64_t now)
 		if (k == s->nbeats) {
 			if (s->nbeats == SYNC_ROUTERS_MAX)
 				continue;
+			/*
+			 * First sight is no change: a router killed long ago
+			 * leaves its last alive ref behind. It counts as beating
+			 * from its next change on.
+			 */
 			s->nbeats++;
 			s->beats[k] = *b;
-			s->beats[k].changed_ms = now;
+			s->beats[k].changed_ms = 0;
 		} else if (s->beats[k].unix_ms != b->unix_ms || s->beats[k].active != b->active) {
 			s->beats[k].unix_ms = b->unix_ms;
 			s->beats[k].active = b->active;
@@ -440,83 +448,84 @@ lag_add(struct sync *s, uint64_t lag)
 	s->st.lag_p99_ms = v[(k > 0 ? k : 1) - 1];
 }
 
-/* One look at the remote, and a fetch when the peer's head is new. */
+/*
+ * One look at the remote and, in the same connection, a fetch when the
+ * peer's head is new (store_ls_fetch).
+ */
 static uint64_t
 watch_once(struct sync *s)
 {
 	struct listing l;
 	struct store_fetch_result fr;
 	char peer[SYNC_ID_MAX], msg[256], rref[REF_MAX], lref[REF_MAX];
-	uint64_t gen = s->peer_gen, now, beat_ms;
+	uint64_t gen = s->peer_gen, now, done_unix, beat_ms, t0;
 	unsigned period = s->peer[0] != '\0' ? s->poll_ms : s->beat_ms;
-	bool fetch;
+	bool listed;
 	int r;
 
 	memset(&l, 0, sizeof(l));
+	memset(&fr, 0, sizeof(fr));
 	snprintf(peer, sizeof(peer), "%s", s->peer);
 	l.peer = peer[0] != '\0' ? peer : NULL;
 	pthread_mutex_unlock(&s->mu);
-	r = store_ls_remote(s->url, "refs/", on_ref, &l);
+	t0 = mono_ms();
+	if (l.peer != NULL) {
+		snprintf(rref, sizeof(rref), ROUTERS "%s", peer);
+		snprintf(lref, sizeof(lref), TRACKING "%s", peer);
+		r = store_ls_fetch(&fr, s->gitdir, s->url, "refs/", on_ref, &l, rref, lref);
+	} else {
+		r = store_ls_remote(s->url, "refs/", on_ref, &l);
+	}
 	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
 	now = mono_ms();
+	done_unix = unix_ms();
 	pthread_mutex_lock(&s->mu);
-	if (r < 0) {
-		s->st.sync_errors++;
-		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
-		retry_update(s);
-		log_failure(&s->watch_log, "ls-remote", msg, s->watch_retry_ms);
-		return s->watch_retry_ms;
+	s->st.look_ms = now - t0;
+	/* A fetch that failed after its listing: what was listed still counts. */
+	listed = r == 0 || l.nbeats > 0 || l.have_peer_head;
+	if (listed) {
+		s->st.listings++;
+		if (s->first_listed_ms == 0)
+			s->first_listed_ms = now;
+		s->listed_ms = now;
+		pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
 	}
-	s->st.listings++;
-	s->listed_ms = now;
 	if (gen != s->peer_gen)
 		return 0;		/* the peer changed meanwhile: look again */
-	beats_update(s, &l, now);
-	fetch = l.peer != NULL && l.have_peer_head &&
-	    (!s->view.have_head || !store_oid_equal(&s->view.head, &l.peer_head));
-	beat_ms = s->view.seen ? s->view.beat_unix_ms : 0;
-	if (!fetch) {
-		log_recovery(&s->watch_log, "watch");
-		s->watch_retry_ms = 0;
-		retry_update(s);
-		return period;
-	}
-
-	pthread_mutex_unlock(&s->mu);
-	snprintf(rref, sizeof(rref), ROUTERS "%s", peer);
-	snprintf(lref, sizeof(lref), TRACKING "%s", peer);
-	r = store_fetch(&fr, s->gitdir, s->url, rref, lref);
-	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
-	now = unix_ms();
-	pthread_mutex_lock(&s->mu);
+	if (listed)
+		beats_update(s, &l, now);
 	if (r < 0) {
 		s->st.sync_errors++;
 		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
 		retry_update(s);
-		log_failure(&s->watch_log, "fetch", msg, s->watch_retry_ms);
+		log_failure(&s->watch_log, l.have_peer_head ? "fetch" : "ls-remote", msg,
+		    s->watch_retry_ms);
 		return s->watch_retry_ms;
-	}
-	s->st.fetches++;
-	s->st.bytes_fetched += fr.bytes;
-	s->st.objects_fetched += fr.objects;
-	if (gen == s->peer_gen) {
-		s->view.have_head = true;
-		s->view.head = fr.fetched;
-		s->view.head_gen++;
-		/* The fetch's end minus the beat seen with the head: both wall clocks. */
-		if (beat_ms > 0)
-			lag_add(s, now > beat_ms ? now - beat_ms : 0);
-		if (s->verbose >= 1) {
-			char hex[STORE_OID_HEXSZ + 1];
-
-			fprintf(stderr, "sync: fetched: peer=%s head=%s objects=%" PRIu64
-			    " bytes=%" PRIu64 " lag_ms=%" PRIu64 "\n", peer,
-			    store_oid_fmt(hex, &fr.fetched), fr.objects, fr.bytes, s->st.lag_ms);
-		}
 	}
 	log_recovery(&s->watch_log, "watch");
 	s->watch_retry_ms = 0;
 	retry_update(s);
+	if (l.peer == NULL || store_oid_is_zero(&fr.fetched) ||
+	    (s->view.have_head && store_oid_equal(&s->view.head, &fr.fetched)))
+		return period;
+	/* A new head of the peer, here now. */
+	beat_ms = s->view.seen ? s->view.beat_unix_ms : 0;
+	s->st.fetches++;
+	s->st.bytes_fetched += fr.bytes;
+	s->st.objects_fetched += fr.objects;
+	s->view.have_head = true;
+	s->view.head = fr.fetched;
+	s->view.head_gen++;
+	/* The fetch's end minus the beat seen with the head: both wall clocks. */
+	if (beat_ms > 0)
+		lag_add(s, done_unix > beat_ms ? done_unix - beat_ms : 0);
+	if (s->verbose >= 1) {
+		char hex[STORE_OID_HEXSZ + 1];
+
+		fprintf(stderr, "sync: fetched: peer=%s head=%s objects=%" PRIu64 " bytes=%"
+		    PRIu64 " lag_ms=%" PRIu64 "\n", peer, store_oid_fmt(hex, &fr.fetched),
+		    fr.objects, fr.bytes, s->st.lag_ms);
+	}
 	return period;
 }
 
@@ -809,7 +818,8 @@ sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms)
 		const struct beat *b = &s->beats[k];
 		uint64_t age = now - b->changed_ms;
 
-		if (strcmp(b->id, s->id) == 0 || !b->active || age > window_ms)
+		if (strcmp(b->id, s->id) == 0 || !b->active || b->changed_ms == 0 ||
+		    age > window_ms)
 			continue;
 		/* The freshest (the watched peer when it is one of them). */
 		if (age < best || (s->peer[0] != '\0' && strcmp(b->id, s->peer) == 0)) {
@@ -821,6 +831,32 @@ sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms)
 	}
 	pthread_mutex_unlock(&s->mu);
 	return found;
+}
+
+bool
+sync_wait_listed(struct sync *s, unsigned timeout_ms, unsigned window_ms)
+{
+	uint64_t until = mono_ms() + timeout_ms;
+	bool listed;
+
+	if (s == NULL)
+		return false;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop && mono_ms() < until) {
+		uint64_t first = s->first_listed_ms, done_at;
+		bool all = first != 0;
+
+		/* Every router seen has beaten since the first listing. */
+		for (unsigned k = 0; k < s->nbeats && all; k++)
+			all = strcmp(s->beats[k].id, s->id) == 0 || s->beats[k].changed_ms > first;
+		if (first != 0 && (all || mono_ms() >= first + window_ms))
+			break;
+		done_at = first != 0 && first + window_ms < until ? first + window_ms : until;
+		wait_until(s, &s->done, done_at < mono_ms() + 50 ? done_at : mono_ms() + 50);
+	}
+	listed = s->first_listed_ms != 0;
+	pthread_mutex_unlock(&s->mu);
+	return listed;
 }
 
 void

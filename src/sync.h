@@ -102,7 +102,12 @@ void sync_close(struct sync *s);
 struct sync_peer {
 	bool		seen;		/* an alive ref of the peer was ever seen */
 	bool		active;		/* its role in the last alive ref */
-	uint64_t	silent_ms;	/* since its alive ref last changed (own clock) */
+	/*
+	 * Since its alive ref last changed (own clock). First sight counts
+	 * as a change (a standby that starts gives its peer the whole
+	 * takeover time); before it, since the peer was set.
+	 */
+	uint64_t	silent_ms;
 	bool		have_head;	/* fetched: head is in the local repository */
 	struct store_oid head;		/* refs/remotes/sync/<PEER> = the peer's primary */
 	uint64_t	head_gen;	/* +1 each time head changes */
@@ -117,8 +122,23 @@ struct sync_peer {
 	uint64_t	remote_silent_ms;
 };
 void sync_peer_get(struct sync *s, struct sync_peer *out);
-/* Any OTHER router whose alive ref says active and changed within window_ms. */
+/*
+ * Any OTHER router whose alive ref says active and changed within
+ * window_ms (the watched peer first when it is one; id may be NULL).
+ * First sight is no change here: a router killed long ago leaves its last
+ * alive ref on the remote, so a router counts once its ref has changed
+ * while this one watched (see sync_wait_listed).
+ */
 bool sync_other_active(struct sync *s, char id[SYNC_ID_MAX], uint64_t window_ms);
+/*
+ * Addition: wait (at most timeout_ms) until the watcher's first listing
+ * that succeeded, then until every router seen beats again or window_ms
+ * has passed since that listing: liveness is change, so one listing says
+ * who beats, not who is alive. True once the listing came. For a router
+ * that starts without --standby: sync_start(s, SYNC_STANDBY), this, then
+ * sync_other_active() decides whether it may become active.
+ */
+bool sync_wait_listed(struct sync *s, unsigned timeout_ms, unsigned window_ms);
 
 struct sync_stats {
 	uint64_t pushes, push_errors;	/* head pushes */
@@ -130,6 +150,7 @@ struct sync_stats {
 	/* additions */
 	uint64_t listings;		/* the watcher's looks at the remote that succeeded */
 	uint64_t objects_fetched;
+	uint64_t push_ms, look_ms;	/* the last push's and look's (+ fetch) duration */
 };
 void sync_get_stats(struct sync *s, struct sync_stats *out);
 

@@ -52,9 +52,13 @@
  * (a head and a heartbeat in one connection, some refs forced or
  * deleted), store_ls_remote() (a listing, no objects), store_fetch() (a
  * peer's branch into a tracking ref of the state repository, through the
- * side writer) and store_beacon() (the heartbeat's constant objects). A
- * fetch into a shallow repository gets the same stand-ins: libgit2's
- * negotiation walks the local refs' history as a push does.
+ * side writer), store_ls_fetch() (both in one connection: the standby's
+ * look at the remote) and store_beacon() (the heartbeat's constant
+ * commit). A fetch into a shallow repository gets the same stand-ins:
+ * libgit2's negotiation walks the local refs' history as a push does
+ * (untested). Over a path, libgit2's local transport lists refs one by
+ * one and fails when one goes meanwhile: listings of a path read its refs
+ * through the ref iterator, and a connection that fails so is retried.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -820,6 +824,13 @@ done:
 	return error;
 }
 
+/* A path or file:// URL: libgit2's local transport. */
+static bool
+is_path(const char *url)
+{
+	return url[0] == '/' || strncmp(url, "file:///", 8) == 0;
+}
+
 /*
  * A path's listing, read from its refs directly: libgit2's local
  * transport lists a repository's refs one by one and fails (and leaks the
@@ -876,7 +887,7 @@ store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx)
 	cb.payload = &c;
 	if ((error = url_check("ls-remote", url)) < 0)
 		goto done;
-	if (url[0] == '/' || strncmp(url, "file:///", 8) == 0) {
+	if (is_path(url)) {
 		error = ls_local(url[0] == '/' ? url : url + 7, url, plen, prefix, fn, ctx);
 		goto done;
 	}
@@ -908,26 +919,94 @@ on_fetch_progress(const git_indexer_progress *p, void *payload)
 	return 0;
 }
 
-int
-store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
-    const char *remote_ref, const char *local_ref)
+/* store_ls_fetch's look for one ref in a path's listing. */
+struct ls_want {
+	const char	*ref;
+	bool		has;
+	struct store_oid id;
+};
+
+static int
+ls_exact(const char *name, const struct store_oid *id, void *ctx)
+{
+	struct ls_want *w = ctx;
+
+	if (strcmp(name, w->ref) == 0) {
+		w->has = true;
+		w->id = *id;
+	}
+	return 0;
+}
+
+/*
+ * The fetch itself, over a connected rm whose listing is heads: remote_ref
+ * into local_ref (see store_fetch). STORE_ENOTFOUND without remote_ref.
+ */
+static int
+fetch_listed(struct store_fetch_result *res, git_repository *repo, const char *gitdir,
+    const char *url, git_remote *rm, git_fetch_options *fo, struct push_ctx *c,
+    const git_remote_head **heads, size_t nheads, const char *remote_ref,
+    const char *local_ref)
+{
+	const git_remote_head *h;
+	char *specp = (char *)remote_ref;
+	git_strarray specs = { &specp, 1 };
+	struct store *side = NULL;
+	git_oid want;
+	int error;
+
+	if ((h = head_find(heads, nheads, remote_ref)) == NULL)
+		return store_err(STORE_ENOTFOUND, "store: fetch from %s: no %s there", url,
+		    remote_ref);
+	git_oid_cpy(&want, &h->oid);
+	git_oid_cpy(store_goid_mut(&res->fetched), &want);
+	if (!obj_exists(repo, &want, false)) {
+		const git_indexer_progress *p;
+
+		if ((error = git_remote_download(rm, &specs, fo)) < 0)
+			return store_gerr(error, "store: fetch from %s", url);
+		p = git_remote_stats(rm);
+		res->objects = p->received_objects;
+		res->bytes = p->received_bytes > c->bytes ? p->received_bytes : c->bytes;
+		if (!obj_exists(repo, &want, true))
+			return store_err(STORE_EIO, "store: fetch from %s: %s did not arrive",
+			    url, remote_ref);
+	}
+	/* The tracking ref, forced: the peer's retention may rewrite its history. */
+	if ((error = side_open(&side, gitdir)) < 0)
+		return error;
+	if ((error = store_ref_target(&res->old, store_reader_of(side), local_ref)) < 0 &&
+	    error != STORE_ENOTFOUND)
+		goto done;
+	res->updated = !store_oid_equal(&res->old, &res->fetched);
+	error = ref_set(side, local_ref, &res->fetched);
+done:
+	store_free(side);
+	return error;
+}
+
+/*
+ * store_fetch and store_ls_fetch: one connection, its listing given to fn
+ * (when not NULL) for the refs under prefix, then remote_ref fetched when
+ * local_ref does not name it already (always, when fn is NULL).
+ */
+static int
+fetch_any(struct store_fetch_result *res, const char *gitdir, const char *url,
+    const char *prefix, store_ls_fn fn, void *ctx, const char *remote_ref,
+    const char *local_ref)
 {
 	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
 	struct push_ctx c = { 0 };
 	git_repository *repo = NULL;
 	git_remote *rm = NULL;
 	struct shim *shim = NULL;
-	struct store *side = NULL;
-	const git_remote_head **heads, *h;
-	char *specp = (char *)remote_ref;
-	git_strarray specs = { &specp, 1 };
-	size_t nheads;
-	git_oid want;
+	const git_remote_head **heads;
+	size_t nheads, plen = prefix ? strlen(prefix) : 0;
 	int error;
 
 	memset(res, 0, sizeof(*res));
-	if (strncmp(remote_ref, "refs/", 5) != 0 || strlen(remote_ref) >= STORE_REF_MAX ||
-	    !store_ref_name_valid(local_ref))
+	if (remote_ref != NULL && (strncmp(remote_ref, "refs/", 5) != 0 ||
+	    strlen(remote_ref) >= STORE_REF_MAX || !store_ref_name_valid(local_ref)))
 		return store_err(STORE_EINVAL, "store: fetch: refs must be full names");
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
@@ -947,43 +1026,75 @@ store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
 	if ((error = connect_ls(&rm, repo, "fetch from", url, GIT_DIRECTION_FETCH,
 	    &fo.callbacks, &heads, &nheads)) < 0)
 		goto done;
-	if ((h = head_find(heads, nheads, remote_ref)) == NULL) {
-		error = store_err(STORE_ENOTFOUND, "store: fetch from %s: no %s there", url,
-		    remote_ref);
-		goto done;
-	}
-	git_oid_cpy(&want, &h->oid);
-	git_oid_cpy(store_goid_mut(&res->fetched), &want);
-	if (!obj_exists(repo, &want, false)) {
-		const git_indexer_progress *p;
+	for (size_t i = 0; fn != NULL && i < nheads; i++) {
+		const char *name = heads[i]->name;
 
-		if ((error = git_remote_download(rm, &specs, &fo)) < 0) {
-			error = store_gerr(error, "store: fetch from %s", url);
+		if ((plen > 0 && strncmp(name, prefix, plen) != 0) || strstr(name, "^{}") != NULL)
+			continue;
+		if ((error = fn(name, store_soid(&heads[i]->oid), ctx)) != 0)
 			goto done;
-		}
-		p = git_remote_stats(rm);
-		res->objects = p->received_objects;
-		res->bytes = p->received_bytes > c.bytes ? p->received_bytes : c.bytes;
-		if (!obj_exists(repo, &want, true)) {
-			error = store_err(STORE_EIO, "store: fetch from %s: %s did not arrive",
-			    url, remote_ref);
-			goto done;
-		}
 	}
-	/* The tracking ref, forced: the peer's retention may rewrite its history. */
-	if ((error = side_open(&side, gitdir)) < 0)
+	error = 0;
+	if (remote_ref == NULL)
 		goto done;
-	if ((error = store_ref_target(&res->old, store_reader_of(side), local_ref)) < 0 &&
-	    error != STORE_ENOTFOUND)
-		goto done;
-	res->updated = !store_oid_equal(&res->old, &res->fetched);
-	error = ref_set(side, local_ref, &res->fetched);
+	if (fn != NULL) {
+		const git_remote_head *h = head_find(heads, nheads, remote_ref);
+		git_oid cur;
+
+		if (h == NULL)
+			goto done;		/* nothing to fetch: res->fetched zero */
+		if (git_reference_name_to_id(&cur, repo, local_ref) == 0 &&
+		    git_oid_equal(&cur, &h->oid)) {
+			git_oid_cpy(store_goid_mut(&res->fetched), &cur);
+			res->old = res->fetched;
+			goto done;		/* so already */
+		}
+		git_error_clear();
+	}
+	error = fetch_listed(res, repo, gitdir, url, rm, &fo, &c, heads, nheads, remote_ref,
+	    local_ref);
 done:
-	store_free(side);
 	git_remote_free(rm);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return error;
+}
+
+int
+store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
+    const char *remote_ref, const char *local_ref)
+{
+	return fetch_any(res, gitdir, url, NULL, NULL, NULL, remote_ref, local_ref);
+}
+
+int
+store_ls_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
+    const char *prefix, store_ls_fn fn, void *ctx, const char *remote_ref,
+    const char *local_ref)
+{
+	struct store_reader *r = NULL;
+	struct store_oid cur;
+	struct ls_want w = { remote_ref, false, { { 0 } } };
+	int error;
+
+	if (!is_path(url))
+		return fetch_any(res, gitdir, url, prefix, fn, ctx, remote_ref, local_ref);
+	/* A path: its refs read directly (see ls_local), then a fetch if needed. */
+	memset(res, 0, sizeof(*res));
+	if ((error = store_ls_remote(url, prefix, fn, ctx)) != 0 || remote_ref == NULL)
+		return error;
+	if ((error = store_ls_remote(url, remote_ref, ls_exact, &w)) != 0)
+		return error;
+	if (!w.has)
+		return 0;
+	if (store_reader_open(&r, gitdir) == 0 && store_ref_read(&cur, r, local_ref) == 0 &&
+	    store_oid_equal(&cur, &w.id)) {
+		store_reader_free(r);
+		res->fetched = res->old = cur;
+		return 0;
+	}
+	store_reader_free(r);
+	return store_fetch(res, gitdir, url, remote_ref, local_ref);
 }
 
 /*

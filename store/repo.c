@@ -759,6 +759,15 @@ store_repack(struct store *st)
 
 
 int
+store_packs_check(struct store *st)
+{
+	if (st->readonly || st->o.side)
+		return store_err(STORE_EINVAL, "store: pack maintenance needs the writer");
+	st->npacks = store_odb_pack_count(st->odb);
+	return store_packs_maintain(st);
+}
+
+int
 store_compact(struct store *st)
 {
 	int error;

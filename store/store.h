@@ -610,6 +610,15 @@ const struct store_oid *store_head(const struct store *st);
 int store_repack(struct store *st);
 
 /*
+ * Count the packs on disk again and merge or compact them as a flush
+ * would (in the background). For packs the writer did not make: a
+ * standby's fetches (store_fetch, store_ls_fetch) land as a pack each,
+ * and a standby's writer, which commits little, must still bound them;
+ * its router calls this after fetches (cheap: a directory listing).
+ */
+int store_packs_check(struct store *st);
+
+/*
  * Flush, then compact the packs the commit path wrote (what the background
  * does every opts.compact_s) on this thread, now.
  */
@@ -1109,6 +1118,17 @@ struct store_fetch_result {
 
 int store_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
     const char *remote_ref, const char *local_ref);
+/*
+ * A watcher's look: the listing of store_ls_remote (fn for each ref under
+ * prefix) and, in the same connection, remote_ref fetched into local_ref
+ * as store_fetch does when local_ref does not name it already. A remote
+ * without remote_ref (or remote_ref NULL) is no error: res->fetched stays
+ * zero. res->updated says whether local_ref moved. Over a path, the
+ * listing reads the refs directly and a fetch connects on its own.
+ */
+int store_ls_fetch(struct store_fetch_result *res, const char *gitdir, const char *url,
+    const char *prefix, store_ls_fn fn, void *ctx, const char *remote_ref,
+    const char *local_ref);
 
 /*
  * The heartbeat's one object per router: the commit "gitnet alive

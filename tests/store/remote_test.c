@@ -423,6 +423,15 @@ collect(const char *name, const struct store_oid *id, void *ctx)
 	return 0;
 }
 
+static int
+stop_at_first(const char *name, const struct store_oid *id, void *ctx)
+{
+	(void)name;
+	(void)id;
+	(*(unsigned *)ctx)++;
+	return 7;
+}
+
 /* The names under prefix at url, one string "a b c" (sorted by the remote). */
 static const char *
 ls(const char *url, const char *prefix)
@@ -515,6 +524,13 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 	assert_string_equal(ls(url, "refs/gitnet/alive/"), "refs/gitnet/alive/r1/active/1000");
 	assert_string_equal(ls(url, NULL), "refs/gitnet/alive/r1/active/1000 "
 	    "refs/heads/routers/r1");
+	assert_string_equal(ls(url, "refs/heads/"), "refs/heads/routers/r1");
+	{
+		unsigned calls = 0;
+
+		assert_int_equal(store_ls_remote(url, NULL, stop_at_first, &calls), 7);
+		assert_int_equal(calls, 1);
+	}
 
 	/* The next beat replaces the last (a new name, the old one deleted). */
 	assert_int_equal(beat(&ps, v, f->repo, url, "standby", 1250, true), 0);
@@ -550,14 +566,31 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 		store_reader_free(r);
 	}
 
-	/* Incremental: a new commit goes with the beat, and comes. */
+	/* Incremental: a new commit goes with the beat, and comes with a listing. */
 	add(st, 0x0a000030, T0 + 30 * SEC);
 	assert_int_equal(beat(&ps, v, f->repo, url, "active", 1500, true), 0);
 	assert_true(v[0].sent);
-	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
-	assert_true(fr.updated);
-	assert_true(fr.objects > 0 && fr.objects < 12);
-	assert_same(f->repo, "primary", peer, SYNC_R1);
+	{
+		struct names nm = { 0 };
+
+		assert_int_equal(store_ls_fetch(&fr, peer, url, "refs/gitnet/", collect, &nm,
+		    ROUTERS_R1, SYNC_R1), 0);
+		assert_int_equal(nm.n, 1);
+		assert_string_equal(nm.v[0], "refs/gitnet/alive/r1/active/1500");
+		assert_true(fr.updated);
+		assert_true(fr.objects > 0 && fr.objects < 12);
+		assert_same(f->repo, "primary", peer, SYNC_R1);
+		/* Once more: so already, nothing fetched; no such branch: no error. */
+		assert_int_equal(store_ls_fetch(&fr, peer, url, "refs/gitnet/", collect, &nm,
+		    ROUTERS_R1, SYNC_R1), 0);
+		assert_false(fr.updated);
+		assert_int_equal(fr.objects, 0);
+		assert_true(store_oid_equal(&fr.fetched, store_head(st)));
+		assert_int_equal(store_ls_fetch(&fr, peer, url, "refs/gitnet/", collect, &nm,
+		    "refs/heads/routers/r9", "refs/remotes/sync/r9"), 0);
+		assert_true(store_oid_is_zero(&fr.fetched));
+		assert_string_equal(rev(peer, "refs/remotes/sync/r9"), "");
+	}
 
 	/* Someone else moved routers/r1: the head is refused, the beat goes. */
 	assert_int_equal(run("cd %s && c=$(git -c user.name=t -c user.email=t@t --git-dir=. "
@@ -576,6 +609,20 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 	assert_int_equal(store_fetch(&fr, peer, url, ROUTERS_R1, SYNC_R1), 0);
 	assert_true(fr.updated);
 	assert_string_equal(rev(peer, SYNC_R1), theirs);
+
+	/* A deletion, and one of a ref the remote lacks (nothing to do). */
+	memset(v, 0, sizeof(v));
+	v[0].dst = "refs/gitnet/alive/r1/active/1750";
+	v[1].dst = "refs/gitnet/alive/r1/active/1";
+	assert_int_equal(store_push_refs(&ps, f->repo, url, v, 2, NULL), 0);
+	assert_true(ps.pushed);
+	assert_true(v[0].sent);
+	assert_false(v[1].sent);
+	assert_string_equal(ls(url, "refs/gitnet/"), "");
+	assert_int_equal(store_push_refs(&ps, f->repo, url, v, 2, NULL), 0);
+	assert_false(ps.pushed);		/* nothing to do: no push made */
+	v[0].dst = "heads/x";
+	assert_int_equal(store_push_refs(&ps, f->repo, url, v, 1, NULL), STORE_EINVAL);
 
 	/* No such ref there. */
 	assert_int_equal(store_fetch(&fr, peer, url, "refs/heads/routers/r9", SYNC_R1),
@@ -650,8 +697,67 @@ sync_git_daemon(void **state)
 		usleep(50 * 1000);
 	}
 	assert_true(tries < 100);
-	sync_round_trip(f, arch, url);
-	run("kill $(cat %s)", pid);
+	sync_round_trip(f, arch, url);		/* teardown_daemon stops it */
+}
+
+/* A standby's fetches land as a pack each; its writer bounds them. */
+static void
+sync_fetched_packs_merged(void **state)
+{
+	struct fx *f = *state;
+	struct store_pushspec v[2];
+	struct store_push_stats ps;
+	struct store_fetch_result fr;
+	struct store *st = fx_store(f, 1), *stb;
+	struct store_oid beacon;
+	struct store_opts o;
+	char arch[160], peer[160];
+	unsigned packs = 0;
+
+	archive_init(f, arch, sizeof(arch), "sync");
+	assert_int_equal(store_beacon(&beacon, f->repo, "r1"), 0);
+	peer_repo(f, peer, sizeof(peer));
+	opts(&o);
+	o.router_id = "r2";
+	o.max_packs = 4;
+	stb = open_ok(peer, &o);
+	for (unsigned i = 0; i < 12; i++) {
+		add(st, 0x0a000100 + i, T0 + (100 + i) * SEC);
+		assert_int_equal(beat(&ps, v, f->repo, arch, "active", 10 + i, true), 0);
+		assert_int_equal(store_fetch(&fr, peer, arch, ROUTERS_R1, SYNC_R1), 0);
+		assert_true(fr.updated);
+	}
+	assert_true(atoi(sh("ls %s/objects/pack/*.idx | wc -l", peer)) >= 12);
+	for (int tries = 0; tries < 100; tries++) {
+		assert_int_equal(store_packs_check(stb), 0);
+		packs = (unsigned)atoi(sh("ls %s/objects/pack/*.idx | wc -l", peer));
+		if (packs <= 5)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_true(packs <= 5);
+	assert_same(f->repo, "primary", peer, SYNC_R1);
+	{
+		struct store_reader *r;
+		struct store_oid id;
+
+		assert_int_equal(store_reader_open(&r, peer), 0);
+		assert_int_equal(store_resolve(&id, r, SYNC_R1), 0);
+		store_reader_free(r);
+	}
+	store_close(stb);
+	store_close(st);
+	assert_fsck(peer);
+}
+
+/* The git daemon goes with the test, passed or failed. */
+static int
+teardown_daemon(void **state)
+{
+	struct fx *f = *state;
+
+	run("test -f %s/daemon.pid && kill $(cat %s/daemon.pid) 2>/dev/null", f->dir, f->dir);
+	return teardown(state);
 }
 
 /* The sync remote's config: stock git names it and its branches. */
@@ -700,8 +806,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(push_not_fast_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(remote_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_path_remote, setup, teardown),
-		cmocka_unit_test_setup_teardown(sync_git_daemon, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_git_daemon, setup, teardown_daemon),
 		cmocka_unit_test_setup_teardown(sync_remote_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_fetched_packs_merged, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
