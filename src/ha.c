@@ -115,6 +115,10 @@ stand_by(struct router *r, const char *peer)
 	r->warm_loads = 0;
 	r->peer_beat_ms = 0;
 	r->peer_nperiod = 0;
+	r->remote_ok_from_us = 0;
+	/* Until the peer beats, it may be backing off from a remote that was down. */
+	r->remote_outage = true;
+	r->peer_idle_from_us = 0;
 	r->standby = true;
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->peer_gen = 0;
@@ -151,17 +155,15 @@ router_ha_open(struct router *r, char *err, size_t errlen)
 	/* Is another router active there? Look before answering for anything. */
 	if (sync_start(r->sync, SYNC_STANDBY) < 0)
 		goto nostart;
-	for (uint64_t t0 = router_now_us();
-	    router_now_us() - t0 < (uint64_t)r->cfg.takeover_after_ms * 1000; ) {
-		struct timespec nap = { 0, 20 * 1000 * 1000 };
-
-		if (sync_other_active(r->sync, other, r->cfg.takeover_after_ms)) {
-			stand_by(r, other);
-			halog("router %s is active at %s: standing by for it%s", other,
-			    r->cfg.sync_url, r->cfg.preempt ? " (preempt: until loaded)" : "");
-			return 0;
-		}
-		nanosleep(&nap, NULL);
+	if (!sync_wait_listed(r->sync, 2 * r->cfg.takeover_after_ms + 1000,
+	    r->cfg.takeover_after_ms))
+		halog("the remote did not answer within %u ms: active without knowing "
+		    "whether another router is", 2 * r->cfg.takeover_after_ms + 1000);
+	if (sync_other_active(r->sync, other, r->cfg.takeover_after_ms)) {
+		stand_by(r, other);
+		halog("router %s is active at %s: standing by for it%s", other,
+		    r->cfg.sync_url, r->cfg.preempt ? " (preempt: until loaded)" : "");
+		return 0;
 	}
 	sync_set_role(r->sync, SYNC_ACTIVE);
 	state_set_head_hook(r->state, head_moved, r->sync);
@@ -304,18 +306,28 @@ active_turn(struct router *r)
 	}
 }
 
-/* The silence that means the peer is gone: --takeover-after, or 3 beats. */
+/*
+ * The silence that means the peer is gone: --takeover-after, or twice the
+ * longest of its recent beat periods (a push to the remote may take longer
+ * than the period asked: the cadence is what it achieves). Until two
+ * periods are seen, HA_UNLEARNED_MS at least: a standby that just started
+ * does not know the peer's cadence yet.
+ */
+#define HA_UNLEARNED_MS	2000
+
 static uint64_t
 silence_needed(const struct router *r)
 {
-	uint64_t beat = UINT64_MAX;
+	uint64_t beat = 0;
 	unsigned n = r->peer_nperiod < HA_PERIODS ? r->peer_nperiod : HA_PERIODS;
 
+	if (n < 2)
+		return r->cfg.takeover_after_ms > HA_UNLEARNED_MS ? r->cfg.takeover_after_ms :
+		    HA_UNLEARNED_MS;
+
 	for (unsigned i = 0; i < n; i++)
-		beat = r->peer_period[i] < beat ? r->peer_period[i] : beat;
-	if (n == 0 || beat * 3 < r->cfg.takeover_after_ms)
-		return r->cfg.takeover_after_ms;
-	return beat * 3;
+		beat = r->peer_period[i] > beat ? r->peer_period[i] : beat;
+	return beat * 2 > r->cfg.takeover_after_ms ? beat * 2 : r->cfg.takeover_after_ms;
 }
 
 void
@@ -346,10 +358,14 @@ router_ha_turn(struct router *r, uint64_t now)
 			    p.beat_unix_ms - r->peer_beat_ms;
 		}
 		r->peer_beat_ms = p.beat_unix_ms;
+		r->remote_outage = false;	/* it beats: whatever was, is over */
 	}
 	if (p.have_head && p.head_gen != r->peer_gen) {
 		r->peer_gen = p.head_gen;
 		warm_load(r, store_oid_fmt(hex, &p.head));
+		/* Each fetch lands as a pack; the writer that bounds them is idle. */
+		if (state_packs_check(r->state) < 0)
+			halog("standby: packs: %s", store_strerror());
 	}
 	/*
 	 * A silent peer behind a silent remote may be alive: neither can tell,
@@ -360,20 +376,51 @@ router_ha_turn(struct router *r, uint64_t now)
 		uint64_t down_ms = r->cfg.takeover_after_ms / 2 > 200 ?
 		    r->cfg.takeover_after_ms / 2 : 200;
 
-		if (p.remote_silent_ms > down_ms)
+		if (p.remote_silent_ms > down_ms) {
+			/* Down after it answered: the peer's pushes back off too. */
+			if (r->remote_ok_from_us != 0)
+				r->remote_outage = true;
 			r->remote_ok_from_us = 0;
-		else if (r->remote_ok_from_us == 0)
+		} else if (r->remote_ok_from_us == 0) {
 			r->remote_ok_from_us = now;
+		}
 	}
-	if (p.seen && p.active && p.silent_ms >= silence_needed(r) &&
-	    r->remote_ok_from_us != 0 &&
-	    now - r->remote_ok_from_us >= (uint64_t)silence_needed(r) * 1000) {
+	/*
+	 * After an outage of the remote the peer retries with a backoff of up
+	 * to SYNC_RETRY_MAX_MS: it is given that long to beat again once the
+	 * remote answers (a beat seen ends the wait).
+	 */
+	{
+		uint64_t need = silence_needed(r);
+		bool remote_ok = r->remote_ok_from_us != 0 && now - r->remote_ok_from_us >=
+		    (need + (r->remote_outage ? SYNC_RETRY_MAX_MS : 0)) * 1000;
 		char why[96];
 
-		snprintf(why, sizeof(why), "%s silent for %llu ms", r->peer,
-		    (unsigned long long)p.silent_ms);
-		router_takeover(r, why, msg, sizeof(msg));
-	} else if (r->cfg.preempt && r->cfg.standby[0] == '\0' && r->warm_loads > 0) {
+		/* The peer itself standing by (both stepped down at once): since when. */
+		if (!p.seen || p.active)
+			r->peer_idle_from_us = 0;
+		else if (r->peer_idle_from_us == 0)
+			r->peer_idle_from_us = now;
+		if (p.seen && p.active && p.silent_ms >= need && remote_ok) {
+			snprintf(why, sizeof(why), "%s silent for %llu ms", r->peer,
+			    (unsigned long long)p.silent_ms);
+			router_takeover(r, why, msg, sizeof(msg));
+			return;
+		}
+		/*
+		 * Nobody active: the peer stands by too, and no other router
+		 * beats as active. Both may take over at once; the two active
+		 * routers then settle it (active_turn: the ID that sorts last
+		 * steps down).
+		 */
+		if (r->peer_idle_from_us != 0 && remote_ok &&
+		    now - r->peer_idle_from_us >= need * 1000 &&
+		    !sync_other_active(r->sync, NULL, need)) {
+			router_takeover(r, "no router is active", msg, sizeof(msg));
+			return;
+		}
+	}
+	if (r->cfg.preempt && r->cfg.standby[0] == '\0' && r->warm_loads > 0) {
 		router_takeover(r, "preempt", msg, sizeof(msg));
 	}
 }

@@ -995,6 +995,12 @@ state_took_over(struct state *s, const char *rev, const char *takeover, const ch
 	return yes;
 }
 
+int
+state_packs_check(struct state *s)
+{
+	return s->started ? 0 : store_packs_check(s->store);
+}
+
 bool
 state_started(const struct state *s)
 {

@@ -193,6 +193,8 @@ int state_follow(struct state *s, struct nf *nf, const char *from, const char *r
     uint64_t now_us, struct state_restored *n, char hex[41], char *err, size_t errlen);
 bool state_same_tables(struct state *s, const char *rev);
 bool state_started(const struct state *s);
+/* store_packs_check, before state_start (a standby's fetched packs). */
+int state_packs_check(struct state *s);
 /* Whether the history of revision a holds revision b (false: either unknown). */
 bool state_contains(struct state *s, const char *a, const char *b);
 /*
