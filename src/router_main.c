@@ -295,6 +295,13 @@ router_state_open(struct router *r, char *err, size_t errlen)
 	if (r->tick_ms != 0)
 		so.tick_ms = r->tick_ms;
 	so.dir = r->cfg.state_dir;
+	/*
+	 * A standby is as far behind as the commits are apart: with --sync,
+	 * group commits may follow each other every 100 ms instead of every
+	 * second (more, smaller commits under load; compaction deltas them).
+	 */
+	if (r->cfg.sync_url[0] != '\0')
+		so.commit_gap_ms = 100;
 	so.history_keep_s = r->cfg.history_keep_s;
 	so.compact_s = r->cfg.history_compact_s > 86400 ? 86400 : (unsigned)r->cfg.history_compact_s;
 	so.history_max_bytes = r->cfg.history_max_bytes == CONFIG_HISTORY_BYTES_AUTO ?
