@@ -278,12 +278,28 @@ push_once(struct sync *s)
 	return s->beat_ms;
 }
 
+/*
+ * A thread's last act, with s->mu held: the last one out of an orphaned
+ * sync (sync_close gave up waiting) frees it.
+ */
+static void
+thread_exit(struct sync *s)
+{
+	bool last;
+
+	s->running--;
+	last = s->running == 0;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->mu);
+	if (last && s->orphaned)
+		sync_free(s);
+}
+
 static void *
 pusher_main(void *arg)
 {
 	struct sync *s = arg;
 	uint64_t next = mono_ms();
-	bool last;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
@@ -301,12 +317,7 @@ pusher_main(void *arg)
 		s->kicked = s->beat_now = false;
 		next = mono_ms() + push_once(s);
 	}
-	s->running--;
-	last = s->running == 0;
-	pthread_cond_broadcast(&s->done);
-	pthread_mutex_unlock(&s->mu);
-	if (last && s->orphaned)
-		sync_free(s);
+	thread_exit(s);
 	return NULL;
 }
 
@@ -535,7 +546,6 @@ watcher_main(void *arg)
 	struct sync *s = arg;
 	uint64_t next = mono_ms();
 	uint64_t gen = s->peer_gen;
-	bool last;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
@@ -550,12 +560,7 @@ watcher_main(void *arg)
 		}
 		next = mono_ms() + watch_once(s);
 	}
-	s->running--;
-	last = s->running == 0;
-	pthread_cond_broadcast(&s->done);
-	pthread_mutex_unlock(&s->mu);
-	if (last && s->orphaned)
-		sync_free(s);
+	thread_exit(s);
 	return NULL;
 }
 
