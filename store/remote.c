@@ -410,6 +410,53 @@ ref_set(struct store *st, const char *ref, const struct store_oid *id)
 	return store_txn_commit(t);
 }
 
+/* libgit2 calls a path that does not exist "unsupported URL protocol". */
+static int
+url_check(const char *what, const char *url)
+{
+	const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+	struct stat sb;
+
+	if (path[0] == '/' && stat(path, &sb) < 0)
+		return store_err(STORE_ENOTFOUND, "store: %s %s: no repository there", what, url);
+	return 0;
+}
+
+/* The state repository, a handle of its own for one call (any thread). */
+static int
+repo_open(git_repository **repo, const char *gitdir, const char *what)
+{
+	if (git_repository_open_ext(repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
+	    GIT_REPOSITORY_OPEN_BARE, NULL) < 0)
+		return store_gerr(STORE_EFOREIGN, "store: %s: %s: not a git repository",
+		    what, gitdir);
+	return 0;
+}
+
+/* Which of the shim's stand-ins the remote has as heads (see shim_text). */
+static void
+shim_note_heads(struct shim *shim, const git_remote_head **heads, size_t n)
+{
+	for (size_t i = 0; shim != NULL && i < n; i++) {
+		long k = shim_find(shim, &heads[i]->oid);
+
+		if (k >= 0)
+			shim->remote_has[k] = true;
+	}
+}
+
+/* git_remote_push failed with error: the store's code and message. */
+static int
+push_failed(const struct shim *shim, int error, const char *url, const char *tripped)
+{
+	if (shim != NULL && shim->tripped)
+		return store_err(STORE_EREFUSED, "store: push to %s: the remote lacks history "
+		    "this repository has dropped%s", url, tripped);
+	if (error == GIT_ENONFASTFORWARD)
+		return store_gerr(STORE_EREFUSED, "store: push to %s: not a fast-forward", url);
+	return store_gerr(error, "store: push to %s", url);
+}
+
 int
 store_push(struct store_push_result *res, const char *gitdir, const char *url,
     const char *local_ref, const char *remote_ref, const char *track,
@@ -435,12 +482,8 @@ store_push(struct store_push_result *res, const char *gitdir, const char *url,
 		return store_err(STORE_EINVAL, "store: push: refs must be full names");
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
-	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
-	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
-		error = store_gerr(STORE_EFOREIGN, "store: push: %s: not a git repository",
-		    gitdir);
+	if ((error = repo_open(&repo, gitdir, "push")) < 0)
 		goto done;
-	}
 	if ((error = git_reference_name_to_id(&local, repo, local_ref)) < 0) {
 		error = store_gerr(error == GIT_ENOTFOUND ? STORE_ENOTFOUND : error,
 		    "store: push: %s", local_ref);
@@ -457,18 +500,8 @@ store_push(struct store_push_result *res, const char *gitdir, const char *url,
 		error = 1;			/* nothing new since */
 		goto done;
 	}
-	/* libgit2 calls a path that does not exist "unsupported URL protocol". */
-	{
-		const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
-		struct stat sb;
-
-		if (path[0] == '/' && stat(path, &sb) < 0) {
-			error = store_err(STORE_ENOTFOUND, "store: push to %s: no repository "
-			    "there", url);
-			goto done;
-		}
-	}
-	if ((error = shim_install(&shim, repo)) < 0)
+	if ((error = url_check("push to", url)) < 0 ||
+	    (error = shim_install(&shim, repo)) < 0)
 		goto done;
 	/*
 	 * Anonymous, without url.<base>.insteadOf: libgit2 1.5.1 matches the
@@ -497,23 +530,11 @@ store_push(struct store_push_result *res, const char *gitdir, const char *url,
 			error = store_gerr(error, "store: push to %s", url);
 			goto done;
 		}
-		for (size_t i = 0; i < nheads; i++) {
-			long k = shim_find(shim, &heads[i]->oid);
-
-			if (k >= 0)
-				shim->remote_has[k] = true;
-		}
+		shim_note_heads(shim, heads, nheads);
 	}
 	if ((error = git_remote_push(rm, &specs, &po)) < 0) {
-		if (shim != NULL && shim->tripped)
-			error = store_err(STORE_EREFUSED, "store: push to %s: the remote lacks "
-			    "history this repository has dropped (a shallow boundary is not "
-			    "on the remote): the archive cannot be continued", url);
-		else if (error == GIT_ENONFASTFORWARD)
-			error = store_gerr(STORE_EREFUSED, "store: push to %s: not a fast-forward",
-			    url);
-		else
-			error = store_gerr(error, "store: push to %s", url);
+		error = push_failed(shim, error, url, " (a shallow boundary is not on the "
+		    "remote): the archive cannot be continued");
 		goto done;
 	}
 	if (c.status[0] != '\0') {
@@ -543,18 +564,6 @@ done:
 }
 
 /* --- several refs in one push, listings, fetches: the sync (issue 14) --- */
-
-/* libgit2 calls a path that does not exist "unsupported URL protocol". */
-static int
-url_check(const char *what, const char *url)
-{
-	const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
-	struct stat sb;
-
-	if (path[0] == '/' && stat(path, &sb) < 0)
-		return store_err(STORE_ENOTFOUND, "store: %s %s: no repository there", what, url);
-	return 0;
-}
 
 /* An anonymous remote (repo may be NULL), without insteadOf (see store_push). */
 static int
@@ -668,12 +677,8 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 		return store_err(STORE_EINVAL, "store: push: prune must be under refs/");
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
-	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
-	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
-		error = store_gerr(STORE_EFOREIGN, "store: push: %s: not a git repository",
-		    gitdir);
+	if ((error = repo_open(&repo, gitdir, "push")) < 0)
 		goto done;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (v[i].src != NULL && (error = git_reference_name_to_id(
 		    store_goid_mut(&v[i].local), repo, v[i].src)) < 0) {
@@ -694,13 +699,7 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 	if ((error = connect_ls(&rm, repo, "push to", url, GIT_DIRECTION_PUSH, &po.callbacks,
 	    &heads, &nheads)) < 0)
 		goto done;
-	if (shim != NULL)
-		for (size_t i = 0; i < nheads; i++) {
-			long k = shim_find(shim, &heads[i]->oid);
-
-			if (k >= 0)
-				shim->remote_has[k] = true;
-		}
+	shim_note_heads(shim, heads, nheads);
 	if ((specs = calloc(n + nheads + 1, sizeof(*specs))) == NULL) {
 		error = store_err(-1, "store: out of memory");
 		goto done;
@@ -762,14 +761,7 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 		sa.strings = specs;
 		sa.count = nspec;
 		if ((error = git_remote_push(rm, &sa, &po)) < 0) {
-			if (shim != NULL && shim->tripped)
-				error = store_err(STORE_EREFUSED, "store: push to %s: the remote "
-				    "lacks history this repository has dropped", url);
-			else if (error == GIT_ENONFASTFORWARD)
-				error = store_gerr(STORE_EREFUSED, "store: push to %s: not a "
-				    "fast-forward", url);
-			else
-				error = store_gerr(error, "store: push to %s", url);
+			error = push_failed(shim, error, url, "");
 			for (size_t i = 0; i < n; i++)
 				if (v[i].status == 0)
 					v[i].status = error;
@@ -1010,12 +1002,8 @@ fetch_any(struct store_fetch_result *res, const char *gitdir, const char *url,
 		return store_err(STORE_EINVAL, "store: fetch: refs must be full names");
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
-	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
-	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
-		error = store_gerr(STORE_EFOREIGN, "store: fetch: %s: not a git repository",
-		    gitdir);
+	if ((error = repo_open(&repo, gitdir, "fetch")) < 0)
 		goto done;
-	}
 	if ((error = url_check("fetch from", url)) < 0 ||
 	    (error = shim_install(&shim, repo)) < 0)
 		goto done;
@@ -1126,12 +1114,8 @@ store_beacon(struct store_oid *out, const char *gitdir, const char *router_id)
 	    router_id, router_id, router_id, router_id, router_id);
 	if (git_libgit2_init() < 0)
 		return store_gerr(-1, "store: libgit2");
-	if ((error = git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH |
-	    GIT_REPOSITORY_OPEN_BARE, NULL)) < 0) {
-		error = store_gerr(STORE_EFOREIGN, "store: beacon: %s: not a git repository",
-		    gitdir);
+	if ((error = repo_open(&repo, gitdir, "beacon")) < 0)
 		goto done;
-	}
 	if ((error = git_odb_hash(&id, text, (size_t)n, GIT_OBJECT_COMMIT)) < 0)
 		goto gerr;
 	git_oid_cpy(store_goid_mut(out), &id);
