@@ -98,12 +98,11 @@ warm_load(struct router *r, const char *rev)
 	}
 	snprintf(r->warm_hex, sizeof(r->warm_hex), "%s", got);
 	r->warm_loads++;
-	r->warm_ms = (router_now_us() - t0 + 500) / 1000;
 	if (r->cfg.verbose > 0 || r->warm_loads == 1 || whole)
 		halog("standby: %s %s of %s: arp=%llu nat_sessions=%llu skipped=%llu ms=%llu",
 		    whole ? "loaded" : "followed to", got, r->peer, (unsigned long long)n.arp,
 		    (unsigned long long)n.nat, (unsigned long long)n.skipped,
-		    (unsigned long long)r->warm_ms);
+		    (unsigned long long)(router_now_us() - t0 + 500) / 1000);
 	return 0;
 }
 
@@ -194,6 +193,7 @@ router_takeover(struct router *r, const char *why, char *msg, size_t len)
 	struct nf_out out = { .tx = tx, .tx_cap = 64, .arena = arena,
 	    .arena_cap = sizeof(arena) };
 	uint64_t t0 = router_now_us();
+	struct state_restored n;
 	char subject[200], err[512];
 	int conflicts = 0;
 	bool fetched = r->warm_loads > 0;
@@ -210,9 +210,14 @@ router_takeover(struct router *r, const char *why, char *msg, size_t len)
 		    router_time(r), err, sizeof(err))) < 0)
 			halog("takeover: %s (forwarding with %s's tables anyway)", err,
 			    r->peer);
-		else if (!state_same_tables(r->state, r->warm_hex) &&
-		    warm_load(r, "refs/heads/primary") < 0)
-			halog("takeover: forwarding with %s's tables", r->peer);
+		else if (state_follow(r->state, r->nf, r->warm_hex, "refs/heads/primary",
+		    router_time(r), &n, r->warm_hex, err, sizeof(err)) < 0) {
+			/* What primary's own line changed (nothing, mostly) is applied. */
+			halog("takeover: %s; loading primary whole", err);
+			r->warm_hex[0] = '\0';
+			if (warm_load(r, "refs/heads/primary") < 0)
+				halog("takeover: forwarding with %s's tables", r->peer);
+		}
 	}
 	r->standby = false;
 	state_head(r->state, r->active_hex);	/* the writer is not running yet */

@@ -36,7 +36,7 @@ struct router {
 	char			warm_hex[41];	/* the commit the warm tables are from */
 	char			active_hex[41];	/* primary when it last became active */
 	uint64_t		takeovers, ha_next_us;
-	uint64_t		warm_loads, warm_ms;	/* loads of fetched state; the last's time */
+	uint64_t		warm_loads;	/* loads of the peer's fetched state */
 	bool			step_down;	/* superseded: reload as the peer's standby */
 	uint64_t		remote_ok_from_us;	/* the sync remote answering since (0: not) */
 	bool			remote_outage;	/* it was down since the peer last beat */

@@ -923,40 +923,6 @@ state_merge_now(struct state *s, const char *rev, const char *subject, uint64_t 
 	return e;
 }
 
-/* The arp/ and nat/ trees of commit id (absent: zero). */
-static int
-tables_of(struct store_reader *rd, const struct store_oid *id, struct store_oid t[2])
-{
-	static const char *const dirs[2] = { "arp", "nat" };
-	struct store_commit *c;
-
-	if (store_commit_read(&c, rd, id) < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		int e = store_path_oid(&t[i], NULL, rd, &c->tree, dirs[i]);
-
-		if (e < 0) {
-			store_commit_free(c);
-			return -1;
-		}
-		if (e == 1)
-			memset(&t[i], 0, sizeof(t[i]));
-	}
-	store_commit_free(c);
-	return 0;
-}
-
-bool
-state_same_tables(struct state *s, const char *rev)
-{
-	struct store_reader *rd = store_reader_of(s->store);
-	struct store_oid a, b, ta[2], tb[2];
-
-	return store_resolve(&a, rd, NULL) == 0 && store_resolve(&b, rd, rev) == 0 &&
-	    tables_of(rd, &a, ta) == 0 && tables_of(rd, &b, tb) == 0 &&
-	    store_oid_equal(&ta[0], &tb[0]) && store_oid_equal(&ta[1], &tb[1]);
-}
-
 bool
 state_contains(struct state *s, const char *a, const char *b)
 {
@@ -999,12 +965,6 @@ int
 state_packs_check(struct state *s)
 {
 	return s->started ? 0 : store_packs_check(s->store);
-}
-
-bool
-state_started(const struct state *s)
-{
-	return s->started;
 }
 
 void

@@ -174,9 +174,7 @@ struct store_oid;
  * state_merge_now merges rev into primary with the table-aware merge as
  * one durable commit whose subject is subject: the takeover. It returns
  * the conflicts recorded (>= 0), 0 with no commit when primary already
- * holds rev, or -1 with err set. state_same_tables: whether the ARP and
- * NAT tables of primary and rev are the same (the warm copy is then
- * primary's; false when either cannot be read).
+ * holds rev, or -1 with err set.
  */
 int state_restore_rev(struct state *s, struct nf *nf, const char *rev, uint64_t now_us,
     struct state_restored *n, char hex[41], char *err, size_t errlen);
@@ -191,8 +189,6 @@ int state_merge_now(struct state *s, const char *rev, const char *subject, uint6
  */
 int state_follow(struct state *s, struct nf *nf, const char *from, const char *rev,
     uint64_t now_us, struct state_restored *n, char hex[41], char *err, size_t errlen);
-bool state_same_tables(struct state *s, const char *rev);
-bool state_started(const struct state *s);
 /* store_packs_check, before state_start (a standby's fetched packs). */
 int state_packs_check(struct state *s);
 /* Whether the history of revision a holds revision b (false: either unknown). */
