@@ -117,6 +117,7 @@ stand_by(struct router *r, const char *peer)
 	r->remote_ok_from_us = 0;
 	/* Until the peer beats, it may be backing off from a remote that was down. */
 	r->remote_outage = true;
+	r->beats_after_outage = 0;
 	r->peer_idle_from_us = 0;
 	r->standby = true;
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
@@ -363,7 +364,13 @@ router_ha_turn(struct router *r, uint64_t now)
 			    p.beat_unix_ms - r->peer_beat_ms;
 		}
 		r->peer_beat_ms = p.beat_unix_ms;
-		r->remote_outage = false;	/* it beats: whatever was, is over */
+		/*
+		 * It beats: the outage is over once it has beaten twice (a
+		 * single beat may be followed by its backoff again while the
+		 * remote comes back unevenly).
+		 */
+		if (r->remote_outage && ++r->beats_after_outage >= 2)
+			r->remote_outage = false;
 	}
 	if (p.have_head && p.head_gen != r->peer_gen) {
 		r->peer_gen = p.head_gen;
@@ -383,8 +390,10 @@ router_ha_turn(struct router *r, uint64_t now)
 
 		if (p.remote_silent_ms > down_ms) {
 			/* Down after it answered: the peer's pushes back off too. */
-			if (r->remote_ok_from_us != 0)
+			if (r->remote_ok_from_us != 0) {
 				r->remote_outage = true;
+				r->beats_after_outage = 0;
+			}
 			r->remote_ok_from_us = 0;
 		} else if (r->remote_ok_from_us == 0) {
 			r->remote_ok_from_us = now;

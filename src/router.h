@@ -39,7 +39,8 @@ struct router {
 	uint64_t		warm_loads;	/* loads of the peer's fetched state */
 	bool			step_down;	/* superseded: reload as the peer's standby */
 	uint64_t		remote_ok_from_us;	/* the sync remote answering since (0: not) */
-	bool			remote_outage;	/* it was down since the peer last beat */
+	bool			remote_outage;	/* down since the peer last beat steadily */
+	unsigned		beats_after_outage;	/* the peer's beats seen since */
 	uint64_t		peer_idle_from_us;	/* the peer stands by too, since */
 #define HA_PERIODS	8
 	uint64_t		peer_beat_ms;	/* the peer's last beat time (its clock) */
