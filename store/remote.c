@@ -480,7 +480,7 @@ store_push(struct store_push_result *res, const char *gitdir, const char *url,
 	    strlen(local_ref) > STORE_REF_MAX || strlen(remote_ref) > STORE_REF_MAX ||
 	    (track != NULL && !store_ref_name_valid(track)))
 		return store_err(STORE_EINVAL, "store: push: refs must be full names");
-	if (git_libgit2_init() < 0)
+	if (net_lib_init() < 0)
 		return store_gerr(-1, "store: libgit2");
 	if ((error = repo_open(&repo, gitdir, "push")) < 0)
 		goto done;
@@ -675,7 +675,7 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 	}
 	if (prune != NULL && strncmp(prune, "refs/", 5) != 0)
 		return store_err(STORE_EINVAL, "store: push: prune must be under refs/");
-	if (git_libgit2_init() < 0)
+	if (net_lib_init() < 0)
 		return store_gerr(-1, "store: libgit2");
 	if ((error = repo_open(&repo, gitdir, "push")) < 0)
 		goto done;
@@ -873,7 +873,7 @@ store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx)
 	size_t nheads, plen = prefix ? strlen(prefix) : 0;
 	int error;
 
-	if (git_libgit2_init() < 0)
+	if (net_lib_init() < 0)
 		return store_gerr(-1, "store: libgit2");
 	cb.credentials = on_credentials;
 	cb.payload = &c;
@@ -1000,7 +1000,7 @@ fetch_any(struct store_fetch_result *res, const char *gitdir, const char *url,
 	if (remote_ref != NULL && (strncmp(remote_ref, "refs/", 5) != 0 ||
 	    strlen(remote_ref) >= STORE_REF_MAX || !store_ref_name_valid(local_ref)))
 		return store_err(STORE_EINVAL, "store: fetch: refs must be full names");
-	if (git_libgit2_init() < 0)
+	if (net_lib_init() < 0)
 		return store_gerr(-1, "store: libgit2");
 	if ((error = repo_open(&repo, gitdir, "fetch")) < 0)
 		goto done;

@@ -2,7 +2,8 @@
 /*
  * Layer 6 of store/, the repository: opening and closing a store
  * (repo.c), the reader (reader.c), the commit-graph (graph.c), retention's
- * shallow boundary (retain.c), pushes to remotes (remote.c) and git config
+ * shallow boundary (retain.c), pushes to remotes (remote.c) over the
+ * store's own socket stream (net.c) and git config
  * for the merge driver (gitcfg.c). What store.h exports is implemented
  * here or below. See objects.h for the layers.
  */
@@ -20,6 +21,9 @@ struct store_pcache {
 	int		rc;
 	bool		used;
 };
+
+/* net.c: git_libgit2_init() with the store's socket stream registered. */
+int net_lib_init(void);
 
 /* retain.c */
 int store_shallow_load(struct store *st);
