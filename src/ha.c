@@ -141,6 +141,7 @@ router_ha_open(struct router *r, char *err, size_t errlen)
 	o.peer = r->cfg.standby[0] != '\0' ? r->cfg.standby : NULL;
 	o.beat_ms = beat < 50 ? 50 : beat;
 	o.poll_ms = o.beat_ms < 50 ? o.beat_ms : 50;
+	o.standby_beat_ms = r->cfg.takeover_after_ms;
 	o.verbose = (unsigned)r->cfg.verbose;
 	if (sync_open(&r->sync, &o, err, errlen) < 0)
 		return -1;

@@ -54,6 +54,7 @@ struct sync {
 	char		url[SYNC_URL_MAX];
 	char		id[SYNC_ID_MAX];
 	unsigned	beat_ms, poll_ms, verbose;
+	unsigned	standby_beat_ms;	/* a standby's beats matter less */
 	pthread_mutex_t	mu;
 	pthread_cond_t	wake, done;
 	bool		stop, orphaned, held, started;
@@ -80,6 +81,7 @@ struct sync {
 	struct errlog	watch_log;
 	struct beat	beats[SYNC_ROUTERS_MAX];
 	unsigned	nbeats;
+	uint64_t	beats_at_ms;		/* own clock: the listing they are from */
 	uint64_t	lags[SYNC_LAG_WINDOW];
 	unsigned	nlags, lag_next;
 
@@ -185,143 +187,7 @@ log_recovery(struct errlog *l, const char *what)
 	l->last[0] = '\0';
 }
 
-/* --- the pusher --- */
-
-/*
- * One push: a beat, and with the active role the head. Returns the delay
- * to the next push (the beat period, or the backoff).
- */
-static uint64_t
-push_once(struct sync *s)
-{
-	struct store_pushspec v[2];
-	struct store_push_stats ps;
-	char dst[REF_MAX], track[REF_MAX], prune[REF_MAX], msg[256];
-	enum sync_role role = s->role;
-	uint64_t ms = unix_ms(), t0;
-	size_t n = 0, hi = 0, bi;
-	int r;
-
-	/* Names must change at every beat, even within a millisecond. */
-	if (ms <= s->last_beat_ms)
-		ms = s->last_beat_ms + 1;
-	s->last_beat_ms = ms;
-	snprintf(dst, sizeof(dst), ALIVE "%s/%s/%" PRIu64, s->id,
-	    role == SYNC_ACTIVE ? "active" : "standby", ms);
-	snprintf(track, sizeof(track), TRACKING "%s", s->id);
-	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
-	memset(v, 0, sizeof(v));
-	if (role == SYNC_ACTIVE) {
-		hi = n;
-		v[n].src = PRIMARY;
-		v[n].dst = NULL;	/* set below: routers/<ID> */
-		n++;
-	}
-	bi = n;
-	v[n].src = STORE_BEACON_REF;
-	v[n].dst = dst;
-	v[n].force = true;
-	n++;
-	pthread_mutex_unlock(&s->mu);
-
-	{
-		char head_dst[REF_MAX];
-
-		snprintf(head_dst, sizeof(head_dst), ROUTERS "%s", s->id);
-		if (role == SYNC_ACTIVE) {
-			v[hi].dst = head_dst;
-			v[hi].track = track;
-		}
-		t0 = mono_ms();
-		r = store_push_refs(&ps, s->gitdir, s->url, v, n, prune);
-		snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
-	}
-
-	pthread_mutex_lock(&s->mu);
-	s->st.push_ms = mono_ms() - t0;
-	s->st.bytes_sent += ps.bytes;
-	if (role == SYNC_ACTIVE) {
-		if (v[hi].status == 0 && v[hi].sent) {
-			s->st.pushes++;
-			if (s->verbose >= 2) {
-				char hex[STORE_OID_HEXSZ + 1];
-
-				fprintf(stderr, "sync: pushed: head=%s beat=%" PRIu64 "\n",
-				    store_oid_fmt(hex, &v[hi].local), ms);
-			}
-		} else if (v[hi].status != 0) {
-			s->st.push_errors++;
-		}
-	}
-	if (v[bi].status == 0 && r != 0 && r != STORE_EREFUSED)
-		v[bi].status = r;
-	if (v[bi].status == 0) {
-		s->st.beats++;
-	} else {
-		s->st.beat_errors++;
-	}
-	if (r < 0)
-		s->st.sync_errors++;
-	if (v[bi].status != 0) {
-		/* The beat did not go: back off. */
-		s->push_retry_ms = backoff(s->push_retry_ms, s->beat_ms);
-		retry_update(s);
-		log_failure(&s->push_log, "push", msg, s->push_retry_ms);
-		return s->push_retry_ms;
-	}
-	if (r < 0)	/* the head refused, the beat went: say so, keep beating */
-		log_failure(&s->push_log, "head push", msg, s->beat_ms);
-	else
-		log_recovery(&s->push_log, "push");
-	s->push_retry_ms = 0;
-	retry_update(s);
-	return s->beat_ms;
-}
-
-/*
- * A thread's last act, with s->mu held: the last one out of an orphaned
- * sync (sync_close gave up waiting) frees it.
- */
-static void
-thread_exit(struct sync *s)
-{
-	bool last;
-
-	s->running--;
-	last = s->running == 0;
-	pthread_cond_broadcast(&s->done);
-	pthread_mutex_unlock(&s->mu);
-	if (last && s->orphaned)
-		sync_free(s);
-}
-
-static void *
-pusher_main(void *arg)
-{
-	struct sync *s = arg;
-	uint64_t next = mono_ms();
-
-	pthread_mutex_lock(&s->mu);
-	while (!s->stop) {
-		uint64_t now = mono_ms();
-		bool due = now >= next;
-
-		/* A kick or a role change goes at once, unless backing off. */
-		if (!due && s->push_retry_ms == 0 && (s->beat_now ||
-		    (s->kicked && s->role == SYNC_ACTIVE)))
-			due = true;
-		if (!due) {
-			wait_until(s, &s->wake, next);
-			continue;
-		}
-		s->kicked = s->beat_now = false;
-		next = mono_ms() + push_once(s);
-	}
-	thread_exit(s);
-	return NULL;
-}
-
-/* --- the watcher --- */
+/* --- listings: the watcher's, and the pusher's own --- */
 
 struct listing {
 	struct beat	beats[SYNC_ROUTERS_MAX];
@@ -329,6 +195,7 @@ struct listing {
 	const char	*peer;
 	bool		have_peer_head;
 	struct store_oid peer_head;
+	uint64_t	at_ms;		/* own clock: when its first ref came */
 };
 
 /* refs/gitnet/alive/<ID>/<role>/<unix_ms>, and routers/<PEER>. */
@@ -337,6 +204,8 @@ on_ref(const char *name, const struct store_oid *id, void *ctx)
 {
 	struct listing *l = ctx;
 
+	if (l->at_ms == 0)
+		l->at_ms = mono_ms();
 	if (strncmp(name, ALIVE, strlen(ALIVE)) == 0) {
 		const char *p = name + strlen(ALIVE), *slash = strchr(p, '/'), *role, *num;
 		char rid[SYNC_ID_MAX], *end;
@@ -433,6 +302,174 @@ beats_update(struct sync *s, const struct listing *l, uint64_t now)
 	}
 }
 
+/*
+ * A listing that answered, at own time now, under the lock: the remote
+ * answers (sync_wait_listed, remote_silent_ms), and the beats it shows
+ * count unless the peer changed while it was taken, or a listing that
+ * came later has counted already. The pusher's and the watcher's overlap:
+ * an older one applied after a newer would show a router's previous beat
+ * as a change, and a dead router would seem to beat.
+ */
+static void
+listing_note(struct sync *s, const struct listing *l, uint64_t now, bool beats)
+{
+	uint64_t at = l->at_ms != 0 ? l->at_ms : now;
+
+	s->st.listings++;
+	if (s->first_listed_ms == 0)
+		s->first_listed_ms = now;
+	s->listed_ms = now;
+	pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
+	if (beats && at >= s->beats_at_ms) {
+		s->beats_at_ms = at;
+		beats_update(s, l, at);
+	}
+}
+
+/* --- the pusher --- */
+
+/*
+ * One push: a beat, and with the active role the head. Returns the delay
+ * to the next push (the beat period, or the backoff).
+ */
+static uint64_t
+push_once(struct sync *s)
+{
+	struct store_pushspec v[2];
+	struct store_push_stats ps;
+	struct listing l;
+	uint64_t gen = s->peer_gen;
+	char dst[REF_MAX], track[REF_MAX], prune[REF_MAX], msg[256];
+	enum sync_role role = s->role;
+	uint64_t ms = unix_ms(), t0;
+	size_t n = 0, hi = 0, bi;
+	int r;
+
+	/* Names must change at every beat, even within a millisecond. */
+	if (ms <= s->last_beat_ms)
+		ms = s->last_beat_ms + 1;
+	s->last_beat_ms = ms;
+	snprintf(dst, sizeof(dst), ALIVE "%s/%s/%" PRIu64, s->id,
+	    role == SYNC_ACTIVE ? "active" : "standby", ms);
+	snprintf(track, sizeof(track), TRACKING "%s", s->id);
+	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
+	memset(v, 0, sizeof(v));
+	if (role == SYNC_ACTIVE) {
+		hi = n;
+		v[n].src = PRIMARY;
+		v[n].dst = NULL;	/* set below: routers/<ID> */
+		n++;
+	}
+	bi = n;
+	memset(&l, 0, sizeof(l));
+	v[n].src = STORE_BEACON_REF;
+	v[n].dst = dst;
+	v[n].force = true;
+	n++;
+	pthread_mutex_unlock(&s->mu);
+
+	{
+		char head_dst[REF_MAX];
+
+		snprintf(head_dst, sizeof(head_dst), ROUTERS "%s", s->id);
+		if (role == SYNC_ACTIVE) {
+			v[hi].dst = head_dst;
+			v[hi].track = track;
+		}
+		t0 = mono_ms();
+		r = store_push_refs_ls(&ps, s->gitdir, s->url, v, n, prune, on_ref, &l);
+		snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
+	}
+
+	pthread_mutex_lock(&s->mu);
+	s->st.push_ms = mono_ms() - t0;
+	/* The push's listing counts as one (the other routers' beats). */
+	if (ps.listed)
+		listing_note(s, &l, mono_ms(), gen == s->peer_gen);
+	s->st.bytes_sent += ps.bytes;
+	if (role == SYNC_ACTIVE) {
+		if (v[hi].status == 0 && v[hi].sent) {
+			s->st.pushes++;
+			if (s->verbose >= 2) {
+				char hex[STORE_OID_HEXSZ + 1];
+
+				fprintf(stderr, "sync: pushed: head=%s beat=%" PRIu64 "\n",
+				    store_oid_fmt(hex, &v[hi].local), ms);
+			}
+		} else if (v[hi].status != 0) {
+			s->st.push_errors++;
+		}
+	}
+	if (v[bi].status == 0 && r != 0 && r != STORE_EREFUSED)
+		v[bi].status = r;
+	if (v[bi].status == 0) {
+		s->st.beats++;
+	} else {
+		s->st.beat_errors++;
+	}
+	if (r < 0)
+		s->st.sync_errors++;
+	if (v[bi].status != 0) {
+		/* The beat did not go: back off. */
+		s->push_retry_ms = backoff(s->push_retry_ms, s->beat_ms);
+		retry_update(s);
+		log_failure(&s->push_log, "push", msg, s->push_retry_ms);
+		return s->push_retry_ms;
+	}
+	if (r < 0)	/* the head refused, the beat went: say so, keep beating */
+		log_failure(&s->push_log, "head push", msg, s->beat_ms);
+	else
+		log_recovery(&s->push_log, "push");
+	s->push_retry_ms = 0;
+	retry_update(s);
+	return role == SYNC_ACTIVE ? s->beat_ms : s->standby_beat_ms;
+}
+
+/*
+ * A thread's last act, with s->mu held: the last one out of an orphaned
+ * sync (sync_close gave up waiting) frees it.
+ */
+static void
+thread_exit(struct sync *s)
+{
+	bool last;
+
+	s->running--;
+	last = s->running == 0;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->mu);
+	if (last && s->orphaned)
+		sync_free(s);
+}
+
+static void *
+pusher_main(void *arg)
+{
+	struct sync *s = arg;
+	uint64_t next = mono_ms();
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		uint64_t now = mono_ms();
+		bool due = now >= next;
+
+		/* A kick or a role change goes at once, unless backing off. */
+		if (!due && s->push_retry_ms == 0 && (s->beat_now ||
+		    (s->kicked && s->role == SYNC_ACTIVE)))
+			due = true;
+		if (!due) {
+			wait_until(s, &s->wake, next);
+			continue;
+		}
+		s->kicked = s->beat_now = false;
+		next = mono_ms() + push_once(s);
+	}
+	thread_exit(s);
+	return NULL;
+}
+
+/* --- the watcher --- */
+
 static void
 lag_add(struct sync *s, uint64_t lag)
 {
@@ -474,6 +511,10 @@ watch_once(struct sync *s)
 	bool listed;
 	int r;
 
+	/* No peer to fetch: the pusher's own listings may do (they beat faster). */
+	now = mono_ms();
+	if (s->peer[0] == '\0' && s->listed_ms != 0 && now < s->listed_ms + period)
+		return s->listed_ms + period - now;
 	memset(&l, 0, sizeof(l));
 	memset(&fr, 0, sizeof(fr));
 	snprintf(peer, sizeof(peer), "%s", s->peer);
@@ -494,17 +535,10 @@ watch_once(struct sync *s)
 	s->st.look_ms = now - t0;
 	/* A fetch that failed after its listing: what was listed still counts. */
 	listed = r == 0 || l.nbeats > 0 || l.have_peer_head;
-	if (listed) {
-		s->st.listings++;
-		if (s->first_listed_ms == 0)
-			s->first_listed_ms = now;
-		s->listed_ms = now;
-		pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
-	}
+	if (listed)
+		listing_note(s, &l, now, gen == s->peer_gen);
 	if (gen != s->peer_gen)
 		return 0;		/* the peer changed meanwhile: look again */
-	if (listed)
-		beats_update(s, &l, now);
 	if (r < 0) {
 		s->st.sync_errors++;
 		s->watch_retry_ms = backoff(s->watch_retry_ms, period);
@@ -636,6 +670,7 @@ sync_open(struct sync **out, const struct sync_opts *o, char *err, size_t errlen
 	snprintf(s->peer, sizeof(s->peer), "%s", o->peer ? o->peer : "");
 	s->beat_ms = o->beat_ms >= 50 ? o->beat_ms : 50;
 	s->poll_ms = o->poll_ms > 0 ? o->poll_ms : 50;
+	s->standby_beat_ms = o->standby_beat_ms > s->beat_ms ? o->standby_beat_ms : s->beat_ms;
 	s->verbose = o->verbose;
 	s->role = SYNC_STANDBY;
 	s->held = store_lib_hold() == 0;

@@ -28,14 +28,18 @@
  * Two threads, each with its own libgit2 handles (store_push_refs,
  * store_ls_remote, store_fetch), so the data path and the state writer
  * never wait on the remote:
- *	pusher	beats every beat_ms (active and standby alike); when the role
- *		is active, pushes refs/heads/primary to routers/<ID> with each
- *		beat when it moved, and at once after sync_kick
+ *	pusher	beats every beat_ms while active, every standby_beat_ms
+ *		while standing by (a standby's liveness times nothing that
+ *		must be fast, and its beats are most of an idle remote's
+ *		traffic); when the role is active, pushes refs/heads/primary
+ *		to routers/<ID> with each beat when it moved, and at once
+ *		after sync_kick. Each push starts with the remote's listing:
+ *		it counts as one (the other routers' beats)
  *	watcher	lists the remote every poll_ms (beat_ms while no peer is
- *		set): every router's alive refs (sync_other_active), and with
- *		a peer, its head: a new one is fetched into
- *		refs/remotes/sync/<PEER> of the state repository and head_gen
- *		goes up by one
+ *		set, and then only when no push listed it meanwhile): every
+ *		router's alive refs (sync_other_active), and with a peer, its
+ *		head: a new one is fetched into refs/remotes/sync/<PEER> of
+ *		the state repository and head_gen goes up by one
  * A failure (remote down, refused) is counted (sync_errors) and retried
  * after a backoff that doubles from the period up to SYNC_RETRY_MAX_MS.
  *
@@ -69,6 +73,8 @@ struct sync_opts {
 	const char	*peer;		/* --standby PEER: the router watched (NULL: none) */
 	unsigned	beat_ms;	/* heartbeat period (main passes takeover_after / 4, >= 50) */
 	unsigned	poll_ms;	/* the watcher's look at the remote: 50 */
+	unsigned	standby_beat_ms; /* the standby's period (main: takeover_after;
+					    at least beat_ms) */
 	unsigned	verbose;	/* >= 1: log every fetch; >= 2 every push */
 };
 

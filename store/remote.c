@@ -647,9 +647,29 @@ spec_ok(const struct store_pushspec *s)
 	    (s->track == NULL || store_ref_name_valid(s->track));
 }
 
+/* The listing a push starts with, under "refs/", to fn (peeled tags left out). */
+static int
+heads_give(const git_remote_head **heads, size_t n, store_ls_fn fn, void *ctx)
+{
+	int error = 0;
+
+	for (size_t i = 0; fn != NULL && i < n && error == 0; i++)
+		if (strncmp(heads[i]->name, "refs/", 5) == 0 &&
+		    strstr(heads[i]->name, "^{}") == NULL)
+			error = fn(heads[i]->name, store_soid(&heads[i]->oid), ctx);
+	return error;
+}
+
 int
 store_push_refs(struct store_push_stats *res, const char *gitdir, const char *url,
     struct store_pushspec *v, size_t n, const char *prune)
+{
+	return store_push_refs_ls(res, gitdir, url, v, n, prune, NULL, NULL);
+}
+
+int
+store_push_refs_ls(struct store_push_stats *res, const char *gitdir, const char *url,
+    struct store_pushspec *v, size_t n, const char *prune, store_ls_fn fn, void *ctx)
 {
 	git_push_options po = GIT_PUSH_OPTIONS_INIT;
 	struct push_ctx c = { 0 };
@@ -700,6 +720,9 @@ store_push_refs(struct store_push_stats *res, const char *gitdir, const char *ur
 	    &heads, &nheads)) < 0)
 		goto done;
 	shim_note_heads(shim, heads, nheads);
+	if ((error = heads_give(heads, nheads, fn, ctx)) != 0)
+		goto done;
+	res->listed = true;
 	if ((specs = calloc(n + nheads + 1, sizeof(*specs))) == NULL) {
 		error = store_err(-1, "store: out of memory");
 		goto done;

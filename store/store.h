@@ -1086,10 +1086,22 @@ struct store_push_stats {
 	unsigned	refused;	/* specs refused */
 	unsigned	pruned;		/* refs deleted under prune */
 	bool		pushed;		/* a push was made (false: nothing to do) */
+	bool		listed;		/* the remote's refs were listed (and given to fn) */
 };
 
+typedef int (*store_ls_fn)(const char *name, const struct store_oid *id, void *ctx);
 int store_push_refs(struct store_push_stats *res, const char *gitdir, const char *url,
     struct store_pushspec *v, size_t n, const char *prune);
+
+/*
+ * The same, and the remote's refs as the push found them (its listing,
+ * before the updates), under refs/, given to fn(name, id, ctx) when fn is
+ * not NULL: a router that beats learns the other routers' beats from its
+ * own pushes, without a listing of its own. A non-zero return from fn
+ * stops the push before anything is sent, and is returned.
+ */
+int store_push_refs_ls(struct store_push_stats *res, const char *gitdir, const char *url,
+    struct store_pushspec *v, size_t n, const char *prune, store_ls_fn fn, void *ctx);
 
 /*
  * The remote's refs whose names start with prefix (NULL or "": all), one
@@ -1097,7 +1109,6 @@ int store_push_refs(struct store_push_stats *res, const char *gitdir, const char
  * order; a non-zero return stops the listing and is returned. 0, or a
  * negative code with a message naming the URL.
  */
-typedef int (*store_ls_fn)(const char *name, const struct store_oid *id, void *ctx);
 int store_ls_remote(const char *url, const char *prefix, store_ls_fn fn, void *ctx);
 
 /*

@@ -541,6 +541,38 @@ sync_round_trip(struct fx *f, const char *arch, const char *url)
 	    "refs/gitnet/alive/r1/standby/1250", arch), "gitnet alive r1\n");
 	assert_true(ps.bytes <= 32);		/* a beat: an empty pack */
 
+	/* A beat lists the remote as it found it: the other routers' beats, free. */
+	{
+		struct names nm = { 0 };
+		char dst[64];
+		bool alive = false, head = false;
+
+		memset(v, 0, 2 * sizeof(*v));
+		snprintf(dst, sizeof(dst), "refs/gitnet/alive/r1/standby/1260");
+		v[0].src = STORE_BEACON_REF;
+		v[0].dst = dst;
+		v[0].force = true;
+		assert_int_equal(store_push_refs_ls(&ps, f->repo, url, v, 1,
+		    "refs/gitnet/alive/r1/", collect, &nm), 0);
+		assert_true(ps.listed && ps.pushed);
+		for (unsigned i = 0; i < nm.n; i++) {
+			alive |= strcmp(nm.v[i], "refs/gitnet/alive/r1/standby/1250") == 0;
+			head |= strcmp(nm.v[i], ROUTERS_R1) == 0;
+			assert_true(strncmp(nm.v[i], "refs/", 5) == 0);
+		}
+		assert_true(alive && head);
+		assert_string_equal(ls(url, "refs/gitnet/alive/"),
+		    "refs/gitnet/alive/r1/standby/1260");
+		/* A listener that says stop: nothing goes, its code comes back. */
+		snprintf(dst, sizeof(dst), "refs/gitnet/alive/r1/standby/1270");
+		assert_int_equal(store_push_refs_ls(&ps, f->repo, url, v, 1,
+		    "refs/gitnet/alive/r1/", stop_at_first, &(unsigned){ 0 }), 7);
+		assert_false(ps.pushed);
+		assert_string_equal(ls(url, "refs/gitnet/alive/"),
+		    "refs/gitnet/alive/r1/standby/1260");
+		assert_int_equal(beat(&ps, v, f->repo, url, "standby", 1250, true), 0);
+	}
+
 	/* Fetch into another state repository while its router has it open. */
 	peer_repo(f, peer, sizeof(peer));
 	opts(&o);
@@ -697,6 +729,15 @@ sync_git_daemon(void **state)
 		usleep(50 * 1000);
 	}
 	assert_true(tries < 100);
+	/* A port nobody listens on: refused at once, and said so. */
+	{
+		char bad[128];
+
+		snprintf(bad, sizeof(bad), "git://127.0.0.1:%u/sync.git", free_port());
+		assert_true(store_ls_remote(bad, NULL, collect, &nm) < 0);
+		assert_non_null(strstr(store_strerror(), "failed to connect to 127.0.0.1:"));
+		assert_non_null(strstr(store_strerror(), "Connection refused"));
+	}
 	sync_round_trip(f, arch, url);		/* teardown_daemon stops it */
 }
 
