@@ -130,7 +130,7 @@ int
 router_ha_open(struct router *r, char *err, size_t errlen)
 {
 	struct sync_opts o = { 0 };
-	unsigned beat = r->cfg.takeover_after_ms / 4;
+	unsigned beat = r->cfg.takeover_after_ms / 3;
 	char other[SYNC_ID_MAX];
 
 	if (r->cfg.sync_url[0] == '\0' || r->state == NULL)
@@ -354,9 +354,9 @@ router_ha_turn(struct router *r, uint64_t now)
 	sync_peer_get(r->sync, &p);
 	/*
 	 * The peer's heartbeat period, from the times its beats carry (its
-	 * clock, differences only): the shortest of the last few. A peer that
-	 * beats slower than this router's --takeover-after allows is given
-	 * three of its periods, not taken over between two beats.
+	 * clock, differences only), the last HA_PERIODS of them: a peer whose
+	 * pushes take longer than --takeover-after allows is given twice the
+	 * longest (silence_needed), not taken over between two beats.
 	 */
 	if (p.seen && p.beat_unix_ms != r->peer_beat_ms) {
 		if (r->peer_beat_ms != 0 && p.beat_unix_ms > r->peer_beat_ms &&

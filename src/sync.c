@@ -422,7 +422,15 @@ push_once(struct sync *s)
 		log_recovery(&s->push_log, "push");
 	s->push_retry_ms = 0;
 	retry_update(s);
-	return role == SYNC_ACTIVE ? s->beat_ms : s->standby_beat_ms;
+	/*
+	 * Beats start a period apart (a slow push is not followed by a whole
+	 * period more): the peer's silence threshold follows the cadence.
+	 */
+	{
+		uint64_t period = role == SYNC_ACTIVE ? s->beat_ms : s->standby_beat_ms;
+
+		return s->st.push_ms >= period ? 0 : period - s->st.push_ms;
+	}
 }
 
 /*

@@ -71,7 +71,8 @@ struct sync_opts {
 	const char	*url;		/* --sync URL */
 	const char	*router_id;	/* --router-id ID */
 	const char	*peer;		/* --standby PEER: the router watched (NULL: none) */
-	unsigned	beat_ms;	/* heartbeat period (main passes takeover_after / 4, >= 50) */
+	unsigned	beat_ms;	/* heartbeat period, start to start (main passes
+					   takeover_after / 3, >= 50) */
 	unsigned	poll_ms;	/* the watcher's look at the remote: 50 */
 	unsigned	standby_beat_ms; /* the standby's period (main: takeover_after;
 					    at least beat_ms) */
