@@ -114,15 +114,6 @@
 #define SAVED_CONFIG	"/state/gitnet-config"
 #define NOTIFY_NAME	"@gitnet-init/notify"	/* abstract: no file in /run */
 #define STOP_WAIT_MS	15000
-/*
- * Debian's libxenstore.a, which the static /init links (guest/build-init),
- * is built without threads: nothing reads the connection between requests,
- * so the descriptor xs_fileno() gives is signalled only for watch events
- * that arrived during a request. In that build xs_check_watch() reads the
- * connection itself, without blocking: the poll loops call it at least
- * every XS_POLL_MS (the most a live change waits to be seen).
- */
-#define XS_POLL_MS	500
 
 /*
  * What the supervisor asks of the main thread, under lock. A shutdown
@@ -1034,7 +1025,7 @@ control_shutdown(struct xs_handle *h)
  * to the command line's (or the saved) value.
  */
 static void
-xs_changed(struct xs_handle *h, const char *base, bool run, bool woken)
+xs_changed(struct xs_handle *h, const char *base, bool run)
 {
 	static struct guest_cfg seen_cfg, next, applied;
 	static bool seen_set;
@@ -1044,15 +1035,11 @@ xs_changed(struct xs_handle *h, const char *base, bool run, bool woken)
 	char **ev;
 
 	bool shutdown_key = false;
-	unsigned nev = 0;
 
 	while ((ev = xs_check_watch(h)) != NULL) {
 		shutdown_key |= strcmp(ev[XS_WATCH_TOKEN], "shutdown") == 0;
 		free(ev);
-		nev++;
 	}
-	if (nev == 0 && !woken)
-		return;
 	if (shutdown_key && run)
 		control_shutdown(h);
 	if (!seen_set) {
@@ -1176,11 +1163,12 @@ host_mode(int argc, char **argv)
 	for (;;) {
 		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { xs_fileno(h), POLLIN, 0 } };
 
-		if (poll(pfd, 2, XS_POLL_MS) < 0 && errno != EINTR)
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			break;
-		xs_changed(h, base, false, pfd[1].revents != 0);
+		if (pfd[1].revents)
+			xs_changed(h, base, false);
 	}
 	xs_close(h);
 	return 0;
@@ -1382,7 +1370,7 @@ supervise(void *arg)
 
 		for (int i = 0; i < npower; i++)
 			pfd[3 + i] = (struct pollfd){ power_fd[i], POLLIN, 0 };
-		if (poll(pfd, 3 + (nfds_t)npower, XS_POLL_MS) < 0 && errno != EINTR) {
+		if (poll(pfd, 3 + (nfds_t)npower, 500) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			sleep_ms(500);
 		}
@@ -1395,8 +1383,8 @@ supervise(void *arg)
 		/* Before xenstore: a READY=1 read now is the running cur_cfg's. */
 		if (pfd[2].revents)
 			notify_read();
-		if (w->h != NULL)
-			xs_changed(w->h, w->base, true, pfd[1].revents != 0);
+		if (pfd[1].revents)
+			xs_changed(w->h, w->base, true);
 		while (pfd[0].revents && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				reap();
