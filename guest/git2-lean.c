@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * What the guest's statically linked /init leaves out of libgit2 (issue 16):
+ * What the guest's /init, which links libgit2 statically (guest/build-init),
+ * leaves out of it (issue 16):
  * the ssh and http(s) transports and TLS, with everything only they pull in
  * (libssh2 and OpenSSL's libcrypto, mbedTLS's TLS and X.509, http-parser,
  * NTLM, and GSS-API, of which Kerberos ships no static archive at all).
