@@ -62,6 +62,7 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   netsniff-ng ethtool python3 python3-scapy socat netcat-openbsd \
 	   tcpdump jq nftables procps coturn stun-client stun-server traceroute \
 	   conntrack conntrackd qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs \
+	   libmbedtls-dev libpcre2-dev libhttp-parser-dev zlib1g-dev \
 	   help2man debhelper dpkg-dev lintian systemd bash-completion prometheus \
 	   openssh-server openssh-client
 

@@ -6,7 +6,9 @@
  * (reboot(RB_DISABLE_CAD): that is how `xl reboot` arrives), loads the
  * modules listed in /lib/modules/load.list (written by guest/mkimage in
  * dependency order), reads its configuration (see "Configuration" below),
- * brings lo and the NICs up, mounts the state disk on /state and then runs
+ * brings lo and the NICs up, mounts the state disk on /state, deletes what
+ * only the boot needed from the initramfs (which is RAM: the loaded modules'
+ * files, mke2fs and its libraries) and then runs
  * the router in its own process: the main
  * thread calls router_main() (src/router_main.c, linked in from
  * librouter.a), so the guest runs one program in one process. It never
@@ -105,6 +107,7 @@
 /* Only the router's argv[0] now: there is no such file in the image. */
 #define ROUTER_BIN	"/bin/gitnet-router"
 #define MKE2FS_BIN	"/sbin/mke2fs"
+#define BOOT_ONLY	"/etc/boot-only.list"
 #define STATE_MNT	"/state"
 #define STATE_REPO	"/state/gitnet.git"
 #define CONTROL_PATH	"/run/gitnet-router.sock"
@@ -181,6 +184,9 @@ sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+static int	read_file(const char *, char *, size_t);
+static void	memory_say(const char *);
+
 /* The end of every path: flush, unmount, reboot(2). Never returns. */
 static void __attribute__((noreturn))
 finish(int how)
@@ -188,6 +194,7 @@ finish(int how)
 	pthread_mutex_lock(&lock);
 	finishing = true;
 	pthread_mutex_unlock(&lock);
+	memory_say("at the end");
 	sync();
 	if (umount2(STATE_MNT, 0) != 0 && errno != EINVAL && errno != ENOENT)
 		say("umount %s: %s (synced anyway)", STATE_MNT, strerror(errno));
@@ -286,9 +293,67 @@ modules_load(void)
 		else if (errno != ENODEV)
 			say("module %s: %s", line, strerror(errno));
 		close(fd);
+		/* The initramfs is RAM: a module's file is dead weight once
+		 * loaded (or refused: there is no modprobe to retry it). */
+		unlink(line);
 	}
 	fclose(f);
+	unlink("/lib/modules/load.list");
 	say("modules loaded: %u", n);
+}
+
+/*
+ * BOOT_ONLY lists (guest/mkimage) the files needed only until the state
+ * disk is mounted: mke2fs, which formats an empty disk, and its shared
+ * libraries. The initramfs stays in RAM for the guest's life, so they go
+ * once state_mount is done (issue 16: 3 MB of a 64 MB guest).
+ */
+static void
+boot_only_free(void)
+{
+	FILE *f = fopen(BOOT_ONLY, "r");
+	char line[256];
+	unsigned n = 0;
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '/' && unlink(line) == 0)
+			n++;
+	}
+	fclose(f);
+	unlink(BOOT_ONLY);
+	say("boot-only files removed from the initramfs: %u", n);
+}
+
+/* Kilobytes in a "Key:   N kB" line of a /proc file, or 0. */
+static double
+proc_mb(const char *path, const char *key)
+{
+	char buf[4096], *p;
+
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return 0;
+	for (p = buf; (p = strstr(p, key)) != NULL; p++)
+		if ((p == buf || p[-1] == '\n') && p[strlen(key)] == ':')
+			return strtod(p + strlen(key) + 1, NULL) / 1024;
+	return 0;
+}
+
+/*
+ * One console line on memory: the router's (it runs in PID 1) resident set
+ * now and at its peak, and the guest's; so a small guest's figures can be
+ * read from outside (tests/guest/test_boot_64m.sh).
+ */
+static void
+memory_say(const char *when)
+{
+	say("memory: %s: rss_mb=%.1f peak_rss_mb=%.1f mem_total_mb=%.1f "
+	    "mem_available_mb=%.1f initramfs_and_tmpfs_mb=%.1f", when,
+	    proc_mb("/proc/self/status", "VmRSS"), proc_mb("/proc/self/status", "VmHWM"),
+	    proc_mb("/proc/meminfo", "MemTotal"), proc_mb("/proc/meminfo", "MemAvailable"),
+	    proc_mb("/proc/meminfo", "Shmem"));
 }
 
 static int
@@ -858,6 +923,7 @@ notify_read(void)
 	if (seq == run_seq && running && !finishing)
 		cfg_save(&run_cfg);
 	pthread_mutex_unlock(&lock);
+	memory_say("router ready");
 }
 
 struct change_ctx {
@@ -1489,6 +1555,7 @@ main(int argc, char **argv)
 			fatal("%s", err);
 		nics_up(&cur_cfg);
 	}
+	boot_only_free();
 	if (strcmp(state_dir, "none") == 0)
 		saved_path = NULL;
 	if (guest_cfg_argv(&cur_cfg, &ifnames, ROUTER_BIN, state_dir, CONTROL_PATH,
