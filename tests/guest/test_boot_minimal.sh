@@ -18,7 +18,9 @@
 # with NAT; a 20 MB curl with every offload at its default, sha256 checked,
 # no rx_truncated; the ACPI power button (QEMU system_powerdown) stops the
 # router cleanly and the state disk (debugfs rdump on the host) passes git
-# fsck; a second boot resumes from it and routes again.
+# fsck; a second boot takes its configuration from xenstore (the stub,
+# tests/guest/xenstored_stub.py, on a virtio-serial port: virtio_console
+# built in), resumes from the disk and routes again.
 # Figures (ok lines): the fresh kernel build's wall time (from the cache's
 # build-seconds), image size, kernel start -> router up (guest
 # CLOCK_MONOTONIC, the timestamp of init's first line after `router:
@@ -37,17 +39,17 @@ CLI=$ID-cli RTR=$ID-rtr SRV=$ID-srv
 TMP=$(mktemp -d /tmp/gn-bootmin.XXXXXX)
 [ -n "${KEEP_LOGS:-}" ] && echo "# logs in $TMP (kept: KEEP_LOGS)"
 IMG=guest/out-minimal
-QEMU_PID= HTTP_PID=
+QEMU_PID= HTTP_PID= STUB_PID=
 cleanup() {
-	for p in $QEMU_PID $HTTP_PID; do kill "$p" 2>/dev/null; done
-	for p in $QEMU_PID $HTTP_PID; do wait "$p" 2>/dev/null; done
+	for p in $QEMU_PID $HTTP_PID $STUB_PID; do kill "$p" 2>/dev/null; done
+	for p in $QEMU_PID $HTTP_PID $STUB_PID; do wait "$p" 2>/dev/null; done
 	for ns in $CLI $RTR $SRV; do ip netns del "$ns" 2>/dev/null; done
 	[ -n "${KEEP_LOGS:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-for t in qemu-system-x86_64 debugfs curl ping git socat; do
+for t in qemu-system-x86_64 debugfs curl ping git socat xenstore-write; do
 	command -v $t >/dev/null || { nok "$t missing (make deps)"; finish; }
 done
 # The image: rebuilt when its inputs are newer (the kernel comes from the
@@ -104,7 +106,7 @@ boot() {	# boot LOG: start QEMU in rtr; sets QEMU_PID, T0 (ms)
 	T0=$(date +%s%3N)
 	ip netns exec $RTR guest/run-qemu --image $IMG --tap-inside tap-in --tap-outside tap-out \
 		--state "$STATE" --monitor "$TMP/mon.sock" --console "$1" --append "$APPEND" \
-		>"$1.qemu" 2>&1 &
+		${BOOT_XS:+--xenstore "$BOOT_XS"} >"$1.qemu" 2>&1 &
 	QEMU_PID=$!
 }
 waitlog() {	# waitlog LOG PATTERN SECONDS
@@ -206,14 +208,24 @@ else
 	nok "state disk: git fsck passes" "$(head -5 "$TMP/fsck1")"
 fi
 
-# --- second boot: resumes ---------------------------------------------------------
+# --- second boot: configured through xenstore, resumes ---------------------------------
+export XENSTORED_PATH=$TMP/xs.sock
+/usr/bin/python3 tests/guest/xenstored_stub.py "$XENSTORED_PATH" --domid 9 --log "$TMP/stub.log" &
+STUB_PID=$!
+for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.1; done
+X=/local/domain/9/data/gitnet
+xenstore-write $X/inside eth0=192.168.1.1/24 $X/outside eth1=203.0.113.1/24 $X/state-device vda
 LOG2=$TMP/boot2.log
-boot "$LOG2"
+APPEND= BOOT_XS=$XENSTORED_PATH boot "$LOG2"
 if waitlog "$LOG2" "router: started" 90; then
 	ok "boot 2: router started in $(($(date +%s%3N) - T0)) ms"
 else
 	nok "boot 2: router started" "$(tail -15 "$LOG2" "$LOG2.qemu")"; finish
 fi
+grep -q "xenstore: on virtio port" "$LOG2" && grep -q "xenstore: domain 9: configuration under data/gitnet" "$LOG2" &&
+    grep -q "router: started: inside=eth0 192.168.1.1/24 outside=eth1 203.0.113.1/24" "$LOG2" &&
+	ok "boot 2: configured from xenstore (the stub on a virtio-serial port)" ||
+	nok "boot 2: configured from xenstore" "$(grep -E 'xenstore|router: started' "$LOG2" | tail -4)"
 grep -q "formatting" "$LOG2" && nok "boot 2: the disk is not formatted again" || ok "boot 2: the disk is not formatted again"
 line=$(grep -o "state: loaded: [^ ]* arp=[0-9]* nat_sessions=[0-9]*" "$LOG2")
 arp=$(echo "$line" | sed -n 's/.*arp=\([0-9]*\).*/\1/p')
