@@ -273,4 +273,6 @@ deb:
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# Not under $(B)/guest: the minimal kernel's source and build trees
+# (guest/mkkernel-minimal) have .d files and directories of their own.
+-include $(shell find $(B) -path $(B)/guest -prune -o -name '*.d' -type f -print 2>/dev/null)
