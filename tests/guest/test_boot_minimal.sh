@@ -20,7 +20,10 @@
 # router cleanly and the state disk (debugfs rdump on the host) passes git
 # fsck; a second boot takes its configuration from xenstore (the stub,
 # tests/guest/xenstored_stub.py, on a virtio-serial port: virtio_console
-# built in), resumes from the disk and routes again.
+# built in), resumes from the disk and routes again; a third boot ends in a
+# kernel panic (QEMU `nmi`, unknown_nmi_panic=1, panic=5), and the disk,
+# its journal replayed on a copy, still holds a history that passes git
+# fsck.
 # Figures (ok lines): the fresh kernel build's wall time (from the cache's
 # build-seconds), image size, kernel start -> router up (guest
 # CLOCK_MONOTONIC, the timestamp of init's first line after `router:
@@ -102,10 +105,10 @@ STATE=$TMP/state.img
 truncate -s 64M "$STATE"
 APPEND="gitnet.inside=eth0=192.168.1.1/24 gitnet.outside=eth1=203.0.113.1/24"
 
-boot() {	# boot LOG: start QEMU in rtr; sets QEMU_PID, T0 (ms)
+boot() {	# boot LOG [WORDS]: start QEMU in rtr; sets QEMU_PID, T0 (ms)
 	T0=$(date +%s%3N)
 	ip netns exec $RTR guest/run-qemu --image $IMG --tap-inside tap-in --tap-outside tap-out \
-		--state "$STATE" --monitor "$TMP/mon.sock" --console "$1" --append "$APPEND" \
+		--state "$STATE" --monitor "$TMP/mon.sock" --console "$1" --append "$APPEND ${2:-}" \
 		${BOOT_XS:+--xenstore "$BOOT_XS"} >"$1.qemu" 2>&1 &
 	QEMU_PID=$!
 }
@@ -243,4 +246,30 @@ c2=$(git --git-dir "$TMP/s2/gitnet.git" rev-list --all --count 2>/dev/null || ec
 git --git-dir "$TMP/s2/gitnet.git" fsck --strict >/dev/null 2>&1 && [ "$c2" -gt "$c1" ] &&
 	ok "state after boot 2: fsck passes, history continues boot 1's ($c1 -> $c2 commits)" ||
 	nok "state after boot 2: fsck passes, history continues boot 1's" "commits $c1 -> $c2"
+
+# --- third boot: a kernel panic mid-run -------------------------------------------
+kill "$STUB_PID" 2>/dev/null; wait "$STUB_PID" 2>/dev/null; STUB_PID=
+LOG3=$TMP/boot3.log
+boot "$LOG3" unknown_nmi_panic=1
+waitlog "$LOG3" "router: started" 90 || { nok "boot 3: router started" "$(tail -5 "$LOG3")"; finish; }
+first_ping >/dev/null
+sleep 2
+monitor nmi
+for i in $(seq 200); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$QEMU_PID" 2>/dev/null; then
+	nok "boot 3: kernel panic ends the guest (panic=5)" "$(tail -5 "$LOG3")"
+	kill "$QEMU_PID"; wait "$QEMU_PID"; QEMU_PID=
+else
+	wait "$QEMU_PID"; QEMU_PID=
+	grep -q "Kernel panic" "$LOG3" && ok "boot 3: kernel panic (NMI) rebooted the guest (panic=5)" ||
+		nok "boot 3: kernel panic (NMI) rebooted the guest" "$(tail -3 "$LOG3")"
+fi
+cp --sparse=always "$STATE" "$TMP/panic.img"
+e2fsck -fy "$TMP/panic.img" >"$TMP/e2fsck.log" 2>&1
+rm -rf "$TMP/s3"; mkdir -p "$TMP/s3"
+debugfs -R "rdump /gitnet.git $TMP/s3" "$TMP/panic.img" >/dev/null 2>&1
+c3=$(git --git-dir "$TMP/s3/gitnet.git" rev-list --all --count 2>/dev/null || echo 0)
+git --git-dir "$TMP/s3/gitnet.git" fsck --strict >"$TMP/fsck3" 2>&1 && [ "$c3" -ge "$c2" ] &&
+	ok "after the panic: git fsck passes ($c2 -> $c3 commits)" ||
+	nok "after the panic: git fsck passes" "$(head -3 "$TMP/fsck3")" "commits $c2 -> $c3"
 finish
