@@ -64,7 +64,8 @@ DEB_PKGS = build-essential pkg-config git libgit2-dev libcmocka-dev clang \
 	   conntrack conntrackd qemu-system-x86 libxen-dev xenstore-utils cpio kmod e2fsprogs \
 	   libmbedtls-dev libpcre2-dev libhttp-parser-dev zlib1g-dev \
 	   help2man debhelper dpkg-dev lintian systemd bash-completion prometheus \
-	   openssh-server openssh-client
+	   openssh-server openssh-client \
+	   linux-source bc bison flex libelf-dev libssl-dev
 
 .PHONY: all test unit netns bench demo fuzz fuzz-seeds deps need-deps clean guest \
 	man install uninstall deb
@@ -197,7 +198,8 @@ fuzz: $(FUZZ_BINS) fuzz-seeds
 	@for f in $(FUZZ_BINS); do mkdir -p $(B)/corpus/$${f##*/}; \
 		$$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$${f##*/} $(B)/fuzz/seeds/$${f##*/} || exit 1; done
 
-# The Xen guest image (guest/out/): kernel, initramfs, sizes printed.
+# The Xen guest image (guest/out/; KERNEL=minimal: guest/out-minimal/, the
+# kernel built by guest/mkkernel-minimal): kernel, initramfs, sizes printed.
 guest: need-deps all
 	@guest/mkimage $(KERNEL)
 
@@ -262,7 +264,7 @@ uninstall:
 # must not inherit this one's command-line variables (B=...), hence env -u.
 deb:
 	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
-	tar -cf - --exclude=./build --exclude=./.git --exclude=./guest/out . | \
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./guest/out --exclude=./guest/out-minimal . | \
 		tar -C $(B)/deb/src -xf -
 	cd $(B)/deb/src && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
 		DEB_BUILD_OPTIONS="nocheck noautodbgsym $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
@@ -272,4 +274,6 @@ deb:
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# Not under $(B)/guest: the minimal kernel's source and build trees
+# (guest/mkkernel-minimal) have .d files and directories of their own.
+-include $(shell find $(B) -path $(B)/guest -prune -o -name '*.d' -type f -print 2>/dev/null)
