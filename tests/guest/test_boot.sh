@@ -70,26 +70,8 @@ fi
 ok "image: $(tail -n +5 guest/out/sizes | head -1 | tr -s ' ')"
 
 # --- the topology ---------------------------------------------------------------
-set -e
-for ns in $CLI $RTR $SRV; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip -n $RTR tuntap add tap-in mode tap
-ip -n $RTR tuntap add tap-out mode tap
-ip -n $RTR link add br-in type bridge
-ip -n $RTR link add br-out type bridge
-ip -n $RTR link add veth-ri type veth peer name veth-c netns $CLI
-ip -n $RTR link add veth-ro type veth peer name veth-s netns $SRV
-for d in tap-in veth-ri; do ip -n $RTR link set $d master br-in up; done
-for d in tap-out veth-ro; do ip -n $RTR link set $d master br-out up; done
-ip -n $RTR link set br-in up
-ip -n $RTR link set br-out up
-ip -n $CLI addr add 192.168.1.2/24 dev veth-c
-ip -n $CLI link set veth-c up
-ip -n $CLI route add default via 192.168.1.1
-ip -n $SRV addr add 203.0.113.2/24 dev veth-s
-ip -n $SRV link set veth-s up
-# Offloads stay at their defaults everywhere (hosts' veths, bridges, TAPs,
-# virtio): TCP crosses the guest as GSO super-frames (issue 13).
-set +e
+. tests/guest/guest_lib.sh
+guest_topo $CLI $RTR $SRV || { nok "the topology (namespaces, bridges, TAPs)"; finish; }
 mkdir -p "$TMP/www"
 echo "hello from srv $ID" >"$TMP/www/index.html"
 head -c 20971520 /dev/urandom >"$TMP/www/big.bin"
