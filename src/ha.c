@@ -416,9 +416,10 @@ router_ha_turn(struct router *r, uint64_t now)
 			r->peer_idle_from_us = 0;
 		else if (r->peer_idle_from_us == 0)
 			r->peer_idle_from_us = now;
-		if (p.seen && p.active && p.silent_ms >= need && remote_ok) {
+		/* Silent as the remote last showed it, not merely unheard. */
+		if (p.seen && p.active && p.listed_silent_ms >= need && remote_ok) {
 			snprintf(why, sizeof(why), "%s silent for %llu ms", r->peer,
-			    (unsigned long long)p.silent_ms);
+			    (unsigned long long)p.listed_silent_ms);
 			router_takeover(r, why, msg, sizeof(msg));
 			return;
 		}

@@ -316,9 +316,11 @@ listing_note(struct sync *s, const struct listing *l, uint64_t now, bool beats)
 	uint64_t at = l->at_ms != 0 ? l->at_ms : now;
 
 	s->st.listings++;
+	/* When the remote answered (an operation that fails later ends later). */
 	if (s->first_listed_ms == 0)
-		s->first_listed_ms = now;
-	s->listed_ms = now;
+		s->first_listed_ms = at;
+	if (at > s->listed_ms)
+		s->listed_ms = at;
 	pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
 	if (beats && at >= s->beats_at_ms) {
 		s->beats_at_ms = at;
@@ -850,6 +852,11 @@ sync_peer_get(struct sync *s, struct sync_peer *out)
 	*out = s->view;
 	out->silent_ms = now - (s->view.seen ? s->peer_changed_ms : s->peer_from_ms);
 	out->remote_silent_ms = s->listed_ms == 0 ? UINT64_MAX : now - s->listed_ms;
+	{
+		uint64_t from = s->view.seen ? s->peer_changed_ms : s->peer_from_ms;
+
+		out->listed_silent_ms = s->listed_ms > from ? s->listed_ms - from : 0;
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -122,11 +122,20 @@ struct sync_peer {
 	char		id[SYNC_ID_MAX];	/* the peer ("": none) */
 	uint64_t	beat_unix_ms;	/* unix_ms in its last alive ref (its clock) */
 	/*
-	 * Since the watcher's last listing that succeeded (own clock): a
+	 * Since the last listing that succeeded (own clock; the watcher's or
+	 * a push's, timed when its refs came): a
 	 * silent peer behind a remote that does not answer either may be
 	 * alive; UINT64_MAX before the first.
 	 */
 	uint64_t	remote_silent_ms;
+	/*
+	 * The silence the remote itself vouches for: from the peer's last
+	 * change to the last listing that answered (0 when none answered
+	 * since). A remote that goes down freezes it, where silent_ms goes
+	 * on growing: a takeover decided on this one never follows an
+	 * outage of the remote rather than of the peer.
+	 */
+	uint64_t	listed_silent_ms;
 };
 void sync_peer_get(struct sync *s, struct sync_peer *out);
 /*
