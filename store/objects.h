@@ -14,7 +14,7 @@
  *	schema.h	codec.c format.c meta.c	(tables, codecs, output shapes)
  *	heads.h		heads.c xidx.c		(the writer's state, commits, refs, flush)
  *	writer.h	journal.c tick.c merge.c txn.c
- *	repo.h		repo.c reader.c retain.c graph.c remote.c gitcfg.c
+ *	repo.h		repo.c reader.c retain.c graph.c remote.c net.c gitcfg.c
  * odb_impl.h is private to odb.c, pack.c and compact.c. <git2.h> is
  * included here and nowhere outside store/.
  */
