@@ -24,35 +24,22 @@
  * (libgit2.c's init table and option setters, streams/tls.c). Should a
  * libgit2 upgrade rename one, the original member is linked again and the
  * link fails on a duplicate definition: guest/build-init then says so.
- * <git2.h> is not included (store/ is the only libgit2 user, which
- * tests/layers-check.sh checks): the handles are opaque pointers here, which
- * is all the ABI sees.
+ * It lives under store/ (the only libgit2 user), but in no store library:
+ * only guest/build-init compiles it, into the guest's static /init; the
+ * host programs link libgit2 whole. The public stand-ins are checked
+ * against libgit2's own prototypes; the internal ones are declared here.
  */
 #include <stdbool.h>
 
-struct git_smart_subtransport;
-struct git_transport;
-struct git_remote;
-struct git_stream;
+#include <git2.h>
+#include <git2/sys/stream.h>
+#include <git2/sys/transport.h>
 
-int git_error_set_str(int, const char *);	/* git2/errors.h */
-
-#define GIT_ERROR_NET	12	/* git2/errors.h git_error_t */
-#define GIT_ERROR_SSL	16
-#define GIT_ERROR_SSH	23
-
-int git_smart_subtransport_http(struct git_smart_subtransport **,
-    struct git_transport *, void *);
-int git_smart_subtransport_ssh(struct git_smart_subtransport **,
-    struct git_transport *, void *);
-int git_transport_ssh_with_paths(struct git_transport **, struct git_remote *,
-    void *);
 int git_transport_ssh_global_init(void);
 int git_mbedtls_stream_global_init(void);
 int git_mbedtls__set_cert_location(const char *, const char *);
-int git_mbedtls_stream_new(struct git_stream **, const char *, const char *);
-int git_mbedtls_stream_wrap(struct git_stream **, struct git_stream *,
-    const char *);
+int git_mbedtls_stream_new(git_stream **, const char *, const char *);
+int git_mbedtls_stream_wrap(git_stream **, git_stream *, const char *);
 
 /* GIT_OPT_ENABLE_HTTP_EXPECT_CONTINUE's flag (transports/http.c). */
 bool git_http__expect_continue;
@@ -65,34 +52,34 @@ absent(int klass, const char *what)
 }
 
 int
-git_smart_subtransport_http(struct git_smart_subtransport **out,
-    struct git_transport *owner, void *param)
+git_smart_subtransport_http(git_smart_subtransport **out,
+    git_transport *owner, void *param)
 {
 	(void)owner;
 	(void)param;
-	*out = 0;
+	*out = NULL;
 	return absent(GIT_ERROR_NET,
 	    "http(s) remotes are not built into the gitnet guest (a path or git://)");
 }
 
 int
-git_smart_subtransport_ssh(struct git_smart_subtransport **out,
-    struct git_transport *owner, void *param)
+git_smart_subtransport_ssh(git_smart_subtransport **out,
+    git_transport *owner, void *param)
 {
 	(void)owner;
 	(void)param;
-	*out = 0;
+	*out = NULL;
 	return absent(GIT_ERROR_SSH,
 	    "ssh remotes are not built into the gitnet guest (a path or git://)");
 }
 
 int
-git_transport_ssh_with_paths(struct git_transport **out,
-    struct git_remote *owner, void *payload)
+git_transport_ssh_with_paths(git_transport **out,
+    git_remote *owner, void *payload)
 {
 	(void)owner;
 	(void)payload;
-	*out = 0;
+	*out = NULL;
 	return absent(GIT_ERROR_SSH,
 	    "ssh remotes are not built into the gitnet guest (a path or git://)");
 }
@@ -119,21 +106,21 @@ git_mbedtls__set_cert_location(const char *file, const char *path)
 }
 
 int
-git_mbedtls_stream_new(struct git_stream **out, const char *host,
+git_mbedtls_stream_new(git_stream **out, const char *host,
     const char *port)
 {
 	(void)host;
 	(void)port;
-	*out = 0;
+	*out = NULL;
 	return absent(GIT_ERROR_SSL, "TLS is not built into the gitnet guest");
 }
 
 int
-git_mbedtls_stream_wrap(struct git_stream **out, struct git_stream *in,
+git_mbedtls_stream_wrap(git_stream **out, git_stream *in,
     const char *host)
 {
 	(void)in;
 	(void)host;
-	*out = 0;
+	*out = NULL;
 	return absent(GIT_ERROR_SSL, "TLS is not built into the gitnet guest");
 }
