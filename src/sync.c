@@ -81,7 +81,6 @@ struct sync {
 	struct errlog	watch_log;
 	struct beat	beats[SYNC_ROUTERS_MAX];
 	unsigned	nbeats;
-	uint64_t	beats_at_ms;		/* own clock: the listing they are from */
 	uint64_t	lags[SYNC_LAG_WINDOW];
 	unsigned	nlags, lag_next;
 
@@ -316,16 +315,15 @@ listing_note(struct sync *s, const struct listing *l, uint64_t now, bool beats)
 	uint64_t at = l->at_ms != 0 ? l->at_ms : now;
 
 	s->st.listings++;
-	/* When the remote answered (an operation that fails later ends later). */
 	if (s->first_listed_ms == 0)
 		s->first_listed_ms = at;
-	if (at > s->listed_ms)
-		s->listed_ms = at;
+	/* When the remote answered (an operation that fails later ends later). */
+	if (at < s->listed_ms)
+		return;
+	s->listed_ms = at;
 	pthread_cond_broadcast(&s->done);	/* sync_wait_listed */
-	if (beats && at >= s->beats_at_ms) {
-		s->beats_at_ms = at;
+	if (beats)
 		beats_update(s, l, at);
-	}
 }
 
 /* --- the pusher --- */

@@ -38,7 +38,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,10 +61,7 @@ struct net_stream {
 static int
 net_fail(const char *what, const struct net_stream *st, int err)
 {
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "%s %s:%s: %s", what, st->host, st->port, strerror(err));
-	git_error_set_str(GIT_ERROR_NET, msg);
+	git_error_set(GIT_ERROR_NET, "%s %s:%s: %s", what, st->host, st->port, strerror(err));
 	return -1;
 }
 
@@ -120,11 +116,8 @@ net_connect(git_stream *stream)
 	int ret, err = ECONNREFUSED;
 
 	if ((ret = getaddrinfo(st->host, st->port, &hints, &info)) != 0) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "failed to resolve address for %s: %s", st->host,
+		git_error_set(GIT_ERROR_NET, "failed to resolve address for %s: %s", st->host,
 		    gai_strerror(ret));
-		git_error_set_str(GIT_ERROR_NET, msg);
 		return -1;
 	}
 	for (const struct addrinfo *a = info; a != NULL && st->s < 0; a = a->ai_next)
