@@ -101,21 +101,8 @@ fi
 # --- the topology (test_boot.sh's) -------------------------------------------------------
 . tests/guest/guest_lib.sh
 guest_topo $CLI $RTR $SRV || { nok "the topology (namespaces, bridges, TAPs)"; finish; }
-mkdir -p "$TMP/www"
-echo "hello from srv $ID" >"$TMP/www/index.html"
-ip netns exec $SRV /usr/bin/python3 -m http.server 8080 --bind 203.0.113.2 \
-	--directory "$TMP/www" >"$TMP/http.log" 2>&1 &
-HTTP_PID=$!
+guest_www $SRV "$TMP/www" "hello from srv $ID"
 
-waitlog() {	# waitlog LOG PATTERN SECONDS
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$QEMU_PID" 2>/dev/null || { grep -qF -- "$2" "$1" 2>/dev/null; return; }
-		sleep 0.1
-	done
-	return 1
-}
 oom_lines() { grep -aE "Out of memory|oom-kill|invoked oom-killer|Kernel panic|deadlocked on memory" "$1" | head -4; }
 
 # --- boot in 64 MB --------------------------------------------------------------------

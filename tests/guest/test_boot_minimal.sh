@@ -84,13 +84,7 @@ fi
 # --- the topology (test_boot.sh's) -----------------------------------------------
 . tests/guest/guest_lib.sh
 guest_topo $CLI $RTR $SRV || { nok "the topology (namespaces, bridges, TAPs)"; finish; }
-mkdir -p "$TMP/www"
-echo "hello from srv $ID" >"$TMP/www/index.html"
-head -c 20971520 /dev/urandom >"$TMP/www/big.bin"
-BIG_SUM=$(sha256sum <"$TMP/www/big.bin" | cut -d' ' -f1)
-ip netns exec $SRV /usr/bin/python3 -m http.server 8080 --bind 203.0.113.2 \
-	--directory "$TMP/www" >"$TMP/http.log" 2>&1 &
-HTTP_PID=$!
+guest_www $SRV "$TMP/www" "hello from srv $ID" big
 
 STATE=$TMP/state.img
 truncate -s 64M "$STATE"
@@ -102,15 +96,6 @@ boot() {	# boot LOG [WORDS]: start QEMU in rtr; sets QEMU_PID, T0 (ms)
 		--state "$STATE" --monitor "$TMP/mon.sock" --console "$1" --append "$APPEND ${2:-}" \
 		${BOOT_XS:+--xenstore "$BOOT_XS"} >"$1.qemu" 2>&1 &
 	QEMU_PID=$!
-}
-waitlog() {	# waitlog LOG PATTERN SECONDS
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$QEMU_PID" 2>/dev/null || { grep -qF -- "$2" "$1" 2>/dev/null; return; }
-		sleep 0.1
-	done
-	return 1
 }
 first_ping() {	# ms from T0 to the first answered ping (up to 60 s), or fail
 	local i
