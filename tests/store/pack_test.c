@@ -954,6 +954,101 @@ store_compact__one_pack_of_deltas_every_object_kept(void **state)
 	assert_fsck(f->repo);
 }
 
+static void
+arp_round(struct store *st, unsigned r, uint32_t n)
+{
+	uint64_t now = T0 + (uint64_t)r * 1000000;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct store_change c;
+
+		if (r > 0 && i % 4 != r - 1)
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.op = r == 0 ? EV_ADD : EV_UPDATE;
+		c.cause = EV_CAUSE_ARP_REPLY;
+		c.now_us = now;
+		c.e.table = EV_TABLE_ARP;
+		c.e.arp.ip = 0x0a000000 | (i + 1);
+		c.e.arp.mac[0] = 0x02;
+		c.e.arp.mac[4] = (uint8_t)(i >> 8);
+		c.e.arp.mac[5] = (uint8_t)r;
+		c.e.arp.state = ARP_REACHABLE;
+		c.e.arp.updated_us = now;
+		c.e.arp.expires_us = now + 3600000000ULL;
+		assert_int_equal(store_record(st, &c), 0);
+	}
+	assert_int_equal(store_commit(st, now, NULL), 0);
+	assert_int_equal(store_flush(st), 0);
+}
+
+static int
+count_item(void *ctx, const struct store_item *it)
+{
+	(void)it;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+struct last_round {
+	unsigned	n, wrong;
+};
+
+static int
+check_last_round(void *ctx, const struct store_entry *e)
+{
+	struct last_round *l = ctx;
+	uint32_t i = (e->arp.ip & 0xffffff) - 1;
+
+	l->n++;
+	if (e->table != EV_TABLE_ARP || e->arp.mac[5] != i % 4 + 1 ||
+	    e->arp.mac[4] != (uint8_t)(i >> 8))
+		l->wrong++;
+	return 0;
+}
+
+/*
+ * A table walk longer than WALK_TRIM_BLOBS (4096) gives libgit2's
+ * delta-base caches back as it goes (store_trim between two blobs): every
+ * entry of a compacted history (blobs in delta chains) still loads, each
+ * at its last version, through a restore and through the tool's walk.
+ */
+static void
+store_load__compacted_table_across_trims(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	struct store_reader *r;
+	struct last_round l = { 0 };
+	unsigned items = 0;
+
+	opts(&o);
+	o.max_packs = 1000;
+	o.compact_s = 0;
+	st = open_ok(f->repo, &o);
+	for (unsigned round = 0; round <= 4; round++)
+		arp_round(st, round, 10000);
+	assert_int_equal(store_compact(st), 0);
+	assert_int_equal(npacks(f), 1);
+	store_free(st);
+	assert_true(atoi(sh("git verify-pack -v %s/%s.idx | grep -c 'chain length'",
+	    f->packdir, newest_pack(f))) > 0);
+
+	st = open_ok(f->repo, &o);
+	assert_int_equal(store_load(store_reader_of(st), NULL, check_last_round, &l), 0);
+	assert_int_equal(l.n, 10000);
+	assert_int_equal(l.wrong, 0);
+	arp_round(st, 0, 10000);	/* and the store writes on (round 0 again: all change) */
+	store_free(st);
+	assert_fsck(f->repo);
+
+	assert_int_equal(store_reader_open(&r, f->repo), 0);
+	assert_int_equal(store_items(r, NULL, STORE_TABLE_BOTH, count_item, NULL, &items), 0);
+	assert_int_equal(items, 10000);
+	store_reader_free(r);
+}
+
 /*
  * A cut: history before the cutoff goes, the commit at the cutoff is the
  * shallow boundary (whole tree, same id), git log stops there, fsck
@@ -1101,6 +1196,7 @@ main(void)
 		T(store_odb_consolidate__replaced_packs_go_at_the_mark_and_at_close),
 		T(store_flush__merges_stock_git_delta_packs),
 		T(store_compact__one_pack_of_deltas_every_object_kept),
+		T(store_load__compacted_table_across_trims),
 		T(store_retain_cut__shallow_boundary),
 #undef T
 	};
