@@ -3,10 +3,12 @@
  * NAT44 tables and translation (contract and behaviour: nat.h).
  *
  * Storage, all from nat_new:
- *	maps[max_sessions]	mappings; free ones chained through hnext
+ *	maps[max_sessions]	mappings; free ones chained through hnext,
+ *				those from map_hwm up never used
  *	map_bkt[2^k]		inside key (proto, int_ip, int_port) -> chain
  *	owner[ext][proto]	65536 x u32 each: external port -> mapping + 1
- *	sess[max_sessions]	sessions; free ones chained through next_in
+ *	sess[max_sessions]	sessions; free ones chained through next_in,
+ *				those from sess_hwm up never used
  *	in_bkt[2^k]		(proto, int_ip, int_port, rem_ip, rem_port) -> chain
  *	out_bkt[2^k]		(proto, ext, ext_port, rem_ip, rem_port) -> chain
  *	hosts[2^h]		open addressing, inside ip -> session count
@@ -125,6 +127,7 @@ struct nat {
 
 	struct nat_map	*maps;
 	uint32_t	map_free, nmaps;
+	uint32_t	map_hwm;	/* slots from here up were never used */
 	uint32_t	*map_bkt, map_mask;
 	uint32_t	*owner[NAT_MAX_EXT][P_MAX];
 	uint32_t	nowned[NAT_MAX_EXT][P_MAX][3];	/* ports taken, per class */
@@ -133,7 +136,7 @@ struct nat {
 	uint32_t	sess_free, nsess;
 	uint32_t	*in_bkt, *out_bkt, sess_mask;
 	uint32_t	sweep;		/* next session nat_tick looks at */
-	uint32_t	sess_hwm;	/* slots above this were never used */
+	uint32_t	sess_hwm;	/* slots from here up were never used */
 
 	struct nat_host	*hosts;
 	uint32_t	host_mask;
@@ -372,11 +375,14 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 	memset(nat->map_bkt, 0xff, (size_t)nb * sizeof(uint32_t));
 	memset(nat->in_bkt, 0xff, (size_t)nb * sizeof(uint32_t));
 	memset(nat->out_bkt, 0xff, (size_t)nb * sizeof(uint32_t));
-	for (uint32_t i = 0; i < p->max_sessions; i++) {
-		nat->maps[i].hnext = i + 1 < p->max_sessions ? i + 1 : NIL;
-		nat->sess[i].next_in = i + 1 < p->max_sessions ? i + 1 : NIL;
-		nat->sess[i].map = NIL;
-	}
+	/*
+	 * No slot is touched until it is first used (past the high-water
+	 * marks), so a table sized for a million sessions costs pages only
+	 * for those it holds: chaining every slot here made the router's
+	 * whole table resident at start (93 MB by default) and, under QEMU
+	 * TCG, took a guest's boot 0.1 s per 100 k slots.
+	 */
+	nat->map_free = nat->sess_free = NIL;
 	return nat;
 fail:
 	nat_free(nat);
@@ -588,7 +594,8 @@ map_create(struct nat *nat, int pidx, uint32_t ip, uint16_t port, int ext_idx,
 	struct nat_map *m;
 	uint32_t idx, b;
 
-	if (nat->map_free == NIL || nat->nmaps >= nat->p.max_sessions) {
+	if ((nat->map_free == NIL && nat->map_hwm >= nat->p.max_sessions) ||
+	    nat->nmaps >= nat->p.max_sessions) {
 		*why = DROP_NAT_TABLE_FULL;
 		return NULL;
 	}
@@ -602,9 +609,13 @@ map_create(struct nat *nat, int pidx, uint32_t ip, uint16_t port, int ext_idx,
 		*why = DROP_NAT_PORTS;
 		return NULL;
 	}
-	idx = nat->map_free;
+	if (nat->map_free != NIL) {
+		idx = nat->map_free;
+		nat->map_free = nat->maps[idx].hnext;
+	} else {
+		idx = nat->map_hwm++;
+	}
 	m = &nat->maps[idx];
-	nat->map_free = m->hnext;
 	*m = (struct nat_map){
 		.int_ip = ip, .int_port = port, .ext_port = ext_port,
 		.pidx = (uint8_t)pidx, .ext_idx = (uint8_t)ext_idx, .used = 1,
@@ -852,7 +863,7 @@ sess_create(struct nat *nat, struct nat_map *m, uint32_t rip, uint16_t rport,
 			return NULL;
 		}
 	}
-	if (nat->sess_free == NIL) {
+	if (nat->sess_free == NIL && nat->sess_hwm >= nat->p.max_sessions) {
 		*why = DROP_NAT_TABLE_FULL;
 		return NULL;
 	}
@@ -863,11 +874,13 @@ sess_create(struct nat *nat, struct nat_map *m, uint32_t rip, uint16_t rport,
 			return NULL;
 		}
 	}
-	idx = nat->sess_free;
+	if (nat->sess_free != NIL) {
+		idx = nat->sess_free;
+		nat->sess_free = nat->sess[idx].next_in;
+	} else {
+		idx = nat->sess_hwm++;
+	}
 	s = &nat->sess[idx];
-	nat->sess_free = s->next_in;
-	if (idx >= nat->sess_hwm)
-		nat->sess_hwm = idx + 1;
 	*s = (struct nat_sess){
 		.int_ip = m->int_ip, .rem_ip = rip, .int_port = m->int_port,
 		.rem_port = rport, .ext_port = m->ext_port, .ext_idx = m->ext_idx,
@@ -1879,10 +1892,10 @@ nat_dump(const struct nat *nat, struct nat_session *out, size_t max, uint32_t *c
 	size_t n = 0;
 	uint32_t i = *cursor;
 
-	for (; i < nat->p.max_sessions && n < max; i++)
+	for (; i < nat->sess_hwm && n < max; i++)
 		if (nat->sess[i].map != NIL)
 			copy_out(nat, &nat->sess[i], &out[n++]);
-	*cursor = i >= nat->p.max_sessions ? 0 : i;
+	*cursor = i >= nat->sess_hwm ? 0 : i;
 	return n;
 }
 
