@@ -6,6 +6,7 @@
  *	maps[max_sessions]	mappings; free ones chained through hnext,
  *				those from map_hwm up never used
  *	map_bkt[2^k]		inside key (proto, int_ip, int_port) -> chain
+ *				(a bucket holds its first slot + 1: 0 is empty)
  *	owner[ext][proto]	65536 x u32 each: external port -> mapping + 1
  *	sess[max_sessions]	sessions; free ones chained through next_in,
  *				those from sess_hwm up never used
@@ -372,9 +373,6 @@ nat_new(const struct nat_params *p, const uint32_t *ext, unsigned n_ext, uint64_
 		for (int k = 0; k < P_MAX; k++)
 			if ((nat->owner[e][k] = nat_calloc(nat, 65536, sizeof(uint32_t))) == NULL)
 				goto fail;
-	memset(nat->map_bkt, 0xff, (size_t)nb * sizeof(uint32_t));
-	memset(nat->in_bkt, 0xff, (size_t)nb * sizeof(uint32_t));
-	memset(nat->out_bkt, 0xff, (size_t)nb * sizeof(uint32_t));
 	/*
 	 * No slot is touched until it is first used (past the high-water
 	 * marks), so a table sized for a million sessions costs pages only
@@ -496,13 +494,31 @@ host_dec(struct nat *nat, uint32_t ip)
 	nat->hosts[i].count = 0;
 }
 
+/*
+ * Bucket heads hold their first slot's index + 1, so that an empty bucket
+ * is 0 and the bucket arrays stay calloc's untouched zero pages until used
+ * (filling them with NIL wrote 12 MB for a 512 k-session table at start).
+ * NIL + 1 wraps to 0: the conversion is one add either way.
+ */
+static inline uint32_t
+head_slot(uint32_t head)
+{
+	return head - 1;
+}
+
+static inline uint32_t
+slot_head(uint32_t slot)
+{
+	return slot + 1;
+}
+
 /* ---- mappings -------------------------------------------------------- */
 
 static struct nat_map *
 map_find(const struct nat *nat, int pidx, uint32_t ip, uint16_t port)
 {
-	for (uint32_t i = nat->map_bkt[map_hash(nat, (uint8_t)pidx, ip, port)]; i != NIL;
-	    i = nat->maps[i].hnext) {
+	for (uint32_t i = head_slot(nat->map_bkt[map_hash(nat, (uint8_t)pidx, ip, port)]);
+	    i != NIL; i = nat->maps[i].hnext) {
 		struct nat_map *m = &nat->maps[i];
 
 		if (m->int_ip == ip && m->int_port == port && m->pidx == pidx)
@@ -622,8 +638,8 @@ map_create(struct nat *nat, int pidx, uint32_t ip, uint16_t port, int ext_idx,
 		.sess_head = NIL, .created = sec,
 	};
 	b = map_hash(nat, (uint8_t)pidx, ip, port);
-	m->hnext = nat->map_bkt[b];
-	nat->map_bkt[b] = idx;
+	m->hnext = head_slot(nat->map_bkt[b]);
+	nat->map_bkt[b] = slot_head(idx);
 	nat->owner[ext_idx][pidx][ext_port] = idx + 1;
 	nat->nowned[ext_idx][pidx][port_class(nat, ext_port)]++;
 	nat->nmaps++;
@@ -663,11 +679,17 @@ static void
 map_delete(struct nat *nat, struct nat_map *m)
 {
 	uint32_t idx = (uint32_t)(m - nat->maps);
-	uint32_t *pp = &nat->map_bkt[map_hash(nat, m->pidx, m->int_ip, m->int_port)];
+	uint32_t *head = &nat->map_bkt[map_hash(nat, m->pidx, m->int_ip, m->int_port)];
 
-	while (*pp != idx)
-		pp = &nat->maps[*pp].hnext;
-	*pp = m->hnext;
+	if (head_slot(*head) == idx) {
+		*head = slot_head(m->hnext);
+	} else {
+		uint32_t *pp = &nat->maps[head_slot(*head)].hnext;
+
+		while (*pp != idx)
+			pp = &nat->maps[*pp].hnext;
+		*pp = m->hnext;
+	}
 	nat->owner[m->ext_idx][m->pidx][m->ext_port] = 0;
 	nat->nowned[m->ext_idx][m->pidx][port_class(nat, m->ext_port)]--;
 	m->used = 0;
@@ -690,7 +712,7 @@ static struct nat_sess *
 find_in(const struct nat *nat, int pidx, uint32_t ip, uint16_t port, uint32_t rip,
     uint16_t rport)
 {
-	for (uint32_t i = nat->in_bkt[tuple_hash(nat, pidx, ip, port, rip, rport)];
+	for (uint32_t i = head_slot(nat->in_bkt[tuple_hash(nat, pidx, ip, port, rip, rport)]);
 	    i != NIL; i = nat->sess[i].next_in) {
 		struct nat_sess *s = &nat->sess[i];
 
@@ -706,8 +728,8 @@ static struct nat_sess *
 find_out(const struct nat *nat, int pidx, int ext_idx, uint16_t port, uint32_t rip,
     uint16_t rport)
 {
-	for (uint32_t i = nat->out_bkt[tuple_hash(nat, pidx, (uint32_t)ext_idx, port, rip,
-	    rport)]; i != NIL; i = nat->sess[i].next_out) {
+	for (uint32_t i = head_slot(nat->out_bkt[tuple_hash(nat, pidx, (uint32_t)ext_idx, port,
+	    rip, rport)]); i != NIL; i = nat->sess[i].next_out) {
 		struct nat_sess *s = &nat->sess[i];
 
 		if (s->ext_port == port && s->rem_ip == rip && s->rem_port == rport &&
@@ -888,11 +910,11 @@ sess_create(struct nat *nat, struct nat_map *m, uint32_t rip, uint16_t rport,
 		.mprev = NIL, .mnext = m->sess_head,
 	};
 	b = tuple_hash(nat, m->pidx, m->int_ip, m->int_port, rip, rport);
-	s->next_in = nat->in_bkt[b];
-	nat->in_bkt[b] = idx;
+	s->next_in = head_slot(nat->in_bkt[b]);
+	nat->in_bkt[b] = slot_head(idx);
 	b = tuple_hash(nat, m->pidx, m->ext_idx, m->ext_port, rip, rport);
-	s->next_out = nat->out_bkt[b];
-	nat->out_bkt[b] = idx;
+	s->next_out = head_slot(nat->out_bkt[b]);
+	nat->out_bkt[b] = slot_head(idx);
 	if (m->sess_head != NIL)
 		nat->sess[m->sess_head].mprev = idx;
 	m->sess_head = idx;
@@ -940,20 +962,30 @@ sess_delete(struct nat *nat, struct nat_sess *s, enum ev_cause cause, uint64_t n
 {
 	uint32_t idx = (uint32_t)(s - nat->sess);
 	struct nat_map *m = &nat->maps[s->map];
-	uint32_t *pp;
+	uint32_t *head, *pp;
 	bool gone = m->nsess == 1 && !(m->flags & MF_STATIC);
 
 	emit(nat, s, m, EV_REMOVE, cause, false, gone, now, out);
-	pp = &nat->in_bkt[tuple_hash(nat, s->pidx, s->int_ip, s->int_port, s->rem_ip,
+	head = &nat->in_bkt[tuple_hash(nat, s->pidx, s->int_ip, s->int_port, s->rem_ip,
 	    s->rem_port)];
-	while (*pp != idx)
-		pp = &nat->sess[*pp].next_in;
-	*pp = s->next_in;
-	pp = &nat->out_bkt[tuple_hash(nat, s->pidx, s->ext_idx, s->ext_port, s->rem_ip,
+	if (head_slot(*head) == idx) {
+		*head = slot_head(s->next_in);
+	} else {
+		for (pp = &nat->sess[head_slot(*head)].next_in; *pp != idx;
+		    pp = &nat->sess[*pp].next_in)
+			;
+		*pp = s->next_in;
+	}
+	head = &nat->out_bkt[tuple_hash(nat, s->pidx, s->ext_idx, s->ext_port, s->rem_ip,
 	    s->rem_port)];
-	while (*pp != idx)
-		pp = &nat->sess[*pp].next_out;
-	*pp = s->next_out;
+	if (head_slot(*head) == idx) {
+		*head = slot_head(s->next_out);
+	} else {
+		for (pp = &nat->sess[head_slot(*head)].next_out; *pp != idx;
+		    pp = &nat->sess[*pp].next_out)
+			;
+		*pp = s->next_out;
+	}
 	if (s->mprev != NIL)
 		nat->sess[s->mprev].mnext = s->mnext;
 	else
@@ -1730,8 +1762,8 @@ nat_prefetch_bucket(const struct nat *nat, const struct nf_frame *f, uint8_t out
 void
 nat_prefetch_session(const struct nat *nat, const uint32_t *b)
 {
-	if (b != NULL && *b != NIL)
-		__builtin_prefetch(&nat->sess[*b]);
+	if (b != NULL && head_slot(*b) != NIL)
+		__builtin_prefetch(&nat->sess[head_slot(*b)]);
 }
 
 void
