@@ -2030,6 +2030,48 @@ nat_bytes__and_count_are_sane(void **state)
 	nat_free(NULL);
 }
 
+/* This process's anonymous resident memory, in KiB (/proc/self/status). */
+static long
+rss_anon_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	assert_true(kb >= 0);
+	return kb;
+}
+
+/*
+ * A table sized for a million sessions (133 MB) costs pages only for the
+ * sessions it holds: nat_new touches no slot and no bucket (slots are taken
+ * past a high-water mark, and an empty bucket is 0).
+ */
+static void
+nat_new__touches_no_slot_until_used(void **state)
+{
+	long before, after;
+
+	(void)state;
+	nx.p.max_sessions = 1u << 20;
+	before = rss_anon_kb();
+	nx_open();
+	after = rss_anon_kb();
+	assert_true(nat_bytes(nx.nat) > 100u << 20);
+	assert_true(after - before < 8 * 1024);
+	/* Each session touches a slot page or none, and a page in each of
+	 * the three bucket arrays (hashed: 3 pages a session at first). */
+	for (uint16_t i = 0; i < 500; i++)
+		out_ok(UDP, HA + (i & 7), (uint16_t)(5000 + i), R1, 53, 0);
+	assert_int_equal(nat_count(nx.nat), 500);
+	assert_true(rss_anon_kb() - before < 16 * 1024);
+}
+
 /* nat.h: "About 72 bytes per session with one session per mapping". */
 /* nat.h: "under 136 bytes per session, every index included". */
 static void
@@ -3658,6 +3700,7 @@ main(void)
 		N(nat_restore__dump_reads_back_the_stored_session),
 		N(nat_dump__pages_with_a_cursor),
 		N(nat_bytes__and_count_are_sane),
+		N(nat_new__touches_no_slot_until_used),
 		N(nat_bytes__under_136_per_session),
 		N(nat_bytes_for__equals_nat_bytes),
 		N(nat_half__spoofed_syn_flood_cannot_lock_out_a_forward),
