@@ -114,6 +114,15 @@ struct store {
 	uint64_t	jlast_commit_us;	/* the last group commit's now */
 
 	struct xidx	xi;
+	/*
+	 * The expiry index of a store opened on existing tables is built by
+	 * the first full walk of primary through its own reader (the
+	 * restore's store_load), so that a restart reads its tables once, not
+	 * twice. Until then xi_pending, and whatever touches xi first has it
+	 * built (store_xidx_ready: xi_build, repo.c).
+	 */
+	bool		xi_pending;
+	int		(*xi_build)(struct store *st);
 
 	bool		tick_pending;
 	git_oid		tick_commit, tick_tree, tick_base_tree;
@@ -151,6 +160,13 @@ struct store {
 	uint64_t	retain_next_us;
 	struct store_retain_stats rstats;
 };
+
+/* The expiry index, built first if it waits for it (st->xi_pending). */
+static inline int
+store_xidx_ready(struct store *st)
+{
+	return st->xi_pending ? st->xi_build(st) : 0;
+}
 
 /* Commit tree with parents on top of nothing (the caller moves head). */
 int store_commit_tree(git_oid *out, struct store *st, const git_oid *tree,

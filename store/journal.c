@@ -37,7 +37,10 @@ xidx_change(struct store *st, const struct store_entry *e, bool removed)
 {
 	const struct store_table *t = store_table_by_id(e->table);
 	uint64_t exp = removed ? 0 : t->expires(e);
+	int error;
 
+	if ((error = store_xidx_ready(st)) < 0)
+		return error;
 	if (exp == 0) {
 		store_xidx_del(&st->xi, t->key(e));
 		return 0;
@@ -51,6 +54,8 @@ store_xidx_apply_edits(struct store *st, const struct store_edits *es)
 	struct store_entry e;
 	int error;
 
+	if ((error = store_xidx_ready(st)) < 0)
+		return error;
 	for (size_t i = 0; i < es->n; i++) {
 		const struct store_edit *ed = &es->v[i];
 		const struct store_table *t = store_table_by_path(ed->path);

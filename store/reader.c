@@ -541,6 +541,7 @@ struct twalk {
 	struct store_skipped *skip;	/* load: NULL, an undecodable entry stops */
 	void		*ctx;
 	unsigned	blobs;		/* read since the last trim */
+	bool		index;		/* also build the store's expiry index */
 };
 
 /* Count an entry a lenient load passes over (its message is the last error). */
@@ -644,6 +645,13 @@ load_leaf(struct twalk *w, const char *path, const char *data, size_t len)
 	if ((error = store_entry_decode(&e, path, data, len, w->st->o.ifnames,
 	    w->st->o.n_ifnames)) < 0)
 		return w->skip != NULL ? skip_one(w->skip) : error;
+	if (w->index) {
+		const struct store_table *t = store_table_by_id(e.table);
+		uint64_t exp = t->expires(&e);
+
+		if (exp != 0 && store_xidx_set(&w->st->xi, t->key(&e), exp) < 0)
+			return store_err(-1, "store: expiry index: out of memory");
+	}
 	return w->efn(w->ctx, &e);
 }
 
@@ -660,8 +668,13 @@ store_load_skipping(struct store_reader *r, const struct store_oid *id,
 {
 	struct twalk w = { .st = r->st, .leaf = load_leaf, .efn = fn, .skip = skip,
 	    .ctx = ctx };
+	int error;
 
-	return walk_tables(&w, id, STORE_TABLE_BOTH);
+	/* The writer's primary, whose expiry index waits for this walk (heads.h). */
+	w.index = r == &r->st->rd && id == NULL && r->st->xi_pending;
+	if ((error = walk_tables(&w, id, STORE_TABLE_BOTH)) == 0 && w.index)
+		r->st->xi_pending = false;
+	return error;
 }
 
 static int

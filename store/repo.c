@@ -374,13 +374,25 @@ done:
 }
 
 static int
-index_entry(void *ctx, const struct store_entry *e)
+no_entry(void *ctx, const struct store_entry *e)
 {
-	struct store *st = ctx;
-	const struct store_table *t = store_table_by_id(e->table);
-	uint64_t exp = t->expires(e);
+	(void)ctx;
+	(void)e;
+	return 0;
+}
 
-	return exp ? store_xidx_set(&st->xi, t->key(e), exp) : 0;
+/*
+ * st->xi_build: the expiry index from primary's tables, when nothing has
+ * walked them yet (store_load builds it on the way). An entry that does
+ * not decode (an interface renamed since, a hand edit) is not the index's
+ * to know: the router skips it at restore and counts it.
+ */
+static int
+xi_build(struct store *st)
+{
+	struct store_skipped skip = { 0 };
+
+	return store_load_skipping(&st->rd, NULL, no_entry, NULL, &skip);
 }
 
 /*
@@ -398,6 +410,7 @@ store_alloc(const char *path, const struct store_opts *o)
 	st->o = *o;
 	st->lockfd = -1;
 	st->head_moved = store_head_moved;
+	st->xi_build = xi_build;
 	snprintf(st->ref, sizeof(st->ref), "%s", PRIMARY);
 	snprintf(st->tick_prefix, sizeof(st->tick_prefix), "expire_");
 	st->path = strdup(path);
@@ -566,7 +579,6 @@ int
 store_open(struct store **out, const char *path, const struct store_opts *o)
 {
 	struct store *st;
-	struct store_skipped skip = { 0 };
 	struct stat sb;
 	bool fresh = false;
 	int error;
@@ -684,13 +696,9 @@ store_open(struct store **out, const char *path, const struct store_opts *o)
 	if ((error = check_schema(st)) < 0 || (error = store_shallow_load(st)) < 0)
 		goto fail;
 	st->npacks = store_odb_pack_count(st->odb);
-	/*
-	 * An entry that does not decode (an interface renamed since, a hand
-	 * edit) is not the expiry index's to know: the router skips it at
-	 * restore and counts it; refusing to open would refuse to route.
-	 */
-	if (!fresh && ((error = store_load_skipping(&st->rd, NULL, index_entry, st, &skip)) < 0 ||
-	    (error = update_router(st)) < 0))
+	/* The expiry index waits for the first walk of the tables (heads.h). */
+	st->xi_pending = !fresh;
+	if (!fresh && (error = update_router(st)) < 0)
 		goto fail;
 	*out = st;
 	return 0;

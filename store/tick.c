@@ -321,7 +321,8 @@ store_tick_begin(struct store *st, uint64_t now_us, unsigned *n_arp, unsigned *n
 	if (st->tick_pending && (error = store_tick_finish(st, now_us)) < 0)
 		return error;
 	/* Sorted keys, ARP first, then NAT; off the heap until the merge. */
-	if ((error = store_xidx_expired(&st->xi, now_us, &keys, &n)) < 0)
+	if ((error = store_xidx_ready(st)) < 0 ||
+	    (error = store_xidx_expired(&st->xi, now_us, &keys, &n)) < 0)
 		return error;
 	if (n == 0)
 		return 1;

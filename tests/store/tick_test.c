@@ -772,6 +772,81 @@ store_tick_begin__heap_follows_refresh_and_removal(void **state)
 	assert_fsck(f->repo);
 }
 
+static int
+count_loaded(void *ctx, const struct store_entry *e)
+{
+	(void)e;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/*
+ * A reopened store builds its expiry index from primary's tables once: by
+ * the restore's walk (store_load of primary through its own reader), or,
+ * with no such walk, by whatever needs the index first (a tick, a
+ * commit). Either way the next tick expires what it must, and a commit
+ * before the build neither loses nor resurrects an expiry.
+ */
+static void
+store_open__expiry_index_built_by_the_first_walk(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct store *st;
+	struct store_entry e;
+	unsigned na, nn, loaded = 0;
+
+	opts(&o);
+	st = open_ok(f->repo, &o);
+	for (unsigned i = 0; i < 6; i++) {
+		e = arp_ent(i, T0, T0 + (i < 3 ? 10 : 100) * SEC, 0);
+		record_ok(st, EV_ADD, &e, T0);
+	}
+	commit_ok(st, T0);
+	assert_int_equal(store_close(st), 0);
+
+	/* The restore's walk builds it; a second walk does not. */
+	st = open_ok(f->repo, &o);
+	assert_true(st->xi_pending);
+	assert_int_equal(st->xi.n, 0);
+	assert_int_equal(store_load(store_reader_of(st), NULL, count_loaded, &loaded), 0);
+	assert_int_equal(loaded, 6);
+	assert_false(st->xi_pending);
+	assert_int_equal(st->xi.n, 6);
+	assert_int_equal(store_tick_begin(st, T0 + 20 * SEC, &na, &nn), 0);
+	assert_int_equal(na, 3);
+	assert_int_equal(store_tick_finish(st, T0 + 21 * SEC), 0);
+	assert_int_equal(store_close(st), 0);
+
+	/* No walk: the first commit builds it, then applies its own change. */
+	st = open_ok(f->repo, &o);
+	assert_true(st->xi_pending);
+	e = arp_ent(3, T0 + 30 * SEC, T0 + 40 * SEC, 0);	/* sooner than 100 s */
+	record_ok(st, EV_UPDATE, &e, T0 + 30 * SEC);
+	e = arp_ent(4, T0, T0 + 100 * SEC, 0);
+	record_ok(st, EV_REMOVE, &e, T0 + 30 * SEC);
+	commit_ok(st, T0 + 30 * SEC);
+	assert_false(st->xi_pending);
+	assert_int_equal(st->xi.n, 2);
+	assert_int_equal(store_tick_begin(st, T0 + 50 * SEC, &na, &nn), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(st->tick_keys[0], key_of(&(struct store_entry){
+	    .table = EV_TABLE_ARP, .arp.ip = arp_ent(3, T0, 0, 0).arp.ip }));
+	assert_int_equal(store_tick_finish(st, T0 + 51 * SEC), 0);
+	assert_int_equal(store_close(st), 0);
+
+	/* No walk, no commit: the tick builds it. */
+	st = open_ok(f->repo, &o);
+	assert_true(st->xi_pending);
+	assert_int_equal(store_tick_begin(st, T0 + 200 * SEC, &na, &nn), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(store_tick_finish(st, T0 + 201 * SEC), 0);
+	assert_int_equal(store_close(st), 0);
+	assert_string_equal(sh("git --git-dir=%s ls-tree -r --name-only primary | "
+	    "grep -v ^meta/ | wc -l", f->repo), "0\n");
+	assert_fsck(f->repo);
+}
+
 /* The index alone: order, duplicates, removals, refreshes. */
 static void
 store_xidx_expired__sorted_unique_live(void **state)
@@ -921,6 +996,7 @@ main(void)
 		T(store_tick_finish__unique_clash_goes_generic),
 		T(store_tick_finish__unnoted_head_move_goes_generic),
 		T(store_tick_begin__heap_follows_refresh_and_removal),
+		T(store_open__expiry_index_built_by_the_first_walk),
 		cmocka_unit_test(store_xidx_expired__sorted_unique_live),
 		cmocka_unit_test(store_xidx_set__refreshes_keep_heap_bounded),
 		cmocka_unit_test(store_xidx_expired__matches_index_walk),
