@@ -694,7 +694,10 @@ else
 	more_commits() { [ "$(full_stat state_commits)" -gt "${c0:-0}" ]; }
 	check "with space again the store commits again (state_commits grows within 3 s)" \
 	    gn_wait 3 more_commits
-	check "and primary then holds the flows made while the disk was full" full_flows
+	# The commit counted above reaches the ref on disk a moment later (under
+	# load, after the check above had already passed): wait for it.
+	check "and primary then holds the flows made while the disk was full" \
+	    gn_wait 5 full_flows
 	check "and git fsck --strict is clean on it" \
 	    in_full git --git-dir="$RO/state.git" fsck --strict --no-dangling
 	kill -TERM "$full_pid"
