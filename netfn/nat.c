@@ -955,6 +955,28 @@ sess_promote(struct nat *nat, struct nat_sess *s)
 	nat->st.half_open_promoted++;
 }
 
+/* The link of session slot i in the inside chains, or (out) the outside ones. */
+static uint32_t *
+sess_link(struct nat *nat, uint32_t i, bool out)
+{
+	return out ? &nat->sess[i].next_out : &nat->sess[i].next_in;
+}
+
+/* Take session idx off the chain that bucket head starts. */
+static void
+sess_unlink(struct nat *nat, uint32_t *head, uint32_t idx, bool out)
+{
+	uint32_t next = *sess_link(nat, idx, out), *pp;
+
+	if (head_slot(*head) == idx) {
+		*head = slot_head(next);
+		return;
+	}
+	for (pp = sess_link(nat, head_slot(*head), out); *pp != idx; pp = sess_link(nat, *pp, out))
+		;
+	*pp = next;
+}
+
 /* Remove a session; its mapping goes too when it was the last (not static). */
 static void
 sess_delete(struct nat *nat, struct nat_sess *s, enum ev_cause cause, uint64_t now,
@@ -962,30 +984,13 @@ sess_delete(struct nat *nat, struct nat_sess *s, enum ev_cause cause, uint64_t n
 {
 	uint32_t idx = (uint32_t)(s - nat->sess);
 	struct nat_map *m = &nat->maps[s->map];
-	uint32_t *head, *pp;
 	bool gone = m->nsess == 1 && !(m->flags & MF_STATIC);
 
 	emit(nat, s, m, EV_REMOVE, cause, false, gone, now, out);
-	head = &nat->in_bkt[tuple_hash(nat, s->pidx, s->int_ip, s->int_port, s->rem_ip,
-	    s->rem_port)];
-	if (head_slot(*head) == idx) {
-		*head = slot_head(s->next_in);
-	} else {
-		for (pp = &nat->sess[head_slot(*head)].next_in; *pp != idx;
-		    pp = &nat->sess[*pp].next_in)
-			;
-		*pp = s->next_in;
-	}
-	head = &nat->out_bkt[tuple_hash(nat, s->pidx, s->ext_idx, s->ext_port, s->rem_ip,
-	    s->rem_port)];
-	if (head_slot(*head) == idx) {
-		*head = slot_head(s->next_out);
-	} else {
-		for (pp = &nat->sess[head_slot(*head)].next_out; *pp != idx;
-		    pp = &nat->sess[*pp].next_out)
-			;
-		*pp = s->next_out;
-	}
+	sess_unlink(nat, &nat->in_bkt[tuple_hash(nat, s->pidx, s->int_ip, s->int_port,
+	    s->rem_ip, s->rem_port)], idx, false);
+	sess_unlink(nat, &nat->out_bkt[tuple_hash(nat, s->pidx, s->ext_idx, s->ext_port,
+	    s->rem_ip, s->rem_port)], idx, true);
 	if (s->mprev != NIL)
 		nat->sess[s->mprev].mnext = s->mnext;
 	else

@@ -841,20 +841,17 @@ sync_close(struct sync *s)
 void
 sync_peer_get(struct sync *s, struct sync_peer *out)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = mono_ms(), from;
 
 	memset(out, 0, sizeof(*out));
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&s->mu);
 	*out = s->view;
-	out->silent_ms = now - (s->view.seen ? s->peer_changed_ms : s->peer_from_ms);
+	from = s->view.seen ? s->peer_changed_ms : s->peer_from_ms;
+	out->silent_ms = now - from;
 	out->remote_silent_ms = s->listed_ms == 0 ? UINT64_MAX : now - s->listed_ms;
-	{
-		uint64_t from = s->view.seen ? s->peer_changed_ms : s->peer_from_ms;
-
-		out->listed_silent_ms = s->listed_ms > from ? s->listed_ms - from : 0;
-	}
+	out->listed_silent_ms = s->listed_ms > from ? s->listed_ms - from : 0;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -32,20 +32,25 @@ static const char *const cause_names[] = {
 #undef NAME
 };
 
-static int
-xidx_change(struct store *st, const struct store_entry *e, bool removed)
+int
+store_xidx_entry(struct store *st, const struct store_entry *e, bool removed)
 {
 	const struct store_table *t = store_table_by_id(e->table);
 	uint64_t exp = removed ? 0 : t->expires(e);
-	int error;
 
-	if ((error = store_xidx_ready(st)) < 0)
-		return error;
 	if (exp == 0) {
 		store_xidx_del(&st->xi, t->key(e));
 		return 0;
 	}
 	return store_xidx_set(&st->xi, t->key(e), exp);
+}
+
+static int
+xidx_change(struct store *st, const struct store_entry *e, bool removed)
+{
+	int error = store_xidx_ready(st);
+
+	return error < 0 ? error : store_xidx_entry(st, e, removed);
 }
 
 int

@@ -645,13 +645,8 @@ load_leaf(struct twalk *w, const char *path, const char *data, size_t len)
 	if ((error = store_entry_decode(&e, path, data, len, w->st->o.ifnames,
 	    w->st->o.n_ifnames)) < 0)
 		return w->skip != NULL ? skip_one(w->skip) : error;
-	if (w->index) {
-		const struct store_table *t = store_table_by_id(e.table);
-		uint64_t exp = t->expires(&e);
-
-		if (exp != 0 && store_xidx_set(&w->st->xi, t->key(&e), exp) < 0)
-			return store_err(-1, "store: expiry index: out of memory");
-	}
+	if (w->index && store_xidx_entry(w->st, &e, false) < 0)
+		return store_err(-1, "store: expiry index: out of memory");
 	return w->efn(w->ctx, &e);
 }
 

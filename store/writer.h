@@ -22,6 +22,12 @@ struct tick_touch {
  * each key for a pending tick (journal.c).
  */
 int store_xidx_apply_edits(struct store *st, const struct store_edits *es);
+/*
+ * Enter e's expiry in the index (or take its key out: removed, or no
+ * expiry); -1 out of memory. As it is: the caller has the index built or
+ * is building it (store_xidx_ready).
+ */
+int store_xidx_entry(struct store *st, const struct store_entry *e, bool removed);
 /* st->head_moved: primary now names id (txn.c). */
 int store_head_moved(struct store *st, const git_oid *id);
 

@@ -44,6 +44,10 @@ int git_mbedtls_stream_wrap(git_stream **, git_stream *, const char *);
 /* GIT_OPT_ENABLE_HTTP_EXPECT_CONTINUE's flag (transports/http.c). */
 bool git_http__expect_continue;
 
+static const char no_ssh[] =
+    "ssh remotes are not built into the gitnet guest (a path or git://)";
+static const char no_tls[] = "TLS is not built into the gitnet guest";
+
 static int
 absent(int klass, const char *what)
 {
@@ -69,8 +73,7 @@ git_smart_subtransport_ssh(git_smart_subtransport **out,
 	(void)owner;
 	(void)param;
 	*out = NULL;
-	return absent(GIT_ERROR_SSH,
-	    "ssh remotes are not built into the gitnet guest (a path or git://)");
+	return absent(GIT_ERROR_SSH, no_ssh);
 }
 
 int
@@ -80,8 +83,7 @@ git_transport_ssh_with_paths(git_transport **out,
 	(void)owner;
 	(void)payload;
 	*out = NULL;
-	return absent(GIT_ERROR_SSH,
-	    "ssh remotes are not built into the gitnet guest (a path or git://)");
+	return absent(GIT_ERROR_SSH, no_ssh);
 }
 
 /* libgit2's init table calls these once (git_libgit2_init): nothing to set up. */
@@ -102,7 +104,7 @@ git_mbedtls__set_cert_location(const char *file, const char *path)
 {
 	(void)file;
 	(void)path;
-	return absent(GIT_ERROR_SSL, "TLS is not built into the gitnet guest");
+	return absent(GIT_ERROR_SSL, no_tls);
 }
 
 int
@@ -112,7 +114,7 @@ git_mbedtls_stream_new(git_stream **out, const char *host,
 	(void)host;
 	(void)port;
 	*out = NULL;
-	return absent(GIT_ERROR_SSL, "TLS is not built into the gitnet guest");
+	return absent(GIT_ERROR_SSL, no_tls);
 }
 
 int
@@ -122,5 +124,5 @@ git_mbedtls_stream_wrap(git_stream **out, git_stream *in,
 	(void)in;
 	(void)host;
 	*out = NULL;
-	return absent(GIT_ERROR_SSL, "TLS is not built into the gitnet guest");
+	return absent(GIT_ERROR_SSL, no_tls);
 }
