@@ -27,10 +27,11 @@
  * UDP flows carry on through the new router.
  *
  * A router started with --sync and without --standby first looks at the
- * remote for up to --takeover-after ms: if another router is active
- * there (its heartbeat moving), it stands by for it rather than answer
- * for the same addresses (with --preempt it takes over as soon as it has
- * loaded that router's state).
+ * remote for up to --takeover-after ms, and 2 s at least (HA_UNLEARNED_MS;
+ * the look ends as soon as every router listed has beaten): if another
+ * router is active there (its heartbeat moving), it stands by for it
+ * rather than answer for the same addresses (with --preempt it takes over
+ * as soon as it has loaded that router's state).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,16 @@
 
 #include "src/router.h"
 #include "src/sync.h"
+
+/*
+ * The silence that means the peer is gone: --takeover-after, or twice the
+ * longest of its recent beat periods (a push to the remote may take longer
+ * than the period asked: the cadence is what it achieves). Until two
+ * periods are seen, HA_UNLEARNED_MS at least: a standby that just started
+ * does not know the peer's cadence yet, nor does a router that starts and
+ * looks whether another one is active (router_ha_open).
+ */
+#define HA_UNLEARNED_MS	2000
 
 static void __attribute__((format(printf, 1, 2)))
 halog(const char *fmt, ...)
@@ -130,7 +141,7 @@ int
 router_ha_open(struct router *r, char *err, size_t errlen)
 {
 	struct sync_opts o = { 0 };
-	unsigned beat = r->cfg.takeover_after_ms / 3;
+	unsigned beat = r->cfg.takeover_after_ms / 3, look;
 	char other[SYNC_ID_MAX];
 
 	if (r->cfg.sync_url[0] == '\0' || r->state == NULL)
@@ -153,14 +164,21 @@ router_ha_open(struct router *r, char *err, size_t errlen)
 		    r->cfg.sync_url, r->cfg.takeover_after_ms);
 		return 0;
 	}
-	/* Is another router active there? Look before answering for anything. */
+	/*
+	 * Is another router active there? Look before answering for anything,
+	 * for as long as a standby that just started gives a peer whose cadence
+	 * it does not know: an active router whose pushes are slow beats less
+	 * often than --takeover-after / 3 asks, and one missed here would find
+	 * two routers answering for the same addresses.
+	 */
 	if (sync_start(r->sync, SYNC_STANDBY) < 0)
 		goto nostart;
-	if (!sync_wait_listed(r->sync, 2 * r->cfg.takeover_after_ms + 1000,
-	    r->cfg.takeover_after_ms))
+	look = r->cfg.takeover_after_ms > HA_UNLEARNED_MS ? r->cfg.takeover_after_ms :
+	    HA_UNLEARNED_MS;
+	if (!sync_wait_listed(r->sync, r->cfg.takeover_after_ms + 1000 + look, look))
 		halog("the remote did not answer within %u ms: active without knowing "
-		    "whether another router is", 2 * r->cfg.takeover_after_ms + 1000);
-	if (sync_other_active(r->sync, other, r->cfg.takeover_after_ms)) {
+		    "whether another router is", r->cfg.takeover_after_ms + 1000 + look);
+	if (sync_other_active(r->sync, other, look)) {
 		stand_by(r, other);
 		halog("router %s is active at %s: standing by for it%s", other,
 		    r->cfg.sync_url, r->cfg.preempt ? " (preempt: until loaded)" : "");
@@ -313,14 +331,6 @@ active_turn(struct router *r)
 	}
 }
 
-/*
- * The silence that means the peer is gone: --takeover-after, or twice the
- * longest of its recent beat periods (a push to the remote may take longer
- * than the period asked: the cadence is what it achieves). Until two
- * periods are seen, HA_UNLEARNED_MS at least: a standby that just started
- * does not know the peer's cadence yet.
- */
-#define HA_UNLEARNED_MS	2000
 
 static uint64_t
 silence_needed(const struct router *r)
