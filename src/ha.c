@@ -428,8 +428,8 @@ router_ha_turn(struct router *r, uint64_t now)
 			r->peer_idle_from_us = now;
 		/* Silent as the remote last showed it, not merely unheard. */
 		if (p.seen && p.active && p.listed_silent_ms >= need && remote_ok) {
-			snprintf(why, sizeof(why), "%s silent for %llu ms", r->peer,
-			    (unsigned long long)p.listed_silent_ms);
+			snprintf(why, sizeof(why), "%s silent for %llu ms, %llu needed", r->peer,
+			    (unsigned long long)p.listed_silent_ms, (unsigned long long)need);
 			router_takeover(r, why, msg, sizeof(msg));
 			return;
 		}

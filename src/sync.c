@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The sync's pusher and watcher (contract in sync.h).
+ * The sync's beater, pusher and watcher (contract in sync.h).
  *
  * Everything another thread may read (the peer's view, the routers' beats,
  * the counters) lives in struct sync under one mutex, taken only to copy
@@ -28,6 +28,7 @@
 
 #define PRIMARY		"refs/heads/primary"
 #define ALIVE		"refs/gitnet/alive/"
+#define STAMPS		"refs/gitnet/pushed/"
 #define ROUTERS		"refs/heads/routers/"
 #define TRACKING	"refs/remotes/sync/"
 #define LOG_EVERY_US	(60ULL * 1000000)
@@ -59,13 +60,23 @@ struct sync {
 	pthread_cond_t	wake, done;
 	bool		stop, orphaned, held, started;
 	unsigned	running;
-	pthread_t	pusher, watcher;
-	bool		pusher_on, watcher_on;
+	pthread_t	pusher, watcher, beater;
+	bool		pusher_on, watcher_on, beater_on;
+
+	/* beats: the beater's, and those that go with head pushes */
+	enum sync_role	role;
+	bool		beat_now;
+	uint64_t	beat_at_ms;		/* own clock: when the last beat started */
+	uint64_t	last_beat_ms;		/* unix_ms of the last beat named */
+	uint64_t	beat_retry_ms;
+	struct errlog	beat_log;
 
 	/* pusher */
-	enum sync_role	role;
-	bool		kicked, beat_now;
-	uint64_t	last_beat_ms;		/* unix_ms of the last beat named */
+	bool		kicked;
+	bool		pushed_known;		/* pushed holds routers/<ID> as last pushed */
+	struct store_oid pushed;
+	uint64_t	pushed_at_ms;		/* own clock: when that push ended */
+	uint64_t	last_stamp_ms;		/* unix_ms of the last stamp named */
 	uint64_t	push_retry_ms;
 	struct errlog	push_log;
 
@@ -156,8 +167,10 @@ backoff(uint64_t cur, unsigned period)
 static void
 retry_update(struct sync *s)
 {
-	s->st.retry_ms = s->push_retry_ms > s->watch_retry_ms ? s->push_retry_ms :
+	uint64_t r = s->push_retry_ms > s->watch_retry_ms ? s->push_retry_ms :
 	    s->watch_retry_ms;
+
+	s->st.retry_ms = s->beat_retry_ms > r ? s->beat_retry_ms : r;
 }
 
 /* Log a failure: the first, a new reason, else once a minute. Under the lock. */
@@ -194,17 +207,39 @@ struct listing {
 	const char	*peer;
 	bool		have_peer_head;
 	struct store_oid peer_head;
+	uint64_t	peer_stamp_ms;	/* the newest pushed/<PEER>/<unix_ms>, 0 none */
+	const char	*self;		/* this router's ID: its routers/<ID> */
+	bool		have_self_head;
+	struct store_oid self_head;
+	bool		complete;	/* every ref came (no error midway) */
 	uint64_t	at_ms;		/* own clock: when its first ref came */
 };
 
-/* refs/gitnet/alive/<ID>/<role>/<unix_ms>, and routers/<PEER>. */
+/*
+ * refs/gitnet/alive/<ID>/<role>/<unix_ms>, and routers/<PEER> with its
+ * refs/gitnet/pushed/<PEER>/<unix_ms>.
+ */
 static int
 on_ref(const char *name, const struct store_oid *id, void *ctx)
 {
 	struct listing *l = ctx;
+	size_t sn = strlen(STAMPS);
 
 	if (l->at_ms == 0)
 		l->at_ms = mono_ms();
+	if (l->peer != NULL && strncmp(name, STAMPS, sn) == 0 &&
+	    strncmp(name + sn, l->peer, strlen(l->peer)) == 0 &&
+	    name[sn + strlen(l->peer)] == '/') {
+		const char *num = name + sn + strlen(l->peer) + 1;
+		char *end;
+		unsigned long long ms;
+
+		errno = 0;
+		ms = strtoull(num, &end, 10);
+		if (*num != '\0' && *end == '\0' && errno == 0 && ms > l->peer_stamp_ms)
+			l->peer_stamp_ms = ms;
+		return 0;
+	}
 	if (strncmp(name, ALIVE, strlen(ALIVE)) == 0) {
 		const char *p = name + strlen(ALIVE), *slash = strchr(p, '/'), *role, *num;
 		char rid[SYNC_ID_MAX], *end;
@@ -251,6 +286,11 @@ on_ref(const char *name, const struct store_oid *id, void *ctx)
 	    strcmp(name + strlen(ROUTERS), l->peer) == 0) {
 		l->have_peer_head = true;
 		l->peer_head = *id;
+	}
+	if (l->self != NULL && strncmp(name, ROUTERS, strlen(ROUTERS)) == 0 &&
+	    strcmp(name + strlen(ROUTERS), l->self) == 0) {
+		l->have_self_head = true;
+		l->self_head = *id;
 	}
 	return 0;
 }
@@ -317,6 +357,19 @@ listing_note(struct sync *s, const struct listing *l, uint64_t now, bool beats)
 	s->st.listings++;
 	if (s->first_listed_ms == 0)
 		s->first_listed_ms = at;
+	/*
+	 * The remote holds another head of this router's than it last pushed
+	 * (made anew, or rewound by hand), as a whole listing taken after that
+	 * push shows (whatever listing came later): push it again, whether
+	 * primary moved or not.
+	 */
+	if (s->role == SYNC_ACTIVE && s->pushed_known && at > s->pushed_at_ms &&
+	    l->complete && (!l->have_self_head || !store_oid_equal(&l->self_head,
+	    &s->pushed))) {
+		s->pushed_known = false;
+		s->kicked = true;
+		pthread_cond_broadcast(&s->wake);
+	}
 	/* When the remote answered (an operation that fails later ends later). */
 	if (at < s->listed_ms)
 		return;
@@ -326,111 +379,186 @@ listing_note(struct sync *s, const struct listing *l, uint64_t now, bool beats)
 		beats_update(s, l, at);
 }
 
-/* --- the pusher --- */
+/* --- the beater and the pusher --- */
 
 /*
- * One push: a beat, and with the active role the head. Returns the delay
- * to the next push (the beat period, or the backoff).
+ * Name the beat that starts now (dst, REF_MAX) and note its start. Under
+ * the lock. Names must change at every beat, even within a millisecond.
+ */
+static void
+beat_name(struct sync *s, enum sync_role role, char *dst)
+{
+	uint64_t ms = unix_ms();
+
+	if (ms <= s->last_beat_ms)
+		ms = s->last_beat_ms + 1;
+	s->last_beat_ms = ms;
+	s->beat_at_ms = mono_ms();
+	snprintf(dst, REF_MAX, ALIVE "%s/%s/%" PRIu64, s->id,
+	    role == SYNC_ACTIVE ? "active" : "standby", ms);
+}
+
+/*
+ * One beat of the beater's: a push of the new alive ref alone, the
+ * router's older ones deleted. Called and returns with s->mu held.
+ */
+static void
+beat_once(struct sync *s)
+{
+	struct store_pushspec v[1];
+	struct store_push_stats ps;
+	struct listing l;
+	uint64_t gen = s->peer_gen, t0;
+	enum sync_role role = s->role;
+	char dst[REF_MAX], prune[REF_MAX], msg[256];
+	int r;
+
+	beat_name(s, role, dst);
+	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
+	memset(v, 0, sizeof(v));
+	memset(&l, 0, sizeof(l));
+	l.self = s->id;
+	v[0].src = STORE_BEACON_REF;
+	v[0].dst = dst;
+	v[0].force = true;
+	pthread_mutex_unlock(&s->mu);
+
+	t0 = mono_ms();
+	r = store_push_refs_ls(&ps, s->gitdir, s->url, v, 1, prune, on_ref, &l);
+	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
+
+	pthread_mutex_lock(&s->mu);
+	s->st.beat_push_ms = mono_ms() - t0;
+	/* The push's listing counts as one (the other routers' beats). */
+	l.complete = ps.listed;
+	if (ps.listed)
+		listing_note(s, &l, mono_ms(), gen == s->peer_gen);
+	s->st.bytes_sent += ps.bytes;
+	if (v[0].status == 0 && r != 0 && r != STORE_EREFUSED)
+		v[0].status = r;
+	if (r < 0)
+		s->st.sync_errors++;
+	if (v[0].status != 0) {
+		s->st.beat_errors++;
+		s->beat_retry_ms = backoff(s->beat_retry_ms, s->beat_ms);
+		retry_update(s);
+		log_failure(&s->beat_log, "beat", msg, s->beat_retry_ms);
+		return;
+	}
+	s->st.beats++;
+	if (s->verbose >= 2)
+		fprintf(stderr, "sync: beat: %s ms=%" PRIu64 "\n", dst, s->st.beat_push_ms);
+	log_recovery(&s->beat_log, "beat");
+	s->beat_retry_ms = 0;
+	retry_update(s);
+}
+
+/* refs/heads/primary of the state repository now: a reader, no lock. */
+static bool
+primary_read(const char *gitdir, struct store_oid *head)
+{
+	struct store_reader *r = NULL;
+	bool have;
+
+	have = store_reader_open(&r, gitdir) == 0 && store_ref_read(head, r, PRIMARY) == 0;
+	store_reader_free(r);
+	return have;
+}
+
+/*
+ * One head push, active only: refs/heads/primary to routers/<ID> with the
+ * stamp pushed/<ID>/<unix_ms> that dates it, when primary moved since the
+ * last that went. Called and returns with s->mu held; returns 0 (pushed,
+ * or nothing to push) or the backoff after a failure.
  */
 static uint64_t
 push_once(struct sync *s)
 {
-	struct store_pushspec v[2];
+	struct store_pushspec v[3];
 	struct store_push_stats ps;
+	struct store_oid head;
 	struct listing l;
-	uint64_t gen = s->peer_gen;
-	char dst[REF_MAX], track[REF_MAX], prune[REF_MAX], msg[256];
-	enum sync_role role = s->role;
-	uint64_t ms = unix_ms(), t0;
-	size_t n = 0, hi = 0, bi;
+	uint64_t gen = s->peer_gen, ms, t0;
+	char dst[REF_MAX], track[REF_MAX], stamp[REF_MAX], prune[REF_MAX], beat[REF_MAX];
+	char msg[256];
+	bool known = s->pushed_known;
+	struct store_oid pushed = s->pushed;
 	int r;
 
-	/* Names must change at every beat, even within a millisecond. */
-	if (ms <= s->last_beat_ms)
-		ms = s->last_beat_ms + 1;
-	s->last_beat_ms = ms;
-	snprintf(dst, sizeof(dst), ALIVE "%s/%s/%" PRIu64, s->id,
-	    role == SYNC_ACTIVE ? "active" : "standby", ms);
-	snprintf(track, sizeof(track), TRACKING "%s", s->id);
-	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
-	memset(v, 0, sizeof(v));
-	if (role == SYNC_ACTIVE) {
-		hi = n;
-		v[n].src = PRIMARY;
-		v[n].dst = NULL;	/* set below: routers/<ID> */
-		n++;
+	pthread_mutex_unlock(&s->mu);
+	if (!primary_read(s->gitdir, &head) || (known && store_oid_equal(&head, &pushed))) {
+		pthread_mutex_lock(&s->mu);
+		return 0;
 	}
-	bi = n;
+	pthread_mutex_lock(&s->mu);
+	ms = unix_ms();
+	if (ms <= s->last_stamp_ms)
+		ms = s->last_stamp_ms + 1;
+	s->last_stamp_ms = ms;
+	snprintf(dst, sizeof(dst), ROUTERS "%s", s->id);
+	snprintf(track, sizeof(track), TRACKING "%s", s->id);
+	snprintf(stamp, sizeof(stamp), STAMPS "%s/%" PRIu64, s->id, ms);
+	snprintf(prune, sizeof(prune), STAMPS "%s/", s->id);
+	memset(v, 0, sizeof(v));
 	memset(&l, 0, sizeof(l));
-	v[n].src = STORE_BEACON_REF;
-	v[n].dst = dst;
-	v[n].force = true;
-	n++;
+	l.self = s->id;
+	v[0].src = PRIMARY;
+	v[0].dst = dst;
+	v[0].track = track;
+	v[1].src = STORE_BEACON_REF;
+	v[1].dst = stamp;
+	v[1].force = true;
+	/*
+	 * A beat too, free in the same push: the beater's next is a period
+	 * after this one's start, and deletes it (the prune here is the
+	 * stamps').
+	 */
+	beat_name(s, SYNC_ACTIVE, beat);
+	v[2].src = STORE_BEACON_REF;
+	v[2].dst = beat;
+	v[2].force = true;
 	pthread_mutex_unlock(&s->mu);
 
-	{
-		char head_dst[REF_MAX];
-
-		snprintf(head_dst, sizeof(head_dst), ROUTERS "%s", s->id);
-		if (role == SYNC_ACTIVE) {
-			v[hi].dst = head_dst;
-			v[hi].track = track;
-		}
-		t0 = mono_ms();
-		r = store_push_refs_ls(&ps, s->gitdir, s->url, v, n, prune, on_ref, &l);
-		snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
-	}
+	t0 = mono_ms();
+	r = store_push_refs_ls(&ps, s->gitdir, s->url, v, 3, prune, on_ref, &l);
+	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
 
 	pthread_mutex_lock(&s->mu);
 	s->st.push_ms = mono_ms() - t0;
-	/* The push's listing counts as one (the other routers' beats). */
+	l.complete = ps.listed;
 	if (ps.listed)
 		listing_note(s, &l, mono_ms(), gen == s->peer_gen);
 	s->st.bytes_sent += ps.bytes;
-	if (role == SYNC_ACTIVE) {
-		if (v[hi].status == 0 && v[hi].sent) {
-			s->st.pushes++;
-			if (s->verbose >= 2) {
-				char hex[STORE_OID_HEXSZ + 1];
-
-				fprintf(stderr, "sync: pushed: head=%s beat=%" PRIu64 "\n",
-				    store_oid_fmt(hex, &v[hi].local), ms);
-			}
-		} else if (v[hi].status != 0) {
-			s->st.push_errors++;
-		}
-	}
-	if (v[bi].status == 0 && r != 0 && r != STORE_EREFUSED)
-		v[bi].status = r;
-	if (v[bi].status == 0) {
-		s->st.beats++;
-	} else {
-		s->st.beat_errors++;
-	}
 	if (r < 0)
 		s->st.sync_errors++;
-	if (v[bi].status != 0) {
-		/* The beat did not go: back off. */
+	if (v[0].status == 0 && r < 0 && r != STORE_EREFUSED)
+		v[0].status = r;
+	if (v[0].status != 0) {
+		s->st.push_errors++;
 		s->push_retry_ms = backoff(s->push_retry_ms, s->beat_ms);
 		retry_update(s);
 		log_failure(&s->push_log, "push", msg, s->push_retry_ms);
 		return s->push_retry_ms;
 	}
-	if (r < 0)	/* the head refused, the beat went: say so, keep beating */
-		log_failure(&s->push_log, "head push", msg, s->beat_ms);
-	else
-		log_recovery(&s->push_log, "push");
+	s->pushed_known = true;
+	s->pushed = v[0].local;
+	s->pushed_at_ms = mono_ms();
+	if (v[2].status == 0)
+		s->st.beats++;
+	if (v[0].sent) {
+		s->st.pushes++;
+		if (s->verbose >= 2) {
+			char hex[STORE_OID_HEXSZ + 1];
+
+			fprintf(stderr, "sync: pushed: head=%s stamp=%" PRIu64 " ms=%" PRIu64
+			    " bytes=%" PRIu64 "\n", store_oid_fmt(hex, &v[0].local), ms,
+			    s->st.push_ms, (uint64_t)ps.bytes);
+		}
+	}
+	log_recovery(&s->push_log, "push");
 	s->push_retry_ms = 0;
 	retry_update(s);
-	/*
-	 * Beats start a period apart (a slow push is not followed by a whole
-	 * period more): the peer's silence threshold follows the cadence.
-	 */
-	{
-		uint64_t period = role == SYNC_ACTIVE ? s->beat_ms : s->standby_beat_ms;
-
-		return s->st.push_ms >= period ? 0 : period - s->st.push_ms;
-	}
+	return 0;
 }
 
 /*
@@ -450,27 +578,63 @@ thread_exit(struct sync *s)
 		sync_free(s);
 }
 
+/*
+ * The beater: a beat a period after the last one started, its own or one
+ * that went with a head push (the pusher's). A push to the remote may take
+ * longer than the period (a git daemon forks receive-pack, which forks
+ * unpack-objects and rev-list, on a busy host): a beat that waited for a
+ * head push would set the cadence to that push's, and the peer's silence
+ * threshold with it (twice the longest period: ha.c). A role change beats
+ * at once; a failure backs off.
+ */
+static void *
+beater_main(void *arg)
+{
+	struct sync *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		uint64_t now = mono_ms(), next;
+
+		next = s->beat_at_ms + (s->beat_retry_ms != 0 ? s->beat_retry_ms :
+		    s->role == SYNC_ACTIVE ? s->beat_ms : s->standby_beat_ms);
+		if (s->beat_at_ms != 0 && now < next &&
+		    !(s->beat_now && s->beat_retry_ms == 0)) {
+			wait_until(s, &s->wake, next);
+			continue;
+		}
+		s->beat_now = false;
+		beat_once(s);
+	}
+	thread_exit(s);
+	return NULL;
+}
+
+/*
+ * The pusher: while active, a head push at each kick (a group commit made
+ * primary durable), at a role change, and after a failure once its backoff
+ * has passed. It waits on no beat, and no beat waits on it.
+ */
 static void *
 pusher_main(void *arg)
 {
 	struct sync *s = arg;
-	uint64_t next = mono_ms();
+	uint64_t retry_at = 0;	/* after a failure: not before then */
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		uint64_t now = mono_ms();
-		bool due = now >= next;
 
-		/* A kick or a role change goes at once, unless backing off. */
-		if (!due && s->push_retry_ms == 0 && (s->beat_now ||
-		    (s->kicked && s->role == SYNC_ACTIVE)))
-			due = true;
-		if (!due) {
-			wait_until(s, &s->wake, next);
+		if (s->role != SYNC_ACTIVE || (retry_at == 0 && !s->kicked) ||
+		    (retry_at != 0 && now < retry_at)) {
+			wait_until(s, &s->wake, retry_at != 0 ? retry_at :
+			    now + s->standby_beat_ms);
 			continue;
 		}
-		s->kicked = s->beat_now = false;
-		next = mono_ms() + push_once(s);
+		s->kicked = false;
+		retry_at = push_once(s);
+		if (retry_at != 0)
+			retry_at += mono_ms();
 	}
 	thread_exit(s);
 	return NULL;
@@ -514,7 +678,7 @@ watch_once(struct sync *s)
 	struct listing l;
 	struct store_fetch_result fr;
 	char peer[SYNC_ID_MAX], msg[256], rref[REF_MAX], lref[REF_MAX];
-	uint64_t gen = s->peer_gen, now, done_unix, beat_ms, t0;
+	uint64_t gen = s->peer_gen, now, done_unix, stamp_ms, t0;
 	unsigned period = s->peer[0] != '\0' ? s->poll_ms : s->beat_ms;
 	bool listed;
 	int r;
@@ -524,6 +688,7 @@ watch_once(struct sync *s)
 	if (s->peer[0] == '\0' && s->listed_ms != 0 && now < s->listed_ms + period)
 		return s->listed_ms + period - now;
 	memset(&l, 0, sizeof(l));
+	l.self = s->id;
 	memset(&fr, 0, sizeof(fr));
 	snprintf(peer, sizeof(peer), "%s", s->peer);
 	l.peer = peer[0] != '\0' ? peer : NULL;
@@ -543,6 +708,7 @@ watch_once(struct sync *s)
 	s->st.look_ms = now - t0;
 	/* A fetch that failed after its listing: what was listed still counts. */
 	listed = r == 0 || l.nbeats > 0 || l.have_peer_head;
+	l.complete = r == 0;
 	if (listed)
 		listing_note(s, &l, now, gen == s->peer_gen);
 	if (gen != s->peer_gen)
@@ -561,23 +727,24 @@ watch_once(struct sync *s)
 	if (l.peer == NULL || store_oid_is_zero(&fr.fetched) ||
 	    (s->view.have_head && store_oid_equal(&s->view.head, &fr.fetched)))
 		return period;
-	/* A new head of the peer, here now. */
-	beat_ms = s->view.seen ? s->view.beat_unix_ms : 0;
+	/* A new head of the peer, here now, dated by its stamp in the same listing. */
+	stamp_ms = l.peer_stamp_ms;
 	s->st.fetches++;
 	s->st.bytes_fetched += fr.bytes;
 	s->st.objects_fetched += fr.objects;
 	s->view.have_head = true;
 	s->view.head = fr.fetched;
 	s->view.head_gen++;
-	/* The fetch's end minus the beat seen with the head: both wall clocks. */
-	if (beat_ms > 0)
-		lag_add(s, done_unix > beat_ms ? done_unix - beat_ms : 0);
+	/* The fetch's end minus the push's start: both wall clocks. */
+	if (stamp_ms > 0)
+		lag_add(s, done_unix > stamp_ms ? done_unix - stamp_ms : 0);
 	if (s->verbose >= 1) {
 		char hex[STORE_OID_HEXSZ + 1];
 
 		fprintf(stderr, "sync: fetched: peer=%s head=%s objects=%" PRIu64 " bytes=%"
-		    PRIu64 " lag_ms=%" PRIu64 "\n", peer, store_oid_fmt(hex, &fr.fetched),
-		    fr.objects, fr.bytes, s->st.lag_ms);
+		    PRIu64 " lag_ms=%" PRIu64 " ms=%" PRIu64 "\n", peer,
+		    store_oid_fmt(hex, &fr.fetched), fr.objects, fr.bytes, s->st.lag_ms,
+		    s->st.look_ms);
 	}
 	return period;
 }
@@ -708,6 +875,8 @@ sync_open(struct sync **out, const struct sync_opts *o, char *err, size_t errlen
 		bool have = peer_read(s->gitdir, s->peer, &head);
 
 		peer_reset(s, have, &head);
+		/* What this router pushed last (a restart): pushed again only if it moved. */
+		s->pushed_known = peer_read(s->gitdir, s->id, &s->pushed);
 	}
 	*out = s;
 	return 0;
@@ -725,6 +894,7 @@ sync_start(struct sync *s, enum sync_role role)
 	}
 	s->started = true;
 	s->role = role;
+	s->kicked = true;
 	s->peer_from_ms = mono_ms();
 	if (pthread_create(&s->pusher, NULL, pusher_main, s) == 0) {
 		s->pusher_on = true;
@@ -734,7 +904,11 @@ sync_start(struct sync *s, enum sync_role role)
 		s->watcher_on = true;
 		s->running++;
 	}
-	if (!s->pusher_on || !s->watcher_on) {
+	if (s->watcher_on && pthread_create(&s->beater, NULL, beater_main, s) == 0) {
+		s->beater_on = true;
+		s->running++;
+	}
+	if (!s->pusher_on || !s->watcher_on || !s->beater_on) {
 		s->stop = true;
 		pthread_cond_broadcast(&s->wake);
 		pthread_mutex_unlock(&s->mu);
@@ -753,6 +927,7 @@ sync_set_role(struct sync *s, enum sync_role role)
 	if (s->role != role) {
 		s->role = role;
 		s->beat_now = true;
+		s->kicked = true;
 		pthread_cond_broadcast(&s->wake);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -827,6 +1002,8 @@ sync_close(struct sync *s)
 			pthread_detach(s->pusher);
 		if (s->watcher_on)
 			pthread_detach(s->watcher);
+		if (s->beater_on)
+			pthread_detach(s->beater);
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
@@ -835,6 +1012,8 @@ sync_close(struct sync *s)
 		pthread_join(s->pusher, NULL);
 	if (s->watcher_on)
 		pthread_join(s->watcher, NULL);
+	if (s->beater_on)
+		pthread_join(s->beater, NULL);
 	sync_free(s);
 }
 

@@ -10,36 +10,46 @@
  *	refs/gitnet/alive/<ID>/<role>/<unix_ms>
  *					ID's heartbeat: role active or standby,
  *					unix_ms the pusher's wall clock at the beat
+ *	refs/gitnet/pushed/<ID>/<unix_ms>
+ *					the stamp of ID's last head push: unix_ms
+ *					its wall clock when the push started
  * A beat is one push that creates the new alive ref and deletes the
- * router's previous ones; every alive ref of a router names the same
- * constant object (store_beacon: the commit "gitnet alive <ID>" on the
- * empty tree, dated 0, kept locally under refs/gitnet/beacon), so beats
- * add nothing to history but that one root commit (which `git log --all`
- * lists, dated 1970) and, after the first, send an empty pack. A head push always carries a beat, in the same
- * push (one connection), so the beat's unix_ms dates the head.
+ * router's previous ones; every alive ref and stamp of a router names the
+ * same constant object (store_beacon: the commit "gitnet alive <ID>" on
+ * the empty tree, dated 0, kept locally under refs/gitnet/beacon), so
+ * beats add nothing to history but that one root commit (which `git log
+ * --all` lists, dated 1970) and, after the first, send an empty pack. A
+ * head push carries its stamp (and deletes the previous one) in the same
+ * push, so the stamp dates the head; it carries a beat too, without the
+ * deletions, which the beater's next beat makes.
  *
  * Liveness is read by change, on the watcher's own monotonic clock: a
- * router is alive while the name of its alive ref keeps changing. The two
- * hosts' clocks are never compared for that; the unix_ms in a name is used
- * only for the lag figure (sync_lag_ms: when the fetch of a new head
- * finished here, minus the unix_ms of the beat seen with that head), which
- * is true only with synchronised clocks (NTP) across the hosts.
+ * router is alive while the name of its newest alive ref keeps changing.
+ * The two hosts' clocks are never compared for that; the unix_ms in a
+ * name is used for the period the standby learns (differences of one
+ * clock) and for the lag figure (sync_lag_ms: when the fetch of a new head
+ * finished here, minus the stamp seen with that head), which is true only
+ * with synchronised clocks (NTP) across the hosts.
  *
- * Two threads, each with its own libgit2 handles (store_push_refs,
+ * Three threads, each with its own libgit2 handles (store_push_refs,
  * store_ls_remote, store_fetch), so the data path and the state writer
- * never wait on the remote:
- *	pusher	beats every beat_ms while active, every standby_beat_ms
+ * never wait on the remote, and no beat waits on a head push:
+ *	beater	beats every beat_ms while active, every standby_beat_ms
  *		while standing by (a standby's liveness times nothing that
  *		must be fast, and its beats are most of an idle remote's
- *		traffic); when the role is active, pushes refs/heads/primary
- *		to routers/<ID> with each beat when it moved, and at once
- *		after sync_kick. Each push starts with the remote's listing:
- *		it counts as one (the other routers' beats)
+ *		traffic), start to start, counted from the last beat that
+ *		started, its own or a head push's; at once on a role change
+ *	pusher	while active, pushes refs/heads/primary to routers/<ID> when
+ *		it moved since the last push that went: at each sync_kick, at
+ *		a role change, and when a whole listing taken after its last
+ *		push shows another head there (the remote made anew)
  *	watcher	lists the remote every poll_ms (beat_ms while no peer is
  *		set, and then only when no push listed it meanwhile): every
  *		router's alive refs (sync_other_active), and with a peer, its
  *		head: a new one is fetched into refs/remotes/sync/<PEER> of
  *		the state repository and head_gen goes up by one
+ * Each push starts with the remote's listing: it counts as one (the other
+ * routers' beats).
  * A failure (remote down, refused) is counted (sync_errors) and retried
  * after a backoff that doubles from the period up to SYNC_RETRY_MAX_MS.
  *
@@ -166,7 +176,8 @@ struct sync_stats {
 	/* additions */
 	uint64_t listings;		/* the watcher's looks at the remote that succeeded */
 	uint64_t objects_fetched;
-	uint64_t push_ms, look_ms;	/* the last push's and look's (+ fetch) duration */
+	uint64_t push_ms, look_ms;	/* the last head push's and look's (+ fetch) duration */
+	uint64_t beat_push_ms;		/* the last beat's */
 };
 void sync_get_stats(struct sync *s, struct sync_stats *out);
 

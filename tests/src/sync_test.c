@@ -4,7 +4,7 @@
  * bare remote made by stock git, served by a real git daemon with
  * receive-pack.
  *
- * Active router a pushes its primary with its beats; standby b watches a:
+ * Active router a pushes its primary and beats; standby b watches a:
  * it fetches a's head into refs/remotes/sync/a (its router's store open
  * beside it), bumps head_gen at each new head, sees a active
  * (sync_other_active) and a's silence after a stops; a role change is
@@ -35,6 +35,29 @@
 
 #define T0	1429688300000000ULL
 #define SEC	1000000ULL
+
+/*
+ * libgit2 1.5.1 leaks on two error paths this test takes on purpose: a
+ * git:// connection the remote accepts and then resets (the stuck remote)
+ * leaves the transport's stream behind, and a push over a path to a
+ * remote moved aside under it leaves the pack's indexer. Suppressed below
+ * those two calls only, with the full stacks that need (slow unwinding is
+ * cheap here: few allocations).
+ */
+const char *__lsan_default_suppressions(void);
+const char *__asan_default_options(void);
+
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:git_remote_connect_ext\nleak:git_remote_push\n";
+}
+
+const char *
+__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
 
 struct fx {
 	char	dir[64];
@@ -397,6 +420,15 @@ sync_active_and_standby(void **state)
 		usleep(20000);
 	assert_string_equal(sh("git --git-dir=%s rev-parse refs/heads/routers/b", f->remote),
 	    hex(&head));
+	/*
+	 * Only active beats left, within a beat or two (one of the standby's
+	 * may have been under way at the change: older, it lands later).
+	 */
+	t0 = ms_now();
+	while (ms_now() - t0 < 3000 && strcmp(sh("git --git-dir=%s for-each-ref "
+	    "--format='%%(refname)' refs/gitnet/alive/b/ | sed 's|/[0-9]*$||' | sort -u",
+	    f->remote), "refs/gitnet/alive/b/active\n") != 0)
+		usleep(20000);
 	assert_string_equal(sh("git --git-dir=%s for-each-ref --format='%%(refname)' "
 	    "refs/gitnet/alive/b/ | sed 's|/[0-9]*$||' | sort -u", f->remote),
 	    "refs/gitnet/alive/b/active\n");
@@ -503,6 +535,89 @@ sync_open_refuses_bad_ids(void **state)
 	sync_close(NULL);
 }
 
+/*
+ * A head push that takes 1.5 s (a pre-receive hook on the remote sleeps
+ * while routers/ moves): a's beats go on meanwhile, on their own pushes,
+ * so b hears a the whole time; b's lag for that head counts from the push's
+ * start (its stamp), not from a later beat. Then the remote loses
+ * routers/a: a's next beat sees it and a pushes its head again, though
+ * its primary did not move.
+ */
+static void
+sync_beats_go_on_while_a_head_push_is_slow(void **state)
+{
+	struct fx *f = *state;
+	struct store *sta = make_store(f->a, "a", 2), *stb = make_store(f->b, "b", 1);
+	struct sync *a, *b;
+	struct sync_peer p;
+	struct sync_stats as, bs;
+	struct store_oid head;
+	uint64_t gen, t0, beats0, silent_max = 0;
+	char url[128];
+
+	daemon_start(f, url, sizeof(url));
+	a = open_ok(f->a, url, "a", NULL);
+	b = open_ok(f->b, url, "b", "a");
+	assert_int_equal(sync_start(a, SYNC_ACTIVE), 0);
+	assert_int_equal(sync_start(b, SYNC_STANDBY), 0);
+	head = *store_head(sta);
+	assert_true(wait_head(b, &head, 0, 5000, &p));
+	gen = p.head_gen;
+
+	/* Slow while the flag is there (a hook removed under way would decline). */
+	assert_int_equal(run("printf '#!/bin/sh\nif grep -q refs/heads/routers/ && test -e "
+	    "%s/slow; then sleep 1.5; fi\nexit 0\n' >%s/hooks/pre-receive && chmod +x "
+	    "%s/hooks/pre-receive && touch %s/slow", f->dir, f->remote, f->remote, f->dir), 0);
+	add(sta, 0x0a000030, T0 + 30 * SEC);
+	head = *store_head(sta);
+	sync_get_stats(a, &as);
+	beats0 = as.beats;
+	t0 = ms_now();
+	sync_kick(a);
+	while (ms_now() - t0 < 1400) {
+		sync_peer_get(b, &p);
+		if (p.silent_ms > silent_max)
+			silent_max = p.silent_ms;
+		usleep(10000);
+	}
+	sync_get_stats(a, &as);
+	fprintf(stderr, "sync_test: during a 1.5 s head push: %llu beats, b heard a within "
+	    "%llu ms at most\n", (unsigned long long)(as.beats - beats0),
+	    (unsigned long long)silent_max);
+	/* A beat every 100 ms, each a push of its own (loopback, a loaded host). */
+	assert_true(as.beats - beats0 >= 4);
+	assert_true(silent_max < 700);
+	assert_int_equal(as.pushes, 1);		/* the slow one is still under way */
+	assert_true(wait_head(b, &head, gen, 5000, &p));
+	sync_get_stats(b, &bs);
+	fprintf(stderr, "sync_test: lag of the slow head %llu ms\n",
+	    (unsigned long long)bs.lag_ms);
+	assert_true(bs.lag_ms >= 1400 && bs.lag_ms < 6000);
+	assert_int_equal(run("rm %s/slow", f->dir), 0);
+
+	/* The remote loses routers/a: pushed again, primary unchanged. */
+	assert_int_equal(run("git --git-dir=%s update-ref -d refs/heads/routers/a", f->remote), 0);
+	t0 = ms_now();
+	while (ms_now() - t0 < 3000 && strcmp(sh("git --git-dir=%s rev-parse -q --verify "
+	    "refs/heads/routers/a", f->remote), hex(&head)) != 0)
+		usleep(20000);
+	assert_string_equal(sh("git --git-dir=%s rev-parse refs/heads/routers/a", f->remote),
+	    hex(&head));
+	sync_get_stats(a, &as);
+	assert_int_equal(as.push_errors, 0);
+	assert_int_equal(as.beat_errors, 0);
+	/* One stamp left of a's pushes, one alive ref or two (a beat under way). */
+	assert_string_equal(sh("git --git-dir=%s for-each-ref refs/gitnet/pushed/a/ | wc -l",
+	    f->remote), "1\n");
+	sync_close(a);
+	sync_close(b);
+	store_close(sta);
+	store_close(stb);
+	fsck(f->remote);
+	fsck(f->a);
+	fsck(f->b);
+}
+
 /* No remote there: every look fails, counted, further and further apart. */
 static void
 sync_down_remote_backs_off(void **state)
@@ -521,14 +636,18 @@ sync_down_remote_backs_off(void **state)
 	usleep(1600 * 1000);
 	sync_kick(a);		/* no push while backing off */
 	sync_get_stats(a, &as);
-	/* Beats fail at 0, 0.1, 0.3, 0.7, 1.5 s: 16 without the backoff. */
+	/*
+	 * Beats fail at 0, 0.1, 0.3, 0.7, 1.5 s: 16 without the backoff. The
+	 * head push (due at the start: nothing pushed yet) backs off on its
+	 * own, alike.
+	 */
 	assert_true(as.beat_errors >= 3 && as.beat_errors <= 6);
 	assert_int_equal(as.beats, 0);
 	assert_int_equal(as.pushes, 0);
-	assert_int_equal(as.push_errors, as.beat_errors);
+	assert_true(as.push_errors >= 3 && as.push_errors <= 6);
 	/* The watcher's too (from 50 ms): 0, .05, .15, .35, .75, 1.55 s. */
-	assert_true(as.sync_errors >= as.beat_errors + 3);
-	assert_true(as.sync_errors <= as.beat_errors + 8);
+	assert_true(as.sync_errors >= as.beat_errors + as.push_errors + 3);
+	assert_true(as.sync_errors <= as.beat_errors + as.push_errors + 8);
 	assert_true(as.retry_ms >= 800 && as.retry_ms <= SYNC_RETRY_MAX_MS);
 	sync_peer_get(a, &p);
 	assert_false(p.seen);
@@ -584,6 +703,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(sync_active_and_standby, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_remote_down_freezes_listed_silence, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(sync_beats_go_on_while_a_head_push_is_slow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(sync_open_refuses_bad_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_down_remote_backs_off, setup, teardown),
