@@ -399,6 +399,38 @@ beat_name(struct sync *s, enum sync_role role, char *dst)
 }
 
 /*
+ * Push v[0..n) as store_push_refs_ls does (prune, the stats into ps), with
+ * s->mu released meanwhile (called and returns with it held): the push's
+ * listing counts as one (the other routers' beats), its bytes and any
+ * failure are counted. The result; its message in msg, its length in
+ * *took_ms.
+ */
+static int
+push_noted(struct sync *s, struct store_pushspec *v, size_t n, const char *prune,
+    struct store_push_stats *ps, char *msg, size_t msglen, uint64_t *took_ms)
+{
+	struct listing l;
+	uint64_t gen = s->peer_gen, t0;
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	l.self = s->id;
+	pthread_mutex_unlock(&s->mu);
+	t0 = mono_ms();
+	r = store_push_refs_ls(ps, s->gitdir, s->url, v, n, prune, on_ref, &l);
+	snprintf(msg, msglen, "%s", r < 0 ? store_strerror() : "");
+	pthread_mutex_lock(&s->mu);
+	*took_ms = mono_ms() - t0;
+	l.complete = ps->listed;
+	if (ps->listed)
+		listing_note(s, &l, mono_ms(), gen == s->peer_gen);
+	s->st.bytes_sent += ps->bytes;
+	if (r < 0)
+		s->st.sync_errors++;
+	return r;
+}
+
+/*
  * One beat of the beater's: a push of the new alive ref alone, the
  * router's older ones deleted. Called and returns with s->mu held.
  */
@@ -407,37 +439,18 @@ beat_once(struct sync *s)
 {
 	struct store_pushspec v[1];
 	struct store_push_stats ps;
-	struct listing l;
-	uint64_t gen = s->peer_gen, t0;
-	enum sync_role role = s->role;
 	char dst[REF_MAX], prune[REF_MAX], msg[256];
 	int r;
 
-	beat_name(s, role, dst);
+	beat_name(s, s->role, dst);
 	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
 	memset(v, 0, sizeof(v));
-	memset(&l, 0, sizeof(l));
-	l.self = s->id;
 	v[0].src = STORE_BEACON_REF;
 	v[0].dst = dst;
 	v[0].force = true;
-	pthread_mutex_unlock(&s->mu);
-
-	t0 = mono_ms();
-	r = store_push_refs_ls(&ps, s->gitdir, s->url, v, 1, prune, on_ref, &l);
-	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
-
-	pthread_mutex_lock(&s->mu);
-	s->st.beat_push_ms = mono_ms() - t0;
-	/* The push's listing counts as one (the other routers' beats). */
-	l.complete = ps.listed;
-	if (ps.listed)
-		listing_note(s, &l, mono_ms(), gen == s->peer_gen);
-	s->st.bytes_sent += ps.bytes;
+	r = push_noted(s, v, 1, prune, &ps, msg, sizeof(msg), &s->st.beat_push_ms);
 	if (v[0].status == 0 && r != 0 && r != STORE_EREFUSED)
 		v[0].status = r;
-	if (r < 0)
-		s->st.sync_errors++;
 	if (v[0].status != 0) {
 		s->st.beat_errors++;
 		s->beat_retry_ms = backoff(s->beat_retry_ms, s->beat_ms);
@@ -477,8 +490,7 @@ push_once(struct sync *s)
 	struct store_pushspec v[3];
 	struct store_push_stats ps;
 	struct store_oid head;
-	struct listing l;
-	uint64_t gen = s->peer_gen, ms, t0;
+	uint64_t ms;
 	char dst[REF_MAX], track[REF_MAX], stamp[REF_MAX], prune[REF_MAX], beat[REF_MAX];
 	char msg[256];
 	bool known = s->pushed_known;
@@ -491,6 +503,9 @@ push_once(struct sync *s)
 		return 0;
 	}
 	pthread_mutex_lock(&s->mu);
+	/* Stood down meanwhile: its beat would say active after the standby's. */
+	if (s->role != SYNC_ACTIVE)
+		return 0;
 	ms = unix_ms();
 	if (ms <= s->last_stamp_ms)
 		ms = s->last_stamp_ms + 1;
@@ -500,8 +515,6 @@ push_once(struct sync *s)
 	snprintf(stamp, sizeof(stamp), STAMPS "%s/%" PRIu64, s->id, ms);
 	snprintf(prune, sizeof(prune), STAMPS "%s/", s->id);
 	memset(v, 0, sizeof(v));
-	memset(&l, 0, sizeof(l));
-	l.self = s->id;
 	v[0].src = PRIMARY;
 	v[0].dst = dst;
 	v[0].track = track;
@@ -517,20 +530,7 @@ push_once(struct sync *s)
 	v[2].src = STORE_BEACON_REF;
 	v[2].dst = beat;
 	v[2].force = true;
-	pthread_mutex_unlock(&s->mu);
-
-	t0 = mono_ms();
-	r = store_push_refs_ls(&ps, s->gitdir, s->url, v, 3, prune, on_ref, &l);
-	snprintf(msg, sizeof(msg), "%s", r < 0 ? store_strerror() : "");
-
-	pthread_mutex_lock(&s->mu);
-	s->st.push_ms = mono_ms() - t0;
-	l.complete = ps.listed;
-	if (ps.listed)
-		listing_note(s, &l, mono_ms(), gen == s->peer_gen);
-	s->st.bytes_sent += ps.bytes;
-	if (r < 0)
-		s->st.sync_errors++;
+	r = push_noted(s, v, 3, prune, &ps, msg, sizeof(msg), &s->st.push_ms);
 	if (v[0].status == 0 && r < 0 && r != STORE_EREFUSED)
 		v[0].status = r;
 	if (v[0].status != 0) {
