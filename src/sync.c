@@ -63,7 +63,7 @@ struct sync {
 	pthread_t	pusher, watcher, beater;
 	bool		pusher_on, watcher_on, beater_on;
 
-	/* beats: the beater's, and those that go with head pushes */
+	/* the beater */
 	enum sync_role	role;
 	bool		beat_now;
 	uint64_t	beat_at_ms;		/* own clock: when the last beat started */
@@ -382,23 +382,6 @@ listing_note(struct sync *s, const struct listing *l, uint64_t now, bool beats)
 /* --- the beater and the pusher --- */
 
 /*
- * Name the beat that starts now (dst, REF_MAX) and note its start. Under
- * the lock. Names must change at every beat, even within a millisecond.
- */
-static void
-beat_name(struct sync *s, enum sync_role role, char *dst)
-{
-	uint64_t ms = unix_ms();
-
-	if (ms <= s->last_beat_ms)
-		ms = s->last_beat_ms + 1;
-	s->last_beat_ms = ms;
-	s->beat_at_ms = mono_ms();
-	snprintf(dst, REF_MAX, ALIVE "%s/%s/%" PRIu64, s->id,
-	    role == SYNC_ACTIVE ? "active" : "standby", ms);
-}
-
-/*
  * Push v[0..n) as store_push_refs_ls does (prune, the stats into ps), with
  * s->mu released meanwhile (called and returns with it held): the push's
  * listing counts as one (the other routers' beats), its bytes and any
@@ -440,9 +423,17 @@ beat_once(struct sync *s)
 	struct store_pushspec v[1];
 	struct store_push_stats ps;
 	char dst[REF_MAX], prune[REF_MAX], msg[256];
+	uint64_t ms;
 	int r;
 
-	beat_name(s, s->role, dst);
+	/* Names must change at every beat, even within a millisecond. */
+	ms = unix_ms();
+	if (ms <= s->last_beat_ms)
+		ms = s->last_beat_ms + 1;
+	s->last_beat_ms = ms;
+	s->beat_at_ms = mono_ms();
+	snprintf(dst, sizeof(dst), ALIVE "%s/%s/%" PRIu64, s->id,
+	    s->role == SYNC_ACTIVE ? "active" : "standby", ms);
 	snprintf(prune, sizeof(prune), ALIVE "%s/", s->id);
 	memset(v, 0, sizeof(v));
 	v[0].src = STORE_BEACON_REF;
@@ -487,12 +478,11 @@ primary_read(const char *gitdir, struct store_oid *head)
 static uint64_t
 push_once(struct sync *s)
 {
-	struct store_pushspec v[3];
+	struct store_pushspec v[2];
 	struct store_push_stats ps;
 	struct store_oid head;
 	uint64_t ms;
-	char dst[REF_MAX], track[REF_MAX], stamp[REF_MAX], prune[REF_MAX], beat[REF_MAX];
-	char msg[256];
+	char dst[REF_MAX], track[REF_MAX], stamp[REF_MAX], prune[REF_MAX], msg[256];
 	bool known = s->pushed_known;
 	struct store_oid pushed = s->pushed;
 	int r;
@@ -503,8 +493,7 @@ push_once(struct sync *s)
 		return 0;
 	}
 	pthread_mutex_lock(&s->mu);
-	/* Stood down meanwhile: its beat would say active after the standby's. */
-	if (s->role != SYNC_ACTIVE)
+	if (s->role != SYNC_ACTIVE)	/* stood down meanwhile */
 		return 0;
 	ms = unix_ms();
 	if (ms <= s->last_stamp_ms)
@@ -521,16 +510,7 @@ push_once(struct sync *s)
 	v[1].src = STORE_BEACON_REF;
 	v[1].dst = stamp;
 	v[1].force = true;
-	/*
-	 * A beat too, free in the same push: the beater's next is a period
-	 * after this one's start, and deletes it (the prune here is the
-	 * stamps').
-	 */
-	beat_name(s, SYNC_ACTIVE, beat);
-	v[2].src = STORE_BEACON_REF;
-	v[2].dst = beat;
-	v[2].force = true;
-	r = push_noted(s, v, 3, prune, &ps, msg, sizeof(msg), &s->st.push_ms);
+	r = push_noted(s, v, 2, prune, &ps, msg, sizeof(msg), &s->st.push_ms);
 	if (v[0].status == 0 && r < 0 && r != STORE_EREFUSED)
 		v[0].status = r;
 	if (v[0].status != 0) {
@@ -543,8 +523,6 @@ push_once(struct sync *s)
 	s->pushed_known = true;
 	s->pushed = v[0].local;
 	s->pushed_at_ms = mono_ms();
-	if (v[2].status == 0)
-		s->st.beats++;
 	if (v[0].sent) {
 		s->st.pushes++;
 		if (s->verbose >= 2) {
@@ -579,13 +557,13 @@ thread_exit(struct sync *s)
 }
 
 /*
- * The beater: a beat a period after the last one started, its own or one
- * that went with a head push (the pusher's). A push to the remote may take
- * longer than the period (a git daemon forks receive-pack, which forks
- * unpack-objects and rev-list, on a busy host): a beat that waited for a
- * head push would set the cadence to that push's, and the peer's silence
- * threshold with it (twice the longest period: ha.c). A role change beats
- * at once; a failure backs off.
+ * The beater: a beat a period after the last one started (at once if that
+ * one took longer). A push to the remote may take longer than the period
+ * (a git daemon forks receive-pack, which forks unpack-objects and
+ * rev-list, on a busy host), a head push with a pack most of all: a beat
+ * that waited for a head push would set the cadence to that push's, and
+ * the peer's silence threshold with it (twice the longest period: ha.c).
+ * A role change beats at once; a failure backs off.
  */
 static void *
 beater_main(void *arg)

@@ -20,8 +20,9 @@
  * beats add nothing to history but that one root commit (which `git log
  * --all` lists, dated 1970) and, after the first, send an empty pack. A
  * head push carries its stamp (and deletes the previous one) in the same
- * push, so the stamp dates the head; it carries a beat too, without the
- * deletions, which the beater's next beat makes.
+ * push, so the stamp dates the head; it carries no beat (it could not
+ * delete the router's previous alive refs without deleting its stamps,
+ * and head pushes may come faster than beats).
  *
  * Liveness is read by change, on the watcher's own monotonic clock: a
  * router is alive while the name of its newest alive ref keeps changing.
@@ -37,8 +38,8 @@
  *	beater	beats every beat_ms while active, every standby_beat_ms
  *		while standing by (a standby's liveness times nothing that
  *		must be fast, and its beats are most of an idle remote's
- *		traffic), start to start, counted from the last beat that
- *		started, its own or a head push's; at once on a role change
+ *		traffic), start to start (at once after one that took
+ *		longer); at once on a role change
  *	pusher	while active, pushes refs/heads/primary to routers/<ID> when
  *		it moved since the last push that went: at each sync_kick, at
  *		a role change, and when a whole listing taken after its last
