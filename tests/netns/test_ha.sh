@@ -145,7 +145,10 @@ check "a: B counts the takeover (sync_takeovers 1)" ha_stat_is B sync_takeovers 
 ha_recovered 10
 tk=$(ha_takeover_ms "$t0")
 gn_log "a: takeover $tk ms after the SIGKILL (probe flow; target <= 500)"
-check "a: the probe flow passes again within 1500 ms" expect_le "$tk" 1500
+# A bound that says the takeover came, not the target (tests/bench/ha.sh
+# measures that): B waits twice A's slowest recent beat, and on a loaded
+# 2-core host a beat (a receive-pack on the remote) can take 300 ms and more.
+check "a: the probe flow passes again within 3000 ms" expect_le "$tk" 3000
 check "a: every TCP connection carries on, data intact, none reset" \
     expect_eq "$(ha_markf tcp_epoch)/$(ha_markf tcp_err)" "$NTCP/0"
 check "a: every UDP flow is answered again from the same external ip:port" \
