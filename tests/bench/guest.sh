@@ -9,9 +9,14 @@
 #   BENCH guest_image_mb[_minimal]            kernel + initramfs
 #   BENCH guest_boot_to_router_ms[_minimal]   kernel start -> router up: the
 #       guest's CLOCK_MONOTONIC on init's first line after `router: started`
-#       (first boot: mke2fs of the state disk included)
+#       (`router: ready`, which init prints on the router's READY=1; first
+#       boot: mke2fs of the state disk included)
 #   BENCH guest_first_ping_ms[_minimal]       QEMU start -> first ping from
 #       cli answered through the guest
+#   BENCH guest_boot_to_router_ms_minimal_restart, guest_first_ping_ms_minimal_restart
+#       the same for a second boot of the minimal image on the disk its first
+#       boot formatted (a restart: the repository is opened, not created;
+#       the first boot was killed with QEMU, so ext4 replays its journal)
 #   RATIO guest_image_minimal_vs_stock        minimal / stock image size
 # Needs root, QEMU. --quick is accepted (one boot each either way).
 set -u
@@ -45,9 +50,9 @@ stale guest/out-minimal && { guest/mkimage minimal >"$TMP/mk-min.log" 2>&1 || fa
 guest_topo $CLI $RTR $SRV || fail "the topology (namespaces, bridges, TAPs)"
 
 bytes() { echo $(($(stat -c %s "$1/vmlinuz") + $(stat -c %s "$1/initramfs.cpio.gz"))); }
-bootone() {	# bootone DIR SUFFIX
+bootone() {	# bootone DIR SUFFIX [again]: again: on the last boot's disk
 	local log=$TMP/boot$2.log t0 i ms= up
-	rm -f "$TMP/state.img"; truncate -s 64M "$TMP/state.img"
+	[ "${3:-}" = again ] || { rm -f "$TMP/state.img"; truncate -s 64M "$TMP/state.img"; }
 	t0=$(date +%s%3N)
 	ip netns exec $RTR guest/run-qemu --image "$1" --tap-inside tap-in --tap-outside tap-out \
 		--state "$TMP/state.img" --console "$log" \
@@ -75,4 +80,5 @@ awk -v b="$s" 'BEGIN { printf "BENCH guest_image_mb %.2f MB\n", b / 1048576 }'
 awk -v b="$m" 'BEGIN { printf "BENCH guest_image_mb_minimal %.2f MB\n", b / 1048576 }'
 bootone guest/out ""
 bootone guest/out-minimal _minimal
+bootone guest/out-minimal _minimal_restart again
 awk -v a="$m" -v b="$s" 'BEGIN { printf "RATIO guest_image_minimal_vs_stock %.2f\n", a / b }'
