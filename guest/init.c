@@ -1612,15 +1612,16 @@ main(int argc, char **argv)
 	}
 	if (strcmp(state_dir, "none") == 0)
 		saved_path = NULL;
-	/* Without a state disk no READY=1 comes (notify_read frees them then). */
-	if (saved_path == NULL)
-		boot_only_free();
 	if (guest_cfg_argv(&cur_cfg, &ifnames, ROUTER_BIN, state_dir, CONTROL_PATH,
 	    &cur_argv, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	run_cfg = cur_cfg;
 	if (saved_path != NULL)
 		notify_open();
+	/* Freed on the router's READY=1 (notify_read), or now if none can come
+	 * (no state disk, or no socket for it). */
+	if (notify_fd < 0)
+		boot_only_free();
 	if (wt.h != NULL && !xs_watch(wt.h, "control/shutdown", "shutdown"))
 		say("xenstore: watch control/shutdown: %s (no announcement after a "
 		    "resume)", strerror(errno));
