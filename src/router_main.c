@@ -208,11 +208,12 @@ notify(const char *msg)
 }
 
 /*
- * One dump for both devices: getifaddrs reads every link and address, which
- * costs a guest under QEMU TCG 13 ms a call.
+ * One dump for the devices just opened (a reload keeps the others, and has
+ * warned for them): getifaddrs reads every link and address, which costs a
+ * guest under QEMU TCG 13 ms a call.
  */
 static void
-warn_kernel_addresses(const char *const dev[ROUTER_NIF])
+warn_kernel_addresses(const char *const dev[ROUTER_NIF], const bool opened[ROUTER_NIF])
 {
 	struct ifaddrs *ifa, *p;
 	char a[16];
@@ -220,7 +221,7 @@ warn_kernel_addresses(const char *const dev[ROUTER_NIF])
 	if (getifaddrs(&ifa) != 0)
 		return;
 	for (int i = 0; i < ROUTER_NIF; i++)
-		for (p = ifa; p != NULL; p = p->ifa_next)
+		for (p = opened[i] ? ifa : NULL; p != NULL; p = p->ifa_next)
 			if (p->ifa_addr != NULL && p->ifa_addr->sa_family == AF_INET &&
 			    strcmp(p->ifa_name, dev[i]) == 0)
 				logmsg("router: warning: %s has kernel address %s; the "
@@ -527,7 +528,7 @@ router_open(struct router *r, char *err, size_t errlen)
 	const struct config_iface *cif[ROUTER_NIF] = { &r->cfg.inside, &r->cfg.outside };
 	const char *dev[ROUTER_NIF] = { r->cfg.inside.dev, r->cfg.outside.dev };
 	struct io_params iop = { 0 };
-	bool opened = false;
+	bool opened[ROUTER_NIF] = { false };
 	uint64_t t[4];
 
 	t[0] = router_now_us();
@@ -541,10 +542,10 @@ router_open(struct router *r, char *err, size_t errlen)
 			continue;
 		if (io_packet_open(&r->io[i], cif[i]->dev, (uint8_t)i, &iop, err, errlen) < 0)
 			return -1;
-		opened = true;
+		opened[i] = true;
 	}
-	if (opened)
-		warn_kernel_addresses(dev);
+	if (opened[0] || opened[1])
+		warn_kernel_addresses(dev, opened);
 	t[1] = router_now_us();
 	if (router_pipeline_open(r, err, errlen) < 0)
 		return -1;
